@@ -1,1 +1,65 @@
-fn main() {}
+//! `cargo xtask`: parse flags, find the project, dispatch to a task, map the outcome to an exit code.
+
+mod config;
+mod events;
+mod exit;
+mod flags;
+mod plan;
+mod reporter;
+mod runners;
+mod services;
+mod signals;
+mod tasks;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::config::Config;
+use crate::exit::ExitKind;
+
+/// What every task gets: where the project is and what its xtask.toml says.
+pub(crate) struct Ctx {
+    pub(crate) root: PathBuf,
+    pub(crate) config: Config,
+}
+
+fn main() {
+    let flags = match flags::Xtask::try_parse() {
+        Ok(flags) => flags,
+        Err(error) => {
+            let is_usage = error.use_stderr();
+            let _ = error.print();
+            std::process::exit(if is_usage { ExitKind::Usage.code() } else { 0 });
+        }
+    };
+    signals::install();
+    let outcome = run(flags);
+    let kind = match outcome {
+        Ok(kind) => kind,
+        Err(error) => {
+            let kind = exit::kind_of(&error);
+            reporter::print_error(&error, kind);
+            kind
+        }
+    };
+    std::process::exit(kind.code());
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
+    let root = config::find_root()?;
+    let config = Config::load(&root)?;
+    let ctx = Ctx { root, config };
+    use flags::Command::*;
+    match flags.command {
+        Test(test) => test.run(&ctx),
+        TestUnit(args) => tasks::test::run_named(&ctx, "unit", args),
+        TestApi(args) => tasks::test::run_named(&ctx, "api", args),
+        TestProcessing(args) => tasks::test::run_named(&ctx, "processing", args),
+        TestPostgres(args) => tasks::test::run_named(&ctx, "postgres", args),
+        TestSmoke(args) => tasks::test::run_named(&ctx, "smoke", args),
+        TestAll(args) => tasks::test::run_all(&ctx, args),
+        Setup(setup) => setup.run(&ctx),
+        Doctor(doctor) => doctor.run(&ctx),
+    }
+}

@@ -1,0 +1,318 @@
+//! Reads and validates `xtask.toml`: what to run, where, and with how many workers at most.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::exit::usage;
+
+pub(crate) const FILE_NAME: &str = "xtask.toml";
+/// The catch-all suite of `test-all`: every test no configured suite claims.
+pub(crate) const UNASSIGNED: &str = "unassigned";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    project: Spanned<String>,
+    backend: Backend,
+    #[serde(rename = "suite", default)]
+    suites: Vec<Suite>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Backend {
+    /// Directory of the Python project, relative to the root.
+    pub(crate) dir: PathBuf,
+    /// Pinned requirements, relative to `dir`.
+    #[serde(default = "default_requirements")]
+    pub(crate) requirements: PathBuf,
+    /// The virtualenv the xtask manages, relative to `dir`.
+    #[serde(default = "default_venv")]
+    pub(crate) venv: PathBuf,
+    /// The interpreter that creates the virtualenv.
+    #[serde(default = "default_python")]
+    pub(crate) python: String,
+    /// `DJANGO_SETTINGS_MODULE` given to every test process, when set.
+    #[serde(default)]
+    pub(crate) settings: Option<String>,
+    /// Arguments given to every pytest invocation of this backend.
+    #[serde(default)]
+    pub(crate) args: Vec<String>,
+    /// What `test-all` does with tests no suite claims: run them in `unassigned`, or fail.
+    #[serde(default)]
+    pub(crate) unassigned: Unassigned,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Unassigned {
+    #[default]
+    Run,
+    Fail,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Suite {
+    pub(crate) name: Spanned<String>,
+    /// A pytest `-m` marker expression.
+    pub(crate) marker: String,
+    pub(crate) max_workers: Spanned<u32>,
+    /// Extra pytest arguments for this suite, e.g. `["--dist", "loadscope"]`.
+    #[serde(default)]
+    pub(crate) args: Vec<String>,
+    /// An empty optional suite is no error inside a multi-suite run.
+    #[serde(default)]
+    pub(crate) optional: bool,
+}
+
+impl Suite {
+    pub(crate) fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) project: String,
+    pub(crate) backend: Backend,
+    pub(crate) suites: Vec<Suite>,
+}
+
+fn default_requirements() -> PathBuf {
+    "requirements.txt".into()
+}
+fn default_venv() -> PathBuf {
+    ".venv".into()
+}
+fn default_python() -> String {
+    "python3".into()
+}
+
+/// `XTASK_ROOT`, else the nearest directory holding xtask.toml from the current one upwards.
+pub(crate) fn find_root() -> anyhow::Result<PathBuf> {
+    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+        let root = PathBuf::from(root);
+        if !root.join(FILE_NAME).is_file() {
+            return Err(usage(format!(
+                "XTASK_ROOT={} holds no {FILE_NAME}: point it at the repository root or unset it",
+                root.display()
+            )));
+        }
+        return Ok(root);
+    }
+    let cwd = std::env::current_dir()?;
+    cwd.ancestors().find(|dir| dir.join(FILE_NAME).is_file()).map(Path::to_path_buf).ok_or_else(|| {
+        usage(format!("no {FILE_NAME} in {} or its parents: run from the repository, or set XTASK_ROOT", cwd.display()))
+    })
+}
+
+impl Config {
+    pub(crate) fn load(root: &Path) -> anyhow::Result<Config> {
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| usage(format!("cannot read {}: {error}", path.display())))?;
+        Config::parse(&text)
+    }
+
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Config> {
+        let at = |span: Option<std::ops::Range<usize>>| {
+            let (line, col) = span.map_or((1, 1), |span| line_col(text, span.start));
+            format!("{FILE_NAME}:{line}:{col}")
+        };
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|error| usage(format!("{}: {}", at(error.span()), error.message().trim_end_matches('\n'))))?;
+        let invalid = |span: std::ops::Range<usize>, message: String| usage(format!("{}: {message}", at(Some(span))));
+
+        check_identifier(raw.project.get_ref(), "project").map_err(|message| invalid(raw.project.span(), message))?;
+        if raw.suites.is_empty() {
+            return Err(usage(format!("{}: no [[suite]] defined: add at least one", at(None))));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for suite in &raw.suites {
+            let name = suite.name();
+            check_identifier(name, "suite name").map_err(|message| invalid(suite.name.span(), message))?;
+            if name == UNASSIGNED {
+                return Err(invalid(
+                    suite.name.span(),
+                    format!("`{UNASSIGNED}` is the built-in catch-all suite: choose another name"),
+                ));
+            }
+            if seen.contains(&name) {
+                return Err(invalid(suite.name.span(), format!("suite `{name}` is defined twice")));
+            }
+            seen.push(name);
+            if *suite.max_workers.get_ref() == 0 {
+                return Err(invalid(suite.max_workers.span(), "max_workers must be at least 1".into()));
+            }
+            if suite.marker.trim().is_empty() {
+                return Err(invalid(suite.name.span(), format!("suite `{name}` has an empty marker")));
+            }
+        }
+        let longest = raw.suites.iter().map(|s| s.name().len()).max().unwrap_or(0).max(UNASSIGNED.len());
+        // test_<project>_<8-char run>_<suite>_gwNNN must fit PostgreSQL's 63-byte identifiers.
+        let longest_db_name = "test_".len() + raw.project.get_ref().len() + 1 + 8 + 1 + longest + "_gw999".len();
+        if longest_db_name > 63 {
+            return Err(invalid(
+                raw.project.span(),
+                format!(
+                    "project and suite names make test database names of {longest_db_name} bytes; \
+                     PostgreSQL allows 63: shorten the project or the longest suite name"
+                ),
+            ));
+        }
+        Ok(Config { project: raw.project.into_inner(), backend: raw.backend, suites: raw.suites })
+    }
+
+    pub(crate) fn suite(&self, name: &str) -> Option<&Suite> {
+        self.suites.iter().find(|suite| suite.name() == name)
+    }
+
+    pub(crate) fn backend_dir(&self, root: &Path) -> PathBuf {
+        root.join(&self.backend.dir)
+    }
+}
+
+fn check_identifier(value: &str, what: &str) -> Result<(), String> {
+    let valid = !value.is_empty()
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && value.as_bytes()[0].is_ascii_lowercase();
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} `{value}` must start with a letter and use only a-z, 0-9 and _ (it becomes part of database names)"
+        ))
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    (line, col)
+}
+
+/// The configured name closest to `wanted` (edit distance), for "did you mean" hints.
+pub(crate) fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    names.into_iter().map(|name| (edit_distance(wanted, name), name)).min().map(|(_, name)| name)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::{kind_of, ExitKind};
+
+    const GOOD: &str = r#"
+project = "demo"
+
+[backend]
+dir = "backend"
+settings = "config.settings_test"
+
+[[suite]]
+name = "unit"
+marker = "unit"
+max_workers = 8
+
+[[suite]]
+name = "api"
+marker = "api and not slow"
+max_workers = 4
+args = ["--dist", "loadscope"]
+"#;
+
+    fn error_of(text: &str) -> String {
+        let error = Config::parse(text).unwrap_err();
+        assert_eq!(kind_of(&error), ExitKind::Usage);
+        error.to_string()
+    }
+
+    #[test]
+    fn parses_a_good_file_in_order() {
+        let config = Config::parse(GOOD).unwrap();
+        assert_eq!(config.project, "demo");
+        let names: Vec<&str> = config.suites.iter().map(Suite::name).collect();
+        assert_eq!(names, ["unit", "api"]);
+        assert_eq!(config.suites[1].args, ["--dist", "loadscope"]);
+        assert_eq!(config.backend.venv, PathBuf::from(".venv"));
+        assert_eq!(config.backend.unassigned, Unassigned::Run);
+    }
+
+    #[test]
+    fn unknown_field_names_its_line_and_column() {
+        let text = GOOD.replace("max_workers = 4", "max_worker = 4");
+        let message = error_of(&text);
+        assert!(message.starts_with("xtask.toml:16:1: unknown field `max_worker`"), "{message}");
+        assert!(message.contains("max_workers"), "the expected fields are listed: {message}");
+    }
+
+    #[test]
+    fn wrong_type_names_its_position() {
+        let message = error_of(&GOOD.replace("max_workers = 8", "max_workers = \"eight\""));
+        assert!(message.starts_with("xtask.toml:11:15:"), "{message}");
+    }
+
+    #[test]
+    fn syntax_error_names_its_position() {
+        let message = error_of(&GOOD.replace("[backend]", "[backend"));
+        assert!(message.starts_with("xtask.toml:4:"), "{message}");
+    }
+
+    #[test]
+    fn duplicate_suite_is_refused_at_the_second() {
+        let message = error_of(&GOOD.replace("name = \"api\"", "name = \"unit\""));
+        assert_eq!(message, "xtask.toml:14:8: suite `unit` is defined twice");
+    }
+
+    #[test]
+    fn unsafe_names_are_refused() {
+        assert!(error_of(&GOOD.replace("\"demo\"", "\"Demo-App\"")).contains("only a-z, 0-9 and _"));
+        assert!(error_of(&GOOD.replace("name = \"api\"", "name = \"unassigned\"")).contains("catch-all"));
+    }
+
+    #[test]
+    fn zero_workers_is_refused() {
+        assert_eq!(
+            error_of(&GOOD.replace("max_workers = 8", "max_workers = 0")),
+            "xtask.toml:11:15: max_workers must be at least 1"
+        );
+    }
+
+    #[test]
+    fn database_names_must_fit_postgres() {
+        let long = format!("\"{}\"", "p".repeat(40));
+        assert!(error_of(&GOOD.replace("\"demo\"", &long)).contains("PostgreSQL allows 63"));
+    }
+
+    #[test]
+    fn unassigned_policy_is_checked() {
+        let text = GOOD.replace("dir = \"backend\"", "dir = \"backend\"\nunassigned = \"ignore\"");
+        assert!(error_of(&text).contains("unknown variant `ignore`"));
+    }
+
+    #[test]
+    fn closest_name_for_typos() {
+        assert_eq!(closest("unti", ["unit", "api", "smoke"]), Some("unit"));
+        assert_eq!(closest("smok", ["unit", "api", "smoke"]), Some("smoke"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

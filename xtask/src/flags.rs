@@ -1,0 +1,116 @@
+//! Every command-line type of the xtask, and nothing else.
+
+use clap::{Args, Parser, Subcommand};
+
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0    every test passed
+  1    tests failed (or a suite crashed, or unassigned tests with unassigned = \"fail\")
+  2    usage or configuration error (bad flag, bad xtask.toml, unknown suite)
+  3    environment or setup error (missing tool, unreachable database)
+  4    no tests selected
+  130  interrupted (Ctrl-C or SIGTERM); everything the run started is cleaned up first
+
+Environment:
+  DATABASE_URL   use this PostgreSQL server instead of a private one (same as --db-url)
+  XTASK_PYTHON   use this Python interpreter instead of the managed virtualenv
+  XTASK_ROOT     the directory holding xtask.toml (default: the nearest one above the current directory)
+  CI, NO_COLOR   CI=true implies --no-progress; NO_COLOR turns colours off";
+
+/// Test orchestrator of the monorepo: runs the pytest-xdist suites described in xtask.toml,
+/// each worker isolated (database, media root), with live progress and a summary.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, after_help = EXIT_CODES_HELP)]
+pub(crate) struct Xtask {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the named suites (as in xtask.toml), one after the other, each test at most once.
+    Test(Test),
+    /// Run the `unit` suite.
+    TestUnit(RunArgs),
+    /// Run the `api` suite.
+    TestApi(RunArgs),
+    /// Run the `processing` suite.
+    TestProcessing(RunArgs),
+    /// Run the `postgres` suite.
+    TestPostgres(RunArgs),
+    /// Run the `smoke` suite.
+    TestSmoke(RunArgs),
+    /// Run every suite, and every test no suite claims in the `unassigned` catch-all.
+    TestAll(RunArgs),
+    /// Create the backend virtualenv and install its pinned requirements (when they changed).
+    Setup(Setup),
+    /// Show which tools and services are found or missing, each with the command that fixes it.
+    Doctor(Doctor),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Test {
+    /// Suites to run, by their name in xtask.toml.
+    #[arg(required = true, value_name = "SUITE")]
+    pub(crate) suites: Vec<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct RunArgs {
+    /// Workers per suite, overriding min(configured maximum, CPUs, tests in the suite).
+    #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub(crate) workers: Option<u32>,
+    /// Print the resolved plan (suites, commands, environment, workers and why) and exit.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Keep the run directory (media, events, database server) for debugging; its path is printed.
+    #[arg(long)]
+    pub(crate) keep_artifacts: bool,
+    /// PostgreSQL server to use instead of starting a private one; this run's test databases are
+    /// dropped at the end.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub(crate) db_url: Option<String>,
+    /// Plain progress lines instead of live bars (implied without a terminal or with CI=true).
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Arguments passed through to every pytest invocation, after `--`.
+    #[arg(last = true, value_name = "ARGS")]
+    pub(crate) passthrough: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Setup {
+    /// Re-create the virtualenv even when the requirements did not change.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Doctor {}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn flags_are_consistent() {
+        Xtask::command().debug_assert();
+    }
+
+    #[test]
+    fn passthrough_arguments_follow_a_double_dash() {
+        let parsed = Xtask::try_parse_from(["xtask", "test-unit", "-w", "3", "--", "-k", "csv"]).unwrap();
+        let Command::TestUnit(args) = parsed.command else { panic!("wrong command") };
+        assert_eq!(args.workers, Some(3));
+        assert_eq!(args.passthrough, ["-k", "csv"]);
+    }
+
+    #[test]
+    fn zero_workers_is_refused() {
+        assert!(Xtask::try_parse_from(["xtask", "test-all", "--workers", "0"]).is_err());
+    }
+}

@@ -1,0 +1,421 @@
+//! Flags + config + machine facts (CPUs, the collected tests) → a typed, fully resolved plan:
+//! which suites, which tests each one claims, how many workers and why, which command and env.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, Suite, UNASSIGNED};
+use crate::exit::usage;
+use crate::flags::RunArgs;
+use crate::runners::pytest::{python_path, Collection, PLUGIN_MODULE};
+
+/// Which suites a command asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// Every configured suite, plus the catch-all.
+    All,
+    /// These suites, in this order.
+    Named(Vec<String>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) run_id: String,
+    pub(crate) suites: Vec<SuitePlan>,
+    /// Tests no configured suite claims (`test-all` only).
+    pub(crate) unassigned: Option<Vec<String>>,
+    /// Tests matched by more than one selected suite; each runs in the first.
+    pub(crate) overlapping: u64,
+    pub(crate) cpus: usize,
+    pub(crate) python: PathBuf,
+    pub(crate) backend_dir: PathBuf,
+    pub(crate) database: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SuitePlan {
+    pub(crate) name: String,
+    /// The `-m` expression actually passed: the suite's marker minus earlier suites' markers.
+    pub(crate) expression: String,
+    pub(crate) total: u64,
+    pub(crate) workers: u32,
+    pub(crate) workers_why: String,
+    pub(crate) optional: bool,
+    pub(crate) pytest_args: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) test_database: String,
+    pub(crate) events: PathBuf,
+    pub(crate) media_base: PathBuf,
+    pub(crate) log: PathBuf,
+}
+
+/// Everything `build` needs besides the config; gathered by the task, pure data here.
+pub(crate) struct Facts<'a> {
+    pub(crate) run_id: &'a str,
+    pub(crate) cpus: usize,
+    pub(crate) collection: &'a Collection,
+    pub(crate) python: &'a Path,
+    pub(crate) backend_dir: &'a Path,
+    pub(crate) run_dir: &'a Path,
+    pub(crate) log_dir: &'a Path,
+    pub(crate) database_url: &'a str,
+    pub(crate) database: String,
+}
+
+/// The configured suites a selection names, in run order; unknown names are a usage error that
+/// names the closest valid one.
+pub(crate) fn resolve<'a>(config: &'a Config, selection: &Selection) -> anyhow::Result<Vec<&'a Suite>> {
+    let names: Vec<&str> = match selection {
+        Selection::All => config.suites.iter().map(Suite::name).collect(),
+        Selection::Named(names) => names.iter().map(String::as_str).collect(),
+    };
+    let mut suites: Vec<&Suite> = Vec::new();
+    for name in names {
+        let suite = config.suite(name).ok_or_else(|| {
+            let valid: Vec<&str> = config.suites.iter().map(Suite::name).collect();
+            let hint = crate::config::closest(name, valid.iter().copied())
+                .map(|close| format!("did you mean `{close}`? "))
+                .unwrap_or_default();
+            usage(format!("unknown suite `{name}`: {hint}(suites in xtask.toml: {})", valid.join(", ")))
+        })?;
+        if !suites.iter().any(|chosen| chosen.name() == name) {
+            suites.push(suite);
+        }
+    }
+    Ok(suites)
+}
+
+pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, facts: &Facts) -> anyhow::Result<Plan> {
+    let chosen = resolve(config, selection)?;
+    let index_of = |suite: &Suite| config.suites.iter().position(|s| s.name() == suite.name()).expect("resolved");
+    let order: Vec<usize> = chosen.iter().map(|suite| index_of(suite)).collect();
+
+    let mut counts = vec![0u64; order.len()];
+    let mut unassigned = Vec::new();
+    let mut overlapping = 0;
+    for (id, matched) in &facts.collection.tests {
+        let claimed: Vec<usize> =
+            order.iter().enumerate().filter(|(_, i)| matched.contains(i)).map(|(at, _)| at).collect();
+        match claimed.first() {
+            Some(first) => counts[*first] += 1,
+            None if matched.is_empty() => unassigned.push(id.clone()),
+            None => {}
+        }
+        overlapping += u64::from(claimed.len() > 1);
+    }
+
+    let mut suites = Vec::new();
+    let mut earlier: Vec<&str> = Vec::new();
+    for (at, suite) in chosen.iter().enumerate() {
+        let expression = exclusive_expression(&suite.marker, &earlier);
+        earlier.push(&suite.marker);
+        suites.push(suite_plan(
+            config,
+            args,
+            facts,
+            SuiteSpec {
+                name: suite.name(),
+                expression,
+                total: counts[at],
+                max_workers: *suite.max_workers.get_ref(),
+                optional: suite.optional,
+                extra_args: &suite.args,
+            },
+        ));
+    }
+    let unassigned = (*selection == Selection::All).then_some(unassigned);
+    if let Some(tests) = &unassigned {
+        if config.backend.unassigned == crate::config::Unassigned::Run {
+            let all_markers: Vec<&str> = config.suites.iter().map(|s| s.marker.as_str()).collect();
+            suites.push(suite_plan(
+                config,
+                args,
+                facts,
+                SuiteSpec {
+                    name: UNASSIGNED,
+                    expression: exclusive_expression("", &all_markers),
+                    total: tests.len() as u64,
+                    max_workers: u32::try_from(facts.cpus).unwrap_or(u32::MAX),
+                    optional: true,
+                    extra_args: &[],
+                },
+            ));
+        }
+    }
+    Ok(Plan {
+        run_id: facts.run_id.to_owned(),
+        suites,
+        unassigned,
+        overlapping,
+        cpus: facts.cpus,
+        python: facts.python.to_owned(),
+        backend_dir: facts.backend_dir.to_owned(),
+        database: facts.database.clone(),
+    })
+}
+
+struct SuiteSpec<'a> {
+    name: &'a str,
+    expression: String,
+    total: u64,
+    max_workers: u32,
+    optional: bool,
+    extra_args: &'a [String],
+}
+
+fn suite_plan(config: &Config, args: &RunArgs, facts: &Facts, spec: SuiteSpec) -> SuitePlan {
+    let (workers, workers_why) =
+        choose_workers(spec.max_workers, facts.cpus, spec.total, args.workers, facts.collection.xdist);
+    let mut pytest_args: Vec<String> =
+        ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", &spec.expression].map(str::to_owned).to_vec();
+    if facts.collection.xdist {
+        // One worker runs in-process: no worker start-up to pay for.
+        pytest_args.extend(["-n".to_owned(), if workers > 1 { workers.to_string() } else { "0".to_owned() }]);
+    }
+    pytest_args.extend(spec.extra_args.iter().cloned());
+    pytest_args.extend(config.backend.args.iter().cloned());
+    pytest_args.extend(args.passthrough.iter().cloned());
+
+    let events = facts.run_dir.join("events").join(format!("{}.jsonl", spec.name));
+    let media_base = facts.run_dir.join("media").join(spec.name);
+    let python_path = python_path(&facts.run_dir.join("py"));
+    let mut env = vec![
+        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
+        ("XTASK_SUITE".to_owned(), spec.name.to_owned()),
+        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
+        ("DATABASE_URL".to_owned(), facts.database_url.to_owned()),
+        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
+        ("PYTHONPATH".to_owned(), python_path),
+        ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
+    ];
+    if let Some(settings) = &config.backend.settings {
+        env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
+    }
+    SuitePlan {
+        name: spec.name.to_owned(),
+        expression: spec.expression,
+        total: spec.total,
+        workers,
+        workers_why,
+        optional: spec.optional,
+        pytest_args,
+        env,
+        test_database: test_database_name(&config.project, facts.run_id, spec.name),
+        events,
+        media_base,
+        log: facts.log_dir.join(format!("{}.log", spec.name)),
+    }
+}
+
+/// `min(configured maximum, CPUs, tests)`, or the override; with the reason, for the plan.
+pub(crate) fn choose_workers(max: u32, cpus: usize, tests: u64, requested: Option<u32>, xdist: bool) -> (u32, String) {
+    if !xdist {
+        return (1, "pytest-xdist is not installed in the backend environment".to_owned());
+    }
+    if let Some(workers) = requested {
+        return (workers, format!("--workers {workers}"));
+    }
+    let cpus = u32::try_from(cpus.max(1)).unwrap_or(u32::MAX);
+    let tests = u32::try_from(tests).unwrap_or(u32::MAX).max(1);
+    let workers = max.min(cpus).min(tests);
+    let limit = if workers == max {
+        "the configured maximum"
+    } else if workers == cpus {
+        "the available CPUs"
+    } else {
+        "the number of tests"
+    };
+    (workers, format!("min(max {max}, {cpus} CPUs, {tests} tests) = {workers}, set by {limit}"))
+}
+
+/// `(marker) and not (earlier1) and not (earlier2)`: a test claimed by an earlier suite never runs again.
+pub(crate) fn exclusive_expression(marker: &str, earlier: &[&str]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if !marker.is_empty() {
+        parts.push(if earlier.is_empty() { marker.to_owned() } else { format!("({marker})") });
+    }
+    parts.extend(earlier.iter().map(|m| format!("not ({m})")));
+    parts.join(" and ")
+}
+
+pub(crate) fn test_database_name(project: &str, run_id: &str, suite: &str) -> String {
+    format!("test_{project}_{run_id}_{suite}")
+}
+
+/// 8 characters of `[a-z0-9]`, from the standard library's randomly keyed hasher.
+pub(crate) fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    hasher.write_u32(std::process::id());
+    let mut value = hasher.finish();
+    (0..8)
+        .map(|_| {
+            let digit = ALPHABET[(value % 36) as usize];
+            value /= 36;
+            digit as char
+        })
+        .collect()
+}
+
+pub(crate) fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(unassigned: &str) -> Config {
+        Config::parse(&format!(
+            r#"
+project = "demo"
+[backend]
+dir = "backend"
+settings = "app.settings"
+unassigned = "{unassigned}"
+[[suite]]
+name = "unit"
+marker = "unit"
+max_workers = 8
+[[suite]]
+name = "api"
+marker = "api"
+max_workers = 4
+args = ["--dist", "loadscope"]
+[[suite]]
+name = "slow"
+marker = "slow"
+max_workers = 1
+"#
+        ))
+        .unwrap()
+    }
+
+    fn collection() -> Collection {
+        let tests = [
+            ("t::unit1", vec![0]),
+            ("t::unit2", vec![0]),
+            ("t::unit_and_api", vec![0, 1]),
+            ("t::api1", vec![1]),
+            ("t::slow_api", vec![1, 2]),
+            ("t::plain1", vec![]),
+            ("t::plain2", vec![]),
+        ];
+        Collection { tests: tests.into_iter().map(|(id, m)| (id.to_owned(), m)).collect(), xdist: true }
+    }
+
+    fn plan(selection: Selection, args: RunArgs, cpus: usize, unassigned: &str) -> anyhow::Result<Plan> {
+        let collection = collection();
+        let facts = Facts {
+            run_id: "ab12cd34",
+            cpus,
+            collection: &collection,
+            python: Path::new("/venv/bin/python"),
+            backend_dir: Path::new("/repo/backend"),
+            run_dir: Path::new("/tmp/xtask-ab12cd34"),
+            log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
+            database_url: "postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432",
+            database: "private".to_owned(),
+        };
+        build(&config(unassigned), &selection, &args, &facts)
+    }
+
+    #[test]
+    fn test_all_claims_every_test_exactly_once() {
+        let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+        let names: Vec<&str> = plan.suites.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["unit", "api", "slow", "unassigned"]);
+        let totals: Vec<u64> = plan.suites.iter().map(|s| s.total).collect();
+        assert_eq!(totals, [3, 2, 0, 2]);
+        assert_eq!(totals.iter().sum::<u64>(), 7, "the sum over suites is the whole collection");
+        assert_eq!(plan.overlapping, 2);
+        assert_eq!(plan.suites[1].expression, "(api) and not (unit)");
+        assert_eq!(plan.suites[3].expression, "not (unit) and not (api) and not (slow)");
+    }
+
+    #[test]
+    fn unassigned_fail_policy_plans_no_catch_all_but_lists_them() {
+        let plan = plan(Selection::All, RunArgs::default(), 2, "fail").unwrap();
+        assert!(plan.suites.iter().all(|s| s.name != UNASSIGNED));
+        assert_eq!(plan.unassigned.unwrap(), ["t::plain1", "t::plain2"]);
+    }
+
+    #[test]
+    fn a_single_suite_takes_its_own_marker_only() {
+        let plan = plan(Selection::Named(vec!["api".into()]), RunArgs::default(), 2, "run").unwrap();
+        assert_eq!(plan.suites.len(), 1);
+        assert_eq!(plan.suites[0].expression, "api");
+        assert_eq!(plan.suites[0].total, 3);
+        assert!(plan.unassigned.is_none());
+    }
+
+    #[test]
+    fn workers_fit_the_machine_and_the_suite() {
+        let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+        let workers: Vec<u32> = plan.suites.iter().map(|s| s.workers).collect();
+        assert_eq!(workers, [2, 2, 1, 2]);
+        assert!(plan.suites[0].workers_why.contains("set by the available CPUs"), "{}", plan.suites[0].workers_why);
+        assert_eq!(choose_workers(8, 16, 1, None, true).0, 1, "one test starts one worker");
+        assert!(choose_workers(8, 16, 1, None, true).1.ends_with("set by the number of tests"));
+        assert_eq!(
+            choose_workers(4, 16, 100, None, true),
+            (4, "min(max 4, 16 CPUs, 100 tests) = 4, set by the configured maximum".into())
+        );
+        assert_eq!(choose_workers(4, 16, 100, Some(7), true).0, 7);
+        assert_eq!(choose_workers(4, 16, 100, None, false).0, 1);
+    }
+
+    #[test]
+    fn one_worker_runs_in_process_and_args_are_in_order() {
+        let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
+        let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
+        let joined = plan.suites[0].pytest_args.join(" ");
+        assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m api -n 0 --dist loadscope -k csv");
+    }
+
+    #[test]
+    fn every_test_process_gets_the_isolation_environment() {
+        let plan = plan(Selection::Named(vec!["unit".into()]), RunArgs::default(), 2, "run").unwrap();
+        let env = &plan.suites[0].env;
+        let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        assert_eq!(get("XTASK_RUN_ID"), Some("ab12cd34"));
+        assert_eq!(get("XTASK_SUITE"), Some("unit"));
+        assert_eq!(get("XTASK_MEDIA_BASE"), Some("/tmp/xtask-ab12cd34/media/unit"));
+        assert_eq!(get("XTASK_EVENTS"), Some("/tmp/xtask-ab12cd34/events/unit.jsonl"));
+        assert_eq!(get("DJANGO_SETTINGS_MODULE"), Some("app.settings"));
+        assert!(get("DATABASE_URL").unwrap().contains("xtask-pg-ab12cd34"));
+        assert_eq!(plan.suites[0].test_database, "test_demo_ab12cd34_unit");
+    }
+
+    #[test]
+    fn unknown_suite_suggests_the_closest() {
+        let error = plan(Selection::Named(vec!["apii".into()]), RunArgs::default(), 2, "run").unwrap_err();
+        assert_eq!(crate::exit::kind_of(&error), crate::exit::ExitKind::Usage);
+        assert!(error.to_string().contains("did you mean `api`?"), "{error}");
+    }
+
+    #[test]
+    fn named_suites_are_disjoint_in_the_given_order() {
+        let plan =
+            plan(Selection::Named(vec!["api".into(), "unit".into(), "api".into()]), RunArgs::default(), 2, "run")
+                .unwrap();
+        let got: Vec<(&str, u64)> = plan.suites.iter().map(|s| (s.name.as_str(), s.total)).collect();
+        assert_eq!(got, [("api", 3), ("unit", 2)]);
+        assert_eq!(plan.suites[1].expression, "(unit) and not (api)");
+    }
+
+    #[test]
+    fn run_ids_are_short_lowercase_and_distinct() {
+        let ids: Vec<String> = (0..50).map(|_| new_run_id()).collect();
+        for id in &ids {
+            assert_eq!(id.len(), 8);
+            assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
+}

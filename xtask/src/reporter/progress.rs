@@ -1,0 +1,111 @@
+//! Live bars, one per running suite (indicatif is used here and nowhere else).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::events::{Event, Outcome};
+use crate::reporter::{summary, Style};
+
+pub(crate) struct Bars {
+    multi: MultiProgress,
+    style: Style,
+    suites: HashMap<String, SuiteBar>,
+}
+
+struct SuiteBar {
+    bar: ProgressBar,
+    workers: u32,
+    passed: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl SuiteBar {
+    fn message(&self) -> String {
+        format!(
+            "✓ {}  ✗ {}  ↷ {}  · {} worker{}",
+            self.passed,
+            self.failed,
+            self.skipped,
+            self.workers,
+            if self.workers == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl Bars {
+    pub(crate) fn new(style: Style) -> Bars {
+        Bars {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
+            style,
+            suites: HashMap::new(),
+        }
+    }
+
+    fn template(&self) -> ProgressStyle {
+        let template = if self.style.color {
+            "{prefix:>12.bold} [{bar:30.green/white}] {pos:>4}/{len:<4} {msg}  {elapsed}"
+        } else {
+            "{prefix:>12} [{bar:30}] {pos:>4}/{len:<4} {msg}  {elapsed}"
+        };
+        ProgressStyle::with_template(template).expect("static template is valid").progress_chars("=> ")
+    }
+
+    pub(crate) fn handle(&mut self, event: &Event) {
+        match event {
+            Event::Note(text) => {
+                let _ = self.multi.println(format!("note: {text}"));
+            }
+            Event::RunStarted { run_id, suites, log_dir } => {
+                let _ =
+                    self.multi.println(format!("run {run_id}: {} (logs: {})", suites.join(", "), log_dir.display()));
+            }
+            Event::SuiteStarted { suite, workers, total } => {
+                let bar = self.multi.add(ProgressBar::new(*total));
+                bar.set_style(self.template());
+                bar.set_prefix(suite.clone());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                let entry = SuiteBar { bar, workers: *workers, passed: 0, failed: 0, skipped: 0 };
+                entry.bar.set_message(entry.message());
+                self.suites.insert(suite.clone(), entry);
+            }
+            Event::TestsCollected { suite, total } => {
+                if let Some(entry) = self.suites.get(suite) {
+                    entry.bar.set_length(*total);
+                }
+            }
+            Event::TestFinished { suite, id, outcome, message, duration, worker } => {
+                let Some(entry) = self.suites.get_mut(suite) else { return };
+                match outcome {
+                    Outcome::Passed => entry.passed += 1,
+                    Outcome::Skipped => entry.skipped += 1,
+                    Outcome::Failed => {
+                        entry.failed += 1;
+                        let line = summary::failure_line(suite, id, message.as_deref(), *duration, worker, self.style);
+                        let _ = self.multi.println(line);
+                    }
+                }
+                entry.bar.inc(1);
+                entry.bar.set_message(entry.message());
+            }
+            Event::SuiteFinished(result) => {
+                if let Some(entry) = self.suites.get(&result.suite) {
+                    entry.bar.disable_steady_tick();
+                    entry.bar.set_message(format!("{}  {}", entry.message(), summary::status_word(result, self.style)));
+                    entry.bar.abandon();
+                }
+            }
+            Event::RunFinished { .. } => {}
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        for entry in self.suites.values() {
+            if !entry.bar.is_finished() {
+                entry.bar.abandon();
+            }
+        }
+    }
+}

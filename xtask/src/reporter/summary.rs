@@ -1,0 +1,272 @@
+//! Text the reporter prints: the summary table, suite lines, the plan and the doctor's table.
+//! Pure functions of their input, so they are tested without a terminal.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::events::{SuiteResult, SuiteStatus};
+use crate::plan::Plan;
+use crate::reporter::Style;
+use crate::tasks::doctor::{Check, CheckStatus};
+
+pub(crate) fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+pub(crate) fn status_word(result: &SuiteResult, style: Style) -> String {
+    match result.status {
+        SuiteStatus::Passed => style.paint("32", "passed"),
+        SuiteStatus::Failed => style.paint("31;1", "FAILED"),
+        SuiteStatus::Empty { optional: true } => style.paint("2", "empty"),
+        SuiteStatus::Empty { optional: false } => style.paint("33", "NO TESTS"),
+        SuiteStatus::Errored => style.paint("31;1", "ERROR"),
+        SuiteStatus::Interrupted => style.paint("33", "interrupted"),
+    }
+}
+
+/// `FAILED unit core/tests/x.py::test_y [gw1, 0.12s]: assert 1 == 2`
+pub(crate) fn failure_line(
+    suite: &str,
+    id: &str,
+    message: Option<&str>,
+    duration: Duration,
+    worker: &str,
+    style: Style,
+) -> String {
+    format!(
+        "{} {suite} {id} [{worker}, {:.2}s]: {}",
+        style.paint("31", "FAILED"),
+        duration.as_secs_f64(),
+        message.unwrap_or("")
+    )
+}
+
+pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
+    let mut line = format!(
+        "{}: {} — {} passed, {} failed, {} skipped of {} in {} on {} worker{}",
+        result.suite,
+        status_word(result, style),
+        result.passed,
+        result.failed,
+        result.skipped,
+        result.total,
+        seconds(result.wall),
+        result.workers,
+        if result.workers == 1 { "" } else { "s" }
+    );
+    if let Some(error) = &result.error {
+        let _ = write!(line, "\n  {error}");
+    }
+    line
+}
+
+pub(crate) fn render(
+    results: &[SuiteResult],
+    unassigned: Option<u64>,
+    log_dir: &Path,
+    kept: Option<&Path>,
+    style: Style,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}  status",
+        "suite", "tests", "passed", "failed", "skipped", "workers", "wall"
+    );
+    let (mut tests, mut passed, mut failed, mut skipped, mut wall) = (0, 0, 0, 0, Duration::ZERO);
+    for r in results {
+        let _ = writeln!(
+            out,
+            "{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}  {}",
+            r.suite,
+            r.total,
+            r.passed,
+            r.failed,
+            r.skipped,
+            r.workers,
+            seconds(r.wall),
+            status_word(r, style)
+        );
+        tests += r.total;
+        passed += r.passed;
+        failed += r.failed;
+        skipped += r.skipped;
+        wall += r.wall;
+    }
+    let _ = writeln!(
+        out,
+        "{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}",
+        "total",
+        tests,
+        passed,
+        failed,
+        skipped,
+        "",
+        seconds(wall)
+    );
+    if let Some(count) = unassigned {
+        let _ =
+            writeln!(out, "\nunassigned: {count} test{} matched no suite's marker", if count == 1 { "" } else { "s" });
+    }
+    let failures: Vec<_> = results.iter().flat_map(|r| r.failures.iter().map(move |f| (r, f))).collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\n{}", style.paint("31;1", "Failures:"));
+        for (result, failure) in failures.iter().take(50) {
+            let _ = writeln!(out, "  {} {}\n      {}", result.suite, failure.id, failure.message);
+        }
+        if failures.len() > 50 {
+            let _ = writeln!(out, "  … and {} more (see the logs)", failures.len() - 50);
+        }
+    }
+    for result in results.iter().filter(|r| r.error.is_some()) {
+        let _ = writeln!(
+            out,
+            "\n{} {}: {}",
+            style.paint("31;1", "error:"),
+            result.suite,
+            result.error.as_deref().unwrap_or("")
+        );
+    }
+    for result in results.iter().filter(|r| matches!(r.status, SuiteStatus::Empty { optional: false })) {
+        let _ = writeln!(
+            out,
+            "\n{} suite `{}` selected no tests: check its marker in xtask.toml",
+            style.paint("33", "warning:"),
+            result.suite
+        );
+    }
+    let _ = writeln!(out, "\nlogs: {}", log_dir.display());
+    if let Some(kept) = kept {
+        let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
+    }
+    // The closing line CI tools read: "N passed, N failed, N skipped".
+    let _ = writeln!(out, "xtask: {passed} passed, {failed} failed, {skipped} skipped");
+    out
+}
+
+/// A command as a person would type it; quoting is for display only, nothing runs through a shell.
+fn shell_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
+    words
+        .into_iter()
+        .map(|word| {
+            let plain =
+                !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+            if plain {
+                word.to_owned()
+            } else {
+                format!("'{}'", word.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn render_plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "plan for run {} ({} CPUs available)", plan.run_id, plan.cpus);
+    let _ = writeln!(out, "  python:   {}", plan.python.display());
+    let _ = writeln!(out, "  backend:  {}", plan.backend_dir.display());
+    let _ = writeln!(out, "  database: {}", plan.database);
+    for suite in &plan.suites {
+        let _ =
+            writeln!(out, "\nsuite {}: {} test{}", suite.name, suite.total, if suite.total == 1 { "" } else { "s" });
+        let _ = writeln!(out, "  workers:  {} ({})", suite.workers, suite.workers_why);
+        let _ = writeln!(out, "  markers:  {}", suite.expression);
+        let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", suite.test_database);
+        let _ = writeln!(out, "  log:      {}", suite.log.display());
+        let python = plan.python.display().to_string();
+        let command = shell_words(std::iter::once(python.as_str()).chain(suite.pytest_args.iter().map(String::as_str)));
+        let _ = writeln!(out, "  command:  {command}");
+        for (key, value) in &suite.env {
+            let _ = writeln!(out, "  env:      {key}={value}");
+        }
+        if suite.total == 0 {
+            let _ = writeln!(out, "  (not started: no test selected)");
+        }
+    }
+    if let Some(unassigned) = &plan.unassigned {
+        let _ = writeln!(
+            out,
+            "\nunassigned: {} test{} matched no suite's marker",
+            unassigned.len(),
+            if unassigned.len() == 1 { "" } else { "s" }
+        );
+    }
+    if plan.overlapping > 0 {
+        let _ = writeln!(
+            out,
+            "overlapping: {} test(s) match several suites; each runs once, in the first",
+            plan.overlapping
+        );
+    }
+    out
+}
+
+pub(crate) fn render_doctor(checks: &[Check], style: Style) -> String {
+    let mut out = String::new();
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for check in checks {
+        let mark = match check.status {
+            CheckStatus::Ok => style.paint("32", "ok     "),
+            CheckStatus::Missing => style.paint("31;1", "MISSING"),
+            CheckStatus::Warn => style.paint("33", "warn   "),
+        };
+        let _ = writeln!(out, "{mark}  {:<width$}  {}", check.name, check.detail);
+        if let Some(fix) = &check.fix {
+            let _ = writeln!(out, "         {:<width$}  fix: {fix}", "");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::events::Failure;
+
+    fn result(suite: &str, status: SuiteStatus, passed: u64, failed: u64) -> SuiteResult {
+        SuiteResult {
+            suite: suite.into(),
+            status,
+            total: passed + failed,
+            passed,
+            failed,
+            skipped: 0,
+            workers: 2,
+            wall: Duration::from_millis(1500),
+            failures: (0..failed)
+                .map(|n| Failure { id: format!("t.py::test_{n}"), message: "assert 1 == 2".into() })
+                .collect(),
+            error: None,
+            log: Some(PathBuf::from("/logs/x.log")),
+        }
+    }
+
+    #[test]
+    fn summary_lists_suites_failures_and_closes_with_counts() {
+        let plain = Style { color: false };
+        let results = [result("unit", SuiteStatus::Passed, 10, 0), result("api", SuiteStatus::Failed, 3, 1)];
+        let text = render(&results, Some(2), Path::new("/logs"), None, plain);
+        assert!(text.contains("unit               10      10       0        0        2     1.5s  passed"), "{text}");
+        assert!(text.contains("  api t.py::test_0\n      assert 1 == 2"), "{text}");
+        assert!(text.contains("unassigned: 2 tests matched no suite's marker"));
+        assert!(text.ends_with("xtask: 13 passed, 1 failed, 0 skipped\n"), "{text}");
+    }
+
+    #[test]
+    fn shell_words_quote_only_what_needs_it() {
+        assert_eq!(
+            shell_words(["pytest", "-m", "(api) and not (unit)", "it's"]),
+            "pytest -m '(api) and not (unit)' 'it'\\''s'"
+        );
+    }
+
+    #[test]
+    fn colours_only_when_asked() {
+        assert_eq!(Style { color: false }.paint("31", "x"), "x");
+        assert_eq!(Style { color: true }.paint("31", "x"), "\x1b[31mx\x1b[0m");
+    }
+}

@@ -1,0 +1,58 @@
+//! Things a run needs and must always tear down. Each is a guard whose `Drop` cleans up.
+
+pub(crate) mod postgres;
+pub(crate) mod process;
+pub(crate) mod python;
+pub(crate) mod rundir;
+
+use std::path::{Path, PathBuf};
+
+/// The executable `name` as the shell would find it on PATH (or `name` itself when it has a slash).
+pub(crate) fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let path = PathBuf::from(name);
+        return is_executable(&path).then_some(path);
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| is_executable(path))
+}
+
+pub(crate) fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// The most telling line of a tool's log: the last error-looking line, else the last line.
+pub(crate) fn telling_line(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    let is_error = |line: &&&str| {
+        line.starts_with("E ")
+            || line.starts_with("ERROR")
+            || line.contains("Error:")
+            || line.contains("error:")
+            || line.starts_with("FATAL")
+    };
+    lines.iter().rev().find(is_error).or(lines.last()).map_or_else(String::new, |line| {
+        let line = line.strip_prefix("E ").unwrap_or(line).trim();
+        line.chars().take(300).collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn telling_line_prefers_errors() {
+        let log = "collecting ...\nE   ImportError: no module named foo\n\n1 error in 0.1s\n";
+        assert_eq!(telling_line(log), "ImportError: no module named foo");
+        assert_eq!(telling_line("just\nlines\n"), "lines");
+        assert_eq!(telling_line(""), "");
+    }
+
+    #[test]
+    fn which_finds_sh() {
+        assert!(which("sh").is_some());
+        assert!(which("surely-not-a-tool-xyz").is_none());
+    }
+}

@@ -1,0 +1,308 @@
+//! The PostgreSQL server of a run: a private one started for it (initdb into a temp dir, Unix socket
+//! only, fsync off), or the user's, whose test databases of this run are dropped at the end.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::exit::environment;
+use crate::services::process::ChildGroup;
+use crate::services::rundir::{make_private_dir, short_temp_dir};
+use crate::services::{is_executable, telling_line, which};
+use crate::signals;
+
+const PORT: u16 = 5432;
+
+pub(crate) enum Database {
+    Private(PrivateServer),
+    External(ExternalServer),
+}
+
+impl Database {
+    pub(crate) fn url(&self) -> &str {
+        match self {
+            Database::Private(server) => &server.url,
+            Database::External(server) => &server.url,
+        }
+    }
+}
+
+/// Where the server will be, decided before it starts (the plan prints it).
+pub(crate) fn private_dir(run_id: &str) -> PathBuf {
+    short_temp_dir().join(format!("xtask-pg-{run_id}"))
+}
+
+pub(crate) fn private_url(dir: &Path) -> String {
+    format!("postgresql://postgres@/postgres?host={}&port={PORT}", dir.display())
+}
+
+pub(crate) struct PrivateServer {
+    dir: PathBuf,
+    url: String,
+    server: Option<ChildGroup>,
+    keep: bool,
+}
+
+/// The directory holding both `initdb` and `postgres`: PATH, `pg_config --bindir`, then
+/// /usr/lib/postgresql/*/bin (newest first).
+pub(crate) fn find_bindir() -> Option<PathBuf> {
+    let complete = |dir: &Path| is_executable(&dir.join("initdb")) && is_executable(&dir.join("postgres"));
+    let on_path =
+        which("initdb").and_then(|path| fs::canonicalize(path).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
+    let from_pg_config = which("pg_config").and_then(|pg_config| {
+        let output = Command::new(pg_config).arg("--bindir").output().ok()?;
+        Some(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    });
+    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    debian.sort_by_key(|path| std::cmp::Reverse(version_of(path)));
+    on_path.into_iter().chain(from_pg_config).chain(debian).find(|dir| complete(dir))
+}
+
+fn version_of(bindir: &Path) -> u32 {
+    bindir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// The uid and gid of a user, from /etc/passwd.
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 3 && fields[0] == name).then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
+    })
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+impl PrivateServer {
+    pub(crate) fn start(run_id: &str, keep: bool) -> anyhow::Result<PrivateServer> {
+        let bindir = find_bindir().ok_or_else(|| {
+            environment(
+                "PostgreSQL's initdb and postgres were not found (PATH, pg_config, /usr/lib/postgresql): \
+                 install them (apt-get install postgresql-15) or pass --db-url",
+            )
+        })?;
+        // initdb refuses to run as root: the server then runs as the unprivileged `postgres` user.
+        let owner = if is_root() {
+            Some(lookup_user("postgres").ok_or_else(|| {
+                environment(
+                    "running as root, and initdb needs an unprivileged user: create one with \
+                     `useradd --system postgres` (or install postgresql), or pass --db-url",
+                )
+            })?)
+        } else {
+            None
+        };
+        let dir = private_dir(run_id);
+        make_private_dir(&dir)?;
+        let mut server = PrivateServer { url: private_url(&dir), dir, server: None, keep };
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
+                .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
+        }
+        let as_owner = |program: PathBuf| {
+            let mut command = Command::new(program);
+            command.current_dir(&server.dir).env("LC_ALL", "C").stdin(Stdio::null());
+            if let Some((uid, gid)) = owner {
+                use std::os::unix::process::CommandExt;
+                command.uid(uid).gid(gid);
+            }
+            command
+        };
+        let data = server.dir.join("data");
+        let log = server.dir.join("server.log");
+
+        let mut initdb = as_owner(bindir.join("initdb"));
+        initdb
+            .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
+            .arg(&data)
+            .stdout(log_file(&log)?)
+            .stderr(log_file(&log)?);
+        let status = ChildGroup::spawn(initdb, "initdb")?.wait(|| ())?;
+        if !status.success() {
+            return Err(environment(format!(
+                "initdb failed ({status}): {} (log: {})",
+                telling_line(&fs::read_to_string(&log).unwrap_or_default()),
+                log.display()
+            )));
+        }
+
+        let mut postgres = as_owner(bindir.join("postgres"));
+        postgres.arg("-D").arg(&data).arg("-k").arg(&server.dir).arg("-p").arg(PORT.to_string());
+        for setting in [
+            "listen_addresses=",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "max_connections=300",
+            "shared_buffers=64MB",
+        ] {
+            postgres.arg("-c").arg(setting);
+        }
+        postgres.stdout(log_file(&log)?).stderr(log_file(&log)?);
+        let child = ChildGroup::spawn(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
+        server.server = Some(child);
+        server.wait_ready(&data, &log)?;
+        Ok(server)
+    }
+
+    /// Ready when postmaster.pid says so (its 8th line) and the socket exists.
+    fn wait_ready(&mut self, data: &Path, log: &Path) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let socket = self.dir.join(format!(".s.PGSQL.{PORT}"));
+        loop {
+            signals::check()?;
+            let status = fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+            if status.lines().nth(7).is_some_and(|line| line.trim() == "ready") && socket.exists() {
+                return Ok(());
+            }
+            let server = self.server.as_mut().expect("server was started");
+            if let Some(exit) = server.try_wait()? {
+                return Err(environment(format!(
+                    "PostgreSQL exited during start-up ({exit}): {} (log: {})",
+                    telling_line(&fs::read_to_string(log).unwrap_or_default()),
+                    log.display()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(environment(format!("PostgreSQL did not become ready in 30 s (log: {})", log.display())));
+            }
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        // Stop first (fast shutdown), then the directory can go.
+        drop(self.server.take());
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn log_file(path: &Path) -> anyhow::Result<fs::File> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// The user's server. Test databases whose names start with this run's prefix are dropped on drop.
+pub(crate) struct ExternalServer {
+    url: String,
+    prefix: String,
+}
+
+impl ExternalServer {
+    pub(crate) fn connect(url: &str, prefix: &str) -> anyhow::Result<ExternalServer> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(crate::exit::usage(format!(
+                "database URL must start with postgresql:// (got `{}`): fix --db-url or DATABASE_URL",
+                redact(url)
+            )));
+        }
+        psql(url, "SELECT 1").map_err(|error| {
+            environment(format!(
+                "cannot reach PostgreSQL at {}: {error}: start it or fix --db-url / DATABASE_URL",
+                describe(url)
+            ))
+        })?;
+        Ok(ExternalServer { url: url.to_owned(), prefix: prefix.to_owned() })
+    }
+
+    fn psql(&self, sql: &str) -> Result<String, String> {
+        psql(&self.url, sql)
+    }
+
+    /// This run's test databases still on the server.
+    pub(crate) fn leftover_databases(&self) -> Vec<String> {
+        let query = format!("SELECT datname FROM pg_database WHERE starts_with(datname, '{}')", self.prefix);
+        self.psql(&query)
+            .map(|out| out.lines().map(str::trim).filter(|name| is_safe_name(name)).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ExternalServer {
+    fn drop(&mut self) {
+        for name in self.leftover_databases() {
+            let _ = self.psql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+/// Runs one statement through `psql` (always installed beside the server binaries).
+pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let psql = which("psql").ok_or("psql is not installed (apt-get install postgresql-client-15)")?;
+    let output = Command::new(psql)
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(telling_line(&String::from_utf8_lossy(&output.stderr)).replace("psql: error: ", ""))
+    }
+}
+
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `host:port/db` of a URL, without user or password, for messages.
+pub(crate) fn describe(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let socket = query.split('&').find_map(|pair| pair.strip_prefix("host="));
+    match socket {
+        Some(dir) => format!("{dir} ({address})"),
+        None => address.to_owned(),
+    }
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.rsplit_once('@')?))) {
+        Some((scheme, (_, host))) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_hides_credentials() {
+        assert_eq!(describe("postgresql://user:secret@db.local:5433/app"), "db.local:5433/app");
+        assert_eq!(describe("postgresql://postgres@/postgres?host=/tmp/x&port=5432"), "/tmp/x (/postgres)");
+        assert_eq!(redact("mysql://u:p@h/d"), "mysql://***@h/d");
+    }
+
+    #[test]
+    fn private_url_uses_the_socket_dir() {
+        assert_eq!(
+            private_url(Path::new("/tmp/xtask-pg-ab")),
+            "postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab&port=5432"
+        );
+    }
+
+    #[test]
+    fn unsafe_database_names_are_never_dropped() {
+        assert!(is_safe_name("test_demo_ab12cd34_unit_gw0"));
+        assert!(!is_safe_name("test\"; DROP"));
+        assert!(!is_safe_name(""));
+    }
+}

@@ -1,0 +1,99 @@
+//! Long-lived children in their own process group: waited on with the interrupt flag in view,
+//! terminated as a group (grace period, then SIGKILL), and never left running when the guard drops.
+
+use std::process::{Child, Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::signals;
+
+const POLL: Duration = Duration::from_millis(40);
+
+pub(crate) struct ChildGroup {
+    child: Child,
+    what: String,
+    /// The signal that asks this kind of process to stop cleanly (SIGINT is "fast shutdown" for postgres).
+    stop_signal: i32,
+    grace: Duration,
+    done: bool,
+}
+
+impl ChildGroup {
+    pub(crate) fn spawn(mut command: Command, what: &str) -> anyhow::Result<ChildGroup> {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        let child = command.spawn().with_context(|| format!("cannot start {what}"))?;
+        Ok(ChildGroup {
+            child,
+            what: what.to_owned(),
+            stop_signal: libc::SIGTERM,
+            grace: Duration::from_secs(5),
+            done: false,
+        })
+    }
+
+    pub(crate) fn with_stop_signal(mut self, signal: i32, grace: Duration) -> ChildGroup {
+        self.stop_signal = signal;
+        self.grace = grace;
+        self
+    }
+
+    /// The exit status once the leader exited; stragglers left in its group are killed then.
+    pub(crate) fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        let status = self.child.try_wait().with_context(|| format!("cannot wait for {}", self.what))?;
+        if status.is_some() {
+            self.done = true;
+            self.signal_group(libc::SIGKILL);
+        }
+        Ok(status)
+    }
+
+    /// Waits for the exit, calling `tick` every poll; on a signal, stops the group and fails as interrupted.
+    pub(crate) fn wait(&mut self, mut tick: impl FnMut()) -> anyhow::Result<ExitStatus> {
+        loop {
+            tick();
+            if let Some(status) = self.try_wait()? {
+                return Ok(status);
+            }
+            if signals::interrupted() {
+                self.stop();
+                return Err(crate::exit::interrupted());
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Asks the group to stop, waits up to the grace period, then kills what is left.
+    pub(crate) fn stop(&mut self) {
+        if self.done {
+            return;
+        }
+        self.signal_group(self.stop_signal);
+        let deadline = Instant::now() + self.grace;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+        self.signal_group(libc::SIGKILL);
+        let _ = self.child.wait();
+        self.done = true;
+    }
+
+    fn signal_group(&self, signal: i32) {
+        let Ok(pid) = i32::try_from(self.child.id()) else { return };
+        // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group the
+        // child leads (it was spawned with process_group(0)). ESRCH when it is gone is fine.
+        unsafe {
+            libc::kill(-pid, signal);
+        }
+    }
+}
+
+impl Drop for ChildGroup {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

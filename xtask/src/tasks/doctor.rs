@@ -1,0 +1,148 @@
+//! `doctor`: what the xtask finds and what is missing, each missing piece with the command that
+//! fixes it. Exit 3 when something required is missing.
+
+use std::process::Command;
+
+use crate::exit::ExitKind;
+use crate::flags;
+use crate::reporter::Reporter;
+use crate::services::postgres::{describe, find_bindir, psql};
+use crate::services::python::{Venv, VenvState};
+use crate::services::which;
+use crate::Ctx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckStatus {
+    Ok,
+    /// Needed and absent: the run would fail.
+    Missing,
+    /// Works without it, but worse.
+    Warn,
+}
+
+#[derive(Debug)]
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) status: CheckStatus,
+    pub(crate) detail: String,
+    pub(crate) fix: Option<String>,
+}
+
+fn check(name: &str, status: CheckStatus, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check { name: name.to_owned(), status, detail: detail.into(), fix: fix.map(str::to_owned) }
+}
+
+fn version_of(program: &std::path::Path, arg: &str) -> String {
+    Command::new(program)
+        .arg(arg)
+        .output()
+        .map(|out| {
+            let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };
+            String::from_utf8_lossy(&text).lines().next().unwrap_or("").trim().to_owned()
+        })
+        .unwrap_or_default()
+}
+
+impl flags::Doctor {
+    pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
+        let checks = gather(ctx);
+        Reporter::new(false).doctor(&checks);
+        let missing = checks.iter().any(|c| c.status == CheckStatus::Missing);
+        Ok(if missing { ExitKind::Environment } else { ExitKind::Success })
+    }
+}
+
+pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
+    use CheckStatus::*;
+    let mut checks = vec![check(
+        "xtask.toml",
+        Ok,
+        format!(
+            "{} suites: {}",
+            ctx.config.suites.len(),
+            ctx.config.suites.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+        ),
+        None,
+    )];
+    let python = &ctx.config.backend.python;
+    checks.push(match which(python) {
+        Some(path) => check("python", Ok, format!("{} ({})", version_of(&path, "--version"), path.display()), None),
+        None => {
+            check("python", Missing, format!("`{python}` not on PATH"), Some("apt-get install python3 python3-venv"))
+        }
+    });
+    let venv = Venv::of(ctx);
+    checks.push(match venv.state() {
+        Result::Ok(VenvState::Fresh) => {
+            check("backend venv", Ok, format!("{} matches the requirements", venv.dir.display()), None)
+        }
+        Result::Ok(VenvState::Stale) => check(
+            "backend venv",
+            Warn,
+            "requirements changed since the last install (test commands refresh it)",
+            Some("cargo xtask setup"),
+        ),
+        Result::Ok(VenvState::Missing) => check(
+            "backend venv",
+            Warn,
+            format!("{} not created yet (test commands create it)", venv.dir.display()),
+            Some("cargo xtask setup"),
+        ),
+        Err(error) => check("backend venv", Missing, error.to_string(), None),
+    });
+    checks.push(match which("uv") {
+        Some(path) => check("uv", Ok, path.display().to_string(), None),
+        None => check("uv", Warn, "not found: setup uses venv + pip (slower)", Some("pip install uv")),
+    });
+    checks.push(match find_bindir() {
+        Some(dir) => check(
+            "postgresql server",
+            Ok,
+            format!("{} ({})", version_of(&dir.join("postgres"), "--version"), dir.display()),
+            None,
+        ),
+        None => check(
+            "postgresql server",
+            Missing,
+            "initdb/postgres not found (needed without --db-url)",
+            Some("apt-get install postgresql-15"),
+        ),
+    });
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let has_user =
+            std::fs::read_to_string("/etc/passwd").is_ok_and(|p| p.lines().any(|l| l.starts_with("postgres:")));
+        checks.push(if has_user {
+            check("postgres user", Ok, "running as root: the private server runs as `postgres`", None)
+        } else {
+            check(
+                "postgres user",
+                Missing,
+                "running as root and initdb refuses root",
+                Some("useradd --system postgres"),
+            )
+        });
+    }
+    checks.push(match which("psql") {
+        Some(path) => check("psql", Ok, path.display().to_string(), None),
+        None => {
+            check("psql", Missing, "needed to reach a --db-url server", Some("apt-get install postgresql-client-15"))
+        }
+    });
+    if let Result::Ok(url) = std::env::var("DATABASE_URL") {
+        checks.push(match psql(&url, "SELECT 1") {
+            Result::Ok(_) => check("DATABASE_URL", Ok, format!("{} reachable", describe(&url)), None),
+            Err(error) => check(
+                "DATABASE_URL",
+                Missing,
+                format!("{}: {error}", describe(&url)),
+                Some("start that server or unset DATABASE_URL"),
+            ),
+        });
+    }
+    checks.push(match std::thread::available_parallelism() {
+        Result::Ok(n) => check("cpus", Ok, format!("{n} available: the default worker ceiling"), None),
+        Err(_) => check("cpus", Warn, "unknown: 1 worker per suite", None),
+    });
+    checks
+}

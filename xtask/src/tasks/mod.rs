@@ -1,0 +1,25 @@
+//! One module per command; each is a method on its flags struct.
+
+pub(crate) mod doctor;
+pub(crate) mod setup;
+pub(crate) mod test;
+
+use std::path::{Path, PathBuf};
+
+/// `<root>/target/xtask/logs/<run>`, created; older run logs beyond the newest 20 are pruned.
+pub(crate) fn run_log_dir(root: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
+    let logs = root.join("target").join("xtask").join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let mut runs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&logs)?
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .collect();
+    runs.sort();
+    let excess = runs.len().saturating_sub(19);
+    for (_, old) in runs.into_iter().take(excess) {
+        let _ = std::fs::remove_dir_all(old);
+    }
+    let dir = logs.join(run_id);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
