@@ -1,0 +1,295 @@
+//! The built xtask run against fixture projects; every assertion is about what actually happened:
+//! exit codes, counts, files, databases and processes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{backend_python, leftovers, send_signal, wait_for, Project, TestServer};
+
+#[test]
+fn help_lists_every_task_and_the_exit_codes() {
+    let run = Project::copy_of("mini").run(&["--help"]);
+    assert_eq!(run.code, 0);
+    for word in ["test-all", "test-unit", "test-postgres", "setup", "doctor", "Exit codes", "130", "interrupted"] {
+        assert!(run.stdout.contains(word), "--help lacks {word}:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn config_errors_name_file_line_and_column_and_exit_2() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| text.replace("max_workers = 2", "max_workers = \"two\""));
+    let run = project.run(&["test-all"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.starts_with("error: xtask.toml:16:15: invalid type"), "{}", run.explain());
+    assert_eq!(run.stderr.lines().count(), 1, "one clear line: {}", run.stderr);
+}
+
+#[test]
+fn unknown_suite_exits_2_with_the_closest_name() {
+    let run = Project::copy_of("mini").run(&["test", "fsat"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.contains("unknown suite `fsat`: did you mean `fast`?"), "{}", run.explain());
+}
+
+#[test]
+fn a_missing_xtask_toml_is_a_usage_error() {
+    let project = Project::copy_of("mini");
+    std::fs::remove_file(project.path().join("xtask.toml")).unwrap();
+    let run = project.run(&["test-all"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+    assert!(run.stderr.contains("no xtask.toml in"), "{}", run.explain());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let run = Project::copy_of("mini").run(&["test-all", "--workers", "zero"]);
+    assert_eq!(run.code, 2, "{}", run.explain());
+}
+
+#[test]
+fn dry_run_prints_workers_with_their_reason_and_starts_nothing() {
+    let project = Project::copy_of("mini");
+    let run = project.run(&["test", "db", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("suite db: 5 tests"), "{}", run.stdout);
+    let cpus = std::thread::available_parallelism().unwrap().get().min(2);
+    assert!(run.stdout.contains(&format!("workers:  {cpus} (min(max 2, ")), "{}", run.stdout);
+    assert!(run.stdout.contains("env:      XTASK_MEDIA_BASE=/tmp/xtask-"), "{}", run.stdout);
+    let run_id = run.stdout.split_whitespace().nth(3).unwrap().to_owned();
+    assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
+}
+
+#[test]
+fn a_suite_with_one_test_starts_one_worker() {
+    let project = Project::copy_of("mini");
+    let run = project.run(&["test", "fast", "--", "-k", "test_fails_on_request"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(run.row("fast"), (1, 1, 0, 0, 1));
+}
+
+#[test]
+fn workers_flag_overrides_the_sizing() {
+    let run = Project::copy_of("mini").run(&["test", "fast", "--workers", "3"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(run.row("fast").4, 3);
+}
+
+#[test]
+fn test_all_runs_every_collected_test_exactly_once() {
+    let project = Project::copy_of("mini");
+    let run = project.run(&["test-all", "--keep-artifacts"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let run_id = run.run_id();
+
+    // What pytest itself collects from the whole tree, without any marker filter.
+    let collected = Command::new(backend_python())
+        .args(["-m", "pytest", "--collect-only", "-q"])
+        .current_dir(project.path().join("backend"))
+        .env("DJANGO_SETTINGS_MODULE", "mini.settings")
+        .output()
+        .unwrap();
+    let expected: Vec<String> =
+        String::from_utf8_lossy(&collected.stdout).lines().filter(|l| l.contains("::")).map(str::to_owned).collect();
+    assert_eq!(expected.len(), 18);
+
+    // What actually ran, from the kept event streams of every suite.
+    let mut ran: BTreeMap<String, u32> = BTreeMap::new();
+    let events = Path::new("/tmp").join(format!("xtask-{run_id}")).join("events");
+    for entry in std::fs::read_dir(&events).unwrap() {
+        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event["event"] == "test" {
+                *ran.entry(event["id"].as_str().unwrap().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-{run_id}")));
+    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-pg-{run_id}")));
+    assert!(ran.values().all(|&times| times == 1), "tests ran more than once: {ran:?}");
+    assert_eq!(ran.keys().cloned().collect::<Vec<_>>(), {
+        let mut e = expected.clone();
+        e.sort();
+        e
+    });
+
+    let sum: u64 = ["fast", "db", "unassigned"].iter().map(|suite| run.row(suite).0).sum();
+    assert_eq!(sum, 18, "the summary adds up to the whole collection");
+    assert_eq!(run.row("unassigned"), (3, 3, 0, 0, 2.min(std::thread::available_parallelism().unwrap().get() as u64)));
+    assert!(run.stdout.contains("unassigned: 3 tests matched no suite's marker"));
+    assert!(run.stdout.trim_end().ends_with("xtask: 17 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+}
+
+#[test]
+fn unassigned_fail_policy_refuses_unmarked_tests() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| {
+        text.replace("settings = \"mini.settings\"", "settings = \"mini.settings\"\nunassigned = \"fail\"")
+    });
+    let run = project.run(&["test-all"]);
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(run.stderr.contains("3 test(s) match no suite's marker"), "{}", run.explain());
+    assert!(run.stderr.contains("tests/test_plain.py::test_plain_one"), "{}", run.explain());
+}
+
+#[test]
+fn a_single_empty_suite_exits_4() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| text.replace("marker = \"db\"", "marker = \"db and fast\""));
+    let run = project.run(&["test", "db"]);
+    assert_eq!(run.code, 4, "{}", run.explain());
+}
+
+#[test]
+fn a_failing_test_exits_1_and_is_named_with_its_error() {
+    let project = Project::copy_of("mini");
+    let run = Run::of(project.xtask(&["test", "fast"]).env("FIXTURE_FAIL", "1"));
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert_eq!(run.row("fast"), (10, 8, 1, 1, 2.min(std::thread::available_parallelism().unwrap().get() as u64)));
+    assert!(run.stdout.contains("tests/test_fast.py::test_fails_on_request"), "{}", run.stdout);
+    assert!(run.stdout.contains("deliberate failure requested by FIXTURE_FAIL"), "{}", run.stdout);
+    assert!(run.stdout.contains("xtask: 8 passed, 1 failed, 1 skipped"), "{}", run.stdout);
+}
+
+#[test]
+fn an_unreachable_database_url_exits_3_naming_the_host() {
+    let run = Project::copy_of("mini").run(&["test", "db", "--db-url", "postgresql://nobody@127.0.0.1:1/none"]);
+    assert_eq!(run.code, 3, "{}", run.explain());
+    assert!(run.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1/none"), "{}", run.explain());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_given_server_is_used_and_left_without_this_runs_databases() {
+    let server = TestServer::start();
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::of(project.xtask(&["test", "db", "--db-url", &server.url()]).env("FIXTURE_OUT", out.path()));
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let seen = recorded(out.path());
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0]["database"].as_str().unwrap().starts_with(&format!("test_mini_{}_db", run.run_id())));
+    assert!(seen[0]["DATABASE_URL"].as_str().unwrap().contains(&server.url()[..30]));
+    assert!(server.databases().is_empty(), "left behind: {:?}", server.databases());
+}
+
+#[test]
+fn two_runs_at_once_on_one_machine_and_one_server_do_not_interfere() {
+    let server = TestServer::start();
+    let out = tempfile::tempdir().unwrap();
+    let (first, second) = (Project::copy_of("mini"), Project::copy_of("mini"));
+    // One run on its private server, one on the shared server, one more on the shared server.
+    let third = Project::copy_of("mini");
+    let spawn = |project: &Project, extra: &[&str]| {
+        let mut args = vec!["test-all"];
+        args.extend_from_slice(extra);
+        project.xtask(&args).env("FIXTURE_OUT", out.path()).stdout(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let url = server.url();
+    let children = [spawn(&first, &[]), spawn(&second, &["--db-url", &url]), spawn(&third, &["--db-url", &url])];
+    let runs: Vec<Run> = children.into_iter().map(|child| Run::from(child.wait_with_output().unwrap())).collect();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.explain());
+        assert_eq!(run.row("db").1, 5);
+    }
+    let seen = recorded(out.path());
+    assert_eq!(seen.len(), 3);
+    let distinct = |key: &str| {
+        seen.iter().map(|s| s[key].as_str().unwrap().to_owned()).collect::<std::collections::BTreeSet<_>>().len()
+    };
+    assert_eq!(distinct("XTASK_RUN_ID"), 3);
+    assert_eq!(distinct("database"), 3);
+    assert_eq!(distinct("XTASK_MEDIA_BASE"), 3);
+    assert!(seen.iter().all(|s| s["media_mode"] == "0o700"), "media bases are private: {seen:?}");
+    for run in &runs {
+        assert!(leftovers(&run.run_id()).is_empty(), "{:?}", leftovers(&run.run_id()));
+    }
+    assert!(server.databases().is_empty(), "left behind: {:?}", server.databases());
+}
+
+#[test]
+fn sigint_mid_run_stops_everything_and_exits_130() {
+    sigint_or_sigterm(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_mid_run_stops_everything_too() {
+    sigint_or_sigterm(libc::SIGTERM);
+}
+
+fn sigint_or_sigterm(signal: i32) {
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let child = project
+        .xtask(&["test", "db"])
+        .env("FIXTURE_OUT", out.path())
+        .env("FIXTURE_SLEEP", "120")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let sleeping = || {
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
+    };
+    wait_for("a test to be running", Duration::from_secs(60), || sleeping().is_some());
+    let run_id = sleeping().unwrap();
+    assert!(!leftovers(&run_id).is_empty(), "the run's processes and dirs exist before the signal");
+    send_signal(pid, signal);
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "{}", run.explain());
+    assert_eq!(leftovers(&run_id), Vec::<String>::new(), "left behind after the signal");
+}
+
+#[test]
+fn doctor_reports_what_is_found() {
+    let run = Project::copy_of("mini").run(&["doctor"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("postgresql server"), "{}", run.stdout);
+    assert!(run.stdout.contains("2 suites: fast, db"), "{}", run.stdout);
+}
+
+#[test]
+fn setup_installs_once_and_again_only_when_requirements_change() {
+    let project = Project::copy_of("mini");
+    let setup = || {
+        let run = Run::of(project.xtask(&["setup"]).env_remove("XTASK_PYTHON"));
+        assert_eq!(run.code, 0, "{}", run.explain());
+        run.stderr
+    };
+    assert!(setup().contains("backend environment installed"));
+    let stamp = project.path().join("backend/.venv/.xtask-requirements");
+    let first = std::fs::metadata(&stamp).unwrap().modified().unwrap();
+    assert!(setup().contains("already up to date"));
+    assert_eq!(std::fs::metadata(&stamp).unwrap().modified().unwrap(), first, "nothing was reinstalled");
+    project.edit("backend/requirements.txt", |text| text + "# a changed pin\n");
+    let third = setup();
+    assert!(third.contains("updating") && third.contains("backend environment installed"), "{third}");
+}
+
+fn recorded(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .collect()
+}
+
+use common::Run;
+
+trait RunOf {
+    fn of(command: &mut Command) -> Run;
+}
+
+impl RunOf for Run {
+    fn of(command: &mut Command) -> Run {
+        Run::from(command.output().unwrap())
+    }
+}

@@ -1,0 +1,245 @@
+//! Shared helpers of the integration tests: fixture projects copied to a temp dir, the built binary
+//! run against them, and checks of what a run left on the machine.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The reference backend's virtualenv, set up once per test binary through the real `setup` task.
+pub fn backend_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .arg("setup")
+                .env("XTASK_ROOT", repo_root())
+                .env_remove("XTASK_PYTHON")
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "setup failed: {}", String::from_utf8_lossy(&out.stderr));
+            repo_root().join("backend/.venv/bin/python")
+        })
+        .clone()
+}
+
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A private copy of `xtask/tests/fixtures/<name>`.
+    pub fn copy_of(name: &str) -> Project {
+        let dir = tempfile::Builder::new().prefix("xtask-it-").tempdir().unwrap();
+        copy_tree(&repo_root().join("xtask/tests/fixtures").join(name), dir.path());
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn edit(&self, file: &str, change: impl FnOnce(String) -> String) {
+        let path = self.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, change(text)).unwrap();
+    }
+
+    /// The built xtask, run in this project as CI would run it.
+    pub fn xtask(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env("XTASK_PYTHON", backend_python())
+            .env("CI", "true")
+            .env("NO_COLOR", "1")
+            .env_remove("XTASK_ROOT")
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.xtask(args).output().unwrap())
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == "__pycache__" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(name));
+        } else {
+            std::fs::copy(entry.path(), to.join(name)).unwrap();
+        }
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    pub fn run_id(&self) -> String {
+        self.stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("run ").and_then(|rest| rest.split(':').next()))
+            .unwrap_or_else(|| panic!("no run id in:\n{}", self.stdout))
+            .to_owned()
+    }
+
+    /// The row of a suite in the summary table: (tests, passed, failed, skipped, workers).
+    pub fn row(&self, suite: &str) -> (u64, u64, u64, u64, u64) {
+        let line = self
+            .stdout
+            .lines()
+            .find(|line| line.split_whitespace().next() == Some(suite) && line.ends_with(|c: char| c.is_alphabetic()))
+            .unwrap_or_else(|| panic!("no summary row for {suite} in:\n{}", self.stdout));
+        let numbers: Vec<u64> = line.split_whitespace().skip(1).take(5).map(|n| n.parse().unwrap()).collect();
+        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+    }
+
+    pub fn explain(&self) -> String {
+        format!("exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Everything of a run still on the machine: its temp dirs, and processes that carry its id.
+pub fn leftovers(run_id: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in [format!("/tmp/xtask-{run_id}"), format!("/tmp/xtask-pg-{run_id}")] {
+        if Path::new(&dir).exists() {
+            found.push(dir);
+        }
+    }
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let read = |file: &str| std::fs::read(entry.path().join(file)).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&read("cmdline")).replace('\0', " ");
+        let environ = String::from_utf8_lossy(&read("environ")).into_owned();
+        if cmdline.contains(&format!("xtask-pg-{run_id}")) || environ.contains(&format!("XTASK_RUN_ID={run_id}")) {
+            found.push(format!("process {pid}: {cmdline}"));
+        }
+    }
+    found
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A PostgreSQL server of the test's own, standing in for "the user's server" of --db-url.
+pub struct TestServer {
+    dir: PathBuf,
+    child: std::process::Child,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = PathBuf::from(format!("/tmp/xtask-itpg-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bindir = PathBuf::from(
+            String::from_utf8(Command::new("pg_config").arg("--bindir").output().unwrap().stdout).unwrap().trim(),
+        );
+        let as_postgres = |program: &str| {
+            let mut command = Command::new(bindir.join(program));
+            command.current_dir(&dir);
+            if unsafe { libc::geteuid() } == 0 {
+                use std::os::unix::process::CommandExt;
+                let (uid, gid) = postgres_ids();
+                std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
+                command.uid(uid).gid(gid);
+            }
+            command
+        };
+        let init = as_postgres("initdb")
+            .args(["-N", "-A", "trust", "-U", "postgres", "-D"])
+            .arg(dir.join("data"))
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "initdb: {}", String::from_utf8_lossy(&init.stderr));
+        let child = as_postgres("postgres")
+            .arg("-D")
+            .arg(dir.join("data"))
+            .arg("-k")
+            .arg(&dir)
+            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = TestServer { dir, child };
+        wait_for("the test server", Duration::from_secs(30), || server.psql("SELECT 1").is_some());
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgresql://postgres@/postgres?host={}", self.dir.display())
+    }
+
+    pub fn psql(&self, sql: &str) -> Option<String> {
+        let out = Command::new("psql").args(["-X", "-A", "-t", "-d", &self.url(), "-c", sql]).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn databases(&self) -> Vec<String> {
+        self.psql("SELECT datname FROM pg_database WHERE datname LIKE 'test_%' ORDER BY 1")
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        send_signal(self.child.id(), libc::SIGINT);
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn postgres_ids() -> (u32, u32) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd.lines().find(|l| l.starts_with("postgres:")).expect("a postgres user");
+    let fields: Vec<&str> = line.split(':').collect();
+    (fields[2].parse().unwrap(), fields[3].parse().unwrap())
+}
+
+pub fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill(2) with a pid we started; no memory is involved.
+    unsafe { libc::kill(pid as i32, signal) };
+}
