@@ -171,9 +171,7 @@ impl TestServer {
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let dir = PathBuf::from(format!("/tmp/xtask-itpg-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let bindir = PathBuf::from(
-            String::from_utf8(Command::new("pg_config").arg("--bindir").output().unwrap().stdout).unwrap().trim(),
-        );
+        let bindir = postgres_bindir();
         let as_postgres = |program: &str| {
             let mut command = Command::new(bindir.join(program));
             command.current_dir(&dir);
@@ -230,6 +228,24 @@ impl Drop for TestServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Where initdb and postgres are: beside `initdb` on PATH, or Debian's versioned directory.
+fn postgres_bindir() -> PathBuf {
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("initdb"))
+        .find(|path| path.exists())
+        .and_then(|path| std::fs::canonicalize(path).ok())
+        .and_then(|path| path.parent().map(Path::to_path_buf));
+    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    debian.sort();
+    on_path
+        .into_iter()
+        .chain(debian.into_iter().rev())
+        .find(|dir| dir.join("postgres").exists())
+        .expect("PostgreSQL binaries")
 }
 
 fn postgres_ids() -> (u32, u32) {
