@@ -47,6 +47,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL", "postgresql://postgres@localhost:5432/korrigo")
     )
 }
+# An E2E backend serves its own clone of the seeded template: same server, another database.
+if os.environ.get("KORRIGO_DB_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["KORRIGO_DB_NAME"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
@@ -56,6 +59,8 @@ USE_TZ = True
 
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# The built browser application, served by the backend so one process is one complete site.
+FRONTEND_DIST = Path(os.environ.get("KORRIGO_FRONTEND_DIST", BASE_DIR.parent / "frontend" / "dist"))
 STATIC_URL = "/static/"
 
 REST_FRAMEWORK = {
@@ -69,4 +74,4 @@ EXAM_MAX_UPLOAD_BYTES = int(os.environ.get("EXAM_MAX_UPLOAD_BYTES", 25 * 1024 * 
 EXAM_MAX_PAGES = int(os.environ.get("EXAM_MAX_PAGES", 400))
 # A grader's lock on a copy expires after this many minutes without activity.
 GRADING_LOCK_MINUTES = 30
-THUMBNAIL_WIDTH = 240
+THUMBNAIL_WIDTH = 480

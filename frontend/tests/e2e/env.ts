@@ -1,0 +1,59 @@
+// What an E2E run needs from its environment. `cargo xtask test-e2e` provides all of it; by hand,
+// DATABASE_URL (a PostgreSQL server you may create databases on) is the only required variable.
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const frontendDir = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface E2eEnv {
+  backendDir: string;
+  python: string;
+  databaseUrl: string;
+  mediaBase: string;
+  /** test_viatique_<run>_<suite>: worker databases are <prefix>_p<parallelIndex>. */
+  prefix: string;
+  template: string;
+  seedMedia: string;
+  samples: string;
+  artifacts: string;
+}
+
+export function e2eEnv(): E2eEnv {
+  const databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    throw new Error('DATABASE_URL is not set: run `cargo xtask test-e2e`, or set it to a PostgreSQL server where databases may be created');
+  }
+  const backendDir = process.env.XTASK_BACKEND_DIR ?? resolve(frontendDir, '../backend');
+  const runId = process.env.XTASK_RUN_ID ?? 'local';
+  const mediaBase = process.env.XTASK_MEDIA_BASE ?? join(tmpdir(), `korrigo-e2e-${runId}`);
+  const prefix = `test_viatique_${runId}_${process.env.XTASK_SUITE ?? 'e2e'}`;
+  return {
+    backendDir,
+    python: process.env.XTASK_PYTHON ?? join(backendDir, '.venv/bin/python'),
+    databaseUrl,
+    mediaBase,
+    prefix,
+    template: `${prefix}_tpl`,
+    seedMedia: join(mediaBase, 'seed'),
+    samples: join(mediaBase, 'samples'),
+    artifacts: process.env.XTASK_ARTIFACTS ?? join(frontendDir, 'test-results'),
+  };
+}
+
+/** Runs `python manage.py ...` in the backend, with extra environment; throws with its output. */
+export function manage(env: E2eEnv, args: string[], extra: Record<string, string> = {}): string {
+  try {
+    return execFileSync(env.python, ['manage.py', ...args], {
+      cwd: env.backendDir,
+      env: { ...process.env, DJANGO_SETTINGS_MODULE: 'config.settings', ...extra },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    const failed = error as { stderr?: string; stdout?: string; message: string };
+    const output = `${failed.stdout ?? ''}${failed.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+    throw new Error(`manage.py ${args.join(' ')} failed:\n${output || failed.message}`);
+  }
+}
