@@ -16,8 +16,34 @@ pub(crate) const UNASSIGNED: &str = "unassigned";
 struct RawConfig {
     project: Spanned<String>,
     backend: Backend,
+    #[serde(default)]
+    frontend: Option<Frontend>,
     #[serde(rename = "suite", default)]
     suites: Vec<Suite>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Frontend {
+    /// Directory of the browser application, relative to the root.
+    pub(crate) dir: PathBuf,
+    /// Installs node modules; run when package-lock.json changed.
+    #[serde(default = "default_install")]
+    pub(crate) install: Vec<String>,
+    /// Builds the application; run when one of `sources` changed.
+    #[serde(default = "default_build")]
+    pub(crate) build: Vec<String>,
+    /// Files and directories (relative to `dir`) whose contents decide whether to rebuild.
+    #[serde(default = "default_sources")]
+    pub(crate) sources: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SuiteKind {
+    #[default]
+    Pytest,
+    Playwright,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,7 +83,11 @@ pub(crate) enum Unassigned {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Suite {
     pub(crate) name: Spanned<String>,
-    /// A pytest `-m` marker expression.
+    /// `pytest` (backend, selected by `marker`) or `playwright` (the frontend's E2E tests).
+    #[serde(default)]
+    pub(crate) kind: SuiteKind,
+    /// A pytest `-m` marker expression (pytest suites only).
+    #[serde(default)]
     pub(crate) marker: String,
     pub(crate) max_workers: Spanned<u32>,
     /// Extra pytest arguments for this suite, e.g. `["--dist", "loadscope"]`.
@@ -78,6 +108,7 @@ impl Suite {
 pub(crate) struct Config {
     pub(crate) project: String,
     pub(crate) backend: Backend,
+    pub(crate) frontend: Option<Frontend>,
     pub(crate) suites: Vec<Suite>,
 }
 
@@ -89,6 +120,15 @@ fn default_venv() -> PathBuf {
 }
 fn default_python() -> String {
     "python3".into()
+}
+fn default_install() -> Vec<String> {
+    vec!["npm".into(), "ci".into(), "--no-audit".into(), "--no-fund".into()]
+}
+fn default_build() -> Vec<String> {
+    vec!["npm".into(), "run".into(), "build".into()]
+}
+fn default_sources() -> Vec<PathBuf> {
+    ["src", "index.html", "package-lock.json", "vite.config.ts"].map(PathBuf::from).to_vec()
 }
 
 /// `XTASK_ROOT`, else the nearest directory holding xtask.toml from the current one upwards.
@@ -147,8 +187,17 @@ impl Config {
             if *suite.max_workers.get_ref() == 0 {
                 return Err(invalid(suite.max_workers.span(), "max_workers must be at least 1".into()));
             }
-            if suite.marker.trim().is_empty() {
-                return Err(invalid(suite.name.span(), format!("suite `{name}` has an empty marker")));
+            match suite.kind {
+                SuiteKind::Pytest if suite.marker.trim().is_empty() => {
+                    return Err(invalid(suite.name.span(), format!("pytest suite `{name}` needs a marker expression")));
+                }
+                SuiteKind::Playwright if raw.frontend.is_none() => {
+                    return Err(invalid(
+                        suite.name.span(),
+                        format!("playwright suite `{name}` needs a [frontend] section with the application's dir"),
+                    ));
+                }
+                _ => {}
             }
         }
         let longest = raw.suites.iter().map(|s| s.name().len()).max().unwrap_or(0).max(UNASSIGNED.len());
@@ -163,7 +212,17 @@ impl Config {
                 ),
             ));
         }
-        Ok(Config { project: raw.project.into_inner(), backend: raw.backend, suites: raw.suites })
+        if let Some(frontend) = &raw.frontend {
+            if frontend.install.is_empty() || frontend.build.is_empty() {
+                return Err(usage(format!("{}: [frontend] install and build must name a command", at(None))));
+            }
+        }
+        Ok(Config {
+            project: raw.project.into_inner(),
+            backend: raw.backend,
+            frontend: raw.frontend,
+            suites: raw.suites,
+        })
     }
 
     pub(crate) fn suite(&self, name: &str) -> Option<&Suite> {
@@ -172,6 +231,11 @@ impl Config {
 
     pub(crate) fn backend_dir(&self, root: &Path) -> PathBuf {
         root.join(&self.backend.dir)
+    }
+
+    /// The pytest suites, in order: the ones the marker logic and the catch-all are about.
+    pub(crate) fn pytest_suites(&self) -> impl Iterator<Item = &Suite> {
+        self.suites.iter().filter(|suite| suite.kind == SuiteKind::Pytest)
     }
 }
 
@@ -307,6 +371,23 @@ args = ["--dist", "loadscope"]
     fn unassigned_policy_is_checked() {
         let text = GOOD.replace("dir = \"backend\"", "dir = \"backend\"\nunassigned = \"ignore\"");
         assert!(error_of(&text).contains("unknown variant `ignore`"));
+    }
+
+    #[test]
+    fn playwright_suites_need_a_frontend() {
+        let text = format!("{GOOD}\n[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4\n");
+        assert!(error_of(&text).contains("needs a [frontend] section"));
+        let with_frontend =
+            text.replace("[[suite]]\nname = \"unit\"", "[frontend]\ndir = \"web\"\n\n[[suite]]\nname = \"unit\"");
+        let config = Config::parse(&with_frontend).unwrap();
+        assert_eq!(config.suites[2].kind, SuiteKind::Playwright);
+        assert_eq!(config.frontend.unwrap().build, ["npm", "run", "build"]);
+        assert_eq!(config.pytest_suites().count(), 2);
+    }
+
+    #[test]
+    fn pytest_suites_need_a_marker() {
+        assert!(error_of(&GOOD.replace("marker = \"unit\"\n", "")).contains("needs a marker expression"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub(crate) enum Outcome {
     Passed,
     Failed,
     Skipped,
+    /// Failed first, passed on a retry: counted as passed and reported as flaky, never hidden.
+    Flaky,
 }
 
 #[derive(Debug, Clone)]
@@ -38,11 +40,14 @@ pub(crate) struct SuiteResult {
     pub(crate) passed: u64,
     pub(crate) failed: u64,
     pub(crate) skipped: u64,
+    pub(crate) flaky: u64,
     pub(crate) workers: u32,
     pub(crate) wall: Duration,
     pub(crate) failures: Vec<Failure>,
     pub(crate) error: Option<String>,
     pub(crate) log: Option<PathBuf>,
+    /// What the suite's workers started for themselves (E2E backends: port and database).
+    pub(crate) services: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +76,12 @@ pub(crate) enum Event {
         duration: Duration,
         worker: String,
         message: Option<String>,
+    },
+    /// A worker started a service of its own, e.g. an E2E backend on a port with its database.
+    ServiceStarted {
+        suite: String,
+        worker: String,
+        detail: String,
     },
     SuiteFinished(SuiteResult),
     RunFinished {

@@ -40,6 +40,8 @@ pub(crate) enum Command {
     TestPostgres(RunArgs),
     /// Run the `smoke` suite.
     TestSmoke(RunArgs),
+    /// Run the `e2e` suite: Playwright in Chromium, one isolated backend per worker.
+    TestE2e(RunArgs),
     /// Run every suite, and every test no suite claims in the `unassigned` catch-all.
     TestAll(RunArgs),
     /// Create the backend virtualenv and install its pinned requirements (when they changed).

@@ -58,6 +58,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
         TestProcessing(args) => tasks::test::run_named(&ctx, "processing", args),
         TestPostgres(args) => tasks::test::run_named(&ctx, "postgres", args),
         TestSmoke(args) => tasks::test::run_named(&ctx, "smoke", args),
+        TestE2e(args) => tasks::test::run_named(&ctx, "e2e", args),
         TestAll(args) => tasks::test::run_all(&ctx, args),
         Setup(setup) => setup.run(&ctx),
         Doctor(doctor) => doctor.run(&ctx),

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::{Config, Suite, UNASSIGNED};
+use crate::config::{Config, Suite, SuiteKind, UNASSIGNED};
 use crate::exit::usage;
 use crate::flags::RunArgs;
 use crate::runners::pytest::{python_path, Collection, PLUGIN_MODULE};
@@ -34,18 +34,31 @@ pub(crate) struct Plan {
 #[derive(Debug, Clone)]
 pub(crate) struct SuitePlan {
     pub(crate) name: String,
+    pub(crate) kind: SuiteKind,
+    /// The program, its arguments and where it runs.
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) cwd: PathBuf,
     /// The `-m` expression actually passed: the suite's marker minus earlier suites' markers.
     pub(crate) expression: String,
     pub(crate) total: u64,
     pub(crate) workers: u32,
     pub(crate) workers_why: String,
     pub(crate) optional: bool,
-    pub(crate) pytest_args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) test_database: String,
     pub(crate) events: PathBuf,
     pub(crate) media_base: PathBuf,
     pub(crate) log: PathBuf,
+}
+
+impl SuitePlan {
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SuiteKind::Pytest => "pytest",
+            SuiteKind::Playwright => "playwright",
+        }
+    }
 }
 
 /// Everything `build` needs besides the config; gathered by the task, pure data here.
@@ -59,6 +72,17 @@ pub(crate) struct Facts<'a> {
     pub(crate) log_dir: &'a Path,
     pub(crate) database_url: &'a str,
     pub(crate) database: String,
+    /// Present when a playwright suite is selected.
+    pub(crate) e2e: Option<E2eFacts<'a>>,
+}
+
+/// What a playwright suite needs: the tool, the shipped reporter, the listed total, the browser.
+pub(crate) struct E2eFacts<'a> {
+    pub(crate) frontend_dir: &'a Path,
+    pub(crate) playwright: &'a Path,
+    pub(crate) reporter: &'a Path,
+    pub(crate) total: u64,
+    pub(crate) chromium: Option<&'a Path>,
 }
 
 /// The configured suites a selection names, in run order; unknown names are a usage error that
@@ -86,8 +110,10 @@ pub(crate) fn resolve<'a>(config: &'a Config, selection: &Selection) -> anyhow::
 
 pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, facts: &Facts) -> anyhow::Result<Plan> {
     let chosen = resolve(config, selection)?;
-    let index_of = |suite: &Suite| config.suites.iter().position(|s| s.name() == suite.name()).expect("resolved");
-    let order: Vec<usize> = chosen.iter().map(|suite| index_of(suite)).collect();
+    let pytest_suites: Vec<&Suite> = config.pytest_suites().collect();
+    // Positions of the chosen pytest suites among all pytest suites: the collection's indices.
+    let order: Vec<usize> =
+        chosen.iter().filter_map(|suite| pytest_suites.iter().position(|s| s.name() == suite.name())).collect();
 
     let mut counts = vec![0u64; order.len()];
     let mut unassigned = Vec::new();
@@ -105,40 +131,39 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
 
     let mut suites = Vec::new();
     let mut earlier: Vec<&str> = Vec::new();
-    for (at, suite) in chosen.iter().enumerate() {
-        let expression = exclusive_expression(&suite.marker, &earlier);
-        earlier.push(&suite.marker);
-        suites.push(suite_plan(
-            config,
-            args,
-            facts,
-            SuiteSpec {
-                name: suite.name(),
-                expression,
-                total: counts[at],
-                max_workers: *suite.max_workers.get_ref(),
-                optional: suite.optional,
-                extra_args: &suite.args,
-            },
-        ));
+    let mut counts = counts.into_iter();
+    for suite in &chosen {
+        let spec = SuiteSpec {
+            name: suite.name(),
+            max_workers: *suite.max_workers.get_ref(),
+            optional: suite.optional,
+            extra_args: &suite.args,
+        };
+        match suite.kind {
+            SuiteKind::Pytest => {
+                let expression = exclusive_expression(&suite.marker, &earlier);
+                earlier.push(&suite.marker);
+                let total = counts.next().expect("one count per pytest suite");
+                suites.push(pytest_plan(config, args, facts, spec, expression, total));
+            }
+            SuiteKind::Playwright => {
+                let e2e = facts.e2e.as_ref().expect("the task gathers e2e facts when a playwright suite is chosen");
+                suites.push(playwright_plan(config, args, facts, e2e, spec));
+            }
+        }
     }
     let unassigned = (*selection == Selection::All).then_some(unassigned);
     if let Some(tests) = &unassigned {
         if config.backend.unassigned == crate::config::Unassigned::Run {
-            let all_markers: Vec<&str> = config.suites.iter().map(|s| s.marker.as_str()).collect();
-            suites.push(suite_plan(
-                config,
-                args,
-                facts,
-                SuiteSpec {
-                    name: UNASSIGNED,
-                    expression: exclusive_expression("", &all_markers),
-                    total: tests.len() as u64,
-                    max_workers: u32::try_from(facts.cpus).unwrap_or(u32::MAX),
-                    optional: true,
-                    extra_args: &[],
-                },
-            ));
+            let all_markers: Vec<&str> = pytest_suites.iter().map(|s| s.marker.as_str()).collect();
+            let spec = SuiteSpec {
+                name: UNASSIGNED,
+                max_workers: u32::try_from(facts.cpus).unwrap_or(u32::MAX),
+                optional: true,
+                extra_args: &[],
+            };
+            let expression = exclusive_expression("", &all_markers);
+            suites.push(pytest_plan(config, args, facts, spec, expression, tests.len() as u64));
         }
     }
     Ok(Plan {
@@ -155,18 +180,37 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
 
 struct SuiteSpec<'a> {
     name: &'a str,
-    expression: String,
-    total: u64,
     max_workers: u32,
     optional: bool,
     extra_args: &'a [String],
 }
 
-fn suite_plan(config: &Config, args: &RunArgs, facts: &Facts, spec: SuiteSpec) -> SuitePlan {
+/// The environment of DESIGN.md's contract, given to every test process of a suite.
+fn isolation_env(facts: &Facts, suite: &str) -> (Vec<(String, String)>, PathBuf, PathBuf) {
+    let events = facts.run_dir.join("events").join(format!("{suite}.jsonl"));
+    let media_base = facts.run_dir.join("media").join(suite);
+    let env = vec![
+        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
+        ("XTASK_SUITE".to_owned(), suite.to_owned()),
+        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
+        ("DATABASE_URL".to_owned(), facts.database_url.to_owned()),
+        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
+    ];
+    (env, events, media_base)
+}
+
+fn pytest_plan(
+    config: &Config,
+    args: &RunArgs,
+    facts: &Facts,
+    spec: SuiteSpec,
+    expression: String,
+    total: u64,
+) -> SuitePlan {
     let (workers, workers_why) =
-        choose_workers(spec.max_workers, facts.cpus, spec.total, args.workers, facts.collection.xdist);
+        choose_workers(spec.max_workers, facts.cpus, total, args.workers, facts.collection.xdist);
     let mut pytest_args: Vec<String> =
-        ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", &spec.expression].map(str::to_owned).to_vec();
+        ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", &expression].map(str::to_owned).to_vec();
     if facts.collection.xdist {
         // One worker runs in-process: no worker start-up to pay for.
         pytest_args.extend(["-n".to_owned(), if workers > 1 { workers.to_string() } else { "0".to_owned() }]);
@@ -175,31 +219,64 @@ fn suite_plan(config: &Config, args: &RunArgs, facts: &Facts, spec: SuiteSpec) -
     pytest_args.extend(config.backend.args.iter().cloned());
     pytest_args.extend(args.passthrough.iter().cloned());
 
-    let events = facts.run_dir.join("events").join(format!("{}.jsonl", spec.name));
-    let media_base = facts.run_dir.join("media").join(spec.name);
-    let python_path = python_path(&facts.run_dir.join("py"));
-    let mut env = vec![
-        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
-        ("XTASK_SUITE".to_owned(), spec.name.to_owned()),
-        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
-        ("DATABASE_URL".to_owned(), facts.database_url.to_owned()),
-        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
-        ("PYTHONPATH".to_owned(), python_path),
-        ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
-    ];
+    let (mut env, events, media_base) = isolation_env(facts, spec.name);
+    env.push(("PYTHONPATH".to_owned(), python_path(&facts.run_dir.join("py"))));
+    env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
     if let Some(settings) = &config.backend.settings {
         env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
     }
     SuitePlan {
         name: spec.name.to_owned(),
-        expression: spec.expression,
-        total: spec.total,
+        kind: SuiteKind::Pytest,
+        program: facts.python.to_owned(),
+        args: pytest_args,
+        cwd: facts.backend_dir.to_owned(),
+        expression,
+        total,
         workers,
         workers_why,
         optional: spec.optional,
-        pytest_args,
         env,
         test_database: test_database_name(&config.project, facts.run_id, spec.name),
+        events,
+        media_base,
+        log: facts.log_dir.join(format!("{}.log", spec.name)),
+    }
+}
+
+fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFacts, spec: SuiteSpec) -> SuitePlan {
+    let (workers, workers_why) = choose_workers(spec.max_workers, facts.cpus, e2e.total, args.workers, true);
+    let reporters = format!("{},list", e2e.reporter.display());
+    let mut playwright_args: Vec<String> =
+        ["test", "--workers", &workers.to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
+    playwright_args.extend(spec.extra_args.iter().cloned());
+    playwright_args.extend(args.passthrough.iter().cloned());
+
+    let (mut env, events, media_base) = isolation_env(facts, spec.name);
+    env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
+    env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
+    env.push(("XTASK_ARTIFACTS".to_owned(), facts.run_dir.join("artifacts").join(spec.name).display().to_string()));
+    if let Some(chromium) = e2e.chromium {
+        env.push(("XTASK_CHROMIUM".to_owned(), chromium.display().to_string()));
+    }
+    SuitePlan {
+        name: spec.name.to_owned(),
+        kind: SuiteKind::Playwright,
+        program: e2e.playwright.to_owned(),
+        args: playwright_args,
+        cwd: e2e.frontend_dir.to_owned(),
+        expression: String::new(),
+        total: e2e.total,
+        workers,
+        workers_why,
+        optional: spec.optional,
+        env,
+        // One database per worker, cloned by the frontend's fixture from a seeded template.
+        test_database: format!(
+            "{name}_p0 … {name}_p{} (one backend and database per worker)",
+            workers.saturating_sub(1),
+            name = test_database_name(&config.project, facts.run_id, spec.name)
+        ),
         events,
         media_base,
         log: facts.log_dir.join(format!("{}.log", spec.name)),
@@ -318,6 +395,7 @@ max_workers = 1
             log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
             database_url: "postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432",
             database: "private".to_owned(),
+            e2e: None,
         };
         build(&config(unassigned), &selection, &args, &facts)
     }
@@ -371,7 +449,7 @@ max_workers = 1
     fn one_worker_runs_in_process_and_args_are_in_order() {
         let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
         let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
-        let joined = plan.suites[0].pytest_args.join(" ");
+        let joined = plan.suites[0].args.join(" ");
         assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m api -n 0 --dist loadscope -k csv");
     }
 

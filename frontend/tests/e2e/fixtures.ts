@@ -2,7 +2,7 @@
 // clone of the seeded template database and its own media root. Tests may therefore change or delete
 // anything; other workers never see it. Import `test` and `expect` from here, not from @playwright/test.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
@@ -127,6 +127,11 @@ export const test = base.extend<TestFixtures, { backend: Backend }>({
       const url = `http://127.0.0.1:${port}`;
       try {
         await waitHealthy(`${url}/api/health/`, server, log, 30_000);
+        // Tell `cargo xtask` which port and database this worker got (it lists them in its summary).
+        if (process.env.XTASK_EVENTS) {
+          const event = { event: 'service', worker: `p${index}`, detail: `${url} database ${database}` };
+          appendFileSync(process.env.XTASK_EVENTS, `${JSON.stringify(event)}\n`);
+        }
         await use({ url, port, database, mediaRoot, env, reset: restore });
       } finally {
         await stop(server);

@@ -89,6 +89,7 @@ impl Reporter {
                 println!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
             }
             Event::TestsCollected { total, .. } => self.lines.total = *total,
+            Event::ServiceStarted { suite, worker, detail } => println!("{suite}: worker {worker} serves {detail}"),
             Event::TestFinished { suite, id, outcome, message, duration, worker } => {
                 self.lines.done += 1;
                 match outcome {
@@ -100,6 +101,7 @@ impl Reporter {
                         );
                     }
                     Outcome::Skipped => self.lines.skipped += 1,
+                    Outcome::Flaky => println!("{} {suite} {id}: passed on a retry", self.style.paint("33", "FLAKY")),
                     Outcome::Passed => {}
                 }
                 if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {

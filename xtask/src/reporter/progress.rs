@@ -20,12 +20,14 @@ struct SuiteBar {
     passed: u64,
     failed: u64,
     skipped: u64,
+    flaky: u64,
 }
 
 impl SuiteBar {
     fn message(&self) -> String {
+        let flaky = if self.flaky > 0 { format!("  ~ {} flaky", self.flaky) } else { String::new() };
         format!(
-            "✓ {}  ✗ {}  ↷ {}  · {} worker{}",
+            "✓ {}  ✗ {}  ↷ {}{flaky}  · {} worker{}",
             self.passed,
             self.failed,
             self.skipped,
@@ -67,7 +69,7 @@ impl Bars {
                 bar.set_style(self.template());
                 bar.set_prefix(suite.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
-                let entry = SuiteBar { bar, workers: *workers, passed: 0, failed: 0, skipped: 0 };
+                let entry = SuiteBar { bar, workers: *workers, passed: 0, failed: 0, skipped: 0, flaky: 0 };
                 entry.bar.set_message(entry.message());
                 self.suites.insert(suite.clone(), entry);
             }
@@ -81,6 +83,12 @@ impl Bars {
                 match outcome {
                     Outcome::Passed => entry.passed += 1,
                     Outcome::Skipped => entry.skipped += 1,
+                    Outcome::Flaky => {
+                        entry.flaky += 1;
+                        let _ = self
+                            .multi
+                            .println(format!("{} {suite} {id}: passed on a retry", self.style.paint("33", "FLAKY")));
+                    }
                     Outcome::Failed => {
                         entry.failed += 1;
                         let line = summary::failure_line(suite, id, message.as_deref(), *duration, worker, self.style);
@@ -96,6 +104,9 @@ impl Bars {
                     entry.bar.set_message(format!("{}  {}", entry.message(), summary::status_word(result, self.style)));
                     entry.bar.abandon();
                 }
+            }
+            Event::ServiceStarted { suite, worker, detail } => {
+                let _ = self.multi.println(format!("{suite}: worker {worker} serves {detail}"));
             }
             Event::RunFinished { .. } => {}
         }

@@ -69,42 +69,41 @@ pub(crate) fn render(
     style: Style,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\n{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}  status",
-        "suite", "tests", "passed", "failed", "skipped", "workers", "wall"
-    );
-    let (mut tests, mut passed, mut failed, mut skipped, mut wall) = (0, 0, 0, 0, Duration::ZERO);
+    let row = |out: &mut String, cells: [&dyn std::fmt::Display; 8], status: &str| {
+        let [suite, tests, passed, failed, skipped, flaky, workers, wall] = cells;
+        let line = format!(
+            "{suite:<14} {tests:>6} {passed:>7} {failed:>7} {skipped:>8} {flaky:>6} {workers:>8} {wall:>8}  {status}"
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    };
+    out.push('\n');
+    row(&mut out, [&"suite", &"tests", &"passed", &"failed", &"skipped", &"flaky", &"workers", &"wall"], "status");
+    let (mut tests, mut passed, mut failed, mut skipped, mut flaky, mut wall) = (0, 0, 0, 0, 0, Duration::ZERO);
     for r in results {
-        let _ = writeln!(
-            out,
-            "{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}  {}",
-            r.suite,
-            r.total,
-            r.passed,
-            r.failed,
-            r.skipped,
-            r.workers,
-            seconds(r.wall),
-            status_word(r, style)
+        let status = status_word(r, style);
+        row(
+            &mut out,
+            [&r.suite, &r.total, &r.passed, &r.failed, &r.skipped, &r.flaky, &r.workers, &seconds(r.wall)],
+            &status,
         );
         tests += r.total;
-        passed += r.passed;
+        passed += r.passed + r.flaky;
         failed += r.failed;
         skipped += r.skipped;
+        flaky += r.flaky;
         wall += r.wall;
     }
-    let _ = writeln!(
-        out,
-        "{:<14} {:>6} {:>7} {:>7} {:>8} {:>8} {:>8}",
-        "total",
-        tests,
-        passed,
-        failed,
-        skipped,
-        "",
-        seconds(wall)
-    );
+    row(&mut out, [&"total", &tests, &passed, &failed, &skipped, &flaky, &"", &seconds(wall)], "");
+    for r in results.iter().filter(|r| !r.services.is_empty()) {
+        let _ = writeln!(out, "\n{} workers:", r.suite);
+        for service in &r.services {
+            let _ = writeln!(out, "  {service}");
+        }
+    }
+    if flaky > 0 {
+        let _ =
+            writeln!(out, "\n{} {flaky} test(s) passed only on a retry: they are flaky", style.paint("33", "warning:"));
+    }
     if let Some(count) = unassigned {
         let _ =
             writeln!(out, "\nunassigned: {count} test{} matched no suite's marker", if count == 1 { "" } else { "s" });
@@ -172,12 +171,17 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
         let _ =
             writeln!(out, "\nsuite {}: {} test{}", suite.name, suite.total, if suite.total == 1 { "" } else { "s" });
         let _ = writeln!(out, "  workers:  {} ({})", suite.workers, suite.workers_why);
-        let _ = writeln!(out, "  markers:  {}", suite.expression);
-        let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", suite.test_database);
+        if suite.kind == crate::config::SuiteKind::Pytest {
+            let _ = writeln!(out, "  markers:  {}", suite.expression);
+            let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", suite.test_database);
+        } else {
+            let _ = writeln!(out, "  database: {}", suite.test_database);
+        }
         let _ = writeln!(out, "  log:      {}", suite.log.display());
-        let python = plan.python.display().to_string();
-        let command = shell_words(std::iter::once(python.as_str()).chain(suite.pytest_args.iter().map(String::as_str)));
+        let program = suite.program.display().to_string();
+        let command = shell_words(std::iter::once(program.as_str()).chain(suite.args.iter().map(String::as_str)));
         let _ = writeln!(out, "  command:  {command}");
+        let _ = writeln!(out, "  in:       {}", suite.cwd.display());
         for (key, value) in &suite.env {
             let _ = writeln!(out, "  env:      {key}={value}");
         }
@@ -235,6 +239,7 @@ mod tests {
             passed,
             failed,
             skipped: 0,
+            flaky: 0,
             workers: 2,
             wall: Duration::from_millis(1500),
             failures: (0..failed)
@@ -242,6 +247,7 @@ mod tests {
                 .collect(),
             error: None,
             log: Some(PathBuf::from("/logs/x.log")),
+            services: vec![],
         }
     }
 
@@ -250,7 +256,10 @@ mod tests {
         let plain = Style { color: false };
         let results = [result("unit", SuiteStatus::Passed, 10, 0), result("api", SuiteStatus::Failed, 3, 1)];
         let text = render(&results, Some(2), Path::new("/logs"), None, plain);
-        assert!(text.contains("unit               10      10       0        0        2     1.5s  passed"), "{text}");
+        assert!(
+            text.contains("unit               10      10       0        0      0        2     1.5s  passed"),
+            "{text}"
+        );
         assert!(text.contains("  api t.py::test_0\n      assert 1 == 2"), "{text}");
         assert!(text.contains("unassigned: 2 tests matched no suite's marker"));
         assert!(text.ends_with("xtask: 13 passed, 1 failed, 0 skipped\n"), "{text}");

@@ -4,15 +4,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::events::{Event, Failure, Outcome, SuiteResult, SuiteStatus};
 use crate::exit::tests_failed;
-use crate::plan::SuitePlan;
-use crate::runners::EventTail;
+use crate::runners::log_file;
 use crate::services::process::ChildGroup;
 use crate::services::telling_line;
 
@@ -92,132 +89,5 @@ pub(crate) fn python_path(plugin_dir: &Path) -> String {
     match std::env::var("PYTHONPATH") {
         Ok(existing) if !existing.is_empty() => format!("{}:{existing}", plugin_dir.display()),
         _ => plugin_dir.display().to_string(),
-    }
-}
-
-fn log_file(path: &Path) -> anyhow::Result<fs::File> {
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-enum PluginEvent {
-    Collected { total: u64 },
-    Test { id: String, outcome: String, duration: f64, worker: String, message: Option<String> },
-    Finished {},
-}
-
-/// Runs one suite to its end (or an interrupt), feeding `emit` as events arrive.
-pub(crate) fn run_suite(
-    plan: &SuitePlan,
-    python: &Path,
-    backend_dir: &Path,
-    emit: &mut dyn FnMut(Event),
-) -> anyhow::Result<SuiteResult> {
-    let started = Instant::now();
-    let mut result = SuiteResult {
-        suite: plan.name.clone(),
-        status: SuiteStatus::Passed,
-        total: plan.total,
-        passed: 0,
-        failed: 0,
-        skipped: 0,
-        workers: plan.workers,
-        wall: Duration::ZERO,
-        failures: Vec::new(),
-        error: None,
-        log: Some(plan.log.clone()),
-    };
-    emit(Event::SuiteStarted { suite: plan.name.clone(), workers: plan.workers, total: plan.total });
-    if plan.total == 0 {
-        result.status = SuiteStatus::Empty { optional: plan.optional };
-        result.log = None;
-        emit(Event::SuiteFinished(result.clone()));
-        return Ok(result);
-    }
-    crate::services::rundir::make_private_dir(&plan.media_base)?;
-    let mut command = Command::new(python);
-    command
-        .args(&plan.pytest_args)
-        .current_dir(backend_dir)
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log_file(&plan.log)?)
-        .stderr(log_file(&plan.log)?);
-    let mut child = ChildGroup::spawn(command, &format!("pytest for suite `{}`", plan.name))?;
-    let mut tail = EventTail::new(&plan.events);
-    let forward = |tail: &mut EventTail, result: &mut SuiteResult, emit: &mut dyn FnMut(Event)| {
-        for line in tail.read_lines() {
-            match serde_json::from_str::<PluginEvent>(&line) {
-                Ok(event) => handle(event, result, emit),
-                Err(_) => continue,
-            }
-        }
-    };
-    let status = loop {
-        forward(&mut tail, &mut result, emit);
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if crate::signals::interrupted() {
-            child.stop();
-            forward(&mut tail, &mut result, emit);
-            result.status = SuiteStatus::Interrupted;
-            result.wall = started.elapsed();
-            emit(Event::SuiteFinished(result.clone()));
-            return Ok(result);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    forward(&mut tail, &mut result, emit);
-    result.wall = started.elapsed();
-    result.status = match status.code() {
-        Some(0) if result.failed == 0 => SuiteStatus::Passed,
-        Some(0 | 1) => SuiteStatus::Failed,
-        Some(5) => SuiteStatus::Empty { optional: plan.optional },
-        _ => {
-            let log = fs::read_to_string(&plan.log).unwrap_or_default();
-            result.error = Some(format!("pytest ended with {status}: {}", telling_line(&log)));
-            SuiteStatus::Errored
-        }
-    };
-    emit(Event::SuiteFinished(result.clone()));
-    Ok(result)
-}
-
-fn handle(event: PluginEvent, result: &mut SuiteResult, emit: &mut dyn FnMut(Event)) {
-    match event {
-        PluginEvent::Collected { total } => {
-            result.total = total;
-            emit(Event::TestsCollected { suite: result.suite.clone(), total });
-        }
-        PluginEvent::Test { id, outcome, duration, worker, message } => {
-            let outcome = match outcome.as_str() {
-                "passed" => Outcome::Passed,
-                "skipped" => Outcome::Skipped,
-                _ => Outcome::Failed,
-            };
-            match outcome {
-                Outcome::Passed => result.passed += 1,
-                Outcome::Skipped => result.skipped += 1,
-                Outcome::Failed => {
-                    result.failed += 1;
-                    result.failures.push(Failure { id: id.clone(), message: message.clone().unwrap_or_default() });
-                }
-            }
-            emit(Event::TestFinished {
-                suite: result.suite.clone(),
-                id,
-                outcome,
-                duration: Duration::from_secs_f64(duration.max(0.0)),
-                worker,
-                message,
-            });
-        }
-        PluginEvent::Finished {} => {}
     }
 }

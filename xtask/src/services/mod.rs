@@ -1,5 +1,6 @@
 //! Things a run needs and must always tear down. Each is a guard whose `Drop` cleans up.
 
+pub(crate) mod frontend;
 pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod python;

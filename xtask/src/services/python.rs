@@ -134,8 +134,9 @@ pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) ->
     Ok(venv.python())
 }
 
-fn run_logged(command: &mut Command, log: &Path, what: &str) -> anyhow::Result<()> {
-    let file = fs::OpenOptions::new().append(true).open(log)?;
+/// Runs a set-up command with its output appended to `log`; fails with the telling line of it.
+pub(crate) fn run_logged(command: &mut Command, log: &Path, what: &str) -> anyhow::Result<()> {
+    let file = fs::OpenOptions::new().create(true).append(true).open(log)?;
     command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
     let status = ChildGroup::spawn(std::mem::replace(command, Command::new("true")), what)?.wait(|| ())?;
     if !status.success() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub(crate) struct RunDir {
+    run_id: String,
     path: PathBuf,
     keep: bool,
 }
@@ -13,8 +14,8 @@ impl RunDir {
     pub(crate) fn create(run_id: &str, keep: bool) -> anyhow::Result<RunDir> {
         let path = short_temp_dir().join(format!("xtask-{run_id}"));
         make_private_dir(&path)?;
-        let dir = RunDir { path, keep };
-        for sub in ["events", "media", "py", "tmp"] {
+        let dir = RunDir { run_id: run_id.to_owned(), path, keep };
+        for sub in ["events", "media", "py", "js", "tmp", "artifacts"] {
             make_private_dir(&dir.path.join(sub))?;
         }
         Ok(dir)
@@ -35,6 +36,9 @@ impl RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
+        // Whatever a test started and did not stop (a server that left its process group, say)
+        // still carries the run's id in its environment.
+        crate::services::process::kill_run_processes(&self.run_id);
         if !self.keep {
             let _ = std::fs::remove_dir_all(&self.path);
         }

@@ -6,6 +6,7 @@ use std::process::Command;
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
+use crate::services::frontend::{find_browser, App};
 use crate::services::postgres::{describe, find_bindir, psql};
 use crate::services::python::{Venv, VenvState};
 use crate::services::which;
@@ -138,6 +139,47 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
                 format!("{}: {error}", describe(&url)),
                 Some("start that server or unset DATABASE_URL"),
             ),
+        });
+    }
+    if let Some(config) = &ctx.config.frontend {
+        let app = App { dir: ctx.root.join(&config.dir), config };
+        checks.push(match which("node") {
+            Some(node) => check("node", Ok, format!("{} ({})", version_of(&node, "--version"), node.display()), None),
+            None => check(
+                "node",
+                Missing,
+                "needed for the E2E suite",
+                Some("apt-get install nodejs npm (Node.js 20 or newer)"),
+            ),
+        });
+        checks.push(if app.modules_fresh() {
+            check("node modules", Ok, "match package-lock.json", None)
+        } else {
+            check(
+                "node modules",
+                Warn,
+                "missing or older than package-lock.json (test-e2e installs them)",
+                Some("cargo xtask setup"),
+            )
+        });
+        checks.push(if app.build_fresh() {
+            check("frontend build", Ok, "matches its sources", None)
+        } else {
+            check(
+                "frontend build",
+                Warn,
+                "missing or older than its sources (test-e2e builds it)",
+                Some("cargo xtask setup"),
+            )
+        });
+        checks.push(match find_browser() {
+            Result::Ok(browser) => check(
+                "browser",
+                Ok,
+                format!("{} ({})", version_of(browser.path(), "--version"), browser.path().display()),
+                None,
+            ),
+            Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
         });
     }
     checks.push(match std::thread::available_parallelism() {

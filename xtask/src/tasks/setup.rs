@@ -1,10 +1,11 @@
-//! `setup`: the backend virtualenv with its pinned requirements (every test command also runs this
-//! when the requirements changed).
+//! `setup`: the backend virtualenv with its pinned requirements, the frontend's modules and build, and
+//! a browser for the E2E tests (every test command also does what it needs of this when stale).
 
 use crate::events::Event;
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
+use crate::services::frontend::{self, App};
 use crate::services::python::{Venv, VenvState};
 use crate::Ctx;
 
@@ -21,6 +22,17 @@ impl flags::Setup {
             venv.python().display(),
             venv.requirements.display()
         )));
+        if let Some(config) = &ctx.config.frontend {
+            let logs = ctx.root.join("target").join("xtask");
+            let app = App { dir: ctx.root.join(&config.dir), config };
+            app.prepare(&logs.join("frontend.log"), &mut |event| reporter.handle(&event))?;
+            let browser = frontend::ensure_browser(&logs.join("browser.log"), &mut |event| reporter.handle(&event))?;
+            reporter.handle(&Event::Note(format!(
+                "frontend ready in {} (modules and build match their inputs); browser: {}",
+                app.dir.display(),
+                browser.path().display()
+            )));
+        }
         Ok(ExitKind::Success)
     }
 }

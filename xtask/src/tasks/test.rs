@@ -1,12 +1,14 @@
 //! `test`, `test-<suite>` and `test-all`: plan, start the services, run the suites, report.
 
-use crate::config::Unassigned;
+use crate::config::{SuiteKind, Unassigned};
 use crate::events::{Event, SuiteResult, SuiteStatus};
 use crate::exit::{tests_failed, ExitKind};
 use crate::flags::{self, RunArgs};
-use crate::plan::{self, Facts, Selection};
+use crate::plan::{self, E2eFacts, Facts, Selection};
 use crate::reporter::{self, Reporter};
-use crate::runners::pytest::{self, CollectRequest, Collector};
+use crate::runners::playwright::{self, Lister};
+use crate::runners::pytest::{self, CollectRequest, Collection, Collector};
+use crate::services::frontend::{self, App};
 use crate::services::postgres::{self, Database, ExternalServer, PrivateServer};
 use crate::services::python;
 use crate::services::rundir::RunDir;
@@ -28,7 +30,9 @@ pub(crate) fn run_all(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitKind> {
 
 fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKind> {
     // Refuse unknown suites before any work is done.
-    plan::resolve(&ctx.config, &selection)?;
+    let chosen = plan::resolve(&ctx.config, &selection)?;
+    let wants_pytest = chosen.iter().any(|suite| suite.kind == SuiteKind::Pytest);
+    let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
     let mut reporter = Reporter::new(reporter::wants_bars(args.no_progress));
     let run_id = plan::new_run_id();
     let log_dir = super::run_log_dir(&ctx.root, &run_id)?;
@@ -36,6 +40,29 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
     let backend_dir = ctx.config.backend_dir(&ctx.root);
     let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
     pytest::install_plugin(&run_dir.plugin_dir())?;
+
+    // The frontend: modules and build when their inputs changed, a browser, the test listing.
+    let app = ctx
+        .config
+        .frontend
+        .as_ref()
+        .filter(|_| wants_e2e)
+        .map(|config| App { dir: ctx.root.join(&config.dir), config });
+    let mut e2e = None;
+    if let Some(app) = &app {
+        app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))?;
+        let browser = frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?;
+        let reporter_path = playwright::install_reporter(&run_dir.path().join("js"))?;
+        let lister = Lister::spawn(
+            &app.playwright(),
+            &app.dir,
+            &reporter_path,
+            run_dir.path().join("tmp").join("e2e-list.jsonl"),
+            log_dir.join("e2e-list.log"),
+            &args.passthrough,
+        )?;
+        e2e = Some((browser, reporter_path, lister));
+    }
 
     let (database_url, database_text) = match &args.db_url {
         Some(url) => (
@@ -61,16 +88,20 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
     let mut collect_args = ctx.config.backend.args.clone();
     collect_args.extend(args.passthrough.iter().cloned());
     // Collection and the database start-up overlap: both take about a second.
-    let collector = Collector::spawn(CollectRequest {
-        python: &python,
-        backend_dir: &backend_dir,
-        plugin_dir: &run_dir.plugin_dir(),
-        expressions: ctx.config.suites.iter().map(|suite| suite.marker.clone()).collect(),
-        extra_args: &collect_args,
-        env: collect_env,
-        out: run_dir.path().join("tmp").join("collection.json"),
-        log: log_dir.join("collect.log"),
-    })?;
+    let collector = if wants_pytest || selection == Selection::All {
+        Some(Collector::spawn(CollectRequest {
+            python: &python,
+            backend_dir: &backend_dir,
+            plugin_dir: &run_dir.plugin_dir(),
+            expressions: ctx.config.pytest_suites().map(|suite| suite.marker.clone()).collect(),
+            extra_args: &collect_args,
+            env: collect_env,
+            out: run_dir.path().join("tmp").join("collection.json"),
+            log: log_dir.join("collect.log"),
+        })?)
+    } else {
+        None
+    };
     let database = if args.dry_run {
         None
     } else {
@@ -80,7 +111,15 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
             None => Database::Private(PrivateServer::start(&run_id, args.keep_artifacts)?),
         })
     };
-    let collection = collector.finish()?;
+    let collection = match collector {
+        Some(collector) => collector.finish()?,
+        None => Collection { tests: Vec::new(), xdist: true },
+    };
+    let e2e = match e2e {
+        Some((browser, reporter_path, lister)) => Some((browser, reporter_path, lister.finish()?)),
+        None => None,
+    };
+    let playwright_bin = app.as_ref().map(App::playwright);
     let facts = Facts {
         run_id: &run_id,
         cpus: plan::available_cpus(),
@@ -91,6 +130,16 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
         log_dir: &log_dir,
         database_url: database.as_ref().map_or(database_url.as_str(), Database::url),
         database: database_text,
+        e2e: match (&app, &e2e, &playwright_bin) {
+            (Some(app), Some((browser, reporter_path, total)), Some(playwright_bin)) => Some(E2eFacts {
+                frontend_dir: &app.dir,
+                playwright: playwright_bin,
+                reporter: reporter_path,
+                total: *total,
+                chromium: browser.system(),
+            }),
+            _ => None,
+        },
     };
     let plan = plan::build(&ctx.config, &selection, &args, &facts)?;
     if args.dry_run {
@@ -124,7 +173,7 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
         if signals::interrupted() {
             break;
         }
-        let result = pytest::run_suite(suite, &python, &backend_dir, &mut |event| reporter.handle(&event))?;
+        let result = crate::runners::run_suite(suite, &mut |event| reporter.handle(&event))?;
         results.push(result);
     }
     let interrupted = signals::interrupted();
@@ -170,11 +219,13 @@ mod tests {
             passed: 1,
             failed: 0,
             skipped: 0,
+            flaky: 0,
             workers: 1,
             wall: Duration::ZERO,
             failures: vec![],
             error: None,
             log: None,
+            services: vec![],
         }
     }
 

@@ -1,0 +1,69 @@
+//! The Playwright runner's own parts: the reporter shipped in this binary, and the listing pass
+//! (`playwright test --list`) that gives the exact total before the run, for worker sizing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::Context;
+
+use crate::exit::tests_failed;
+use crate::runners::{log_file, EventTail};
+use crate::services::process::ChildGroup;
+use crate::services::telling_line;
+
+const REPORTER_SOURCE: &str = include_str!("xtask_playwright_reporter.cjs");
+pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";
+
+/// Writes the reporter into `dir`; returns its path for `--reporter`.
+pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(REPORTER_FILE);
+    fs::write(&path, REPORTER_SOURCE).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// A `playwright test --list` running in the background beside the other start-up work.
+pub(crate) struct Lister {
+    child: ChildGroup,
+    events: PathBuf,
+    log: PathBuf,
+}
+
+impl Lister {
+    pub(crate) fn spawn(
+        playwright: &Path,
+        frontend_dir: &Path,
+        reporter: &Path,
+        events: PathBuf,
+        log: PathBuf,
+        passthrough: &[String],
+    ) -> anyhow::Result<Lister> {
+        let mut command = Command::new(playwright);
+        command
+            .args(["test", "--list", "--reporter"])
+            .arg(reporter)
+            .args(passthrough)
+            .current_dir(frontend_dir)
+            .env("XTASK_EVENTS", &events)
+            .stdin(Stdio::null())
+            .stdout(log_file(&log)?)
+            .stderr(log_file(&log)?);
+        Ok(Lister { child: ChildGroup::spawn(command, "playwright test --list")?, events, log })
+    }
+
+    pub(crate) fn finish(mut self) -> anyhow::Result<u64> {
+        let status = self.child.wait(|| ())?;
+        let total = EventTail::new(&self.events).read_lines().iter().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            (value["event"] == "collected").then(|| value["total"].as_u64()).flatten()
+        });
+        match total {
+            Some(total) if status.success() => Ok(total),
+            _ => Err(tests_failed(format!(
+                "playwright could not list the E2E tests ({status}): {} (log: {})",
+                telling_line(&fs::read_to_string(&self.log).unwrap_or_default()),
+                self.log.display()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The browser application: node modules installed when package-lock.json changed, the build redone
+//! when a source changed (content hashes in stamp files), and the browser Playwright will drive.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::config::Frontend;
+use crate::events::Event;
+use crate::exit::environment;
+use crate::services::python::{fnv1a, run_logged};
+use crate::services::{is_executable, which};
+
+const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
+const BUILD_STAMP: &str = ".xtask-build-stamp";
+
+pub(crate) struct App<'a> {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: &'a Frontend,
+}
+
+impl App<'_> {
+    pub(crate) fn playwright(&self) -> PathBuf {
+        self.dir.join("node_modules/.bin/playwright")
+    }
+
+    fn lock_hash(&self) -> String {
+        format!("{:016x}", fnv1a(&fs::read(self.dir.join("package-lock.json")).unwrap_or_default()))
+    }
+
+    /// Hash of every source file's path and content, in a stable order.
+    fn sources_hash(&self) -> String {
+        let mut files = Vec::new();
+        for source in &self.config.sources {
+            collect_files(&self.dir.join(source), &mut files);
+        }
+        files.sort();
+        let mut bytes = Vec::new();
+        for file in files {
+            bytes.extend(file.strip_prefix(&self.dir).unwrap_or(&file).to_string_lossy().as_bytes());
+            bytes.push(0);
+            bytes.extend(fs::read(&file).unwrap_or_default());
+        }
+        format!("{:016x}", fnv1a(&bytes))
+    }
+
+    pub(crate) fn modules_fresh(&self) -> bool {
+        fs::read_to_string(self.dir.join(MODULES_STAMP)).is_ok_and(|s| s.trim() == self.lock_hash())
+            && is_executable(&self.playwright())
+    }
+
+    pub(crate) fn build_fresh(&self) -> bool {
+        fs::read_to_string(self.dir.join(BUILD_STAMP)).is_ok_and(|s| s.trim() == self.sources_hash())
+    }
+
+    /// Installs node modules and rebuilds, each only when its inputs changed.
+    pub(crate) fn prepare(&self, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        if !self.modules_fresh() {
+            emit(Event::Note(format!("installing node modules in {} (log: {})", self.dir.display(), log.display())));
+            self.run(&self.config.install, log, "installing node modules")?;
+            fs::write(self.dir.join(MODULES_STAMP), self.lock_hash() + "\n")?;
+        }
+        if !self.build_fresh() {
+            emit(Event::Note(format!("building the frontend in {} (log: {})", self.dir.display(), log.display())));
+            self.run(&self.config.build, log, "building the frontend")?;
+            fs::write(self.dir.join(BUILD_STAMP), self.sources_hash() + "\n")?;
+        }
+        Ok(())
+    }
+
+    fn run(&self, argv: &[String], log: &Path, what: &str) -> anyhow::Result<()> {
+        let program = which(&argv[0]).ok_or_else(|| {
+            environment(format!("`{}` is required for the frontend: install Node.js 20 or newer (with npm)", argv[0]))
+        })?;
+        if let Some(parent) = log.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut command = Command::new(program);
+        command.args(&argv[1..]).current_dir(&self.dir);
+        run_logged(&mut command, log, what)
+    }
+}
+
+fn collect_files(path: &Path, into: &mut Vec<PathBuf>) {
+    match fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                collect_files(&entry.path(), into);
+            }
+        }
+        Err(_) if path.is_file() => into.push(path.to_owned()),
+        Err(_) => {}
+    }
+}
+
+/// The Chromium Playwright will drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Browser {
+    /// A system Chromium (XTASK_CHROMIUM, Debian's /usr/bin/chromium): passed as XTASK_CHROMIUM.
+    System(PathBuf),
+    /// One of Playwright's own downloads (~/.cache/ms-playwright): Playwright finds it itself.
+    Bundled(PathBuf),
+}
+
+impl Browser {
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            Browser::System(path) | Browser::Bundled(path) => path,
+        }
+    }
+
+    pub(crate) fn system(&self) -> Option<&Path> {
+        match self {
+            Browser::System(path) => Some(path),
+            Browser::Bundled(_) => None,
+        }
+    }
+}
+
+pub(crate) const BROWSER_FIX: &str = "run `cargo xtask setup` as root (installs Debian's chromium), \
+     `apt-get install chromium`, or set XTASK_CHROMIUM to a Chromium binary";
+
+pub(crate) fn find_browser() -> Result<Browser, String> {
+    if let Some(path) = std::env::var_os("XTASK_CHROMIUM") {
+        let path = PathBuf::from(path);
+        return if is_executable(&path) {
+            Ok(Browser::System(path))
+        } else {
+            Err(format!("XTASK_CHROMIUM={} is not an executable: fix it or unset it", path.display()))
+        };
+    }
+    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if is_executable(Path::new(candidate)) {
+            return Ok(Browser::System(candidate.into()));
+        }
+    }
+    let cache = std::env::var_os("PLAYWRIGHT_BROWSERS_PATH")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/ms-playwright")));
+    if let Some(bundled) = cache
+        .and_then(|dir| fs::read_dir(dir).ok())
+        .and_then(|entries| entries.flatten().map(|e| e.path().join("chrome-linux/chrome")).find(|p| is_executable(p)))
+    {
+        return Ok(Browser::Bundled(bundled));
+    }
+    Err(format!("no Chromium found: {BROWSER_FIX}"))
+}
+
+/// The browser, installing Debian's chromium first when none is found and we may (root, apt-get).
+pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Browser> {
+    match find_browser() {
+        Ok(browser) => return Ok(browser),
+        Err(message) if std::env::var_os("XTASK_CHROMIUM").is_some() => return Err(environment(message)),
+        Err(_) => {}
+    }
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let Some(apt) = which("apt-get").filter(|_| root) else {
+        return Err(environment(format!("no Chromium found: {BROWSER_FIX}")));
+    };
+    emit(Event::Note(format!("installing Debian's chromium with apt-get (log: {})", log.display())));
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    fs::write(log, "")?;
+    let mut update = Command::new(&apt);
+    update.args(["update", "-qq"]);
+    run_logged(&mut update, log, "apt-get update")?;
+    let mut install = Command::new(&apt);
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run_logged(&mut install, log, "apt-get install chromium")?;
+    find_browser().map_err(environment)
+}
