@@ -381,7 +381,7 @@ args = ["--dist", "loadscope"]
             text.replace("[[suite]]\nname = \"unit\"", "[frontend]\ndir = \"web\"\n\n[[suite]]\nname = \"unit\"");
         let config = Config::parse(&with_frontend).unwrap();
         assert_eq!(config.suites[2].kind, SuiteKind::Playwright);
-        assert_eq!(config.frontend.unwrap().build, ["npm", "run", "build"]);
+        assert_eq!(config.frontend.as_ref().unwrap().build, ["npm", "run", "build"]);
         assert_eq!(config.pytest_suites().count(), 2);
     }
 

@@ -29,7 +29,8 @@ class XtaskReporter {
   }
 
   onBegin(config, suite) {
-    this.root = config.rootDir || this.root;
+    // Ids and files relative to the directory of playwright.config: `tests/e2e/auth.spec.ts › ...`.
+    this.root = config.configFile ? path.dirname(config.configFile) : config.rootDir || this.root;
     this.emit({ event: 'collected', total: suite.allTests().length });
   }
 

@@ -51,6 +51,18 @@ impl Project {
         std::fs::write(&path, change(text)).unwrap();
     }
 
+    /// Links the repository frontend's Playwright packages into this project's frontend.
+    pub fn link_playwright(&self) {
+        backend_python(); // its `setup` also installs the repository's node modules
+        let modules = self.path().join("frontend/node_modules");
+        let source = repo_root().join("frontend/node_modules");
+        std::fs::create_dir_all(modules.join(".bin")).unwrap();
+        for package in ["@playwright", "playwright", "playwright-core"] {
+            std::os::unix::fs::symlink(source.join(package), modules.join(package)).unwrap();
+        }
+        std::os::unix::fs::symlink(source.join("@playwright/test/cli.js"), modules.join(".bin/playwright")).unwrap();
+    }
+
     /// The built xtask, run in this project as CI would run it.
     pub fn xtask(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -112,15 +124,16 @@ impl Run {
             .to_owned()
     }
 
-    /// The row of a suite in the summary table: (tests, passed, failed, skipped, workers).
+    /// The row of a suite in the summary table: (tests, passed, failed, skipped, workers); the flaky
+    /// column between skipped and workers is left out.
     pub fn row(&self, suite: &str) -> (u64, u64, u64, u64, u64) {
         let line = self
             .stdout
             .lines()
             .find(|line| line.split_whitespace().next() == Some(suite) && line.ends_with(|c: char| c.is_alphabetic()))
             .unwrap_or_else(|| panic!("no summary row for {suite} in:\n{}", self.stdout));
-        let numbers: Vec<u64> = line.split_whitespace().skip(1).take(5).map(|n| n.parse().unwrap()).collect();
-        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+        let numbers: Vec<u64> = line.split_whitespace().skip(1).take(6).map(|n| n.parse().unwrap()).collect();
+        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[5])
     }
 
     pub fn explain(&self) -> String {
