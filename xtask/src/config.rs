@@ -20,6 +20,31 @@ struct RawConfig {
     frontend: Option<Frontend>,
     #[serde(rename = "suite", default)]
     suites: Vec<Suite>,
+    #[serde(rename = "profile", default)]
+    profiles: std::collections::BTreeMap<String, Profile>,
+}
+
+/// `[profile.NAME]`: how a run behaves; every field is optional and falls back to the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Profile {
+    /// Live bars when on a terminal (false: plain lines always).
+    pub(crate) progress: Option<bool>,
+    /// Write JUnit XML per suite and summary.md under target/xtask/reports/.
+    pub(crate) junit: Option<bool>,
+    /// Stop after the first suite that fails.
+    pub(crate) fail_fast: Option<bool>,
+    /// Retry failing tests this many times (flaky tests are still reported).
+    pub(crate) retries: Option<u32>,
+}
+
+/// A profile with every choice made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Behaviour {
+    pub(crate) progress: bool,
+    pub(crate) junit: bool,
+    pub(crate) fail_fast: bool,
+    pub(crate) retries: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +131,7 @@ impl Suite {
 
 #[derive(Debug)]
 pub(crate) struct Config {
+    pub(crate) profiles: std::collections::BTreeMap<String, Profile>,
     pub(crate) project: String,
     pub(crate) backend: Backend,
     pub(crate) frontend: Option<Frontend>,
@@ -218,11 +244,39 @@ impl Config {
             }
         }
         Ok(Config {
+            profiles: raw.profiles,
             project: raw.project.into_inner(),
             backend: raw.backend,
             frontend: raw.frontend,
             suites: raw.suites,
         })
+    }
+
+    /// The named profile over the built-in one of that name (`default`, `ci`); unknown names are a
+    /// usage error naming the closest.
+    pub(crate) fn behaviour(&self, name: Option<&str>) -> anyhow::Result<Behaviour> {
+        let name = name.unwrap_or("default");
+        let mut behaviour = match name {
+            "ci" => Behaviour { progress: false, junit: true, fail_fast: false, retries: 0 },
+            _ => Behaviour { progress: true, junit: false, fail_fast: false, retries: 0 },
+        };
+        match self.profiles.get(name) {
+            Some(profile) => {
+                behaviour.progress = profile.progress.unwrap_or(behaviour.progress);
+                behaviour.junit = profile.junit.unwrap_or(behaviour.junit);
+                behaviour.fail_fast = profile.fail_fast.unwrap_or(behaviour.fail_fast);
+                behaviour.retries = profile.retries.unwrap_or(behaviour.retries);
+            }
+            None if name == "default" || name == "ci" => {}
+            None => {
+                let names = self.profiles.keys().map(String::as_str).chain(["default", "ci"]);
+                let hint = closest(name, names).map(|c| format!(": did you mean `{c}`?")).unwrap_or_default();
+                return Err(usage(format!(
+                    "unknown profile `{name}`{hint} (define it as [profile.{name}] in xtask.toml)"
+                )));
+            }
+        }
+        Ok(behaviour)
     }
 
     pub(crate) fn suite(&self, name: &str) -> Option<&Suite> {
@@ -388,6 +442,19 @@ args = ["--dist", "loadscope"]
     #[test]
     fn pytest_suites_need_a_marker() {
         assert!(error_of(&GOOD.replace("marker = \"unit\"\n", "")).contains("needs a marker expression"));
+    }
+
+    #[test]
+    fn profiles_override_the_built_in_ones() {
+        let text = format!("{GOOD}\n[profile.ci]\nretries = 2\n\n[profile.quick]\nfail_fast = true\n");
+        let config = Config::parse(&text).unwrap();
+        let ci = config.behaviour(Some("ci")).unwrap();
+        assert_eq!((ci.progress, ci.junit, ci.retries), (false, true, 2));
+        assert!(config.behaviour(Some("quick")).unwrap().fail_fast);
+        assert!(config.behaviour(None).unwrap().progress);
+        let error = config.behaviour(Some("quik")).unwrap_err().to_string();
+        assert!(error.contains("did you mean `quick`?"), "{error}");
+        assert!(error_of(&format!("{GOOD}\n[profile.ci]\nbars = false\n")).contains("unknown field `bars`"));
     }
 
     #[test]

@@ -12,11 +12,18 @@ pub(crate) enum Outcome {
     Flaky,
 }
 
+/// One finished test, after its last attempt.
 #[derive(Debug, Clone)]
-pub(crate) struct Failure {
+pub(crate) struct TestRecord {
     pub(crate) id: String,
-    /// The first line of the error (`E   assert 1 == 2`), or the crash reason.
-    pub(crate) message: String,
+    pub(crate) outcome: Outcome,
+    pub(crate) duration: Duration,
+    pub(crate) worker: String,
+    /// The first line of the error (`assert 1 == 2`), the skip reason, or what a flaky test failed with.
+    pub(crate) message: Option<String>,
+    /// Source location, relative to the suite's directory.
+    pub(crate) file: Option<String>,
+    pub(crate) line: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +37,8 @@ pub(crate) enum SuiteStatus {
     /// The runner itself failed (crash, collection error, killed); the message says how.
     Errored,
     Interrupted,
+    /// Not started: an earlier suite failed and the profile says fail fast.
+    NotRun,
 }
 
 #[derive(Debug, Clone)]
@@ -43,11 +52,38 @@ pub(crate) struct SuiteResult {
     pub(crate) flaky: u64,
     pub(crate) workers: u32,
     pub(crate) wall: Duration,
-    pub(crate) failures: Vec<Failure>,
+    pub(crate) tests: Vec<TestRecord>,
     pub(crate) error: Option<String>,
     pub(crate) log: Option<PathBuf>,
+    /// Where the suite ran: test files are relative to it.
+    pub(crate) dir: PathBuf,
     /// What the suite's workers started for themselves (E2E backends: port and database).
     pub(crate) services: Vec<String>,
+}
+
+impl SuiteResult {
+    pub(crate) fn new(suite: &str, total: u64, workers: u32, dir: PathBuf) -> SuiteResult {
+        SuiteResult {
+            suite: suite.to_owned(),
+            status: SuiteStatus::Passed,
+            total,
+            passed: 0,
+            failed: 0,
+            skipped: 0,
+            flaky: 0,
+            workers,
+            wall: Duration::ZERO,
+            tests: Vec::new(),
+            error: None,
+            log: None,
+            dir,
+            services: Vec::new(),
+        }
+    }
+
+    pub(crate) fn failures(&self) -> impl Iterator<Item = &TestRecord> {
+        self.tests.iter().filter(|test| test.outcome == Outcome::Failed)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -71,11 +107,7 @@ pub(crate) enum Event {
     },
     TestFinished {
         suite: String,
-        id: String,
-        outcome: Outcome,
-        duration: Duration,
-        worker: String,
-        message: Option<String>,
+        test: TestRecord,
     },
     /// A worker started a service of its own, e.g. an E2E backend on a port with its database.
     ServiceStarted {
@@ -85,9 +117,17 @@ pub(crate) enum Event {
     },
     SuiteFinished(SuiteResult),
     RunFinished {
+        run_id: String,
         results: Vec<SuiteResult>,
         unassigned: Option<u64>,
         log_dir: PathBuf,
         kept: Option<PathBuf>,
+    },
+    /// `stress`: tests whose outcome differed between runs, with the runs (1-based) they failed in.
+    StressFinished {
+        runs: usize,
+        seeds: Vec<Option<u64>>,
+        flaky: Vec<(String, Vec<usize>)>,
+        always_failing: Vec<String>,
     },
 }

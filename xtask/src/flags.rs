@@ -44,7 +44,12 @@ pub(crate) enum Command {
     TestE2e(RunArgs),
     /// Run every suite, and every test no suite claims in the `unassigned` catch-all.
     TestAll(RunArgs),
-    /// Create the backend virtualenv and install its pinned requirements (when they changed).
+    /// Run suites several times and report every test whose outcome changed between runs.
+    Stress(Stress),
+    /// What CI runs: cargo fmt --check, clippy -D warnings, cargo test, then test-all with the ci profile.
+    Ci(Ci),
+    /// Prepare what the test commands need, when stale: the backend virtualenv (pinned requirements),
+    /// the frontend's node modules and build, and a browser.
     Setup(Setup),
     /// Show which tools and services are found or missing, each with the command that fixes it.
     Doctor(Doctor),
@@ -77,9 +82,43 @@ pub(crate) struct RunArgs {
     /// Plain progress lines instead of live bars (implied without a terminal or with CI=true).
     #[arg(long)]
     pub(crate) no_progress: bool,
-    /// Arguments passed through to every pytest invocation, after `--`.
+    /// Run only this machine's part of every suite: K of N, balanced by recorded durations.
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<crate::shard::Shard>,
+    /// Retry a failing test up to N times; a test that passes on a retry is reported flaky.
+    #[arg(long, value_name = "N")]
+    pub(crate) retries: Option<u32>,
+    /// Settings from [profile.NAME] in xtask.toml; `ci` is built in (no bars, JUnit reports).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// Arguments passed through to every test runner invocation (pytest or playwright), after `--`.
     #[arg(last = true, value_name = "ARGS")]
     pub(crate) passthrough: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Stress {
+    /// How many times to run the suites.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..=100))]
+    pub(crate) runs: u32,
+    /// Shuffle pytest's test order in every run (pytest-randomly; each run's seed is printed).
+    #[arg(long)]
+    pub(crate) random_order: bool,
+    /// Suites to stress (default: every suite, as test-all).
+    #[arg(value_name = "SUITE")]
+    pub(crate) suites: Vec<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Ci {
+    /// Run only this machine's part of every suite (K of N).
+    #[arg(long, value_name = "K/N")]
+    pub(crate) shard: Option<crate::shard::Shard>,
+    /// After the run, rewrite the committed xtask-durations.json from the recorded durations.
+    #[arg(long)]
+    pub(crate) refresh_durations: bool,
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +148,14 @@ mod tests {
         let Command::TestUnit(args) = parsed.command else { panic!("wrong command") };
         assert_eq!(args.workers, Some(3));
         assert_eq!(args.passthrough, ["-k", "csv"]);
+    }
+
+    #[test]
+    fn shard_is_parsed_and_checked() {
+        let parsed = Xtask::try_parse_from(["xtask", "test-all", "--shard", "2/4"]).unwrap();
+        let Command::TestAll(args) = parsed.command else { panic!("wrong command") };
+        assert_eq!(args.shard, Some(crate::shard::Shard { index: 2, count: 4 }));
+        assert!(Xtask::try_parse_from(["xtask", "test-all", "--shard", "5/4"]).is_err());
     }
 
     #[test]

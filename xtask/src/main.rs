@@ -4,10 +4,12 @@ mod config;
 mod events;
 mod exit;
 mod flags;
+mod history;
 mod plan;
 mod reporter;
 mod runners;
 mod services;
+mod shard;
 mod signals;
 mod tasks;
 
@@ -60,6 +62,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
         TestSmoke(args) => tasks::test::run_named(&ctx, "smoke", args),
         TestE2e(args) => tasks::test::run_named(&ctx, "e2e", args),
         TestAll(args) => tasks::test::run_all(&ctx, args),
+        Stress(stress) => stress.run(&ctx),
+        Ci(ci) => ci.run(&ctx),
         Setup(setup) => setup.run(&ctx),
         Doctor(doctor) => doctor.run(&ctx),
     }

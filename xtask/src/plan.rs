@@ -1,12 +1,20 @@
-//! Flags + config + machine facts (CPUs, the collected tests) → a typed, fully resolved plan:
-//! which suites, which tests each one claims, how many workers and why, which command and env.
+//! Flags + config + machine facts (CPUs, the collected tests, recorded durations) → a typed, fully
+//! resolved plan: which suites, which tests each one claims (and, with `--shard`, which of them this
+//! machine runs), how many workers and why, which command and environment.
 
 use std::path::{Path, PathBuf};
 
 use crate::config::{Config, Suite, SuiteKind, UNASSIGNED};
 use crate::exit::usage;
 use crate::flags::RunArgs;
+use crate::history::Durations;
+use crate::runners::playwright::Listed;
 use crate::runners::pytest::{python_path, Collection, PLUGIN_MODULE};
+use crate::shard::{partition, Shard};
+
+/// Recorded work below which another worker costs more (start-up, database set-up) than it saves.
+const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
+const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
 
 /// Which suites a command asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +37,7 @@ pub(crate) struct Plan {
     pub(crate) python: PathBuf,
     pub(crate) backend_dir: PathBuf,
     pub(crate) database: String,
+    pub(crate) shard: Option<Shard>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +59,8 @@ pub(crate) struct SuitePlan {
     pub(crate) events: PathBuf,
     pub(crate) media_base: PathBuf,
     pub(crate) log: PathBuf,
+    /// This shard's node ids, written to the file `XTASK_SELECT` names before pytest starts.
+    pub(crate) selection: Option<(PathBuf, Vec<String>)>,
 }
 
 impl SuitePlan {
@@ -66,6 +77,7 @@ pub(crate) struct Facts<'a> {
     pub(crate) run_id: &'a str,
     pub(crate) cpus: usize,
     pub(crate) collection: &'a Collection,
+    pub(crate) durations: &'a Durations,
     pub(crate) python: &'a Path,
     pub(crate) backend_dir: &'a Path,
     pub(crate) run_dir: &'a Path,
@@ -74,14 +86,17 @@ pub(crate) struct Facts<'a> {
     pub(crate) database: String,
     /// Present when a playwright suite is selected.
     pub(crate) e2e: Option<E2eFacts<'a>>,
+    /// `stress --random-order`: pytest-randomly's seed for this run.
+    pub(crate) random_seed: Option<u64>,
+    pub(crate) retries: u32,
 }
 
-/// What a playwright suite needs: the tool, the shipped reporter, the listed total, the browser.
+/// What a playwright suite needs: the tool, the shipped reporter, the listed tests, the browser.
 pub(crate) struct E2eFacts<'a> {
     pub(crate) frontend_dir: &'a Path,
     pub(crate) playwright: &'a Path,
     pub(crate) reporter: &'a Path,
-    pub(crate) total: u64,
+    pub(crate) tests: &'a [Listed],
     pub(crate) chromium: Option<&'a Path>,
 }
 
@@ -111,18 +126,28 @@ pub(crate) fn resolve<'a>(config: &'a Config, selection: &Selection) -> anyhow::
 pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, facts: &Facts) -> anyhow::Result<Plan> {
     let chosen = resolve(config, selection)?;
     let pytest_suites: Vec<&Suite> = config.pytest_suites().collect();
+    if facts.retries > 0 && chosen.iter().any(|s| s.kind == SuiteKind::Pytest) && !facts.collection.reruns {
+        return Err(usage(
+            "--retries needs pytest-rerunfailures in the backend environment: add it to the requirements",
+        ));
+    }
+    if facts.random_seed.is_some() && !facts.collection.randomly {
+        return Err(usage(
+            "--random-order needs pytest-randomly in the backend environment: add it to the requirements",
+        ));
+    }
     // Positions of the chosen pytest suites among all pytest suites: the collection's indices.
     let order: Vec<usize> =
         chosen.iter().filter_map(|suite| pytest_suites.iter().position(|s| s.name() == suite.name())).collect();
 
-    let mut counts = vec![0u64; order.len()];
+    let mut claimed_ids: Vec<Vec<&str>> = vec![Vec::new(); order.len()];
     let mut unassigned = Vec::new();
     let mut overlapping = 0;
     for (id, matched) in &facts.collection.tests {
         let claimed: Vec<usize> =
             order.iter().enumerate().filter(|(_, i)| matched.contains(i)).map(|(at, _)| at).collect();
         match claimed.first() {
-            Some(first) => counts[*first] += 1,
+            Some(first) => claimed_ids[*first].push(id),
             None if matched.is_empty() => unassigned.push(id.clone()),
             None => {}
         }
@@ -131,20 +156,20 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
 
     let mut suites = Vec::new();
     let mut earlier: Vec<&str> = Vec::new();
-    let mut counts = counts.into_iter();
+    let mut claimed_ids = claimed_ids.into_iter();
     for suite in &chosen {
         let spec = SuiteSpec {
             name: suite.name(),
             max_workers: *suite.max_workers.get_ref(),
-            optional: suite.optional,
+            optional: suite.optional || args.shard.is_some(),
             extra_args: &suite.args,
         };
         match suite.kind {
             SuiteKind::Pytest => {
                 let expression = exclusive_expression(&suite.marker, &earlier);
                 earlier.push(&suite.marker);
-                let total = counts.next().expect("one count per pytest suite");
-                suites.push(pytest_plan(config, args, facts, spec, expression, total));
+                let ids = claimed_ids.next().expect("one list per pytest suite");
+                suites.push(pytest_plan(config, args, facts, spec, expression, &ids));
             }
             SuiteKind::Playwright => {
                 let e2e = facts.e2e.as_ref().expect("the task gathers e2e facts when a playwright suite is chosen");
@@ -163,7 +188,8 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
                 extra_args: &[],
             };
             let expression = exclusive_expression("", &all_markers);
-            suites.push(pytest_plan(config, args, facts, spec, expression, tests.len() as u64));
+            let ids: Vec<&str> = tests.iter().map(String::as_str).collect();
+            suites.push(pytest_plan(config, args, facts, spec, expression, &ids));
         }
     }
     Ok(Plan {
@@ -175,6 +201,7 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
         python: facts.python.to_owned(),
         backend_dir: facts.backend_dir.to_owned(),
         database: facts.database.clone(),
+        shard: args.shard,
     })
 }
 
@@ -183,6 +210,13 @@ struct SuiteSpec<'a> {
     max_workers: u32,
     optional: bool,
     extra_args: &'a [String],
+}
+
+/// The part of `items` this machine runs: all of them, or its shard balanced by duration.
+fn this_shard<'a>(items: &[&'a str], shard: Option<Shard>, durations: &Durations) -> Vec<&'a str> {
+    let Some(shard) = shard else { return items.to_vec() };
+    let weighted = durations.estimate(items.iter().copied());
+    partition(&weighted, shard.count).swap_remove(shard.index - 1)
 }
 
 /// The environment of DESIGN.md's contract, given to every test process of a suite.
@@ -205,15 +239,26 @@ fn pytest_plan(
     facts: &Facts,
     spec: SuiteSpec,
     expression: String,
-    total: u64,
+    claimed: &[&str],
 ) -> SuitePlan {
+    let ids = this_shard(claimed, args.shard, facts.durations);
+    let total = ids.len() as u64;
+    let work = facts.durations.known_total(ids.iter().copied()).map(|secs| (secs, PYTEST_SECONDS_PER_WORKER));
     let (workers, workers_why) =
-        choose_workers(spec.max_workers, facts.cpus, total, args.workers, facts.collection.xdist);
+        choose_workers(spec.max_workers, facts.cpus, total, work, args.workers, facts.collection.xdist);
     let mut pytest_args: Vec<String> =
         ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", &expression].map(str::to_owned).to_vec();
     if facts.collection.xdist {
         // One worker runs in-process: no worker start-up to pay for.
         pytest_args.extend(["-n".to_owned(), if workers > 1 { workers.to_string() } else { "0".to_owned() }]);
+    }
+    match facts.random_seed {
+        Some(seed) => pytest_args.push(format!("--randomly-seed={seed}")),
+        // A stable order unless `stress --random-order` asks for another one.
+        None => pytest_args.extend(["-p".to_owned(), "no:randomly".to_owned()]),
+    }
+    if facts.retries > 0 {
+        pytest_args.push(format!("--reruns={}", facts.retries));
     }
     pytest_args.extend(spec.extra_args.iter().cloned());
     pytest_args.extend(config.backend.args.iter().cloned());
@@ -225,6 +270,11 @@ fn pytest_plan(
     if let Some(settings) = &config.backend.settings {
         env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
     }
+    let selection = args.shard.map(|_| {
+        let path = facts.run_dir.join("tmp").join(format!("{}.select", spec.name));
+        env.push(("XTASK_SELECT".to_owned(), path.display().to_string()));
+        (path, ids.iter().map(|id| (*id).to_owned()).collect())
+    });
     SuitePlan {
         name: spec.name.to_owned(),
         kind: SuiteKind::Pytest,
@@ -241,16 +291,51 @@ fn pytest_plan(
         events,
         media_base,
         log: facts.log_dir.join(format!("{}.log", spec.name)),
+        selection,
     }
 }
 
 fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFacts, spec: SuiteSpec) -> SuitePlan {
-    let (workers, workers_why) = choose_workers(spec.max_workers, facts.cpus, e2e.total, args.workers, true);
+    // The unit of a shard is a location (`file:line`): tests made in a loop share one.
+    let mut locations: Vec<String> = Vec::new();
+    for test in e2e.tests {
+        let location = format!("{}:{}", test.file, test.line);
+        if !locations.contains(&location) {
+            locations.push(location);
+        }
+    }
+    let location_ids: Vec<&str> = locations.iter().map(String::as_str).collect();
+    let weight_of = |location: &str| {
+        let ids = e2e.tests.iter().filter(|t| format!("{}:{}", t.file, t.line) == location).map(|t| t.id.as_str());
+        facts.durations.estimate(ids).iter().map(|(_, secs)| secs).sum::<f64>()
+    };
+    let chosen: Vec<&str> = match args.shard {
+        None => location_ids.clone(),
+        Some(shard) => {
+            let weighted: Vec<(&str, f64)> = location_ids.iter().map(|l| (*l, weight_of(l))).collect();
+            partition(&weighted, shard.count).swap_remove(shard.index - 1)
+        }
+    };
+    let ids: Vec<&str> = e2e
+        .tests
+        .iter()
+        .filter(|t| chosen.contains(&format!("{}:{}", t.file, t.line).as_str()))
+        .map(|t| t.id.as_str())
+        .collect();
+    let total = ids.len() as u64;
+    let work = facts.durations.known_total(ids.iter().copied()).map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
+    let (workers, workers_why) = choose_workers(spec.max_workers, facts.cpus, total, work, args.workers, true);
     let reporters = format!("{},list", e2e.reporter.display());
     let mut playwright_args: Vec<String> =
         ["test", "--workers", &workers.to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
+    if facts.retries > 0 {
+        playwright_args.push(format!("--retries={}", facts.retries));
+    }
     playwright_args.extend(spec.extra_args.iter().cloned());
     playwright_args.extend(args.passthrough.iter().cloned());
+    if args.shard.is_some() {
+        playwright_args.extend(chosen.iter().map(|location| (*location).to_owned()));
+    }
 
     let (mut env, events, media_base) = isolation_env(facts, spec.name);
     env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
@@ -266,7 +351,7 @@ fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFact
         args: playwright_args,
         cwd: e2e.frontend_dir.to_owned(),
         expression: String::new(),
-        total: e2e.total,
+        total,
         workers,
         workers_why,
         optional: spec.optional,
@@ -280,11 +365,20 @@ fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFact
         events,
         media_base,
         log: facts.log_dir.join(format!("{}.log", spec.name)),
+        selection: None,
     }
 }
 
-/// `min(configured maximum, CPUs, tests)`, or the override; with the reason, for the plan.
-pub(crate) fn choose_workers(max: u32, cpus: usize, tests: u64, requested: Option<u32>, xdist: bool) -> (u32, String) {
+/// `min(configured maximum, CPUs, tests)`, further capped by the recorded work (`(seconds, seconds
+/// worth one worker)`) when every test of the suite has a recorded duration; or the override.
+pub(crate) fn choose_workers(
+    max: u32,
+    cpus: usize,
+    tests: u64,
+    work: Option<(f64, f64)>,
+    requested: Option<u32>,
+    xdist: bool,
+) -> (u32, String) {
     if !xdist {
         return (1, "pytest-xdist is not installed in the backend environment".to_owned());
     }
@@ -293,15 +387,24 @@ pub(crate) fn choose_workers(max: u32, cpus: usize, tests: u64, requested: Optio
     }
     let cpus = u32::try_from(cpus.max(1)).unwrap_or(u32::MAX);
     let tests = u32::try_from(tests).unwrap_or(u32::MAX).max(1);
-    let workers = max.min(cpus).min(tests);
-    let limit = if workers == max {
+    let mut workers = max.min(cpus).min(tests);
+    let mut limit = if workers == max {
         "the configured maximum"
     } else if workers == cpus {
         "the available CPUs"
     } else {
         "the number of tests"
     };
-    (workers, format!("min(max {max}, {cpus} CPUs, {tests} tests) = {workers}, set by {limit}"))
+    let mut formula = format!("min(max {max}, {cpus} CPUs, {tests} tests");
+    if let Some((seconds, per_worker)) = work {
+        let by_work = ((seconds / per_worker).floor() as u32).max(1);
+        formula += &format!(", {seconds:.1} s of recorded work / {per_worker:.0} s per worker");
+        if by_work < workers {
+            workers = by_work;
+            limit = "the recorded durations (more workers would cost more start-up than they save)";
+        }
+    }
+    (workers, format!("{formula}) = {workers}, set by {limit}"))
 }
 
 /// `(marker) and not (earlier1) and not (earlier2)`: a test claimed by an earlier suite never runs again.
@@ -380,12 +483,30 @@ max_workers = 1
             ("t::plain1", vec![]),
             ("t::plain2", vec![]),
         ];
-        Collection { tests: tests.into_iter().map(|(id, m)| (id.to_owned(), m)).collect(), xdist: true }
+        Collection {
+            tests: tests.into_iter().map(|(id, m)| (id.to_owned(), m)).collect(),
+            xdist: true,
+            reruns: true,
+            randomly: true,
+        }
     }
 
     fn plan(selection: Selection, args: RunArgs, cpus: usize, unassigned: &str) -> anyhow::Result<Plan> {
+        plan_with(selection, args, cpus, unassigned, &Durations::default())
+    }
+
+    fn plan_with(
+        selection: Selection,
+        args: RunArgs,
+        cpus: usize,
+        unassigned: &str,
+        durations: &Durations,
+    ) -> anyhow::Result<Plan> {
         let collection = collection();
         let facts = Facts {
+            durations,
+            random_seed: None,
+            retries: 0,
             run_id: "ab12cd34",
             cpus,
             collection: &collection,
@@ -435,14 +556,14 @@ max_workers = 1
         let workers: Vec<u32> = plan.suites.iter().map(|s| s.workers).collect();
         assert_eq!(workers, [2, 2, 1, 2]);
         assert!(plan.suites[0].workers_why.contains("set by the available CPUs"), "{}", plan.suites[0].workers_why);
-        assert_eq!(choose_workers(8, 16, 1, None, true).0, 1, "one test starts one worker");
-        assert!(choose_workers(8, 16, 1, None, true).1.ends_with("set by the number of tests"));
+        assert_eq!(choose_workers(8, 16, 1, None, None, true).0, 1, "one test starts one worker");
+        assert!(choose_workers(8, 16, 1, None, None, true).1.ends_with("set by the number of tests"));
         assert_eq!(
-            choose_workers(4, 16, 100, None, true),
+            choose_workers(4, 16, 100, None, None, true),
             (4, "min(max 4, 16 CPUs, 100 tests) = 4, set by the configured maximum".into())
         );
-        assert_eq!(choose_workers(4, 16, 100, Some(7), true).0, 7);
-        assert_eq!(choose_workers(4, 16, 100, None, false).0, 1);
+        assert_eq!(choose_workers(4, 16, 100, None, Some(7), true).0, 7);
+        assert_eq!(choose_workers(4, 16, 100, None, None, false).0, 1);
     }
 
     #[test]
@@ -450,7 +571,7 @@ max_workers = 1
         let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
         let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
         let joined = plan.suites[0].args.join(" ");
-        assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m api -n 0 --dist loadscope -k csv");
+        assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m api -n 0 -p no:randomly --dist loadscope -k csv");
     }
 
     #[test]
@@ -482,6 +603,71 @@ max_workers = 1
         let got: Vec<(&str, u64)> = plan.suites.iter().map(|s| (s.name.as_str(), s.total)).collect();
         assert_eq!(got, [("api", 3), ("unit", 2)]);
         assert_eq!(plan.suites[1].expression, "(unit) and not (api)");
+    }
+
+    #[test]
+    fn recorded_durations_cap_workers_when_work_is_short() {
+        let (workers, why) = choose_workers(8, 2, 126, Some((0.4, 1.0)), None, true);
+        assert_eq!(workers, 1);
+        assert!(why.contains("0.4 s of recorded work") && why.ends_with("than they save)"), "{why}");
+        assert_eq!(choose_workers(8, 2, 126, Some((30.0, 1.0)), None, true).0, 2, "long suites keep every CPU");
+        assert_eq!(choose_workers(8, 2, 126, Some((0.4, 1.0)), Some(2), true).0, 2, "--workers still wins");
+    }
+
+    #[test]
+    fn durations_size_a_suite_only_when_all_its_tests_are_known() {
+        let known = Durations::from_pairs(&[("t::unit1", 0.1), ("t::unit2", 0.1), ("t::unit_and_api", 0.1)]);
+        let plan = plan_with(Selection::Named(vec!["unit".into()]), RunArgs::default(), 2, "run", &known).unwrap();
+        assert_eq!(plan.suites[0].workers, 1, "{}", plan.suites[0].workers_why);
+        let partial = Durations::from_pairs(&[("t::unit1", 0.1)]);
+        let plan = plan_with(Selection::Named(vec!["unit".into()]), RunArgs::default(), 2, "run", &partial).unwrap();
+        assert_eq!(plan.suites[0].workers, 2);
+    }
+
+    #[test]
+    fn shards_of_test_all_together_hold_every_test_once() {
+        let mut seen: Vec<String> = Vec::new();
+        for index in 1..=3 {
+            let args = RunArgs { shard: Some(Shard { index, count: 3 }), ..RunArgs::default() };
+            let plan = plan(Selection::All, args, 2, "run").unwrap();
+            for suite in &plan.suites {
+                let (path, ids) = suite.selection.as_ref().expect("a shard selects by id");
+                assert!(suite.env.iter().any(|(k, v)| k == "XTASK_SELECT" && v == &path.display().to_string()));
+                assert_eq!(suite.total, ids.len() as u64);
+                assert!(suite.optional, "an empty share of a suite is no error");
+                seen.extend(ids.iter().cloned());
+            }
+        }
+        seen.sort();
+        let mut all: Vec<String> = collection().tests.into_iter().map(|(id, _)| id).collect();
+        all.sort();
+        assert_eq!(seen, all);
+    }
+
+    #[test]
+    fn retries_and_random_order_need_their_plugins() {
+        let mut collection = collection();
+        collection.reruns = false;
+        let facts = |collection: &'static Collection, retries: u32| Facts {
+            run_id: "ab12cd34",
+            cpus: 2,
+            collection,
+            durations: Box::leak(Box::new(Durations::default())),
+            python: Path::new("/venv/bin/python"),
+            backend_dir: Path::new("/repo/backend"),
+            run_dir: Path::new("/tmp/x"),
+            log_dir: Path::new("/tmp/l"),
+            database_url: "postgresql://x",
+            database: String::new(),
+            e2e: None,
+            random_seed: None,
+            retries,
+        };
+        let collection: &'static Collection = Box::leak(Box::new(collection));
+        let error = build(&config("run"), &Selection::All, &RunArgs::default(), &facts(collection, 1)).unwrap_err();
+        assert!(error.to_string().contains("pytest-rerunfailures"), "{error}");
+        let plan = build(&config("run"), &Selection::All, &RunArgs::default(), &facts(collection, 0)).unwrap();
+        assert!(!plan.suites[0].args.iter().any(|a| a.starts_with("--reruns")));
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! The only module that writes to the terminal: live bars on a TTY, plain lines otherwise, the plan
-//! of `--dry-run`, the summary, the doctor's table and errors.
+//! of `--dry-run`, the summary, the doctor's table and errors; and the report files.
 
+mod files;
 mod progress;
 pub(crate) mod summary;
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, Outcome};
@@ -32,15 +34,27 @@ impl Style {
 }
 
 /// Bars when a person watches a terminal; plain lines for logs and CI.
-pub(crate) fn wants_bars(no_progress: bool) -> bool {
+pub(crate) fn wants_bars(progress: bool) -> bool {
     let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
-    !no_progress && !ci && std::io::stderr().is_terminal()
+    progress && !ci && std::io::stderr().is_terminal()
+}
+
+/// Where the reporter writes besides the terminal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Outputs {
+    /// The repository root: report paths are relative to it.
+    pub(crate) root: PathBuf,
+    /// JUnit XML and summary.md go here when set.
+    pub(crate) reports: Option<PathBuf>,
+    /// Append the summary to $GITHUB_STEP_SUMMARY and annotate failures (GITHUB_ACTIONS=true).
+    pub(crate) github: bool,
 }
 
 pub(crate) struct Reporter {
     style: Style,
     bars: Option<progress::Bars>,
     lines: PlainLines,
+    outputs: Outputs,
 }
 
 /// Plain-mode counters: enough for a progress line every few seconds.
@@ -59,18 +73,19 @@ const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 impl Reporter {
     pub(crate) fn new(bars: bool) -> Reporter {
+        Reporter::with_outputs(bars, Outputs::default())
+    }
+
+    pub(crate) fn with_outputs(bars: bool, outputs: Outputs) -> Reporter {
         let style = Style::detect();
-        Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines: PlainLines::default() }
+        Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines: PlainLines::default(), outputs }
     }
 
     pub(crate) fn handle(&mut self, event: &Event) {
         if let Some(bars) = self.bars.as_mut() {
-            match event {
-                Event::RunFinished { .. } => {}
-                _ => {
-                    bars.handle(event);
-                    return;
-                }
+            if !matches!(event, Event::RunFinished { .. } | Event::StressFinished { .. }) {
+                bars.handle(event);
+                return;
             }
         }
         match event {
@@ -90,18 +105,15 @@ impl Reporter {
             }
             Event::TestsCollected { total, .. } => self.lines.total = *total,
             Event::ServiceStarted { suite, worker, detail } => println!("{suite}: worker {worker} serves {detail}"),
-            Event::TestFinished { suite, id, outcome, message, duration, worker } => {
+            Event::TestFinished { suite, test } => {
                 self.lines.done += 1;
-                match outcome {
+                match test.outcome {
                     Outcome::Failed => {
                         self.lines.failed += 1;
-                        println!(
-                            "{}",
-                            summary::failure_line(suite, id, message.as_deref(), *duration, worker, self.style)
-                        );
+                        println!("{}", summary::failure_line(suite, test, self.style));
                     }
                     Outcome::Skipped => self.lines.skipped += 1,
-                    Outcome::Flaky => println!("{} {suite} {id}: passed on a retry", self.style.paint("33", "FLAKY")),
+                    Outcome::Flaky => println!("{}", summary::flaky_line(suite, test, self.style)),
                     Outcome::Passed => {}
                 }
                 if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {
@@ -120,13 +132,43 @@ impl Reporter {
                 }
             }
             Event::SuiteFinished(result) => println!("{}", summary::suite_line(result, self.style)),
-            Event::RunFinished { results, unassigned, log_dir, kept } => {
+            Event::RunFinished { results, unassigned, log_dir, kept, run_id } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
                 }
-                print!("{}", summary::render(results, *unassigned, log_dir, kept.as_deref(), self.style));
+                let markdown = files::summary_markdown(results, *unassigned, run_id);
+                let mut text = summary::render(results, *unassigned, log_dir, kept.as_deref(), self.style);
+                if let Some(dir) = &self.outputs.reports {
+                    match files::write_reports(dir, &self.outputs.root, results, &markdown) {
+                        Ok(_) => text = text.replacen("\nlogs: ", &format!("\nreports: {}\nlogs: ", dir.display()), 1),
+                        Err(error) => eprintln!("warning: cannot write the reports in {}: {error}", dir.display()),
+                    }
+                }
+                if self.outputs.github {
+                    self.github(results, &markdown);
+                }
+                print!("{text}");
                 let _ = std::io::stdout().flush();
             }
+            Event::StressFinished { runs, seeds, flaky, always_failing } => {
+                print!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
+            }
+        }
+    }
+
+    fn github(&self, results: &[crate::events::SuiteResult], markdown: &str) {
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(markdown.as_bytes()));
+            if let Err(error) = appended {
+                eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {error}");
+            }
+        }
+        for line in files::github_annotations(&self.outputs.root, results) {
+            println!("{line}");
         }
     }
 

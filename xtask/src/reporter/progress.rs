@@ -78,21 +78,18 @@ impl Bars {
                     entry.bar.set_length(*total);
                 }
             }
-            Event::TestFinished { suite, id, outcome, message, duration, worker } => {
+            Event::TestFinished { suite, test } => {
                 let Some(entry) = self.suites.get_mut(suite) else { return };
-                match outcome {
+                match test.outcome {
                     Outcome::Passed => entry.passed += 1,
                     Outcome::Skipped => entry.skipped += 1,
                     Outcome::Flaky => {
                         entry.flaky += 1;
-                        let _ = self
-                            .multi
-                            .println(format!("{} {suite} {id}: passed on a retry", self.style.paint("33", "FLAKY")));
+                        let _ = self.multi.println(summary::flaky_line(suite, test, self.style));
                     }
                     Outcome::Failed => {
                         entry.failed += 1;
-                        let line = summary::failure_line(suite, id, message.as_deref(), *duration, worker, self.style);
-                        let _ = self.multi.println(line);
+                        let _ = self.multi.println(summary::failure_line(suite, test, self.style));
                     }
                 }
                 entry.bar.inc(1);
@@ -108,7 +105,7 @@ impl Bars {
             Event::ServiceStarted { suite, worker, detail } => {
                 let _ = self.multi.println(format!("{suite}: worker {worker} serves {detail}"));
             }
-            Event::RunFinished { .. } => {}
+            Event::RunFinished { .. } | Event::StressFinished { .. } => {}
         }
     }
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::events::{SuiteResult, SuiteStatus};
+use crate::events::{SuiteResult, SuiteStatus, TestRecord};
 use crate::plan::Plan;
 use crate::reporter::Style;
 use crate::tasks::doctor::{Check, CheckStatus};
@@ -22,24 +22,52 @@ pub(crate) fn status_word(result: &SuiteResult, style: Style) -> String {
         SuiteStatus::Empty { optional: false } => style.paint("33", "NO TESTS"),
         SuiteStatus::Errored => style.paint("31;1", "ERROR"),
         SuiteStatus::Interrupted => style.paint("33", "interrupted"),
+        SuiteStatus::NotRun => style.paint("2", "not run (fail fast)"),
     }
 }
 
 /// `FAILED unit core/tests/x.py::test_y [gw1, 0.12s]: assert 1 == 2`
-pub(crate) fn failure_line(
-    suite: &str,
-    id: &str,
-    message: Option<&str>,
-    duration: Duration,
-    worker: &str,
+pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> String {
+    format!(
+        "{} {suite} {} [{}, {:.2}s]: {}",
+        style.paint("31", "FAILED"),
+        test.id,
+        test.worker,
+        test.duration.as_secs_f64(),
+        test.message.as_deref().unwrap_or("")
+    )
+}
+
+/// `FLAKY e2e tests/e2e/a.spec.ts › logs in: passed on a retry (first: Timeout 5000ms exceeded)`
+pub(crate) fn flaky_line(suite: &str, test: &TestRecord, style: Style) -> String {
+    let first = test.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+    format!("{} {suite} {}: passed on a retry{first}", style.paint("33", "FLAKY"), test.id)
+}
+
+pub(crate) fn render_stress(
+    runs: usize,
+    seeds: &[Option<u64>],
+    flaky: &[(String, Vec<usize>)],
+    always_failing: &[String],
     style: Style,
 ) -> String {
-    format!(
-        "{} {suite} {id} [{worker}, {:.2}s]: {}",
-        style.paint("31", "FAILED"),
-        duration.as_secs_f64(),
-        message.unwrap_or("")
-    )
+    let mut out = format!("\nstress: {runs} runs");
+    let seeds: Vec<String> =
+        seeds.iter().enumerate().filter_map(|(n, s)| s.map(|s| format!("run {}: {s}", n + 1))).collect();
+    if !seeds.is_empty() {
+        let _ = write!(out, " in random order (pytest-randomly seeds: {})", seeds.join(", "));
+    }
+    out.push('\n');
+    for (id, failed_in) in flaky {
+        let failed_in: Vec<String> = failed_in.iter().map(usize::to_string).collect();
+        let _ =
+            writeln!(out, "{} {id}: failed in run(s) {} of {runs}", style.paint("33;1", "FLAKY"), failed_in.join(", "));
+    }
+    for id in always_failing {
+        let _ = writeln!(out, "{} {id}: failed in every run", style.paint("31;1", "FAILING"));
+    }
+    let _ = writeln!(out, "stress: {} flaky, {} failing in every run", flaky.len(), always_failing.len());
+    out
 }
 
 pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
@@ -108,11 +136,12 @@ pub(crate) fn render(
         let _ =
             writeln!(out, "\nunassigned: {count} test{} matched no suite's marker", if count == 1 { "" } else { "s" });
     }
-    let failures: Vec<_> = results.iter().flat_map(|r| r.failures.iter().map(move |f| (r, f))).collect();
+    let failures: Vec<_> = results.iter().flat_map(|r| r.failures().map(move |f| (r, f))).collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}", style.paint("31;1", "Failures:"));
         for (result, failure) in failures.iter().take(50) {
-            let _ = writeln!(out, "  {} {}\n      {}", result.suite, failure.id, failure.message);
+            let _ =
+                writeln!(out, "  {} {}\n      {}", result.suite, failure.id, failure.message.as_deref().unwrap_or(""));
         }
         if failures.len() > 50 {
             let _ = writeln!(out, "  … and {} more (see the logs)", failures.len() - 50);
@@ -229,26 +258,24 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::events::Failure;
 
     fn result(suite: &str, status: SuiteStatus, passed: u64, failed: u64) -> SuiteResult {
-        SuiteResult {
-            suite: suite.into(),
-            status,
-            total: passed + failed,
-            passed,
-            failed,
-            skipped: 0,
-            flaky: 0,
-            workers: 2,
-            wall: Duration::from_millis(1500),
-            failures: (0..failed)
-                .map(|n| Failure { id: format!("t.py::test_{n}"), message: "assert 1 == 2".into() })
-                .collect(),
-            error: None,
-            log: Some(PathBuf::from("/logs/x.log")),
-            services: vec![],
-        }
+        let mut result = SuiteResult::new(suite, passed + failed, 2, PathBuf::from("/repo/backend"));
+        result.status = status;
+        (result.passed, result.failed) = (passed, failed);
+        result.wall = Duration::from_millis(1500);
+        result.tests = (0..failed)
+            .map(|n| TestRecord {
+                id: format!("t.py::test_{n}"),
+                outcome: crate::events::Outcome::Failed,
+                duration: Duration::ZERO,
+                worker: "gw0".into(),
+                message: Some("assert 1 == 2".into()),
+                file: None,
+                line: None,
+            })
+            .collect();
+        result
     }
 
     #[test]

@@ -5,7 +5,7 @@ pub(crate) mod playwright;
 pub(crate) mod pytest;
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::config::SuiteKind;
-use crate::events::{Event, Failure, Outcome, SuiteResult, SuiteStatus};
+use crate::events::{Event, Outcome, SuiteResult, SuiteStatus, TestRecord};
 use crate::plan::SuitePlan;
 use crate::services::process::ChildGroup;
 use crate::services::telling_line;
@@ -40,6 +40,8 @@ enum StreamEvent {
         duration: f64,
         worker: String,
         message: Option<String>,
+        file: Option<String>,
+        line: Option<u32>,
     },
     Service {
         worker: String,
@@ -52,30 +54,19 @@ enum StreamEvent {
 /// Runs one suite to its end (or an interrupt), feeding `emit` as events arrive.
 pub(crate) fn run_suite(plan: &SuitePlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SuiteResult> {
     let started = Instant::now();
-    let mut result = SuiteResult {
-        suite: plan.name.clone(),
-        status: SuiteStatus::Passed,
-        total: plan.total,
-        passed: 0,
-        failed: 0,
-        skipped: 0,
-        flaky: 0,
-        workers: plan.workers,
-        wall: Duration::ZERO,
-        failures: Vec::new(),
-        error: None,
-        log: Some(plan.log.clone()),
-        services: Vec::new(),
-    };
+    let mut result = SuiteResult::new(&plan.name, plan.total, plan.workers, plan.cwd.clone());
     emit(Event::SuiteStarted { suite: plan.name.clone(), workers: plan.workers, total: plan.total });
     if plan.total == 0 {
         result.status = SuiteStatus::Empty { optional: plan.optional };
         result.workers = 0;
-        result.log = None;
         emit(Event::SuiteFinished(result.clone()));
         return Ok(result);
     }
+    result.log = Some(plan.log.clone());
     crate::services::rundir::make_private_dir(&plan.media_base)?;
+    if let Some((path, ids)) = &plan.selection {
+        fs::write(path, ids.join("\n") + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let mut command = Command::new(&plan.program);
     command
         .args(&plan.args)
@@ -132,7 +123,7 @@ fn handle(event: StreamEvent, result: &mut SuiteResult, emit: &mut dyn FnMut(Eve
             result.total = total;
             emit(Event::TestsCollected { suite: result.suite.clone(), total });
         }
-        StreamEvent::Test { id, outcome, duration, worker, message } => {
+        StreamEvent::Test { id, outcome, duration, worker, message, file, line } => {
             let outcome = match outcome.as_str() {
                 "passed" => Outcome::Passed,
                 "skipped" => Outcome::Skipped,
@@ -143,13 +134,12 @@ fn handle(event: StreamEvent, result: &mut SuiteResult, emit: &mut dyn FnMut(Eve
                 Outcome::Passed => result.passed += 1,
                 Outcome::Skipped => result.skipped += 1,
                 Outcome::Flaky => result.flaky += 1,
-                Outcome::Failed => {
-                    result.failed += 1;
-                    result.failures.push(Failure { id: id.clone(), message: message.clone().unwrap_or_default() });
-                }
+                Outcome::Failed => result.failed += 1,
             }
             let duration = Duration::from_secs_f64(duration.max(0.0));
-            emit(Event::TestFinished { suite: result.suite.clone(), id, outcome, duration, worker, message });
+            let test = TestRecord { id, outcome, duration, worker, message, file, line };
+            result.tests.push(test.clone());
+            emit(Event::TestFinished { suite: result.suite.clone(), test });
         }
         StreamEvent::Service { worker, detail } => {
             result.services.push(format!("{worker}: {detail}"));
@@ -189,8 +179,7 @@ impl EventTail {
                 }
             }
         }
-        // Stay at the end; a later call picks up what is appended meanwhile.
-        let _ = reader.seek(SeekFrom::Current(0));
+        // At end of file for now: the next call reads on from here, what was appended meanwhile.
         lines
     }
 }
@@ -217,21 +206,7 @@ mod tests {
 
     #[test]
     fn stream_events_of_both_tools_parse() {
-        let mut result = SuiteResult {
-            suite: "e2e".into(),
-            status: SuiteStatus::Passed,
-            total: 0,
-            passed: 0,
-            failed: 0,
-            skipped: 0,
-            flaky: 0,
-            workers: 2,
-            wall: Duration::ZERO,
-            failures: vec![],
-            error: None,
-            log: None,
-            services: vec![],
-        };
+        let mut result = SuiteResult::new("e2e", 0, 2, PathBuf::from("/repo/frontend"));
         let mut seen = Vec::new();
         let lines = [
             r#"{"event":"collected","total":3}"#,
@@ -245,7 +220,7 @@ mod tests {
             handle(serde_json::from_str(line).unwrap(), &mut result, &mut |event| seen.push(event));
         }
         assert_eq!((result.total, result.passed, result.flaky, result.failed), (3, 1, 1, 1));
-        assert_eq!(result.failures[0].message, "assert 1 == 2");
+        assert_eq!(result.failures().next().unwrap().message.as_deref(), Some("assert 1 == 2"));
         assert_eq!(result.services, ["p0: http://127.0.0.1:4100 test_demo_ab_e2e_p0"]);
         assert_eq!(seen.len(), 5);
     }

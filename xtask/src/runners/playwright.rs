@@ -22,6 +22,14 @@ pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// A test as the listing pass saw it: its id and where it is declared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct Listed {
+    pub(crate) id: String,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+}
+
 /// A `playwright test --list` running in the background beside the other start-up work.
 pub(crate) struct Lister {
     child: ChildGroup,
@@ -45,20 +53,27 @@ impl Lister {
             .args(passthrough)
             .current_dir(frontend_dir)
             .env("XTASK_EVENTS", &events)
+            .env("XTASK_LIST", "1")
             .stdin(Stdio::null())
             .stdout(log_file(&log)?)
             .stderr(log_file(&log)?);
         Ok(Lister { child: ChildGroup::spawn(command, "playwright test --list")?, events, log })
     }
 
-    pub(crate) fn finish(mut self) -> anyhow::Result<u64> {
+    pub(crate) fn finish(mut self) -> anyhow::Result<Vec<Listed>> {
         let status = self.child.wait(|| ())?;
-        let total = EventTail::new(&self.events).read_lines().iter().find_map(|line| {
-            let value: serde_json::Value = serde_json::from_str(line).ok()?;
-            (value["event"] == "collected").then(|| value["total"].as_u64()).flatten()
-        });
+        let mut total = None;
+        let mut tests = Vec::new();
+        for line in EventTail::new(&self.events).read_lines() {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            match value["event"].as_str() {
+                Some("collected") => total = value["total"].as_u64(),
+                Some("listed") => tests.extend(serde_json::from_value::<Listed>(value).ok()),
+                _ => {}
+            }
+        }
         match total {
-            Some(total) if status.success() => Ok(total),
+            Some(total) if status.success() && total == tests.len() as u64 => Ok(tests),
             _ => Err(tests_failed(format!(
                 "playwright could not list the E2E tests ({status}): {} (log: {})",
                 telling_line(&fs::read_to_string(&self.log).unwrap_or_default()),

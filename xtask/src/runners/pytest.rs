@@ -27,6 +27,12 @@ pub(crate) fn install_plugin(dir: &Path) -> anyhow::Result<()> {
 pub(crate) struct Collection {
     pub(crate) tests: Vec<(String, Vec<usize>)>,
     pub(crate) xdist: bool,
+    /// pytest-rerunfailures is installed (`--retries`).
+    #[serde(default)]
+    pub(crate) reruns: bool,
+    /// pytest-randomly is installed (`stress --random-order`).
+    #[serde(default)]
+    pub(crate) randomly: bool,
 }
 
 /// A `pytest --collect-only` running in the background (it overlaps with the database start-up).

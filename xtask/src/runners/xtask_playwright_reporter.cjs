@@ -31,7 +31,14 @@ class XtaskReporter {
   onBegin(config, suite) {
     // Ids and files relative to the directory of playwright.config: `tests/e2e/auth.spec.ts › ...`.
     this.root = config.configFile ? path.dirname(config.configFile) : config.rootDir || this.root;
-    this.emit({ event: 'collected', total: suite.allTests().length });
+    const tests = suite.allTests();
+    this.emit({ event: 'collected', total: tests.length });
+    if (process.env.XTASK_LIST === '1') {
+      // The listing pass: every test with its location, for shards (`file:line` selects it).
+      for (const test of tests) {
+        this.emit({ event: 'listed', id: this.id(test), file: path.relative(this.root, test.location.file), line: test.location.line });
+      }
+    }
   }
 
   /** `auth.spec.ts › signs in`: the file relative to the config's root, then the describe blocks and title. */

@@ -5,7 +5,9 @@ It only acts when the xtask asks, through the environment:
   the only process without xdist), with the exact total as soon as collection ends;
 - XTASK_COLLECT_OUT + XTASK_SUITE_EXPRS: after `--collect-only`, write which of the given `-m`
   expressions every collected test matches, so the xtask can size workers and prove that every test
-  runs exactly once.
+  runs exactly once;
+- XTASK_SELECT: a file of node ids, one per line: every other collected test is deselected (this is
+  how a shard runs its share; every xdist worker applies it, so their collections agree).
 The project under test is not edited: nothing here is imported unless the xtask passes `-p`.
 """
 import json
@@ -56,6 +58,20 @@ def pytest_collection_finish(session):
     _send_total(len(session.items))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    path = os.environ.get("XTASK_SELECT")
+    if not path:
+        return
+    with open(path, encoding="utf-8") as handle:
+        wanted = {line.rstrip("\n") for line in handle if line.strip()}
+    keep = [item for item in items if item.nodeid in wanted]
+    dropped = [item for item in items if item.nodeid not in wanted]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids):
     _send_total(len(ids))
@@ -79,9 +95,17 @@ def _write_assignment(session, out):
     for item in session.items:
         matcher = _matcher_for(item)
         tests.append([item.nodeid, [index for index, expr in enumerate(expressions) if expr.evaluate(matcher)]])
-    xdist = session.config.pluginmanager.hasplugin("xdist")
+    plugins = session.config.pluginmanager
     with open(out, "w", encoding="utf-8") as handle:
-        json.dump({"tests": tests, "xdist": xdist}, handle)
+        json.dump(
+            {
+                "tests": tests,
+                "xdist": plugins.hasplugin("xdist"),
+                "reruns": plugins.hasplugin("rerunfailures"),
+                "randomly": plugins.hasplugin("randomly"),
+            },
+            handle,
+        )
 
 
 def _first_line(report):
@@ -98,9 +122,16 @@ def _first_line(report):
 def pytest_runtest_logreport(report):
     if _stream is None:
         return
-    state = _phases.setdefault(report.nodeid, {"outcome": "passed", "message": None, "duration": 0.0})
+    state = _phases.setdefault(
+        report.nodeid, {"outcome": "passed", "message": None, "duration": 0.0, "reruns": 0, "rerun": False}
+    )
     state["duration"] += report.duration
-    if report.failed and state["outcome"] != "failed":
+    if report.outcome == "rerun":
+        # pytest-rerunfailures: this attempt failed and the test runs again; remember, do not count it.
+        state["reruns"] += 1
+        state["rerun"] = True
+        state["message"] = "passed on a retry after: " + _first_line(report)
+    elif report.failed and state["outcome"] != "failed":
         state["outcome"] = "failed"
         prefix = "" if report.when == "call" else f"error in {report.when}: "
         state["message"] = prefix + _first_line(report)
@@ -109,7 +140,14 @@ def pytest_runtest_logreport(report):
         state["message"] = _first_line(report)
     # pytest reports a teardown phase for every test, even after a failed setup: the test ends there.
     if report.when == "teardown":
+        if state["rerun"]:
+            state.update(outcome="passed", rerun=False)
+            return
         del _phases[report.nodeid]
+        if state["reruns"] and state["outcome"] == "passed":
+            state["outcome"] = "flaky"
+        elif state["outcome"] == "passed":
+            state["message"] = None
         node = getattr(report, "node", None)
         gateway = getattr(node, "gateway", None)
         file, line, _ = report.location

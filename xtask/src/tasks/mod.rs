@@ -1,7 +1,9 @@
 //! One module per command; each is a method on its flags struct.
 
+pub(crate) mod ci;
 pub(crate) mod doctor;
 pub(crate) mod setup;
+pub(crate) mod stress;
 pub(crate) mod test;
 
 use std::path::{Path, PathBuf};

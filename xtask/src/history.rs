@@ -1,0 +1,124 @@
+//! Test durations: measured by every run into `target/xtask/history.json`, laid over the committed
+//! `xtask-durations.json` (which `cargo xtask ci --refresh-durations` rewrites). The plan reads them to
+//! balance shards and to size workers by the work a suite really has.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::events::SuiteResult;
+
+pub(crate) const COMMITTED: &str = "xtask-durations.json";
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct Durations {
+    /// Seconds per test id (pytest node ids and Playwright ids never collide).
+    durations: BTreeMap<String, f64>,
+}
+
+fn history_path(root: &Path) -> PathBuf {
+    root.join("target").join("xtask").join("history.json")
+}
+
+fn read(path: &Path) -> Durations {
+    std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+}
+
+impl Durations {
+    /// The committed file, overlaid by this machine's history; empty when neither exists or parses.
+    pub(crate) fn load(root: &Path) -> Durations {
+        let mut durations = read(&root.join(COMMITTED));
+        durations.durations.extend(read(&history_path(root)).durations);
+        durations
+    }
+
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, f64)]) -> Durations {
+        Durations { durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect() }
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<f64> {
+        self.durations.get(id).copied()
+    }
+
+    /// Durations of `ids`, unknown ones at the average of the known ones among them (or of all).
+    pub(crate) fn estimate<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, f64)> {
+        let ids: Vec<&str> = ids.into_iter().collect();
+        let known: Vec<f64> = ids.iter().filter_map(|id| self.get(id)).collect();
+        let average = if known.is_empty() {
+            let all: Vec<f64> = self.durations.values().copied().collect();
+            if all.is_empty() {
+                1.0
+            } else {
+                all.iter().sum::<f64>() / all.len() as f64
+            }
+        } else {
+            known.iter().sum::<f64>() / known.len() as f64
+        };
+        ids.into_iter().map(|id| (id, self.get(id).unwrap_or(average))).collect()
+    }
+
+    /// Recorded work of `ids` in seconds, when every one of them has a recorded duration.
+    pub(crate) fn known_total<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Option<f64> {
+        let durations: Option<Vec<f64>> = ids.into_iter().map(|id| self.get(id)).collect();
+        durations.filter(|known| !known.is_empty()).map(|known| known.iter().fold(0.0, |sum, secs| sum + secs))
+    }
+
+    /// Adds what a run measured to this machine's history.
+    pub(crate) fn record(root: &Path, results: &[SuiteResult]) -> anyhow::Result<()> {
+        let path = history_path(root);
+        let mut history = read(&path);
+        for test in results.iter().flat_map(|result| &result.tests) {
+            history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
+        }
+        write(&path, &history)
+    }
+
+    /// Rewrites the committed durations file from everything known here.
+    pub(crate) fn write_committed(root: &Path) -> anyhow::Result<usize> {
+        let durations = Durations::load(root);
+        write(&root.join(COMMITTED), &durations)?;
+        Ok(durations.durations.len())
+    }
+}
+
+fn write(path: &Path, durations: &Durations) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let text = serde_json::to_string_pretty(durations)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_tests_get_the_average_of_known_ones() {
+        let durations = Durations::from_pairs(&[("a", 1.0), ("b", 3.0), ("z", 100.0)]);
+        assert_eq!(durations.estimate(["a", "b", "new"]), [("a", 1.0), ("b", 3.0), ("new", 2.0)]);
+        assert_eq!(
+            durations.estimate(["new"]),
+            [("new", 104.0 / 3.0)],
+            "nothing known among them: the overall average"
+        );
+        assert_eq!(Durations::default().estimate(["x"]), [("x", 1.0)]);
+        assert_eq!(durations.known_total(["a", "b"]), Some(4.0));
+        assert_eq!(durations.known_total(["a", "new"]), None);
+        assert_eq!(durations.known_total([]), None, "no tests, no evidence");
+    }
+
+    #[test]
+    fn history_overlays_the_committed_file() {
+        let root = tempfile::tempdir().unwrap();
+        write(&root.path().join(COMMITTED), &Durations::from_pairs(&[("a", 1.0), ("b", 2.0)])).unwrap();
+        write(&history_path(root.path()), &Durations::from_pairs(&[("b", 5.0)])).unwrap();
+        let loaded = Durations::load(root.path());
+        assert_eq!((loaded.get("a"), loaded.get("b")), (Some(1.0), Some(5.0)));
+        assert_eq!(Durations::write_committed(root.path()).unwrap(), 2);
+        assert_eq!(read(&root.path().join(COMMITTED)).get("b"), Some(5.0));
+    }
+}

@@ -1,0 +1,48 @@
+//! `ci`: what CI runs. The xtask's own checks (format, lints, tests), then `test-all` with the `ci`
+//! profile: no bars, JUnit and summary.md in target/xtask/reports, fail-fast off.
+
+use std::process::Command;
+
+use crate::events::Event;
+use crate::exit::{tests_failed, ExitKind};
+use crate::flags::{self, RunArgs};
+use crate::history::Durations;
+use crate::reporter::Reporter;
+use crate::services::process::ChildGroup;
+use crate::Ctx;
+
+const CHECKS: [(&str, &[&str]); 3] = [
+    ("format", &["fmt", "--all", "--check"]),
+    ("lints", &["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]),
+    ("xtask tests", &["test", "--workspace"]),
+];
+
+impl flags::Ci {
+    pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
+        let mut reporter = Reporter::new(false);
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut failed = Vec::new();
+        for (what, args) in CHECKS {
+            let shown = format!("cargo {}", args.join(" "));
+            reporter.handle(&Event::Note(format!("ci: {what}: {shown}")));
+            let mut command = Command::new(&cargo);
+            command.args(args).current_dir(&ctx.root);
+            let status = ChildGroup::spawn(command, &shown)?.wait(|| ())?;
+            if !status.success() {
+                reporter.handle(&Event::Note(format!("ci: {what} failed ({status})")));
+                failed.push(shown);
+            }
+        }
+        let args =
+            RunArgs { profile: Some("ci".to_owned()), shard: self.shard, no_progress: true, ..RunArgs::default() };
+        let kind = super::test::run_all(ctx, args)?;
+        if self.refresh_durations {
+            let count = Durations::write_committed(&ctx.root)?;
+            reporter.handle(&Event::Note(format!("ci: wrote {count} durations to {}", crate::history::COMMITTED)));
+        }
+        if !failed.is_empty() {
+            return Err(tests_failed(format!("ci: {} failed: fix it and rerun `cargo xtask ci`", failed.join(", "))));
+        }
+        Ok(kind)
+    }
+}

@@ -1,0 +1,100 @@
+//! `stress`: the same suites run several times on one set of services; every test whose outcome
+//! changed between runs (or that only passed on a retry) is flaky, and named with the runs it failed in.
+
+use std::collections::BTreeMap;
+
+use crate::events::{Event, Outcome, SuiteStatus};
+use crate::exit::ExitKind;
+use crate::flags;
+use crate::plan::Selection;
+use crate::services::python::fnv1a;
+use crate::tasks::test::Session;
+use crate::{signals, Ctx};
+
+impl flags::Stress {
+    pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
+        let selection = if self.suites.is_empty() { Selection::All } else { Selection::Named(self.suites.clone()) };
+        let mut session = Session::prepare(ctx, selection, self.run)?;
+        let runs = self.runs as usize;
+        // Per test ("suite id"), the outcome of each run it took part in.
+        let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
+        let mut seeds = Vec::new();
+        let mut errored = false;
+        for run in 1..=runs {
+            if signals::interrupted() {
+                break;
+            }
+            let seed = self.random_order.then(|| fnv1a(format!("{}-{run}", session.run_id).as_bytes()) % 1_000_000_000);
+            let plan = session.plan(seed)?;
+            if run == 1 {
+                if session.args.dry_run {
+                    session.reporter.plan(&plan);
+                    return Ok(ExitKind::Success);
+                }
+                session.check_unassigned(&plan)?;
+            }
+            seeds.push(seed);
+            session.reporter.handle(&Event::Note(match seed {
+                Some(seed) => format!("stress run {run} of {runs}, pytest-randomly seed {seed}"),
+                None => format!("stress run {run} of {runs}"),
+            }));
+            for result in session.execute(&plan)? {
+                errored |= matches!(result.status, SuiteStatus::Errored);
+                for test in result.tests {
+                    outcomes.entry(format!("{} {}", result.suite, test.id)).or_default().push((run, test.outcome));
+                }
+            }
+        }
+        let (flaky, always_failing) = verdicts(&outcomes);
+        session.reporter.handle(&Event::StressFinished {
+            runs: seeds.len(),
+            seeds,
+            flaky: flaky.clone(),
+            always_failing: always_failing.clone(),
+        });
+        Ok(if signals::interrupted() {
+            ExitKind::Interrupted
+        } else if !flaky.is_empty() || !always_failing.is_empty() || errored {
+            ExitKind::TestsFailed
+        } else {
+            ExitKind::Success
+        })
+    }
+}
+
+/// Flaky: failed in some runs and not in others, or passed only on a retry; with the runs it failed
+/// in. Always failing: failed in every run it took part in.
+pub(crate) fn verdicts(outcomes: &BTreeMap<String, Vec<(usize, Outcome)>>) -> (Vec<(String, Vec<usize>)>, Vec<String>) {
+    let mut flaky = Vec::new();
+    let mut always_failing = Vec::new();
+    for (id, runs) in outcomes {
+        let failed_in: Vec<usize> =
+            runs.iter().filter(|(_, o)| matches!(o, Outcome::Failed | Outcome::Flaky)).map(|(run, _)| *run).collect();
+        let hard_failures = runs.iter().filter(|(_, o)| *o == Outcome::Failed).count();
+        if hard_failures == runs.len() {
+            always_failing.push(id.clone());
+        } else if !failed_in.is_empty() {
+            flaky.push((id.clone(), failed_in));
+        }
+    }
+    (flaky, always_failing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_tell_flaky_from_broken() {
+        use Outcome::*;
+        let mut outcomes = BTreeMap::new();
+        outcomes.insert("unit a".to_owned(), vec![(1, Passed), (2, Failed), (3, Passed), (4, Failed)]);
+        outcomes.insert("unit b".to_owned(), vec![(1, Passed), (2, Passed), (3, Passed), (4, Passed)]);
+        outcomes.insert("unit c".to_owned(), vec![(1, Failed), (2, Failed), (3, Failed), (4, Failed)]);
+        outcomes.insert("e2e d".to_owned(), vec![(1, Passed), (2, Flaky), (3, Passed), (4, Passed)]);
+        outcomes.insert("unit e".to_owned(), vec![(1, Skipped), (2, Skipped), (3, Skipped), (4, Skipped)]);
+        let (flaky, always) = verdicts(&outcomes);
+        assert_eq!(flaky, [("e2e d".to_owned(), vec![2]), ("unit a".to_owned(), vec![2, 4])]);
+        assert_eq!(always, ["unit c"]);
+    }
+}
