@@ -27,6 +27,12 @@ fn read(path: &Path) -> Durations {
 }
 
 impl Durations {
+    /// The committed file only: what every machine of a sharded CI run sees alike, so that their
+    /// shards agree (this machine's own history would differ between them).
+    pub(crate) fn load_committed(root: &Path) -> Durations {
+        read(&root.join(COMMITTED))
+    }
+
     /// The committed file, overlaid by this machine's history; empty when neither exists or parses.
     pub(crate) fn load(root: &Path) -> Durations {
         let mut durations = read(&root.join(COMMITTED));

@@ -77,7 +77,10 @@ pub(crate) struct Facts<'a> {
     pub(crate) run_id: &'a str,
     pub(crate) cpus: usize,
     pub(crate) collection: &'a Collection,
+    /// Everything known here (committed + this machine's history): sizes workers.
     pub(crate) durations: &'a Durations,
+    /// The committed durations only: balances shards identically on every machine.
+    pub(crate) shard_durations: &'a Durations,
     pub(crate) python: &'a Path,
     pub(crate) backend_dir: &'a Path,
     pub(crate) run_dir: &'a Path,
@@ -241,7 +244,7 @@ fn pytest_plan(
     expression: String,
     claimed: &[&str],
 ) -> SuitePlan {
-    let ids = this_shard(claimed, args.shard, facts.durations);
+    let ids = this_shard(claimed, args.shard, facts.shard_durations);
     let total = ids.len() as u64;
     let work = facts.durations.known_total(ids.iter().copied()).map(|secs| (secs, PYTEST_SECONDS_PER_WORKER));
     let (workers, workers_why) =
@@ -307,7 +310,7 @@ fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFact
     let location_ids: Vec<&str> = locations.iter().map(String::as_str).collect();
     let weight_of = |location: &str| {
         let ids = e2e.tests.iter().filter(|t| format!("{}:{}", t.file, t.line) == location).map(|t| t.id.as_str());
-        facts.durations.estimate(ids).iter().map(|(_, secs)| secs).sum::<f64>()
+        facts.shard_durations.estimate(ids).iter().map(|(_, secs)| secs).sum::<f64>()
     };
     let chosen: Vec<&str> = match args.shard {
         None => location_ids.clone(),
@@ -505,6 +508,7 @@ max_workers = 1
         let collection = collection();
         let facts = Facts {
             durations,
+            shard_durations: durations,
             random_seed: None,
             retries: 0,
             run_id: "ab12cd34",
@@ -653,6 +657,7 @@ max_workers = 1
             cpus: 2,
             collection,
             durations: Box::leak(Box::new(Durations::default())),
+            shard_durations: Box::leak(Box::new(Durations::default())),
             python: Path::new("/venv/bin/python"),
             backend_dir: Path::new("/repo/backend"),
             run_dir: Path::new("/tmp/x"),

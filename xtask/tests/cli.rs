@@ -95,7 +95,7 @@ fn test_all_runs_every_collected_test_exactly_once() {
         .unwrap();
     let expected: Vec<String> =
         String::from_utf8_lossy(&collected.stdout).lines().filter(|l| l.contains("::")).map(str::to_owned).collect();
-    assert_eq!(expected.len(), 18);
+    assert_eq!(expected.len(), 19);
 
     // What actually ran, from the kept event streams of every suite.
     let mut ran: BTreeMap<String, u32> = BTreeMap::new();
@@ -118,10 +118,10 @@ fn test_all_runs_every_collected_test_exactly_once() {
     });
 
     let sum: u64 = ["fast", "db", "unassigned"].iter().map(|suite| run.row(suite).0).sum();
-    assert_eq!(sum, 18, "the summary adds up to the whole collection");
+    assert_eq!(sum, 19, "the summary adds up to the whole collection");
     assert_eq!(run.row("unassigned"), (3, 3, 0, 0, 2.min(std::thread::available_parallelism().unwrap().get() as u64)));
     assert!(run.stdout.contains("unassigned: 3 tests matched no suite's marker"));
-    assert!(run.stdout.trim_end().ends_with("xtask: 17 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("xtask: 18 passed, 0 failed, 1 skipped"), "{}", run.stdout);
 }
 
 #[test]
@@ -149,10 +149,10 @@ fn a_failing_test_exits_1_and_is_named_with_its_error() {
     let project = Project::copy_of("mini");
     let run = Run::of(project.xtask(&["test", "fast"]).env("FIXTURE_FAIL", "1"));
     assert_eq!(run.code, 1, "{}", run.explain());
-    assert_eq!(run.row("fast"), (10, 8, 1, 1, 2.min(std::thread::available_parallelism().unwrap().get() as u64)));
+    assert_eq!(run.row("fast"), (11, 9, 1, 1, 2.min(std::thread::available_parallelism().unwrap().get() as u64)));
     assert!(run.stdout.contains("tests/test_fast.py::test_fails_on_request"), "{}", run.stdout);
     assert!(run.stdout.contains("deliberate failure requested by FIXTURE_FAIL"), "{}", run.stdout);
-    assert!(run.stdout.contains("xtask: 8 passed, 1 failed, 1 skipped"), "{}", run.stdout);
+    assert!(run.stdout.contains("xtask: 9 passed, 1 failed, 1 skipped"), "{}", run.stdout);
 }
 
 #[test]

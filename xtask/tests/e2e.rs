@@ -74,7 +74,7 @@ fn test_all_runs_backend_suites_and_e2e() {
     let project = web();
     let result = run(&project, &["test-all"], &[]);
     assert_eq!(result.code, 0, "{}", result.explain());
-    assert_eq!(result.row("fast").0, 10);
+    assert_eq!(result.row("fast").0, 11);
     assert_eq!(result.row("e2e").0, 7);
     assert_eq!(result.row("unassigned").0, 8, "db-marked and unmarked tests have no suite here");
 }

@@ -64,6 +64,13 @@ pub(crate) fn run_suite(plan: &SuitePlan, emit: &mut dyn FnMut(Event)) -> anyhow
     }
     result.log = Some(plan.log.clone());
     crate::services::rundir::make_private_dir(&plan.media_base)?;
+    // A suite may run again in the same run directory (`stress`): start from an empty stream.
+    match fs::remove_file(&plan.events) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("cannot reset {}", plan.events.display()));
+        }
+        _ => {}
+    }
     if let Some((path, ids)) = &plan.selection {
         fs::write(path, ids.join("\n") + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }
