@@ -113,7 +113,7 @@ pub(crate) struct Stress {
 
 #[derive(Debug, Args)]
 pub(crate) struct Ci {
-    /// Run only this machine's part of every suite (K of N).
+    /// Run only this machine's part of every suite (K of N); the xtask's own checks run on shard 1.
     #[arg(long, value_name = "K/N")]
     pub(crate) shard: Option<crate::shard::Shard>,
     /// After the run, rewrite the committed xtask-durations.json from the recorded durations.
