@@ -158,6 +158,49 @@ mod tests {
         assert!(Xtask::try_parse_from(["xtask", "test-all", "--shard", "5/4"]).is_err());
     }
 
+    /// Every command of the testing guide is valid: it parses, names real suites, or runs a script
+    /// that exists; and its exit-code table matches the codes the xtask returns.
+    #[test]
+    fn the_guide_commands_are_valid() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let guide = std::fs::read_to_string(root.join("docs/development/PARALLEL_TESTING_GUIDE.md")).unwrap();
+        let config = crate::config::Config::parse(&std::fs::read_to_string(root.join("xtask.toml")).unwrap()).unwrap();
+        let mut in_shell = false;
+        let mut checked = 0;
+        for line in guide.lines() {
+            if line.starts_with("```") {
+                in_shell = line == "```sh";
+                continue;
+            }
+            if !in_shell || line.trim().is_empty() {
+                continue;
+            }
+            checked += 1;
+            if let Some(script) = line.strip_prefix("bash ") {
+                let script = script.split_whitespace().next().unwrap();
+                let text = std::fs::read_to_string(root.join(script)).unwrap_or_else(|_| panic!("{script} is missing"));
+                assert!(text.contains("exec cargo xtask "), "{script} does not exec the xtask");
+                continue;
+            }
+            let words = line.strip_prefix("cargo xtask ").unwrap_or_else(|| panic!("not an xtask command: {line}"));
+            let argv = std::iter::once("xtask").chain(words.split_whitespace());
+            let parsed = Xtask::try_parse_from(argv).unwrap_or_else(|e| panic!("`{line}` does not parse: {e}"));
+            let suites = match parsed.command {
+                Command::Test(test) => test.suites,
+                Command::Stress(stress) => stress.suites,
+                _ => vec![],
+            };
+            for suite in suites {
+                assert!(config.suite(&suite).is_some(), "`{line}` names unknown suite {suite}");
+            }
+        }
+        assert!(checked >= 15, "only {checked} commands found in the guide");
+        use crate::exit::ExitKind::*;
+        for kind in [Success, TestsFailed, Usage, Environment, NoTests, Interrupted] {
+            assert!(guide.contains(&format!("| `{}` |", kind.code())), "exit code {} is not in the guide", kind.code());
+        }
+    }
+
     #[test]
     fn zero_workers_is_refused() {
         assert!(Xtask::try_parse_from(["xtask", "test-all", "--workers", "0"]).is_err());

@@ -164,6 +164,14 @@ pub fn leftovers(run_id: &str) -> Vec<String> {
     found
 }
 
+/// Whether a process is still running: present in /proc and not a zombie (dead, awaiting its reaper).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
 pub fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ready() {
