@@ -6,9 +6,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use common::{backend_python, leftovers, send_signal, wait_for, Project, TestServer};
+use common::{backend_python, leftovers, send_signal, Project, TestServer};
 
 #[test]
 fn help_lists_every_task_and_the_exit_codes() {
@@ -223,23 +222,8 @@ fn sigterm_mid_run_stops_everything_too() {
 
 fn sigint_or_sigterm(signal: i32) {
     let project = Project::copy_of("mini");
-    let out = tempfile::tempdir().unwrap();
-    let child = project
-        .xtask(&["test", "db"])
-        .env("FIXTURE_OUT", out.path())
-        .env("FIXTURE_SLEEP", "120")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (child, _out, run_id) = project.start_with_a_sleeping_test(&["test", "db"]);
     let pid = child.id();
-    let sleeping = || {
-        std::fs::read_dir(out.path())
-            .unwrap()
-            .flatten()
-            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
-    };
-    wait_for("a test to be running", Duration::from_secs(60), || sleeping().is_some());
-    let run_id = sleeping().unwrap();
     assert!(!leftovers(&run_id).is_empty(), "the run's processes and dirs exist before the signal");
     send_signal(pid, signal);
     let run = Run::from(child.wait_with_output().unwrap());

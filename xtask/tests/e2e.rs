@@ -82,22 +82,7 @@ fn test_all_runs_backend_suites_and_e2e() {
 #[test]
 fn sigint_during_e2e_leaves_no_server_browser_or_directory() {
     let project = web();
-    let out = tempfile::tempdir().unwrap();
-    let child = project
-        .xtask(&["test", "e2e"])
-        .env("FIXTURE_OUT", out.path())
-        .env("FIXTURE_SLEEP", "120")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let marker = || {
-        std::fs::read_dir(out.path())
-            .unwrap()
-            .flatten()
-            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
-    };
-    wait_for("an E2E test to be running", Duration::from_secs(90), || marker().is_some());
-    let run_id = marker().unwrap();
+    let (child, out, run_id) = project.start_with_a_sleeping_test(&["test", "e2e"]);
     let servers: Vec<u32> = std::fs::read_dir(out.path())
         .unwrap()
         .flatten()

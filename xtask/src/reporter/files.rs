@@ -37,26 +37,15 @@ fn repo_path(root: &Path, result: &SuiteResult, test: &TestRecord) -> Option<Str
 pub(crate) fn junit(root: &Path, result: &SuiteResult) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let errors = u64::from(result.status == SuiteStatus::Errored);
-    let _ = writeln!(
-        out,
-        "<testsuites name=\"{0}\" tests=\"{1}\" failures=\"{2}\" errors=\"{3}\" skipped=\"{4}\" time=\"{5:.3}\">",
+    let counts = format!(
+        "name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\" time=\"{:.3}\"",
         xml(&result.suite),
         result.tests.len(),
         result.failed,
-        errors,
         result.skipped,
         result.wall.as_secs_f64()
     );
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{0}\" tests=\"{1}\" failures=\"{2}\" errors=\"{3}\" skipped=\"{4}\" time=\"{5:.3}\">",
-        xml(&result.suite),
-        result.tests.len(),
-        result.failed,
-        errors,
-        result.skipped,
-        result.wall.as_secs_f64()
-    );
+    let _ = writeln!(out, "<testsuites {counts}>\n  <testsuite {counts}>");
     for test in &result.tests {
         let mut attributes = format!(
             "classname=\"{}\" name=\"{}\" time=\"{:.3}\"",

@@ -34,10 +34,15 @@ pub struct Project {
 }
 
 impl Project {
-    /// A private copy of `xtask/tests/fixtures/<name>`.
+    /// A private copy of `xtask/tests/fixtures/<name>`. A fixture without a backend of its own
+    /// (`web`) gets `mini`'s: one Django fixture serves every project shape.
     pub fn copy_of(name: &str) -> Project {
         let dir = tempfile::Builder::new().prefix("xtask-it-").tempdir().unwrap();
-        copy_tree(&repo_root().join("xtask/tests/fixtures").join(name), dir.path());
+        let fixtures = repo_root().join("xtask/tests/fixtures");
+        copy_tree(&fixtures.join(name), dir.path());
+        if !dir.path().join("backend").exists() {
+            copy_tree(&fixtures.join("mini/backend"), &dir.path().join("backend"));
+        }
         Project { dir }
     }
 
@@ -76,6 +81,28 @@ impl Project {
             .env_remove("DATABASE_URL")
             .stdin(Stdio::null());
         command
+    }
+
+    /// Starts the xtask with its sleeping-on-request test asleep (FIXTURE_SLEEP) and returns once
+    /// that test runs: the child, the fixture's output dir and the run id the test wrote there.
+    pub fn start_with_a_sleeping_test(&self, args: &[&str]) -> (std::process::Child, tempfile::TempDir, String) {
+        let out = tempfile::tempdir().unwrap();
+        let child = self
+            .xtask(args)
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_SLEEP", "120")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let marker = || {
+            std::fs::read_dir(out.path())
+                .unwrap()
+                .flatten()
+                .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
+        };
+        wait_for("a test to be running", Duration::from_secs(90), || marker().is_some());
+        let run_id = marker().unwrap();
+        (child, out, run_id)
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
