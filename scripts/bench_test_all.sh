@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): wall time of `cargo xtask test-all` beside the old script sequence
+# Benchmark (not a test): wall time of `cargo xtask` beside the old script sequence
 #   pytest -n 8 -m unit --dist=loadscope; -n 4 -m api; -n 2 -m processing; -n 1 -m postgres
-# on the same tree and the same PostgreSQL server, interleaved ROUNDS times; prints medians and ratios.
-# The xtask is also timed with its own private server (initdb and start-up included).
+# on the same tree, interleaved ROUNDS times; prints medians and ratios. Like for like: the same four
+# suites on the same PostgreSQL server. Then `test-all` as users run it: its own private server
+# (initdb and start-up included) and every suite, smoke, E2E and the catch-all too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -40,16 +41,16 @@ now() { date +%s.%N; }
 time_of() { local start; start=$(now); "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; awk -v a="$(now)" -v b="$start" "BEGIN { print a - b }"; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-old=(); shared=(); private=()
+old=(); same=(); all=()
 for round in $(seq "$ROUNDS"); do
     old+=("$(time_of old_scripts)")
-    shared+=("$(time_of "$XTASK" test-all --no-progress --db-url "$URL")")
-    private+=("$(time_of "$XTASK" test-all --no-progress)")
-    echo "round $round: old scripts ${old[-1]}s, xtask (same server) ${shared[-1]}s, xtask (private server) ${private[-1]}s"
+    same+=("$(time_of "$XTASK" test unit api processing postgres --no-progress --db-url "$URL")")
+    all+=("$(time_of "$XTASK" test-all --no-progress)")
+    echo "round $round: old scripts ${old[-1]}s, xtask same suites ${same[-1]}s, xtask test-all ${all[-1]}s"
 done
-o=$(median "${old[@]}"); s=$(median "${shared[@]}"); p=$(median "${private[@]}")
+o=$(median "${old[@]}"); s=$(median "${same[@]}"); a=$(median "${all[@]}")
 echo
 echo "median over $ROUNDS rounds on $(nproc) CPUs"
-printf '  old script sequence (unit/api/processing/postgres, 4 suites): %6.2fs\n' "$o"
-printf '  cargo xtask test-all, same server (all 5 suites + catch-all):  %6.2fs  ratio old/xtask %.2f\n' "$s" "$(awk -v a="$o" -v b="$s" "BEGIN { print a / b }")"
-printf '  cargo xtask test-all, private server started by the xtask:     %6.2fs  ratio old/xtask %.2f\n' "$p" "$(awk -v a="$o" -v b="$p" "BEGIN { print a / b }")"
+printf '  old script sequence (unit, api, processing, postgres):            %6.2fs\n' "$o"
+printf '  cargo xtask test unit api processing postgres (same server):      %6.2fs  ratio old/xtask %.2f\n' "$s" "$(awk -v x="$o" -v y="$s" "BEGIN { print x / y }")"
+printf '  cargo xtask test-all (private server, + smoke, e2e, catch-all):   %6.2fs\n' "$a"
