@@ -17,15 +17,7 @@ use crate::config::SuiteKind;
 use crate::events::{Event, Outcome, SuiteResult, SuiteStatus, TestRecord};
 use crate::plan::SuitePlan;
 use crate::services::process::ChildGroup;
-use crate::services::telling_line;
-
-pub(crate) fn log_file(path: &Path) -> anyhow::Result<File> {
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
-}
+use crate::services::{log_file, telling_line};
 
 /// The JSON lines the shipped pytest plugin and Playwright reporter write (one schema for both).
 #[derive(Debug, Deserialize)]

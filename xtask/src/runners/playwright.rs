@@ -8,9 +8,9 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 
 use crate::exit::tests_failed;
-use crate::runners::{log_file, EventTail};
+use crate::runners::EventTail;
 use crate::services::process::ChildGroup;
-use crate::services::telling_line;
+use crate::services::{log_file, telling_line};
 
 const REPORTER_SOURCE: &str = include_str!("xtask_playwright_reporter.cjs");
 pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";

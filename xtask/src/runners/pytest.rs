@@ -9,9 +9,8 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::exit::tests_failed;
-use crate::runners::log_file;
 use crate::services::process::ChildGroup;
-use crate::services::telling_line;
+use crate::services::{log_file, telling_line};
 
 pub(crate) const PLUGIN_MODULE: &str = "xtask_pytest_plugin";
 const PLUGIN_SOURCE: &str = include_str!("xtask_pytest_plugin.py");

@@ -9,7 +9,7 @@ use crate::config::Frontend;
 use crate::events::Event;
 use crate::exit::environment;
 use crate::services::python::{fnv1a, run_logged};
-use crate::services::{is_executable, which};
+use crate::services::{is_executable, is_root, which};
 
 const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
 const BUILD_STAMP: &str = ".xtask-build-stamp";
@@ -153,9 +153,7 @@ pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow:
         Err(message) if std::env::var_os("XTASK_CHROMIUM").is_some() => return Err(environment(message)),
         Err(_) => {}
     }
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let Some(apt) = which("apt-get").filter(|_| root) else {
+    let Some(apt) = which("apt-get").filter(|_| is_root()) else {
         return Err(environment(format!("no Chromium found: {BROWSER_FIX}")));
     };
     emit(Event::Note(format!("installing Debian's chromium with apt-get (log: {})", log.display())));

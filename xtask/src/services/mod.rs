@@ -23,6 +23,22 @@ pub(crate) fn is_executable(path: &Path) -> bool {
     path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
+/// Whether we run as root: initdb then needs another user, and apt-get may install a browser.
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A log file opened for appending (created when missing), for a child's stdout or stderr.
+pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// The most telling line of a tool's log: the last error-looking line, else the last line.
 pub(crate) fn telling_line(log: &str) -> String {
     let lines: Vec<&str> = log.lines().map(str::trim).filter(|line| !line.is_empty()).collect();

@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::exit::environment;
 use crate::services::process::ChildGroup;
 use crate::services::rundir::{make_private_dir, short_temp_dir};
-use crate::services::{is_executable, telling_line, which};
+use crate::services::{is_executable, is_root, log_file, telling_line, which};
 use crate::signals;
 
 const PORT: u16 = 5432;
@@ -74,11 +74,6 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
         let fields: Vec<&str> = line.split(':').collect();
         (fields.len() > 3 && fields[0] == name).then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
     })
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 impl PrivateServer {
@@ -187,14 +182,6 @@ impl Drop for PrivateServer {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
-}
-
-fn log_file(path: &Path) -> anyhow::Result<fs::File> {
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 /// The user's server. Test databases whose names start with this run's prefix are dropped on drop.

@@ -9,7 +9,7 @@ use crate::reporter::Reporter;
 use crate::services::frontend::{find_browser, App};
 use crate::services::postgres::{describe, find_bindir, psql};
 use crate::services::python::{Venv, VenvState};
-use crate::services::which;
+use crate::services::{is_root, which};
 use crate::Ctx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +109,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             Some("apt-get install postgresql-15"),
         ),
     });
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if is_root() {
         let has_user =
             std::fs::read_to_string("/etc/passwd").is_ok_and(|p| p.lines().any(|l| l.starts_with("postgres:")));
         checks.push(if has_user {
