@@ -21,8 +21,8 @@ if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; AS=(runuser -u postgres --)
 "${AS[@]}" "$BINDIR/initdb" -N -A trust -U postgres -D "$PGDIR/data" >/dev/null
 "${AS[@]}" "$BINDIR/postgres" -D "$PGDIR/data" -k "$PGDIR" -c listen_addresses= -c fsync=off \
     -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 >"$PGDIR/log" 2>&1 &
-PGPID=$!
-trap 'kill -INT $PGPID 2>/dev/null; wait $PGPID 2>/dev/null; rm -rf "$PGDIR"' EXIT
+# Stop it by its data directory: runuser does not pass a signal on to the server it started.
+trap '"${AS[@]}" "$BINDIR/pg_ctl" -D "$PGDIR/data" stop -m fast >/dev/null 2>&1; rm -rf "$PGDIR"' EXIT
 URL="postgresql://postgres@/postgres?host=$PGDIR"
 until psql -X -d "$URL" -c 'select 1' >/dev/null 2>&1; do sleep 0.1; done
 
