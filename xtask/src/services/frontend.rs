@@ -8,7 +8,8 @@ use std::process::Command;
 use crate::config::Frontend;
 use crate::events::Event;
 use crate::exit::environment;
-use crate::services::python::{fnv1a, run_logged};
+use crate::services::fnv1a;
+use crate::services::python::run_logged;
 use crate::services::{is_executable, is_root, which};
 
 const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
@@ -44,26 +45,32 @@ impl App<'_> {
         format!("{:016x}", fnv1a(&bytes))
     }
 
+    fn stamped(&self, stamp: &str, hash: &str) -> bool {
+        fs::read_to_string(self.dir.join(stamp)).is_ok_and(|s| s.trim() == hash)
+    }
+
     pub(crate) fn modules_fresh(&self) -> bool {
-        fs::read_to_string(self.dir.join(MODULES_STAMP)).is_ok_and(|s| s.trim() == self.lock_hash())
-            && is_executable(&self.playwright())
+        self.stamped(MODULES_STAMP, &self.lock_hash()) && is_executable(&self.playwright())
     }
 
     pub(crate) fn build_fresh(&self) -> bool {
-        fs::read_to_string(self.dir.join(BUILD_STAMP)).is_ok_and(|s| s.trim() == self.sources_hash())
+        self.stamped(BUILD_STAMP, &self.sources_hash())
     }
 
-    /// Installs node modules and rebuilds, each only when its inputs changed.
+    /// Installs node modules and rebuilds, each only when its inputs changed. Each input is hashed
+    /// once, before the work: the stamp then says exactly what was installed or built.
     pub(crate) fn prepare(&self, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
-        if !self.modules_fresh() {
+        let lock = self.lock_hash();
+        if !(self.stamped(MODULES_STAMP, &lock) && is_executable(&self.playwright())) {
             emit(Event::Note(format!("installing node modules in {} (log: {})", self.dir.display(), log.display())));
             self.run(&self.config.install, log, "installing node modules")?;
-            fs::write(self.dir.join(MODULES_STAMP), self.lock_hash() + "\n")?;
+            fs::write(self.dir.join(MODULES_STAMP), lock + "\n")?;
         }
-        if !self.build_fresh() {
+        let sources = self.sources_hash();
+        if !self.stamped(BUILD_STAMP, &sources) {
             emit(Event::Note(format!("building the frontend in {} (log: {})", self.dir.display(), log.display())));
             self.run(&self.config.build, log, "building the frontend")?;
-            fs::write(self.dir.join(BUILD_STAMP), self.sources_hash() + "\n")?;
+            fs::write(self.dir.join(BUILD_STAMP), sources + "\n")?;
         }
         Ok(())
     }

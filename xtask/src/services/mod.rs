@@ -39,6 +39,11 @@ pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .with_context(|| format!("cannot open {}", path.display()))
 }
 
+/// FNV-1a, 64 bits: a stable content hash for the requirements stamp without a crypto crate.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The most telling line of a tool's log: the last error-looking line, else the last line.
 pub(crate) fn telling_line(log: &str) -> String {
     let lines: Vec<&str> = log.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
@@ -58,6 +63,13 @@ pub(crate) fn telling_line(log: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_known_values() {
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(fnv1a(b"Django==5.2.19\n"), fnv1a(b"Django==5.2.18\n"));
+    }
 
     #[test]
     fn telling_line_prefers_errors() {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::events::Event;
 use crate::exit::{environment, usage};
 use crate::services::process::ChildGroup;
-use crate::services::{telling_line, which};
+use crate::services::{fnv1a, telling_line, which};
 use crate::Ctx;
 
 const STAMP: &str = ".xtask-requirements";
@@ -42,11 +42,19 @@ impl Venv {
     }
 
     pub(crate) fn state(&self) -> anyhow::Result<VenvState> {
+        Ok(self.state_for(&self.requirements_hash()?))
+    }
+
+    fn state_for(&self, requirements_hash: &str) -> VenvState {
         if !self.python().exists() {
-            return Ok(VenvState::Missing);
+            return VenvState::Missing;
         }
         let stamp = fs::read_to_string(self.dir.join(STAMP)).unwrap_or_default();
-        Ok(if stamp.trim() == self.requirements_hash()? { VenvState::Fresh } else { VenvState::Stale })
+        if stamp.trim() == requirements_hash {
+            VenvState::Fresh
+        } else {
+            VenvState::Stale
+        }
     }
 
     fn requirements_hash(&self) -> anyhow::Result<String> {
@@ -61,7 +69,9 @@ impl Venv {
 
     /// Creates or refreshes the virtualenv; does nothing when it is fresh (unless `force`).
     pub(crate) fn ensure(&self, ctx: &Ctx, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
-        let state = self.state()?;
+        // The hash of what is about to be installed is the one stamped afterwards.
+        let hash = self.requirements_hash()?;
+        let state = self.state_for(&hash);
         if state == VenvState::Fresh && !force {
             return Ok(());
         }
@@ -116,7 +126,7 @@ impl Venv {
             }
         };
         run_logged(&mut install, log, "installing the backend requirements")?;
-        fs::write(self.dir.join(STAMP), self.requirements_hash()? + "\n")
+        fs::write(self.dir.join(STAMP), hash + "\n")
             .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(())
     }
@@ -144,21 +154,4 @@ pub(crate) fn run_logged(command: &mut Command, log: &Path, what: &str) -> anyho
         return Err(environment(format!("{what} failed ({status}): {} (log: {})", telling_line(&text), log.display())));
     }
     Ok(())
-}
-
-/// FNV-1a, 64 bits: a stable content hash for the requirements stamp without a crypto crate.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a_known_values() {
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_ne!(fnv1a(b"Django==5.2.19\n"), fnv1a(b"Django==5.2.18\n"));
-    }
 }

@@ -7,7 +7,7 @@ use crate::events::{Event, Outcome, SuiteStatus};
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::plan::Selection;
-use crate::services::python::fnv1a;
+use crate::services::fnv1a;
 use crate::tasks::test::Session;
 use crate::{signals, Ctx};
 
