@@ -300,30 +300,31 @@ fn pytest_plan(
 
 fn playwright_plan(config: &Config, args: &RunArgs, facts: &Facts, e2e: &E2eFacts, spec: SuiteSpec) -> SuitePlan {
     // The unit of a shard is a location (`file:line`): tests made in a loop share one.
-    let mut locations: Vec<String> = Vec::new();
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
     for test in e2e.tests {
-        let location = format!("{}:{}", test.file, test.line);
-        if !locations.contains(&location) {
-            locations.push(location);
+        let location = test.location();
+        match groups.iter_mut().find(|(known, _)| *known == location) {
+            Some((_, ids)) => ids.push(&test.id),
+            None => groups.push((location, vec![&test.id])),
         }
     }
-    let location_ids: Vec<&str> = locations.iter().map(String::as_str).collect();
-    let weight_of = |location: &str| {
-        let ids = e2e.tests.iter().filter(|t| format!("{}:{}", t.file, t.line) == location).map(|t| t.id.as_str());
-        facts.shard_durations.estimate(ids).iter().map(|(_, secs)| secs).sum::<f64>()
-    };
     let chosen: Vec<&str> = match args.shard {
-        None => location_ids.clone(),
+        None => groups.iter().map(|(location, _)| location.as_str()).collect(),
         Some(shard) => {
-            let weighted: Vec<(&str, f64)> = location_ids.iter().map(|l| (*l, weight_of(l))).collect();
+            let weighted: Vec<(&str, f64)> = groups
+                .iter()
+                .map(|(location, ids)| {
+                    let secs = facts.shard_durations.estimate(ids.iter().copied()).iter().map(|(_, s)| s).sum::<f64>();
+                    (location.as_str(), secs)
+                })
+                .collect();
             partition(&weighted, shard.count).swap_remove(shard.index - 1)
         }
     };
-    let ids: Vec<&str> = e2e
-        .tests
+    let ids: Vec<&str> = groups
         .iter()
-        .filter(|t| chosen.contains(&format!("{}:{}", t.file, t.line).as_str()))
-        .map(|t| t.id.as_str())
+        .filter(|(location, _)| chosen.contains(&location.as_str()))
+        .flat_map(|(_, ids)| ids.iter().copied())
         .collect();
     let total = ids.len() as u64;
     let work = facts.durations.known_total(ids.iter().copied()).map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));

@@ -30,6 +30,14 @@ pub(crate) struct Listed {
     pub(crate) line: u32,
 }
 
+impl Listed {
+    /// `tests/e2e/auth.spec.ts:12`: what `playwright test` takes to select the test (and any other
+    /// test declared on that line, as tests made in a loop are).
+    pub(crate) fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
 /// A `playwright test --list` running in the background beside the other start-up work.
 pub(crate) struct Lister {
     child: ChildGroup,
