@@ -93,6 +93,8 @@ pub(crate) enum Event {
     RunStarted {
         run_id: String,
         suites: Vec<String>,
+        /// This machine's part of every suite, under `--shard`.
+        shard: Option<crate::shard::Shard>,
         log_dir: PathBuf,
     },
     SuiteStarted {

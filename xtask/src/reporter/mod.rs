@@ -90,8 +90,8 @@ impl Reporter {
         }
         match event {
             Event::Note(text) => eprintln!("{} {text}", self.style.paint("2", "note:")),
-            Event::RunStarted { run_id, suites, log_dir } => {
-                println!("run {run_id}: {} (logs: {})", suites.join(", "), log_dir.display());
+            Event::RunStarted { run_id, suites, shard, log_dir } => {
+                println!("{}", summary::run_line(run_id, suites, *shard, log_dir));
             }
             Event::SuiteStarted { suite, workers, total } => {
                 self.lines = PlainLines {

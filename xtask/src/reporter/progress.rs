@@ -60,9 +60,8 @@ impl Bars {
             Event::Note(text) => {
                 let _ = self.multi.println(format!("note: {text}"));
             }
-            Event::RunStarted { run_id, suites, log_dir } => {
-                let _ =
-                    self.multi.println(format!("run {run_id}: {} (logs: {})", suites.join(", "), log_dir.display()));
+            Event::RunStarted { run_id, suites, shard, log_dir } => {
+                let _ = self.multi.println(summary::run_line(run_id, suites, *shard, log_dir));
             }
             Event::SuiteStarted { suite, workers, total } => {
                 let bar = self.multi.add(ProgressBar::new(*total));

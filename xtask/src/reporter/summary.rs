@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::events::{SuiteResult, SuiteStatus, TestRecord};
 use crate::plan::Plan;
 use crate::reporter::Style;
+use crate::shard::Shard;
 use crate::tasks::doctor::{Check, CheckStatus};
 
 pub(crate) fn seconds(duration: Duration) -> String {
@@ -24,6 +25,12 @@ pub(crate) fn status_word(result: &SuiteResult, style: Style) -> String {
         SuiteStatus::Interrupted => style.paint("33", "interrupted"),
         SuiteStatus::NotRun => style.paint("2", "not run (fail fast)"),
     }
+}
+
+/// `run ab12cd34: unit, api, e2e, shard 2/4 (logs: target/xtask/logs/ab12cd34)`
+pub(crate) fn run_line(run_id: &str, suites: &[String], shard: Option<Shard>, log_dir: &Path) -> String {
+    let shard = shard.map(|s| format!(", shard {}/{}", s.index, s.count)).unwrap_or_default();
+    format!("run {run_id}: {}{shard} (logs: {})", suites.join(", "), log_dir.display())
 }
 
 /// `FAILED unit core/tests/x.py::test_y [gw1, 0.12s]: assert 1 == 2`
@@ -290,6 +297,15 @@ mod tests {
         assert!(text.contains("  api t.py::test_0\n      assert 1 == 2"), "{text}");
         assert!(text.contains("unassigned: 2 tests matched no suite's marker"));
         assert!(text.ends_with("xtask: 13 passed, 1 failed, 0 skipped\n"), "{text}");
+    }
+
+    #[test]
+    fn run_line_names_suites_and_the_shard() {
+        let suites = ["unit".to_owned(), "e2e".to_owned()];
+        let logs = Path::new("/logs/ab");
+        assert_eq!(run_line("ab", &suites, None, logs), "run ab: unit, e2e (logs: /logs/ab)");
+        let shard = Some(Shard { index: 2, count: 4 });
+        assert_eq!(run_line("ab", &suites, shard, logs), "run ab: unit, e2e, shard 2/4 (logs: /logs/ab)");
     }
 
     #[test]

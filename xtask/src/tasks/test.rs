@@ -242,13 +242,10 @@ impl<'a> Session<'a> {
                 plan.overlapping
             )));
         }
-        let mut title: Vec<String> = plan.suites.iter().map(|suite| suite.name.clone()).collect();
-        if let Some(shard) = plan.shard {
-            title.push(format!("shard {}/{}", shard.index, shard.count));
-        }
         self.reporter.handle(&Event::RunStarted {
             run_id: self.run_id.clone(),
-            suites: title,
+            suites: plan.suites.iter().map(|suite| suite.name.clone()).collect(),
+            shard: plan.shard,
             log_dir: self.log_dir.clone(),
         });
         let mut results: Vec<SuiteResult> = Vec::new();
