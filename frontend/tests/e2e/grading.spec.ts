@@ -72,6 +72,7 @@ test('a graded copy can be finalized, and then no longer changed', async ({ page
   await grading.open(processedExam.copyIds[1]);
   await grading.button('Take lock').click();
   await grading.score('4', '5');
+  await expect(page.getByRole('status')).toHaveText('Scores saved.');
   await grading.button('Submit grade').click();
   await expect(grading.status).toHaveText('graded');
   await grading.button('Finalize').click();
