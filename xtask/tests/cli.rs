@@ -232,6 +232,16 @@ fn sigint_or_sigterm(signal: i32) {
 }
 
 #[test]
+fn a_reader_that_goes_away_does_not_crash_the_run() {
+    let project = Project::copy_of("mini");
+    let mut child = project.xtask(&["test", "fast"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    drop(child.stdout.take()); // as `cargo xtask test-all | head -0` would
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
 fn doctor_reports_what_is_found() {
     let run = Project::copy_of("mini").run(&["doctor"]);
     assert_eq!(run.code, 0, "{}", run.explain());

@@ -13,6 +13,18 @@ use crate::events::{Event, Outcome};
 use crate::exit::ExitKind;
 use crate::plan::Plan;
 
+// Writes that fail (a reader that went away: `cargo xtask test-all | head`) are dropped: the run
+// goes on and still cleans up, where `println!` would panic mid-run.
+macro_rules! out {
+    ($($arg:tt)*) => {{ let _ = write!(std::io::stdout().lock(), $($arg)*); }};
+}
+macro_rules! outln {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout().lock(), $($arg)*); }};
+}
+macro_rules! errln {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr().lock(), $($arg)*); }};
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {
     pub(crate) color: bool,
@@ -89,9 +101,9 @@ impl Reporter {
             }
         }
         match event {
-            Event::Note(text) => eprintln!("{} {text}", self.style.paint("2", "note:")),
+            Event::Note(text) => errln!("{} {text}", self.style.paint("2", "note:")),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
-                println!("{}", summary::run_line(run_id, suites, *shard, log_dir));
+                outln!("{}", summary::run_line(run_id, suites, *shard, log_dir));
             }
             Event::SuiteStarted { suite, workers, total } => {
                 self.lines = PlainLines {
@@ -101,26 +113,26 @@ impl Reporter {
                     last_line: Some(Instant::now()),
                     ..PlainLines::default()
                 };
-                println!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
+                outln!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
             }
             Event::TestsCollected { total, .. } => self.lines.total = *total,
-            Event::ServiceStarted { suite, worker, detail } => println!("{suite}: worker {worker} serves {detail}"),
+            Event::ServiceStarted { suite, worker, detail } => outln!("{suite}: worker {worker} serves {detail}"),
             Event::TestFinished { suite, test } => {
                 self.lines.done += 1;
                 match test.outcome {
                     Outcome::Failed => {
                         self.lines.failed += 1;
-                        println!("{}", summary::failure_line(suite, test, self.style));
+                        outln!("{}", summary::failure_line(suite, test, self.style));
                     }
                     Outcome::Skipped => self.lines.skipped += 1,
-                    Outcome::Flaky => println!("{}", summary::flaky_line(suite, test, self.style)),
+                    Outcome::Flaky => outln!("{}", summary::flaky_line(suite, test, self.style)),
                     Outcome::Passed => {}
                 }
                 if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {
                     self.lines.last_line = Some(Instant::now());
                     let l = &self.lines;
                     let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
-                    println!(
+                    outln!(
                         "{}: {}/{} done, {} failed, {} skipped ({})",
                         l.suite,
                         l.done,
@@ -131,7 +143,7 @@ impl Reporter {
                     );
                 }
             }
-            Event::SuiteFinished(result) => println!("{}", summary::suite_line(result, self.style)),
+            Event::SuiteFinished(result) => outln!("{}", summary::suite_line(result, self.style)),
             Event::RunFinished { results, unassigned, log_dir, kept, run_id } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
@@ -141,17 +153,17 @@ impl Reporter {
                 if let Some(dir) = &self.outputs.reports {
                     match files::write_reports(dir, &self.outputs.root, results, &markdown) {
                         Ok(_) => text = text.replacen("\nlogs: ", &format!("\nreports: {}\nlogs: ", dir.display()), 1),
-                        Err(error) => eprintln!("warning: cannot write the reports in {}: {error}", dir.display()),
+                        Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
                     }
                 }
                 if self.outputs.github {
                     self.github(results, &markdown);
                 }
-                print!("{text}");
+                out!("{text}");
                 let _ = std::io::stdout().flush();
             }
             Event::StressFinished { runs, seeds, flaky, always_failing } => {
-                print!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
+                out!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
             }
         }
     }
@@ -164,28 +176,28 @@ impl Reporter {
                 .open(&path)
                 .and_then(|mut file| file.write_all(markdown.as_bytes()));
             if let Err(error) = appended {
-                eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {error}");
+                errln!("warning: cannot append to GITHUB_STEP_SUMMARY: {error}");
             }
         }
         for line in files::github_annotations(&self.outputs.root, results) {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
     pub(crate) fn plan(&self, plan: &Plan) {
-        print!("{}", summary::render_plan(plan));
+        out!("{}", summary::render_plan(plan));
     }
 
     pub(crate) fn doctor(&self, checks: &[crate::tasks::doctor::Check]) {
-        print!("{}", summary::render_doctor(checks, self.style));
+        out!("{}", summary::render_doctor(checks, self.style));
     }
 }
 
 pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
     let style = Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() };
     if kind == ExitKind::Interrupted {
-        eprintln!("{} interrupted: everything this run started was stopped and removed", style.paint("33", "xtask:"));
+        errln!("{} interrupted: everything this run started was stopped and removed", style.paint("33", "xtask:"));
         return;
     }
-    eprintln!("{} {error:#}", style.paint("31;1", "error:"));
+    errln!("{} {error:#}", style.paint("31;1", "error:"));
 }
