@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{backend_python, leftovers, send_signal, Project, TestServer};
+use common::{backend_python, leftovers, leftovers_in, send_signal, Project, TestServer};
 
 #[test]
 fn help_lists_every_task_and_the_exit_codes() {
@@ -229,6 +229,52 @@ fn sigint_or_sigterm(signal: i32) {
     let run = Run::from(child.wait_with_output().unwrap());
     assert_eq!(run.code, 130, "{}", run.explain());
     assert_eq!(leftovers(&run_id), Vec::<String>::new(), "left behind after the signal");
+}
+
+#[test]
+fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
+    // A temp dir of this test's own: the runs of other tests never see these run directories.
+    let temp = tempfile::Builder::new().prefix("xtask-sweep-").tempdir_in("/tmp").unwrap();
+    let tmpdir = temp.path().to_str().unwrap();
+    // Like /tmp, open to the postgres user that runs a private server when the tests run as root.
+    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let server = TestServer::start();
+    let project = Project::copy_of("mini").with_env("TMPDIR", tmpdir);
+
+    // A run kept on request, and a run still going: neither is the sweep's business.
+    let kept = Run::of(&mut project.xtask(&["test", "fast", "--keep-artifacts"]));
+    assert_eq!(kept.code, 0, "{}", kept.explain());
+    let (mut live, _out1, live_id) = project.start_with_a_sleeping_test(&["test", "db"]);
+
+    // Two runs killed outright mid-test: one on a private server, one on the given server.
+    let (mut private, _out2, private_id) = project.start_with_a_sleeping_test(&["test", "db"]);
+    let (mut given, _out3, given_id) = project.start_with_a_sleeping_test(&["test", "db", "--db-url", &server.url()]);
+    for child in [&mut private, &mut given] {
+        send_signal(child.id(), libc::SIGKILL);
+        child.wait().unwrap();
+    }
+    let private_left = leftovers_in(temp.path(), &private_id);
+    assert!(private_left.iter().any(|l| l.contains("postgres")), "a server is left: {private_left:?}");
+    assert!(private_left.iter().any(|l| l.contains("pytest")), "tests are left: {private_left:?}");
+    assert!(!server.databases().is_empty(), "the killed run's test databases are on the given server");
+
+    let next = project.run(&["test", "fast"]);
+    assert_eq!(next.code, 0, "{}", next.explain());
+    for id in [&private_id, &given_id] {
+        assert_eq!(leftovers_in(temp.path(), id), Vec::<String>::new(), "run {id} after the sweep");
+        assert!(next.stderr.contains(&format!("swept what run {id} left")), "{}", next.explain());
+    }
+    assert!(next.stderr.contains("its PostgreSQL server"), "{}", next.stderr);
+    assert!(next.stderr.contains(" test database(s)"), "{}", next.stderr);
+    assert!(server.databases().is_empty(), "left on the given server: {:?}", server.databases());
+    assert_eq!(next.stderr.matches("swept what run").count(), 2, "{}", next.stderr);
+    assert!(temp.path().join(format!("xtask-{}", kept.run_id())).exists(), "the kept run directory stays");
+    assert!(!leftovers_in(temp.path(), &live_id).is_empty(), "the live run keeps its dirs and processes");
+    assert!(common::alive(live.id()), "the live run goes on");
+
+    send_signal(live.id(), libc::SIGINT);
+    assert_eq!(live.wait().unwrap().code(), Some(130));
+    assert_eq!(leftovers_in(temp.path(), &live_id), Vec::<String>::new());
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod python;
 pub(crate) mod rundir;
+pub(crate) mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -99,11 +99,12 @@ impl Drop for ChildGroup {
 }
 
 /// SIGKILLs every process (but this one) whose environment holds `XTASK_RUN_ID=<run_id>`: the last
-/// line of defence for "a run leaves no process behind".
-pub(crate) fn kill_run_processes(run_id: &str) {
+/// line of defence for "a run leaves no process behind". Returns how many were signalled.
+pub(crate) fn kill_run_processes(run_id: &str) -> usize {
+    let mut killed = 0;
     let needle = format!("XTASK_RUN_ID={run_id}");
     let own = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return };
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
     for entry in entries.flatten() {
         let pid = entry.file_name().to_string_lossy().into_owned();
         if pid == own || !pid.bytes().all(|b| b.is_ascii_digit()) {
@@ -113,10 +114,11 @@ pub(crate) fn kill_run_processes(run_id: &str) {
         if environ.split(|&b| b == 0).any(|var| var == needle.as_bytes()) {
             if let Ok(pid) = pid.parse::<i32>() {
                 // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
+                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    killed += 1;
                 }
             }
         }
     }
+    killed
 }

@@ -1,8 +1,15 @@
 //! The private directory of one run: events, media roots, the shipped plugin. Removed on drop.
+//! It names its owner (see `sweep`), and the user's server when there is one, so that the next run
+//! can clean up after an xtask that was killed outright.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+
+/// The owner of a run directory: `<pid> <start time>` of the xtask that made it.
+pub(crate) const OWNER_FILE: &str = "owner";
+/// The user's server of the run and the prefix of its test databases, one per line.
+const DATABASE_FILE: &str = "database";
 
 pub(crate) struct RunDir {
     run_id: String,
@@ -18,7 +25,16 @@ impl RunDir {
         for sub in ["events", "media", "py", "js", "tmp", "artifacts"] {
             make_private_dir(&dir.path.join(sub))?;
         }
+        let owner = dir.path.join(OWNER_FILE);
+        std::fs::write(&owner, super::sweep::owner_line())
+            .with_context(|| format!("cannot write {}", owner.display()))?;
         Ok(dir)
+    }
+
+    /// Notes the user's server before this run makes test databases there.
+    pub(crate) fn record_database(&self, url: &str, prefix: &str) -> anyhow::Result<()> {
+        let path = self.path.join(DATABASE_FILE);
+        std::fs::write(&path, format!("{url}\n{prefix}\n")).with_context(|| format!("cannot write {}", path.display()))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -39,10 +55,20 @@ impl Drop for RunDir {
         // Whatever a test started and did not stop (a server that left its process group, say)
         // still carries the run's id in its environment.
         crate::services::process::kill_run_processes(&self.run_id);
-        if !self.keep {
+        if self.keep {
+            // Kept for the user: no sweep may take it.
+            let _ = std::fs::remove_file(self.path.join(OWNER_FILE));
+        } else {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
+}
+
+/// The server and database prefix a run directory recorded with `record_database`.
+pub(crate) fn recorded_database(run_dir: &Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(run_dir.join(DATABASE_FILE)).ok()?;
+    let mut lines = text.lines();
+    Some((lines.next()?.to_owned(), lines.next()?.to_owned()))
 }
 
 pub(crate) fn make_private_dir(path: &Path) -> anyhow::Result<()> {

@@ -14,8 +14,8 @@ use crate::runners::playwright::{self, Listed, Lister};
 use crate::runners::pytest::{self, CollectRequest, Collection, Collector};
 use crate::services::frontend::{self, App, Browser};
 use crate::services::postgres::{self, Database, ExternalServer, PrivateServer};
-use crate::services::python;
 use crate::services::rundir::RunDir;
+use crate::services::{python, sweep};
 use crate::{signals, Ctx};
 
 impl flags::Test {
@@ -89,6 +89,11 @@ impl<'a> Session<'a> {
         let log_dir = super::run_log_dir(&ctx.root, &run_id)?;
         let python = python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
         let backend_dir = ctx.config.backend_dir(&ctx.root);
+        if !args.dry_run {
+            for swept in sweep::sweep() {
+                reporter.handle(&Event::Note(swept.to_string()));
+            }
+        }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
         pytest::install_plugin(&run_dir.plugin_dir())?;
 
@@ -158,7 +163,10 @@ impl<'a> Session<'a> {
         } else {
             let prefix = format!("test_{}_{run_id}_", ctx.config.project);
             Some(match &args.db_url {
-                Some(url) => Database::External(ExternalServer::connect(url, &prefix)?),
+                Some(url) => {
+                    run_dir.record_database(url, &prefix)?;
+                    Database::External(ExternalServer::connect(url, &prefix)?)
+                }
                 None => Database::Private(PrivateServer::start(&run_id, args.keep_artifacts)?),
             })
         };

@@ -31,6 +31,7 @@ pub fn backend_python() -> PathBuf {
 
 pub struct Project {
     dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
 }
 
 impl Project {
@@ -43,7 +44,13 @@ impl Project {
         if !dir.path().join("backend").exists() {
             copy_tree(&fixtures.join("mini/backend"), &dir.path().join("backend"));
         }
-        Project { dir }
+        Project { dir, env: Vec::new() }
+    }
+
+    /// Sets a variable for every xtask this project runs.
+    pub fn with_env(mut self, key: &str, value: &str) -> Project {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -79,6 +86,7 @@ impl Project {
             .env("NO_COLOR", "1")
             .env_remove("XTASK_ROOT")
             .env_remove("DATABASE_URL")
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null());
         command
     }
@@ -170,10 +178,15 @@ impl Run {
 
 /// Everything of a run still on the machine: its temp dirs, and processes that carry its id.
 pub fn leftovers(run_id: &str) -> Vec<String> {
+    leftovers_in(Path::new("/tmp"), run_id)
+}
+
+/// `leftovers` of a run made with TMPDIR=`temp`.
+pub fn leftovers_in(temp: &Path, run_id: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for dir in [format!("/tmp/xtask-{run_id}"), format!("/tmp/xtask-pg-{run_id}")] {
-        if Path::new(&dir).exists() {
-            found.push(dir);
+    for dir in [temp.join(format!("xtask-{run_id}")), temp.join(format!("xtask-pg-{run_id}"))] {
+        if dir.exists() {
+            found.push(dir.display().to_string());
         }
     }
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {

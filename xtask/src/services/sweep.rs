@@ -1,0 +1,168 @@
+//! What no guard can clean up: the leftovers of a run whose xtask was killed outright (SIGKILL, the
+//! OOM killer, a CI job's time limit). Every run directory names its owner, the xtask process that
+//! made it; the next run on the machine sweeps each directory whose owner is gone: the processes that
+//! carry the run's id, its private PostgreSQL server, its test databases on a given server, its dirs.
+//! A directory kept with `--keep-artifacts` names no owner and is never swept.
+
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::services::postgres::{self, ExternalServer};
+use crate::services::process::kill_run_processes;
+use crate::services::rundir::{self, OWNER_FILE};
+
+/// What was found and cleaned for one dead run.
+#[derive(Debug)]
+pub(crate) struct Swept {
+    pub(crate) run_id: String,
+    pub(crate) processes: usize,
+    pub(crate) server: bool,
+    /// Test databases dropped on the user's server, or why they could not be.
+    pub(crate) databases: Result<usize, String>,
+}
+
+impl fmt::Display for Swept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "swept what run {} left when its xtask was killed: {} process(es)", self.run_id, self.processes)?;
+        if self.server {
+            write!(f, ", its PostgreSQL server")?;
+        }
+        match &self.databases {
+            Ok(0) => {}
+            Ok(count) => write!(f, ", {count} test database(s)")?,
+            Err(error) => write!(f, ", but not its test databases ({error})")?,
+        }
+        write!(f, ", its temp dirs")
+    }
+}
+
+/// `<pid> <start time>` of this process, the owner line of the run directory it makes. The start
+/// time (clock ticks after boot, from /proc) tells a reused pid from the owner.
+pub(crate) fn owner_line() -> String {
+    let pid = std::process::id();
+    format!("{pid} {}\n", start_time(pid).unwrap_or(0))
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
+    stat.rsplit_once(") ")?.1.split_whitespace().nth(19)?.parse().ok()
+}
+
+fn owner_alive(line: &str) -> bool {
+    let mut fields = line.split_whitespace().map(str::parse::<u64>);
+    match (fields.next(), fields.next()) {
+        (Some(Ok(pid)), Some(Ok(start))) => {
+            u32::try_from(pid).ok().and_then(start_time).is_some_and(|now| start == 0 || now == start)
+        }
+        // An owner file being written, or one this version does not understand: leave it be.
+        _ => true,
+    }
+}
+
+fn is_run_id(id: &str) -> bool {
+    id.len() == 8 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Sweeps every run directory in the temp dir whose owner is dead.
+pub(crate) fn sweep() -> Vec<Swept> {
+    let temp = rundir::short_temp_dir();
+    let Ok(entries) = fs::read_dir(&temp) else { return Vec::new() };
+    let mut swept = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run_id) = name.strip_prefix("xtask-").filter(|id| is_run_id(id)) else { continue };
+        let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else { continue };
+        if !owner_alive(&owner) {
+            swept.push(sweep_run(run_id, &entry.path()));
+        }
+    }
+    swept
+}
+
+fn sweep_run(run_id: &str, run_dir: &Path) -> Swept {
+    // Tests first: they hold connections to the server.
+    let processes = kill_run_processes(run_id);
+    let server_dir = postgres::private_dir(run_id);
+    let server = stop_orphan_server(&server_dir);
+    let databases = match rundir::recorded_database(run_dir) {
+        Some((url, prefix)) => ExternalServer::connect(&url, &prefix)
+            .map(|server| server.leftover_databases().len()) // dropped as `server` goes
+            .map_err(|error| format!("{error:#}")),
+        None => Ok(0),
+    };
+    let _ = fs::remove_dir_all(&server_dir);
+    let _ = fs::remove_dir_all(run_dir);
+    Swept { run_id: run_id.to_owned(), processes, server, databases }
+}
+
+/// Stops the postmaster named by the data directory's postmaster.pid, if it is still that server:
+/// SIGQUIT (immediate shutdown), then SIGKILL after 5 s.
+fn stop_orphan_server(dir: &Path) -> bool {
+    let data = dir.join("data");
+    let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<i32>().ok()))
+    else {
+        return false;
+    };
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if !String::from_utf8_lossy(&cmdline).contains(&*data.to_string_lossy()) {
+        return false;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // SAFETY: kill(2) on a pid whose command line names this server's data directory.
+    unsafe { libc::kill(pid, libc::SIGQUIT) };
+    while running(pid) {
+        if Instant::now() > deadline {
+            // SAFETY: as above.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Present in /proc and not a zombie.
+fn running(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_owns_its_line_and_a_dead_or_reused_pid_does_not() {
+        assert!(owner_alive(&owner_line()));
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap();
+        assert!(!owner_alive(&format!("{pid} {}", start + 1)), "same pid, other start: a reused pid");
+        assert!(!owner_alive(&format!("{} 1", u32::MAX - 1)), "no such process");
+        assert!(owner_alive("garbage"), "an unreadable owner is left alone");
+    }
+
+    #[test]
+    fn run_ids_are_eight_lowercase_letters_or_digits() {
+        assert!(is_run_id("ab12cd34"));
+        assert!(!is_run_id("pg-ab12cd34"));
+        assert!(!is_run_id("AB12CD34"));
+        assert!(!is_run_id("ab12cd3"));
+    }
+
+    #[test]
+    fn the_note_says_what_was_cleaned() {
+        let swept = Swept { run_id: "ab12cd34".into(), processes: 3, server: true, databases: Ok(2) };
+        assert_eq!(
+            swept.to_string(),
+            "swept what run ab12cd34 left when its xtask was killed: 3 process(es), its PostgreSQL server, \
+             2 test database(s), its temp dirs"
+        );
+    }
+}
