@@ -228,9 +228,14 @@ impl Drop for ExternalServer {
     }
 }
 
-/// Runs one statement through `psql` (always installed beside the server binaries).
+/// `psql` on PATH, else beside the server binaries (where PostgreSQL's packages always put it).
+pub(crate) fn find_psql() -> Option<PathBuf> {
+    which("psql").or_else(|| find_bindir().map(|dir| dir.join("psql")).filter(|path| is_executable(path)))
+}
+
+/// Runs one statement through `psql`.
 pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
-    let psql = which("psql").ok_or("psql is not installed (apt-get install postgresql-client-15)")?;
+    let psql = find_psql().ok_or("psql is not installed (apt-get install postgresql-client-15)")?;
     let output = Command::new(psql)
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         .env("PGCONNECT_TIMEOUT", "5")

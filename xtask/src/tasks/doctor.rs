@@ -7,7 +7,7 @@ use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
 use crate::services::frontend::{find_browser, App};
-use crate::services::postgres::{describe, find_bindir, psql};
+use crate::services::postgres::{describe, find_bindir, find_psql, psql};
 use crate::services::python::{Venv, VenvState};
 use crate::services::{is_root, which};
 use crate::Ctx;
@@ -123,7 +123,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             )
         });
     }
-    checks.push(match which("psql") {
+    checks.push(match find_psql() {
         Some(path) => check("psql", Ok, path.display().to_string(), None),
         None => {
             check("psql", Missing, "needed to reach a --db-url server", Some("apt-get install postgresql-client-15"))
