@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::events::Event;
 use crate::exit::environment;
 use crate::services::process::ChildGroup;
+use crate::services::python::run_logged;
 use crate::services::rundir::{make_private_dir, short_temp_dir};
 use crate::services::{is_executable, is_root, log_file, telling_line, which};
 use crate::signals;
@@ -74,6 +76,45 @@ fn lookup_user(name: &str) -> Option<(u32, u32)> {
         let fields: Vec<&str> = line.split(':').collect();
         (fields.len() > 3 && fields[0] == name).then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
     })
+}
+
+/// As root, the private server runs as the unprivileged `postgres` user, which PostgreSQL's Debian
+/// package creates. A machine with the binaries but not the package has none: it is created here,
+/// as the package would (a system user and group, no login).
+pub(crate) fn ensure_server_user(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+    if !is_root() || lookup_user("postgres").is_some() {
+        return Ok(());
+    }
+    let useradd = which("useradd").or_else(|| Some(PathBuf::from("/usr/sbin/useradd")).filter(|p| is_executable(p)));
+    let Some(useradd) = useradd else {
+        return Err(environment(
+            "running as root, initdb needs an unprivileged user, and useradd is missing: \
+             create a `postgres` user, or pass --db-url",
+        ));
+    };
+    emit(Event::Note(format!(
+        "creating the system user `postgres` for the private PostgreSQL server, as initdb refuses root (log: {})",
+        log.display()
+    )));
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut command = Command::new(useradd);
+    command.args([
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        "/var/lib/postgresql",
+        "--shell",
+        "/usr/sbin/nologin",
+        "postgres",
+    ]);
+    match run_logged(&mut command, log, "useradd postgres") {
+        // Another run on the machine created it first.
+        Err(_) if lookup_user("postgres").is_some() => Ok(()),
+        result => result,
+    }
 }
 
 impl PrivateServer {

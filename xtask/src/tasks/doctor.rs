@@ -119,7 +119,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
                 "postgres user",
                 Missing,
                 "running as root and initdb refuses root",
-                Some("useradd --system postgres"),
+                Some("cargo xtask setup (creates it)"),
             )
         });
     }

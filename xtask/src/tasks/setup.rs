@@ -1,11 +1,13 @@
-//! `setup`: the backend virtualenv with its pinned requirements, the frontend's modules and build, and
-//! a browser for the E2E tests (every test command also does what it needs of this when stale).
+//! `setup`: the backend virtualenv with its pinned requirements, the user a private PostgreSQL runs as
+//! when we are root, the frontend's modules and build, and a browser for the E2E tests (every test
+//! command also does what it needs of this when stale).
 
 use crate::events::Event;
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
 use crate::services::frontend::{self, App};
+use crate::services::postgres;
 use crate::services::python::{Venv, VenvState};
 use crate::Ctx;
 
@@ -22,6 +24,7 @@ impl flags::Setup {
             venv.python().display(),
             venv.requirements.display()
         )));
+        postgres::ensure_server_user(&log, &mut |event| reporter.handle(&event))?;
         if let Some(config) = &ctx.config.frontend {
             let logs = ctx.root.join("target").join("xtask");
             let app = App { dir: ctx.root.join(&config.dir), config };

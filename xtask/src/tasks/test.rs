@@ -167,7 +167,10 @@ impl<'a> Session<'a> {
                     run_dir.record_database(url, &prefix)?;
                     Database::External(ExternalServer::connect(url, &prefix)?)
                 }
-                None => Database::Private(PrivateServer::start(&run_id, args.keep_artifacts)?),
+                None => {
+                    postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
+                    Database::Private(PrivateServer::start(&run_id, args.keep_artifacts)?)
+                }
             })
         };
         let collection = match collector {

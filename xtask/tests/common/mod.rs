@@ -310,6 +310,7 @@ fn postgres_bindir() -> PathBuf {
 }
 
 fn postgres_ids() -> (u32, u32) {
+    backend_python(); // its `setup` creates the user on a machine that lacks it
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
     let line = passwd.lines().find(|l| l.starts_with("postgres:")).expect("a postgres user");
     let fields: Vec<&str> = line.split(':').collect();
