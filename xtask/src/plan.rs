@@ -383,6 +383,9 @@ pub(crate) fn choose_workers(
     requested: Option<u32>,
     xdist: bool,
 ) -> (u32, String) {
+    if tests == 0 {
+        return (0, "no tests: nothing is started".to_owned());
+    }
     if !xdist {
         return (1, "pytest-xdist is not installed in the backend environment".to_owned());
     }
@@ -390,7 +393,7 @@ pub(crate) fn choose_workers(
         return (workers, format!("--workers {workers}"));
     }
     let cpus = u32::try_from(cpus.max(1)).unwrap_or(u32::MAX);
-    let tests = u32::try_from(tests).unwrap_or(u32::MAX).max(1);
+    let tests = u32::try_from(tests).unwrap_or(u32::MAX);
     let mut workers = max.min(cpus).min(tests);
     let mut limit = if workers == max {
         "the configured maximum"
@@ -559,9 +562,10 @@ max_workers = 1
     fn workers_fit_the_machine_and_the_suite() {
         let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
         let workers: Vec<u32> = plan.suites.iter().map(|s| s.workers).collect();
-        assert_eq!(workers, [2, 2, 1, 2]);
+        assert_eq!(workers, [2, 2, 0, 2], "the third suite has no test");
         assert!(plan.suites[0].workers_why.contains("set by the available CPUs"), "{}", plan.suites[0].workers_why);
         assert_eq!(choose_workers(8, 16, 1, None, None, true).0, 1, "one test starts one worker");
+        assert_eq!(choose_workers(8, 16, 0, None, Some(4), true).0, 0, "no test starts no worker");
         assert!(choose_workers(8, 16, 1, None, None, true).1.ends_with("set by the number of tests"));
         assert_eq!(
             choose_workers(4, 16, 100, None, None, true),

@@ -113,7 +113,11 @@ impl Reporter {
                     last_line: Some(Instant::now()),
                     ..PlainLines::default()
                 };
-                outln!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
+                if *total == 0 {
+                    outln!("{suite}: no tests");
+                } else {
+                    outln!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
+                }
             }
             Event::TestsCollected { total, .. } => self.lines.total = *total,
             Event::ServiceStarted { suite, worker, detail } => outln!("{suite}: worker {worker} serves {detail}"),

@@ -78,6 +78,9 @@ pub(crate) fn render_stress(
 }
 
 pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
+    if result.total == 0 && result.error.is_none() {
+        return format!("{}: {}", result.suite, status_word(result, style));
+    }
     let mut line = format!(
         "{}: {} — {} passed, {} failed, {} skipped of {} in {} on {} worker{}",
         result.suite,
