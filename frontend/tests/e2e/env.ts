@@ -18,6 +18,8 @@ export interface E2eEnv {
   seedMedia: string;
   samples: string;
   artifacts: string;
+  /** One log per worker backend, kept after the run like Playwright's own results. */
+  serverLogs: string;
 }
 
 export function e2eEnv(): E2eEnv {
@@ -26,9 +28,11 @@ export function e2eEnv(): E2eEnv {
     throw new Error('DATABASE_URL is not set: run `cargo xtask test-e2e`, or set it to a PostgreSQL server where databases may be created');
   }
   const backendDir = process.env.XTASK_BACKEND_DIR ?? resolve(frontendDir, '../backend');
+  // Both are set by `cargo xtask`, or by the global setup in a hand run.
   const runId = process.env.XTASK_RUN_ID ?? 'local';
   const mediaBase = process.env.XTASK_MEDIA_BASE ?? join(tmpdir(), `korrigo-e2e-${runId}`);
   const prefix = `test_viatique_${runId}_${process.env.XTASK_SUITE ?? 'e2e'}`;
+  const artifacts = process.env.XTASK_ARTIFACTS ?? join(frontendDir, 'test-results');
   return {
     backendDir,
     python: process.env.XTASK_PYTHON ?? join(backendDir, '.venv/bin/python'),
@@ -38,7 +42,8 @@ export function e2eEnv(): E2eEnv {
     template: `${prefix}_tpl`,
     seedMedia: join(mediaBase, 'seed'),
     samples: join(mediaBase, 'samples'),
-    artifacts: process.env.XTASK_ARTIFACTS ?? join(frontendDir, 'test-results'),
+    artifacts,
+    serverLogs: join(artifacts, 'servers'),
   };
 }
 

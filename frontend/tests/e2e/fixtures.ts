@@ -106,7 +106,7 @@ export const test = base.extend<TestFixtures, { backend: Backend }>({
       restore();
       mkdirSync(mediaRoot, { recursive: true });
       const port = await freePort();
-      const log = join(env.mediaBase, `server-p${index}.log`);
+      const log = join(env.serverLogs, `server-p${index}.log`);
       const output = openSync(log, 'a');
       // Not detached: the server stays in the run's process group, so stopping the run stops it too.
       const server = spawn(

@@ -1,10 +1,22 @@
 // Once per run: a template database, migrated and seeded, and the seed's media files. Every worker's
 // backend gets a clone of both (see fixtures.ts). The returned function is the global teardown.
-import { mkdirSync, rmSync } from 'node:fs';
+// Run by hand (no `cargo xtask`), the run also gets an id and a media base of its own here, so that
+// two hand runs on one server do not collide, and the media base is removed at the end.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { e2eEnv, manage } from './env';
 
 export default async function globalSetup() {
+  // Set here, these reach every worker process too.
+  process.env.XTASK_RUN_ID ??= `h${Math.random().toString(36).slice(2, 9).padEnd(7, '0')}`;
+  const ownMediaBase = !process.env.XTASK_MEDIA_BASE;
+  if (ownMediaBase) {
+    process.env.XTASK_MEDIA_BASE = mkdtempSync(join(tmpdir(), 'korrigo-e2e-'));
+  }
   const env = e2eEnv();
+  rmSync(env.serverLogs, { recursive: true, force: true });
+  mkdirSync(env.serverLogs, { recursive: true });
   rmSync(env.seedMedia, { recursive: true, force: true });
   mkdirSync(env.seedMedia, { recursive: true });
   manage(env, ['e2e_db', 'create', env.template]);
@@ -13,7 +25,7 @@ export default async function globalSetup() {
   manage(env, ['seed_e2e', '--samples', env.samples], template);
   return async () => {
     manage(env, ['e2e_db', 'drop', env.template]);
-    rmSync(env.seedMedia, { recursive: true, force: true });
+    rmSync(ownMediaBase ? env.mediaBase : env.seedMedia, { recursive: true, force: true });
     rmSync(env.samples, { recursive: true, force: true });
   };
 }
