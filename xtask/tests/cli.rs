@@ -249,7 +249,9 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     // Two runs killed outright mid-test: one on a private server, one on the given server.
     let (mut private, _out2, private_id) = project.start_with_a_sleeping_test(&["test", "db"]);
     let (mut given, _out3, given_id) = project.start_with_a_sleeping_test(&["test", "db", "--db-url", &server.url()]);
-    for child in [&mut private, &mut given] {
+    // And one made with --keep-artifacts: what runs is stopped, the directories stay.
+    let (mut keeping, _out4, keeping_id) = project.start_with_a_sleeping_test(&["test", "db", "--keep-artifacts"]);
+    for child in [&mut private, &mut given, &mut keeping] {
         send_signal(child.id(), libc::SIGKILL);
         child.wait().unwrap();
     }
@@ -267,7 +269,10 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     assert!(next.stderr.contains("its PostgreSQL server"), "{}", next.stderr);
     assert!(next.stderr.contains(" test database(s)"), "{}", next.stderr);
     assert!(server.databases().is_empty(), "left on the given server: {:?}", server.databases());
-    assert_eq!(next.stderr.matches("swept what run").count(), 2, "{}", next.stderr);
+    assert_eq!(next.stderr.matches("swept what run").count(), 3, "{}", next.stderr);
+    let dirs = [format!("xtask-{keeping_id}"), format!("xtask-pg-{keeping_id}")].map(|d| temp.path().join(d));
+    assert_eq!(leftovers_in(temp.path(), &keeping_id), dirs.map(|d| d.display().to_string()), "only its dirs");
+    assert!(next.stderr.contains("is kept (--keep-artifacts)"), "{}", next.stderr);
     assert!(temp.path().join(format!("xtask-{}", kept.run_id())).exists(), "the kept run directory stays");
     assert!(!leftovers_in(temp.path(), &live_id).is_empty(), "the live run keeps its dirs and processes");
     assert!(common::alive(live.id()), "the live run goes on");

@@ -26,7 +26,7 @@ impl RunDir {
             make_private_dir(&dir.path.join(sub))?;
         }
         let owner = dir.path.join(OWNER_FILE);
-        std::fs::write(&owner, super::sweep::owner_line())
+        std::fs::write(&owner, super::sweep::owner_line(keep))
             .with_context(|| format!("cannot write {}", owner.display()))?;
         Ok(dir)
     }

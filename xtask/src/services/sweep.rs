@@ -2,7 +2,8 @@
 //! OOM killer, a CI job's time limit). Every run directory names its owner, the xtask process that
 //! made it; the next run on the machine sweeps each directory whose owner is gone: the processes that
 //! carry the run's id, its private PostgreSQL server, its test databases on a given server, its dirs.
-//! A directory kept with `--keep-artifacts` names no owner and is never swept.
+//! The directory of a run made with `--keep-artifacts` is kept: only what runs is stopped. A directory
+//! kept at the end of a run names no owner and is never looked at again.
 
 use std::fmt;
 use std::fs;
@@ -21,6 +22,8 @@ pub(crate) struct Swept {
     pub(crate) server: bool,
     /// Test databases dropped on the user's server, or why they could not be.
     pub(crate) databases: Result<usize, String>,
+    /// The run directory, when that run was made with `--keep-artifacts` and so was kept.
+    pub(crate) kept: Option<std::path::PathBuf>,
 }
 
 impl fmt::Display for Swept {
@@ -34,15 +37,18 @@ impl fmt::Display for Swept {
             Ok(count) => write!(f, ", {count} test database(s)")?,
             Err(error) => write!(f, ", but not its test databases ({error})")?,
         }
-        write!(f, ", its temp dirs")
+        match &self.kept {
+            Some(dir) => write!(f, "; its directory {} is kept (--keep-artifacts)", dir.display()),
+            None => write!(f, ", its temp dirs"),
+        }
     }
 }
 
-/// `<pid> <start time>` of this process, the owner line of the run directory it makes. The start
-/// time (clock ticks after boot, from /proc) tells a reused pid from the owner.
-pub(crate) fn owner_line() -> String {
+/// `<pid> <start time> [keep]` of this process, the owner line of the run directory it makes. The
+/// start time (clock ticks after boot, from /proc) tells a reused pid from the owner.
+pub(crate) fn owner_line(keep: bool) -> String {
     let pid = std::process::id();
-    format!("{pid} {}\n", start_time(pid).unwrap_or(0))
+    format!("{pid} {}{}\n", start_time(pid).unwrap_or(0), if keep { " keep" } else { "" })
 }
 
 fn start_time(pid: u32) -> Option<u64> {
@@ -76,13 +82,14 @@ pub(crate) fn sweep() -> Vec<Swept> {
         let Some(run_id) = name.strip_prefix("xtask-").filter(|id| is_run_id(id)) else { continue };
         let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else { continue };
         if !owner_alive(&owner) {
-            swept.push(sweep_run(run_id, &entry.path()));
+            let keep = owner.split_whitespace().nth(2) == Some("keep");
+            swept.push(sweep_run(run_id, &entry.path(), keep));
         }
     }
     swept
 }
 
-fn sweep_run(run_id: &str, run_dir: &Path) -> Swept {
+fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
     let processes = kill_run_processes(run_id);
     let server_dir = postgres::private_dir(run_id);
@@ -93,9 +100,13 @@ fn sweep_run(run_id: &str, run_dir: &Path) -> Swept {
             .map_err(|error| format!("{error:#}")),
         None => Ok(0),
     };
-    let _ = fs::remove_dir_all(&server_dir);
-    let _ = fs::remove_dir_all(run_dir);
-    Swept { run_id: run_id.to_owned(), processes, server, databases }
+    if keep {
+        let _ = fs::remove_file(run_dir.join(OWNER_FILE));
+    } else {
+        let _ = fs::remove_dir_all(&server_dir);
+        let _ = fs::remove_dir_all(run_dir);
+    }
+    Swept { run_id: run_id.to_owned(), processes, server, databases, kept: keep.then(|| run_dir.to_owned()) }
 }
 
 /// Stops the postmaster named by the data directory's postmaster.pid, if it is still that server:
@@ -140,7 +151,8 @@ mod tests {
 
     #[test]
     fn this_process_owns_its_line_and_a_dead_or_reused_pid_does_not() {
-        assert!(owner_alive(&owner_line()));
+        assert!(owner_alive(&owner_line(false)));
+        assert!(owner_alive(&owner_line(true)));
         let pid = std::process::id();
         let start = start_time(pid).unwrap();
         assert!(!owner_alive(&format!("{pid} {}", start + 1)), "same pid, other start: a reused pid");
@@ -158,11 +170,18 @@ mod tests {
 
     #[test]
     fn the_note_says_what_was_cleaned() {
-        let swept = Swept { run_id: "ab12cd34".into(), processes: 3, server: true, databases: Ok(2) };
+        let mut swept = Swept { run_id: "ab12cd34".into(), processes: 3, server: true, databases: Ok(2), kept: None };
         assert_eq!(
             swept.to_string(),
             "swept what run ab12cd34 left when its xtask was killed: 3 process(es), its PostgreSQL server, \
              2 test database(s), its temp dirs"
+        );
+        (swept.server, swept.databases, swept.kept) =
+            (false, Err("unreachable".into()), Some("/tmp/xtask-ab12cd34".into()));
+        assert_eq!(
+            swept.to_string(),
+            "swept what run ab12cd34 left when its xtask was killed: 3 process(es), but not its test databases \
+             (unreachable); its directory /tmp/xtask-ab12cd34 is kept (--keep-artifacts)"
         );
     }
 }
