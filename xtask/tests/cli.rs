@@ -260,6 +260,13 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     assert!(private_left.iter().any(|l| l.contains("pytest")), "tests are left: {private_left:?}");
     assert!(!server.databases().is_empty(), "the killed run's test databases are on the given server");
 
+    let doctor = project.run(&["doctor"]);
+    assert_eq!(doctor.code, 0, "{}", doctor.explain());
+    for id in [&private_id, &given_id, &keeping_id] {
+        assert!(doctor.stdout.contains(id.as_str()), "doctor names run {id}: {}", doctor.stdout);
+    }
+    assert!(!doctor.stdout.contains(&live_id), "{}", doctor.stdout);
+
     let next = project.run(&["test", "fast"]);
     assert_eq!(next.code, 0, "{}", next.explain());
     for id in [&private_id, &given_id] {

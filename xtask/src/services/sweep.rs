@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::services::postgres::{self, ExternalServer};
@@ -23,7 +23,7 @@ pub(crate) struct Swept {
     /// Test databases dropped on the user's server, or why they could not be.
     pub(crate) databases: Result<usize, String>,
     /// The run directory, when that run was made with `--keep-artifacts` and so was kept.
-    pub(crate) kept: Option<std::path::PathBuf>,
+    pub(crate) kept: Option<PathBuf>,
 }
 
 impl fmt::Display for Swept {
@@ -72,21 +72,32 @@ fn is_run_id(id: &str) -> bool {
     id.len() == 8 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-/// Sweeps every run directory in the temp dir whose owner is dead.
-pub(crate) fn sweep() -> Vec<Swept> {
-    let temp = rundir::short_temp_dir();
-    let Ok(entries) = fs::read_dir(&temp) else { return Vec::new() };
-    let mut swept = Vec::new();
+/// A run directory whose owner is dead.
+pub(crate) struct Stale {
+    pub(crate) run_id: String,
+    dir: PathBuf,
+    keep: bool,
+}
+
+/// The run directories in the temp dir whose owner is dead (`doctor` lists them).
+pub(crate) fn stale_runs() -> Vec<Stale> {
+    let Ok(entries) = fs::read_dir(rundir::short_temp_dir()) else { return Vec::new() };
+    let mut stale = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(run_id) = name.strip_prefix("xtask-").filter(|id| is_run_id(id)) else { continue };
         let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else { continue };
         if !owner_alive(&owner) {
             let keep = owner.split_whitespace().nth(2) == Some("keep");
-            swept.push(sweep_run(run_id, &entry.path(), keep));
+            stale.push(Stale { run_id: run_id.to_owned(), dir: entry.path(), keep });
         }
     }
-    swept
+    stale
+}
+
+/// Sweeps every run directory in the temp dir whose owner is dead.
+pub(crate) fn sweep() -> Vec<Swept> {
+    stale_runs().iter().map(|stale| sweep_run(&stale.run_id, &stale.dir, stale.keep)).collect()
 }
 
 fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {

@@ -9,7 +9,7 @@ use crate::reporter::Reporter;
 use crate::services::frontend::{find_browser, App};
 use crate::services::postgres::{describe, find_bindir, find_psql, psql};
 use crate::services::python::{Venv, VenvState};
-use crate::services::{is_root, which};
+use crate::services::{is_root, sweep, which};
 use crate::Ctx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +181,17 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
         });
     }
+    let stale: Vec<String> = sweep::stale_runs().into_iter().map(|stale| stale.run_id).collect();
+    checks.push(if stale.is_empty() {
+        check("leftovers", Ok, "no run killed outright has left anything", None)
+    } else {
+        check(
+            "leftovers",
+            Warn,
+            format!("run(s) {} were killed outright and left processes or files", stale.join(", ")),
+            Some("any test command sweeps them first"),
+        )
+    });
     checks.push(match std::thread::available_parallelism() {
         Result::Ok(n) => check("cpus", Ok, format!("{n} available: the default worker ceiling"), None),
         Err(_) => check("cpus", Warn, "unknown: 1 worker per suite", None),
