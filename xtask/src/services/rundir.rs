@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// The owner of a run directory: `<pid> <start time>` of the xtask that made it.
+/// The owner of a run directory: `<pid> <start time> [keep]` of the xtask that made it (`sweep`).
 pub(crate) const OWNER_FILE: &str = "owner";
 /// The user's server of the run and the prefix of its test databases, one per line.
 const DATABASE_FILE: &str = "database";

@@ -60,9 +60,9 @@ fn start_time(pid: u32) -> Option<u64> {
 fn owner_alive(line: &str) -> bool {
     let mut fields = line.split_whitespace().map(str::parse::<u64>);
     match (fields.next(), fields.next()) {
-        (Some(Ok(pid)), Some(Ok(start))) => {
-            u32::try_from(pid).ok().and_then(start_time).is_some_and(|now| start == 0 || now == start)
-        }
+        // A zombie owner (killed, not yet reaped) is as dead as a gone one.
+        (Some(Ok(pid)), Some(Ok(start))) => u32::try_from(pid)
+            .is_ok_and(|pid| running(pid as i32) && start_time(pid).is_some_and(|now| start == 0 || now == start)),
         // An owner file being written, or one this version does not understand: leave it be.
         _ => true,
     }
@@ -169,6 +169,21 @@ mod tests {
         assert!(!owner_alive(&format!("{pid} {}", start + 1)), "same pid, other start: a reused pid");
         assert!(!owner_alive(&format!("{} 1", u32::MAX - 1)), "no such process");
         assert!(owner_alive("garbage"), "an unreadable owner is left alone");
+    }
+
+    #[test]
+    fn a_killed_owner_not_yet_reaped_is_dead() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let line = format!("{} {}", child.id(), start_time(child.id()).unwrap());
+        assert!(owner_alive(&line));
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while running(child.id() as i32) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!owner_alive(&line), "a zombie owns nothing");
+        child.wait().unwrap();
     }
 
     #[test]
