@@ -51,18 +51,24 @@ pub(crate) fn owner_line(keep: bool) -> String {
     format!("{pid} {}{}\n", start_time(pid).unwrap_or(0), if keep { " keep" } else { "" })
 }
 
+/// The start time of a running process, from /proc/<pid>/stat; None when it is gone or a zombie
+/// (killed, not yet reaped), which is as dead.
 fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
-    stat.rsplit_once(") ")?.1.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 fn owner_alive(line: &str) -> bool {
     let mut fields = line.split_whitespace().map(str::parse::<u64>);
     match (fields.next(), fields.next()) {
-        // A zombie owner (killed, not yet reaped) is as dead as a gone one.
-        (Some(Ok(pid)), Some(Ok(start))) => u32::try_from(pid)
-            .is_ok_and(|pid| running(pid as i32) && start_time(pid).is_some_and(|now| start == 0 || now == start)),
+        (Some(Ok(pid)), Some(Ok(start))) => {
+            u32::try_from(pid).ok().and_then(start_time).is_some_and(|now| start == 0 || now == start)
+        }
         // An owner file being written, or one this version does not understand: leave it be.
         _ => true,
     }
@@ -150,10 +156,7 @@ fn stop_orphan_server(dir: &Path) -> bool {
 
 /// Present in /proc and not a zombie.
 fn running(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
-        .unwrap_or(false)
+    u32::try_from(pid).ok().and_then(start_time).is_some()
 }
 
 #[cfg(test)]
