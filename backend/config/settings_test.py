@@ -4,11 +4,16 @@ The xtask gives every test process `XTASK_RUN_ID` and `XTASK_SUITE`; pytest-djan
 the name below for each xdist worker, so two runs on one server, or two workers of one run, never meet.
 Without the xtask (plain `pytest`), the names fall back to `local` and `all`.
 """
+import copy
 import os
 import re
 
 from config.settings import *  # noqa: F401,F403
 from config.settings import DATABASES
+
+# A copy: reloading this module (a test of these names does) must not reach the dict that Django's
+# live connections were configured from, or later tests in the same process lose its TEST defaults.
+DATABASES = copy.deepcopy(DATABASES)
 
 _run = os.environ.get("XTASK_RUN_ID", "local")
 _suite = os.environ.get("XTASK_SUITE", "all")

@@ -94,6 +94,9 @@ pub(crate) struct Backend {
     /// What `test-all` does with tests no suite claims: run them in `unassigned`, or fail.
     #[serde(default)]
     pub(crate) unassigned: Unassigned,
+    /// A marker expression of tests left out of every run on purpose (e.g. `"slow"`); counted.
+    #[serde(default)]
+    pub(crate) exclude: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -286,11 +289,6 @@ impl Config {
     pub(crate) fn backend_dir(&self, root: &Path) -> PathBuf {
         root.join(&self.backend.dir)
     }
-
-    /// The pytest suites, in order: the ones the marker logic and the catch-all are about.
-    pub(crate) fn pytest_suites(&self) -> impl Iterator<Item = &Suite> {
-        self.suites.iter().filter(|suite| suite.kind == SuiteKind::Pytest)
-    }
 }
 
 fn check_identifier(value: &str, what: &str) -> Result<(), String> {
@@ -436,7 +434,7 @@ args = ["--dist", "loadscope"]
         let config = Config::parse(&with_frontend).unwrap();
         assert_eq!(config.suites[2].kind, SuiteKind::Playwright);
         assert_eq!(config.frontend.as_ref().unwrap().build, ["npm", "run", "build"]);
-        assert_eq!(config.pytest_suites().count(), 2);
+        assert_eq!(config.suites.iter().filter(|s| s.kind == SuiteKind::Pytest).count(), 2);
     }
 
     #[test]

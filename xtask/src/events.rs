@@ -24,6 +24,23 @@ pub(crate) struct TestRecord {
     /// Source location, relative to the suite's directory.
     pub(crate) file: Option<String>,
     pub(crate) line: Option<u32>,
+    /// When its first phase began, in seconds since the Unix epoch (for the timeline).
+    pub(crate) start: Option<f64>,
+}
+
+/// A stretch of time on one lane of the run's timeline: a set-up step, a worker's start-up.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Span {
+    pub(crate) lane: String,
+    pub(crate) name: String,
+    /// Seconds since the Unix epoch.
+    pub(crate) start: f64,
+    pub(crate) stop: f64,
+}
+
+/// Now, in seconds since the Unix epoch: the clock the test tools' events use too.
+pub(crate) fn now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +74,8 @@ pub(crate) struct SuiteResult {
     pub(crate) log: Option<PathBuf>,
     /// Where the suite ran: test files are relative to it.
     pub(crate) dir: PathBuf,
+    /// Tests its session planned for it; None when the session never said (it failed to start).
+    pub(crate) planned: Option<u64>,
     /// What the suite's workers started for themselves (E2E backends: port and database).
     pub(crate) services: Vec<String>,
 }
@@ -77,6 +96,7 @@ impl SuiteResult {
             error: None,
             log: None,
             dir,
+            planned: None,
             services: Vec::new(),
         }
     }
@@ -96,6 +116,13 @@ pub(crate) enum Event {
         /// This machine's part of every suite, under `--shard`.
         shard: Option<crate::shard::Shard>,
         log_dir: PathBuf,
+    },
+    /// A process tree started: a pytest session serving `suites`, or a Playwright run.
+    SessionStarted {
+        session: String,
+        tool: &'static str,
+        suites: Vec<String>,
+        workers: u32,
     },
     SuiteStarted {
         suite: String,
@@ -124,6 +151,12 @@ pub(crate) enum Event {
         unassigned: Option<u64>,
         log_dir: PathBuf,
         kept: Option<PathBuf>,
+        /// The run's wall time, from its start to the end of its last session.
+        wall: Duration,
+        /// Set-up steps and worker start-ups, for the timeline; tests come from `results`.
+        spans: Vec<Span>,
+        /// (start, end) of the run, seconds since the Unix epoch.
+        window: (f64, f64),
     },
     /// `stress`: tests whose outcome differed between runs, with the runs (1-based) they failed in.
     StressFinished {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::events::SuiteResult;
+use crate::events::{SuiteResult, SuiteStatus};
 
 pub(crate) const COMMITTED: &str = "xtask-durations.json";
 
@@ -16,6 +16,16 @@ pub(crate) const COMMITTED: &str = "xtask-durations.json";
 pub(crate) struct Durations {
     /// Seconds per test id (pytest node ids and Playwright ids never collide).
     durations: BTreeMap<String, f64>,
+    /// Per suite, its last complete run: how many tests and how many seconds of work. The plan sizes
+    /// workers by it before any test is collected.
+    #[serde(default)]
+    suites: BTreeMap<String, SuiteRecord>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+struct SuiteRecord {
+    tests: u64,
+    seconds: f64,
 }
 
 fn history_path(root: &Path) -> PathBuf {
@@ -36,13 +46,33 @@ impl Durations {
     /// The committed file, overlaid by this machine's history; empty when neither exists or parses.
     pub(crate) fn load(root: &Path) -> Durations {
         let mut durations = read(&root.join(COMMITTED));
-        durations.durations.extend(read(&history_path(root)).durations);
+        let history = read(&history_path(root));
+        durations.durations.extend(history.durations);
+        durations.suites.extend(history.suites);
         durations
     }
 
     #[cfg(test)]
     pub(crate) fn from_pairs(pairs: &[(&str, f64)]) -> Durations {
-        Durations { durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect() }
+        Durations {
+            durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect(),
+            suites: BTreeMap::new(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn record_suite(&mut self, name: &str, tests: u64, seconds: f64) {
+        self.suites.insert(name.to_owned(), SuiteRecord { tests, seconds });
+    }
+
+    /// Every recorded test duration (the shipped pytest plugin orders and shards by them).
+    pub(crate) fn tests(&self) -> &BTreeMap<String, f64> {
+        &self.durations
+    }
+
+    /// The last complete run of a suite: tests and seconds of work.
+    pub(crate) fn suite(&self, name: &str) -> Option<crate::plan::Recorded> {
+        self.suites.get(name).map(|r| crate::plan::Recorded { tests: r.tests, seconds: r.seconds })
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<f64> {
@@ -72,12 +102,17 @@ impl Durations {
         durations.filter(|known| !known.is_empty()).map(|known| known.iter().fold(0.0, |sum, secs| sum + secs))
     }
 
-    /// Adds what a run measured to this machine's history.
-    pub(crate) fn record(root: &Path, results: &[SuiteResult]) -> anyhow::Result<()> {
+    /// Adds what a run measured to this machine's history; `complete` says whether the suites ran
+    /// whole (no shard, no pass-through selection), so that their sizes may be recorded too.
+    pub(crate) fn record(root: &Path, results: &[SuiteResult], complete: bool) -> anyhow::Result<()> {
         let path = history_path(root);
         let mut history = read(&path);
         for test in results.iter().flat_map(|result| &result.tests) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
+        }
+        for result in results.iter().filter(|r| complete && r.error.is_none() && r.status != SuiteStatus::Interrupted) {
+            let seconds = result.tests.iter().map(|t| t.duration.as_secs_f64()).sum();
+            history.suites.insert(result.suite.clone(), SuiteRecord { tests: result.tests.len() as u64, seconds });
         }
         write(&path, &history)
     }
@@ -95,7 +130,10 @@ fn write(path: &Path, durations: &Durations) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let text = serde_json::to_string_pretty(durations)? + "\n";
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    // Beside it, then renamed over it: a reader never sees half a file.
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ fn reporter_totals_and_one_server_per_worker() {
     let result = run(&project, &["test", "e2e", "--workers", "2"], &[]);
     assert_eq!(result.code, 0, "{}", result.explain());
     assert_eq!(result.row("e2e"), (7, 7, 0, 0, 2));
-    assert!(result.stdout.contains("e2e: 7 tests on 2 workers"), "{}", result.stdout);
+    assert!(result.stdout.contains("e2e: playwright on 2 workers\n"), "{}", result.stdout);
+    assert!(result.stdout.contains("e2e: 7 tests\n"), "{}", result.stdout);
     let servers: Vec<&str> =
         result.stdout.lines().filter(|l| l.starts_with("  p") && l.contains("http://127.0.0.1:")).collect();
     assert_eq!(servers.len(), 2, "one server per worker in the summary: {}", result.stdout);

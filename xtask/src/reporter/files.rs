@@ -226,6 +226,7 @@ mod tests {
             message: message.map(str::to_owned),
             file: Some("core/tests/test_x.py".into()),
             line: Some(12),
+            start: None,
         };
         result.tests = vec![
             record("core/tests/test_x.py::test_ok", Outcome::Passed, None),

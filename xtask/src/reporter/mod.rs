@@ -4,6 +4,7 @@
 mod files;
 mod progress;
 pub(crate) mod summary;
+mod timeline;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -69,10 +70,9 @@ pub(crate) struct Reporter {
     outputs: Outputs,
 }
 
-/// Plain-mode counters: enough for a progress line every few seconds.
+/// Plain-mode counters over the whole run: enough for a progress line every few seconds.
 #[derive(Default)]
 struct PlainLines {
-    suite: String,
     total: u64,
     done: u64,
     failed: u64,
@@ -103,23 +103,25 @@ impl Reporter {
         match event {
             Event::Note(text) => errln!("{} {text}", self.style.paint("2", "note:")),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
-                outln!("{}", summary::run_line(run_id, suites, *shard, log_dir));
-            }
-            Event::SuiteStarted { suite, workers, total } => {
                 self.lines = PlainLines {
-                    suite: suite.clone(),
-                    total: *total,
                     started: Some(Instant::now()),
                     last_line: Some(Instant::now()),
                     ..PlainLines::default()
                 };
+                outln!("{}", summary::run_line(run_id, suites, *shard, log_dir));
+            }
+            Event::SessionStarted { session, tool, suites, workers } => {
+                outln!("{}", summary::session_line(session, tool, suites, *workers));
+            }
+            Event::SuiteStarted { .. } => {}
+            Event::TestsCollected { suite, total } => {
+                self.lines.total += *total;
                 if *total == 0 {
                     outln!("{suite}: no tests");
                 } else {
-                    outln!("{suite}: {total} tests on {workers} worker{}", if *workers == 1 { "" } else { "s" });
+                    outln!("{suite}: {total} test{}", if *total == 1 { "" } else { "s" });
                 }
             }
-            Event::TestsCollected { total, .. } => self.lines.total = *total,
             Event::ServiceStarted { suite, worker, detail } => outln!("{suite}: worker {worker} serves {detail}"),
             Event::TestFinished { suite, test } => {
                 self.lines.done += 1;
@@ -137,8 +139,7 @@ impl Reporter {
                     let l = &self.lines;
                     let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
                     outln!(
-                        "{}: {}/{} done, {} failed, {} skipped ({})",
-                        l.suite,
+                        "progress: {}/{} done, {} failed, {} skipped ({})",
                         l.done,
                         l.total,
                         l.failed,
@@ -148,12 +149,28 @@ impl Reporter {
                 }
             }
             Event::SuiteFinished(result) => outln!("{}", summary::suite_line(result, self.style)),
-            Event::RunFinished { results, unassigned, log_dir, kept, run_id } => {
+            Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, spans, window } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
                 }
                 let markdown = files::summary_markdown(results, *unassigned, run_id);
-                let mut text = summary::render(results, *unassigned, log_dir, kept.as_deref(), self.style);
+                let mut text = summary::render(results, *unassigned, *wall, log_dir, kept.as_deref(), self.style);
+                let timeline_dir = self.outputs.root.join("target").join("xtask").join("reports");
+                match timeline::write(&timeline_dir, run_id, results, spans, *window) {
+                    Ok(written) => {
+                        text = text.replacen(
+                            "\nlogs: ",
+                            &format!(
+                                "\ntimeline: {} (utilisation {:.0}%)\ntrace: {}\nlogs: ",
+                                written.html.display(),
+                                written.utilisation * 100.0,
+                                written.trace.display()
+                            ),
+                            1,
+                        )
+                    }
+                    Err(error) => errln!("warning: cannot write the timeline in {}: {error}", timeline_dir.display()),
+                }
                 if let Some(dir) = &self.outputs.reports {
                     match files::write_reports(dir, &self.outputs.root, results, &markdown) {
                         Ok(_) => text = text.replacen("\nlogs: ", &format!("\nreports: {}\nlogs: ", dir.display()), 1),

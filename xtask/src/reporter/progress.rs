@@ -63,6 +63,9 @@ impl Bars {
             Event::RunStarted { run_id, suites, shard, log_dir } => {
                 let _ = self.multi.println(summary::run_line(run_id, suites, *shard, log_dir));
             }
+            Event::SessionStarted { session, tool, suites, workers } => {
+                let _ = self.multi.println(summary::session_line(session, tool, suites, *workers));
+            }
             Event::SuiteStarted { suite, workers, total } => {
                 let bar = self.multi.add(ProgressBar::new(*total));
                 bar.set_style(self.template());

@@ -33,6 +33,15 @@ pub(crate) fn run_line(run_id: &str, suites: &[String], shard: Option<Shard>, lo
     format!("run {run_id}: {}{shard} (logs: {})", suites.join(", "), log_dir.display())
 }
 
+/// `backend: pytest session for unit, api, unassigned on 2 workers`
+pub(crate) fn session_line(session: &str, tool: &str, suites: &[String], workers: u32) -> String {
+    let workers = if workers == 1 { "1 worker".to_owned() } else { format!("{workers} workers") };
+    if suites.len() == 1 && suites[0] == session {
+        return format!("{session}: {tool} on {workers}");
+    }
+    format!("{session}: {tool} session for {} on {workers}", suites.join(", "))
+}
+
 /// `FAILED unit core/tests/x.py::test_y [gw1, 0.12s]: assert 1 == 2`
 pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> String {
     format!(
@@ -102,6 +111,7 @@ pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
 pub(crate) fn render(
     results: &[SuiteResult],
     unassigned: Option<u64>,
+    run_wall: Duration,
     log_dir: &Path,
     kept: Option<&Path>,
     style: Style,
@@ -116,7 +126,8 @@ pub(crate) fn render(
     };
     out.push('\n');
     row(&mut out, [&"suite", &"tests", &"passed", &"failed", &"skipped", &"flaky", &"workers", &"wall"], "status");
-    let (mut tests, mut passed, mut failed, mut skipped, mut flaky, mut wall) = (0, 0, 0, 0, 0, Duration::ZERO);
+    let (mut tests, mut passed, mut failed, mut skipped, mut flaky) = (0, 0, 0, 0, 0);
+    let (mut planned, mut reported) = (0, 0);
     for r in results {
         let status = status_word(r, style);
         row(
@@ -129,9 +140,11 @@ pub(crate) fn render(
         failed += r.failed;
         skipped += r.skipped;
         flaky += r.flaky;
-        wall += r.wall;
+        planned += r.planned.unwrap_or(r.total);
+        reported += r.tests.len() as u64;
     }
-    row(&mut out, [&"total", &tests, &passed, &failed, &skipped, &flaky, &"", &seconds(wall)], "");
+    // Suites of one session run side by side: the run's wall time is not their sum.
+    row(&mut out, [&"total (run)", &tests, &passed, &failed, &skipped, &flaky, &"", &seconds(run_wall)], "");
     for r in results.iter().filter(|r| !r.services.is_empty()) {
         let _ = writeln!(out, "\n{} workers:", r.suite);
         for service in &r.services {
@@ -178,6 +191,7 @@ pub(crate) fn render(
     if let Some(kept) = kept {
         let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
     }
+    let _ = writeln!(out, "reconciled: {reported} of {planned} planned tests reported an outcome");
     // The closing line CI tools read: "N passed, N failed, N skipped".
     let _ = writeln!(out, "xtask: {passed} passed, {failed} failed, {skipped} skipped");
     out
@@ -206,42 +220,51 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
     let _ = writeln!(out, "  python:   {}", plan.python.display());
     let _ = writeln!(out, "  backend:  {}", plan.backend_dir.display());
     let _ = writeln!(out, "  database: {}", plan.database);
-    for suite in &plan.suites {
-        let _ =
-            writeln!(out, "\nsuite {}: {} test{}", suite.name, suite.total, if suite.total == 1 { "" } else { "s" });
-        let _ = writeln!(out, "  workers:  {} ({})", suite.workers, suite.workers_why);
-        if suite.kind == crate::config::SuiteKind::Pytest {
-            let _ = writeln!(out, "  markers:  {}", suite.expression);
-            let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", suite.test_database);
-        } else {
-            let _ = writeln!(out, "  database: {}", suite.test_database);
+    let _ = writeln!(out, "  budget:   {}", plan.budget);
+    if let Some(markers) = &plan.overridden_markers {
+        let _ = writeln!(
+            out,
+            "  markers:  the project's own `-m {}` (addopts) is overridden with `-m \"\"`: the suites below decide",
+            shell_words([markers.as_str()])
+        );
+    }
+    for session in &plan.sessions {
+        let names: Vec<&str> = session.suites.iter().map(|slot| slot.name.as_str()).collect();
+        let _ = writeln!(out, "\nsession {} ({}): {}", session.name, session.kind_name(), names.join(", "));
+        if let Some(why) = &session.alone_because {
+            let _ = writeln!(out, "  alone:    {why}");
         }
-        let _ = writeln!(out, "  log:      {}", suite.log.display());
-        let program = suite.program.display().to_string();
-        let command = shell_words(std::iter::once(program.as_str()).chain(suite.args.iter().map(String::as_str)));
+        let _ = writeln!(out, "  workers:  {} ({})", session.workers, session.workers_why);
+        if session.kind == crate::config::SuiteKind::Pytest {
+            for slot in &session.suites {
+                let claims = if slot.expression.is_empty() {
+                    "every test no suite claims".to_owned()
+                } else {
+                    format!("marker `{}`", slot.expression)
+                };
+                let group = match slot.group {
+                    Some(crate::plan::Group::Scope) => ", in whole scopes (--dist loadscope)",
+                    Some(crate::plan::Group::File) => ", in whole files (--dist loadfile)",
+                    None => "",
+                };
+                let _ = writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}", slot.name, slot.cap);
+            }
+            let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
+            let _ = writeln!(out, "  schedule: longest first from recorded durations, each suite within its cap");
+        } else {
+            let _ = writeln!(out, "  database: {}", session.test_database);
+        }
+        let _ = writeln!(out, "  log:      {}", session.log.display());
+        let program = session.program.display().to_string();
+        let command = shell_words(std::iter::once(program.as_str()).chain(session.args.iter().map(String::as_str)));
         let _ = writeln!(out, "  command:  {command}");
-        let _ = writeln!(out, "  in:       {}", suite.cwd.display());
-        for (key, value) in &suite.env {
+        let _ = writeln!(out, "  in:       {}", session.cwd.display());
+        for (key, value) in &session.env {
             let _ = writeln!(out, "  env:      {key}={value}");
         }
-        if suite.total == 0 {
-            let _ = writeln!(out, "  (not started: no test selected)");
-        }
     }
-    if let Some(unassigned) = &plan.unassigned {
-        let _ = writeln!(
-            out,
-            "\nunassigned: {} test{} matched no suite's marker",
-            unassigned.len(),
-            if unassigned.len() == 1 { "" } else { "s" }
-        );
-    }
-    if plan.overlapping > 0 {
-        let _ = writeln!(
-            out,
-            "overlapping: {} test(s) match several suites; each runs once, in the first",
-            plan.overlapping
-        );
+    if plan.catch_all == Some(crate::config::Unassigned::Fail) {
+        let _ = writeln!(out, "\nunassigned: a test no suite claims fails the run (unassigned = \"fail\")");
     }
     out
 }
@@ -283,6 +306,7 @@ mod tests {
                 message: Some("assert 1 == 2".into()),
                 file: None,
                 line: None,
+                start: None,
             })
             .collect();
         result
@@ -292,7 +316,7 @@ mod tests {
     fn summary_lists_suites_failures_and_closes_with_counts() {
         let plain = Style { color: false };
         let results = [result("unit", SuiteStatus::Passed, 10, 0), result("api", SuiteStatus::Failed, 3, 1)];
-        let text = render(&results, Some(2), Path::new("/logs"), None, plain);
+        let text = render(&results, Some(2), Duration::from_secs(2), Path::new("/logs"), None, plain);
         assert!(
             text.contains("unit               10      10       0        0      0        2     1.5s  passed"),
             "{text}"

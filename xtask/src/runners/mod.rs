@@ -1,226 +1,333 @@
-//! One runner per kind of test tool. A runner starts its child in its own process group, reads the
-//! child's event stream and turns it into `Event`s for the reporter. Runners never print.
+//! One runner per kind of test tool. A runner starts its session (a pytest session serving several
+//! suites, or a Playwright run) in its own process group, reads the session's event stream, turns it
+//! into `Event`s per suite for the reporter, and at the end reconciles what each suite planned with
+//! what reported an outcome. Runners never print.
 
 pub(crate) mod playwright;
 pub(crate) mod pytest;
+mod stream;
 
-use std::fs::{self, File};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use serde::Deserialize;
 
 use crate::config::SuiteKind;
-use crate::events::{Event, Outcome, SuiteResult, SuiteStatus, TestRecord};
-use crate::plan::SuitePlan;
+use crate::events::{Event, Outcome, Span, SuiteResult, SuiteStatus, TestRecord};
+use crate::plan::SessionPlan;
 use crate::services::process::ChildGroup;
 use crate::services::{log_file, telling_line};
 
-/// The JSON lines the shipped pytest plugin and Playwright reporter write (one schema for both).
-#[derive(Debug, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
-enum StreamEvent {
-    Collected {
-        total: u64,
-    },
-    Test {
-        id: String,
-        outcome: String,
-        duration: f64,
-        worker: String,
-        message: Option<String>,
-        file: Option<String>,
-        line: Option<u32>,
-    },
-    Service {
-        worker: String,
-        detail: String,
-    },
-    #[serde(other)]
-    Other,
+pub(crate) use self::stream::EventTail;
+use self::stream::StreamEvent;
+
+/// How many lost test ids an error names before it says "and N more".
+const NAMED: usize = 10;
+
+/// What a session leaves: a result per suite, its timeline spans, and whether it refused to run.
+pub(crate) struct Ended {
+    pub(crate) results: Vec<SuiteResult>,
+    pub(crate) spans: Vec<Span>,
+    /// The session ran nothing on purpose (`unassigned = "fail"` and tests no suite claims): why.
+    pub(crate) refused: Option<String>,
 }
 
-/// Runs one suite to its end (or an interrupt), feeding `emit` as events arrive.
-pub(crate) fn run_suite(plan: &SuitePlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SuiteResult> {
-    let started = Instant::now();
-    let mut result = SuiteResult::new(&plan.name, plan.total, plan.workers, plan.cwd.clone());
-    emit(Event::SuiteStarted { suite: plan.name.clone(), workers: plan.workers, total: plan.total });
-    if plan.total == 0 {
-        result.status = SuiteStatus::Empty { optional: plan.optional };
-        result.workers = 0;
-        emit(Event::SuiteFinished(result.clone()));
-        return Ok(result);
-    }
-    result.log = Some(plan.log.clone());
-    crate::services::rundir::make_private_dir(&plan.media_base)?;
-    // A suite may run again in the same run directory (`stress`): start from an empty stream.
-    match fs::remove_file(&plan.events) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            return Err(error).with_context(|| format!("cannot reset {}", plan.events.display()));
+/// A session on its way: started, polled until its process ends, then reconciled.
+pub(crate) struct SessionRun<'p> {
+    plan: &'p SessionPlan,
+    child: ChildGroup,
+    tail: EventTail,
+    started: Instant,
+    results: Vec<SuiteResult>,
+    planned: Option<BTreeMap<String, Vec<String>>>,
+    reported: BTreeSet<String>,
+    unplanned: Vec<String>,
+    announced: Vec<bool>,
+    refused: Option<String>,
+    spans: Vec<Span>,
+    workers: Vec<BTreeSet<String>>,
+}
+
+impl<'p> SessionRun<'p> {
+    pub(crate) fn start(plan: &'p SessionPlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SessionRun<'p>> {
+        let suites: Vec<String> = plan.suites.iter().map(|slot| slot.name.clone()).collect();
+        emit(Event::SessionStarted {
+            session: plan.name.clone(),
+            tool: plan.kind_name(),
+            suites: suites.clone(),
+            workers: plan.workers,
+        });
+        for suite in &suites {
+            emit(Event::SuiteStarted { suite: suite.clone(), workers: plan.workers, total: 0 });
         }
-        _ => {}
+        crate::services::rundir::make_private_dir(&plan.media_base)?;
+        // A session may run again in the same run directory (`stress`): start from an empty stream.
+        match fs::remove_file(&plan.events) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error).with_context(|| format!("cannot reset {}", plan.events.display()));
+            }
+            _ => {}
+        }
+        if let Some((path, text)) = &plan.spec {
+            fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let mut command = Command::new(&plan.program);
+        command
+            .args(&plan.args)
+            .current_dir(&plan.cwd)
+            .envs(plan.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log_file(&plan.log)?)
+            .stderr(log_file(&plan.log)?);
+        let child = ChildGroup::spawn(command, &format!("the `{}` session ({})", plan.name, plan.program.display()))?;
+        let results = plan
+            .suites
+            .iter()
+            .map(|slot| {
+                let mut result = SuiteResult::new(&slot.name, 0, 0, plan.cwd.clone());
+                result.log = Some(plan.log.clone());
+                result
+            })
+            .collect();
+        Ok(SessionRun {
+            plan,
+            child,
+            tail: EventTail::new(&plan.events),
+            started: Instant::now(),
+            results,
+            planned: None,
+            reported: BTreeSet::new(),
+            unplanned: Vec::new(),
+            announced: vec![false; plan.suites.len()],
+            refused: None,
+            spans: Vec::new(),
+            workers: vec![BTreeSet::new(); plan.suites.len()],
+        })
     }
-    if let Some((path, ids)) = &plan.selection {
-        fs::write(path, ids.join("\n") + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+
+    /// Forwards what arrived; returns the exit status once the session's process ended.
+    pub(crate) fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Option<ExitStatus>> {
+        self.forward(emit);
+        let status = self.child.try_wait()?;
+        if status.is_some() {
+            self.forward(emit);
+        }
+        Ok(status)
     }
-    let mut command = Command::new(&plan.program);
-    command
-        .args(&plan.args)
-        .current_dir(&plan.cwd)
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log_file(&plan.log)?)
-        .stderr(log_file(&plan.log)?);
-    let mut child = ChildGroup::spawn(command, &format!("the `{}` suite ({})", plan.name, plan.program.display()))?;
-    let mut tail = EventTail::new(&plan.events);
-    let forward = |tail: &mut EventTail, result: &mut SuiteResult, emit: &mut dyn FnMut(Event)| {
-        for line in tail.read_lines() {
+
+    /// Stops the session's process group (Ctrl-C, SIGTERM) and ends every suite as interrupted.
+    pub(crate) fn interrupt(mut self, emit: &mut dyn FnMut(Event)) -> Ended {
+        self.child.stop();
+        self.forward(emit);
+        let wall = self.started.elapsed();
+        for (index, result) in self.results.iter_mut().enumerate() {
+            if !self.announced[index] {
+                result.status = SuiteStatus::Interrupted;
+                result.wall = wall;
+                emit(Event::SuiteFinished(result.clone()));
+            }
+        }
+        Ended { results: self.results, spans: self.spans, refused: None }
+    }
+
+    fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
+        for line in self.tail.read_lines() {
             if let Ok(event) = serde_json::from_str::<StreamEvent>(&line) {
-                handle(event, result, emit);
+                self.handle(event, emit);
             }
         }
-    };
-    let status = loop {
-        forward(&mut tail, &mut result, emit);
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if crate::signals::interrupted() {
-            child.stop();
-            forward(&mut tail, &mut result, emit);
-            result.status = SuiteStatus::Interrupted;
-            result.wall = started.elapsed();
-            emit(Event::SuiteFinished(result.clone()));
-            return Ok(result);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    forward(&mut tail, &mut result, emit);
-    result.wall = started.elapsed();
-    let ran = result.passed + result.failed + result.skipped + result.flaky;
-    result.status = match (plan.kind, status.code()) {
-        (_, Some(0)) if result.failed == 0 => SuiteStatus::Passed,
-        (SuiteKind::Pytest, Some(0 | 1)) | (SuiteKind::Playwright, Some(1)) if result.failed > 0 => SuiteStatus::Failed,
-        (SuiteKind::Pytest, Some(5)) => SuiteStatus::Empty { optional: plan.optional },
-        _ => {
-            let log = fs::read_to_string(&plan.log).unwrap_or_default();
-            let what = if ran == 0 { "before any test finished" } else { "with tests unaccounted for" };
-            result.error = Some(format!("{} ended {what} ({status}): {}", plan.kind_name(), telling_line(&log)));
-            SuiteStatus::Errored
-        }
-    };
-    emit(Event::SuiteFinished(result.clone()));
-    Ok(result)
-}
-
-fn handle(event: StreamEvent, result: &mut SuiteResult, emit: &mut dyn FnMut(Event)) {
-    match event {
-        StreamEvent::Collected { total } => {
-            result.total = total;
-            emit(Event::TestsCollected { suite: result.suite.clone(), total });
-        }
-        StreamEvent::Test { id, outcome, duration, worker, message, file, line } => {
-            let outcome = match outcome.as_str() {
-                "passed" => Outcome::Passed,
-                "skipped" => Outcome::Skipped,
-                "flaky" => Outcome::Flaky,
-                _ => Outcome::Failed,
-            };
-            match outcome {
-                Outcome::Passed => result.passed += 1,
-                Outcome::Skipped => result.skipped += 1,
-                Outcome::Flaky => result.flaky += 1,
-                Outcome::Failed => result.failed += 1,
-            }
-            let duration = Duration::from_secs_f64(duration.max(0.0));
-            let test = TestRecord { id, outcome, duration, worker, message, file, line };
-            result.tests.push(test.clone());
-            emit(Event::TestFinished { suite: result.suite.clone(), test });
-        }
-        StreamEvent::Service { worker, detail } => {
-            result.services.push(format!("{worker}: {detail}"));
-            emit(Event::ServiceStarted { suite: result.suite.clone(), worker, detail });
-        }
-        StreamEvent::Other => {}
-    }
-}
-
-/// Follows a JSON-lines file other processes append to; yields only complete lines.
-pub(crate) struct EventTail {
-    path: PathBuf,
-    file: Option<BufReader<File>>,
-    partial: String,
-}
-
-impl EventTail {
-    pub(crate) fn new(path: &Path) -> EventTail {
-        EventTail { path: path.to_owned(), file: None, partial: String::new() }
     }
 
-    pub(crate) fn read_lines(&mut self) -> Vec<String> {
-        if self.file.is_none() {
-            self.file = File::open(&self.path).ok().map(BufReader::new);
+    fn slot_of(&self, suite: Option<&str>) -> Option<usize> {
+        match suite {
+            Some(name) => self.plan.suites.iter().position(|slot| slot.name == name),
+            // A Playwright run holds one suite; its reporter does not need to name it.
+            None if self.plan.suites.len() == 1 => Some(0),
+            None => None,
         }
-        let Some(reader) = self.file.as_mut() else { return Vec::new() };
-        let mut lines = Vec::new();
-        loop {
-            let mut chunk = String::new();
-            match reader.read_line(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    self.partial.push_str(&chunk);
-                    if self.partial.ends_with('\n') {
-                        lines.push(std::mem::take(&mut self.partial).trim_end().to_owned());
+    }
+
+    fn handle(&mut self, event: StreamEvent, emit: &mut dyn FnMut(Event)) {
+        match event {
+            StreamEvent::Planned { suites } => {
+                for (index, result) in self.results.iter_mut().enumerate() {
+                    let ids = suites.get(&result.suite).map_or(0, Vec::len) as u64;
+                    result.total = ids;
+                    result.planned = Some(ids);
+                    emit(Event::TestsCollected { suite: result.suite.clone(), total: ids });
+                    if ids == 0 {
+                        self.announced[index] = true;
+                        result.status = SuiteStatus::Empty { optional: self.plan.suites[index].optional };
+                        emit(Event::SuiteFinished(result.clone()));
                     }
                 }
+                self.planned = Some(suites);
             }
+            StreamEvent::Test(test) => {
+                let Some(index) = self.slot_of(test.suite.as_deref()) else {
+                    self.unplanned.push(test.id);
+                    return;
+                };
+                if !self.reported.insert(format!("{index} {}", test.id)) {
+                    // A second outcome for one test is a lie somewhere: keep the first, name it.
+                    self.unplanned.push(format!("{} (reported twice)", test.id));
+                    return;
+                }
+                if let Some(planned) = self.planned.as_ref().and_then(|p| p.get(&self.results[index].suite)) {
+                    if !planned.contains(&test.id) {
+                        self.unplanned.push(test.id.clone());
+                    }
+                }
+                let record = test.record();
+                self.workers[index].insert(record.worker.clone());
+                let result = &mut self.results[index];
+                match record.outcome {
+                    Outcome::Passed => result.passed += 1,
+                    Outcome::Skipped => result.skipped += 1,
+                    Outcome::Flaky => result.flaky += 1,
+                    Outcome::Failed => result.failed += 1,
+                }
+                result.workers = self.workers[index].len() as u32;
+                result.tests.push(record.clone());
+                emit(Event::TestFinished { suite: result.suite.clone(), test: record });
+                if result.planned.is_some_and(|planned| result.tests.len() as u64 >= planned) {
+                    self.finish_suite(index, emit);
+                }
+            }
+            StreamEvent::Service { worker, detail, start } => {
+                let suite = self.results[0].suite.clone();
+                if let Some(start) = start {
+                    self.spans.push(Span {
+                        lane: format!("{worker} backend"),
+                        name: detail.clone(),
+                        start,
+                        stop: crate::events::now(),
+                    });
+                }
+                self.results[0].services.push(format!("{worker}: {detail}"));
+                emit(Event::ServiceStarted { suite, worker, detail });
+            }
+            StreamEvent::Span { lane, name, start, stop } => self.spans.push(Span { lane, name, start, stop }),
+            StreamEvent::Refused { message } => self.refused = Some(message),
+            StreamEvent::Other => {}
         }
-        // At end of file for now: the next call reads on from here, what was appended meanwhile.
-        lines
+    }
+
+    /// Every planned test of a suite reported: it ends now, while the session goes on.
+    fn finish_suite(&mut self, index: usize, emit: &mut dyn FnMut(Event)) {
+        if self.announced[index] {
+            return;
+        }
+        self.announced[index] = true;
+        let result = &mut self.results[index];
+        result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
+        result.status = if result.failed > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
+        emit(Event::SuiteFinished(result.clone()));
+    }
+
+    /// After the process ended: every planned test must have reported, or the suite fails naming them.
+    pub(crate) fn finish(mut self, status: ExitStatus, emit: &mut dyn FnMut(Event)) -> Ended {
+        if let Some(refused) = self.refused.take() {
+            for result in &mut self.results {
+                result.status = SuiteStatus::NotRun;
+            }
+            return Ended { results: self.results, spans: self.spans, refused: Some(refused) };
+        }
+        let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
+        let expected_exit = match self.plan.kind {
+            SuiteKind::Pytest => matches!(status.code(), Some(0 | 1 | 5)),
+            SuiteKind::Playwright => matches!(status.code(), Some(0 | 1)),
+        };
+        let session_error = (!expected_exit).then(|| {
+            format!(
+                "{} ended with {status}: {} (log: {})",
+                self.plan.kind_name(),
+                telling_line(&log),
+                self.plan.log.display()
+            )
+        });
+        let unplanned = std::mem::take(&mut self.unplanned);
+        for index in 0..self.results.len() {
+            let slot = &self.plan.suites[index];
+            let planned: Vec<String> =
+                self.planned.as_ref().and_then(|p| p.get(&slot.name)).cloned().unwrap_or_default();
+            let result = &mut self.results[index];
+            let reported: BTreeSet<&str> = result.tests.iter().map(|t| t.id.as_str()).collect();
+            let missing: Vec<&str> = planned.iter().map(String::as_str).filter(|id| !reported.contains(id)).collect();
+            let mut errors = Vec::new();
+            if self.planned.is_none() {
+                match (&session_error, status.code()) {
+                    (_, Some(5)) if self.plan.kind == SuiteKind::Pytest => {}
+                    (Some(error), _) => errors.push(error.clone()),
+                    (None, _) => errors.push(format!(
+                        "{} ended ({status}) without saying which tests it planned: its event stream was lost (log: {})",
+                        self.plan.kind_name(),
+                        self.plan.log.display()
+                    )),
+                }
+            } else if let Some(error) = &session_error {
+                if !missing.is_empty() || result.failed == 0 {
+                    errors.push(error.clone());
+                }
+            }
+            if !missing.is_empty() {
+                errors.push(format!(
+                    "{} of {} planned test(s) never reported an outcome (a crashed worker, a hook that \
+                     dropped them, or a lost event stream): {}",
+                    missing.len(),
+                    planned.len(),
+                    named(&missing)
+                ));
+            }
+            if index == 0 && !unplanned.is_empty() {
+                let unplanned: Vec<&str> = unplanned.iter().map(String::as_str).collect();
+                errors.push(format!(
+                    "{} test(s) reported that were not planned: {}",
+                    unplanned.len(),
+                    named(&unplanned)
+                ));
+            }
+            if !errors.is_empty() {
+                result.error = Some(errors.join("; "));
+            }
+            if self.announced[index] && errors.is_empty() {
+                continue;
+            }
+            result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
+            result.status = if result.error.is_some() {
+                SuiteStatus::Errored
+            } else if result.failed > 0 {
+                SuiteStatus::Failed
+            } else if planned.is_empty() {
+                SuiteStatus::Empty { optional: slot.optional }
+            } else {
+                SuiteStatus::Passed
+            };
+            self.announced[index] = true;
+            emit(Event::SuiteFinished(result.clone()));
+        }
+        Ended { results: self.results, spans: self.spans, refused: None }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use super::*;
-
-    #[test]
-    fn tail_returns_only_complete_lines_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("events.jsonl");
-        let mut tail = EventTail::new(&path);
-        assert!(tail.read_lines().is_empty(), "a missing file is just not written yet");
-        let mut file = std::fs::File::create(&path).unwrap();
-        write!(file, "{{\"a\":1}}\n{{\"b\":").unwrap();
-        assert_eq!(tail.read_lines(), ["{\"a\":1}"]);
-        writeln!(file, "2}}").unwrap();
-        assert_eq!(tail.read_lines(), ["{\"b\":2}"]);
-        assert!(tail.read_lines().is_empty());
+fn named(ids: &[&str]) -> String {
+    let mut text = ids.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
+    if ids.len() > NAMED {
+        text += &format!(" and {} more", ids.len() - NAMED);
     }
+    text
+}
 
-    #[test]
-    fn stream_events_of_both_tools_parse() {
-        let mut result = SuiteResult::new("e2e", 0, 2, PathBuf::from("/repo/frontend"));
-        let mut seen = Vec::new();
-        let lines = [
-            r#"{"event":"collected","total":3}"#,
-            r#"{"event":"test","id":"a.spec.ts › one","outcome":"passed","duration":0.5,"worker":"p0","message":null}"#,
-            r#"{"event":"test","id":"a.spec.ts › two","outcome":"flaky","duration":1.5,"worker":"p1","message":"timeout"}"#,
-            r#"{"event":"test","id":"x.py::t","outcome":"failed","duration":0.1,"worker":"gw0","message":"assert 1 == 2"}"#,
-            r#"{"event":"service","worker":"p0","detail":"http://127.0.0.1:4100 test_demo_ab_e2e_p0"}"#,
-            r#"{"event":"finished","exitstatus":1}"#,
-        ];
-        for line in lines {
-            handle(serde_json::from_str(line).unwrap(), &mut result, &mut |event| seen.push(event));
-        }
-        assert_eq!((result.total, result.passed, result.flaky, result.failed), (3, 1, 1, 1));
-        assert_eq!(result.failures().next().unwrap().message.as_deref(), Some("assert 1 == 2"));
-        assert_eq!(result.services, ["p0: http://127.0.0.1:4100 test_demo_ab_e2e_p0"]);
-        assert_eq!(seen.len(), 5);
-    }
+/// From the first test's start to the last one's end: how long a suite took inside its session.
+fn span_of(tests: &[TestRecord]) -> Option<Duration> {
+    let first = tests.iter().filter_map(|t| t.start).reduce(f64::min)?;
+    let last = tests.iter().filter_map(|t| Some(t.start? + t.duration.as_secs_f64())).reduce(f64::max)?;
+    Some(Duration::from_secs_f64((last - first).max(0.0)))
+}
+
+/// Polls sessions until each has ended, an interrupt arrives, or (fail fast) one has failed.
+pub(crate) fn wait_poll() {
+    std::thread::sleep(Duration::from_millis(40));
 }

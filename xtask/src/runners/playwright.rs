@@ -1,5 +1,5 @@
 //! The Playwright runner's own parts: the reporter shipped in this binary, and the listing pass
-//! (`playwright test --list`) that gives the exact total before the run, for worker sizing.
+//! (`playwright test --list`) that `--shard` and `--dry-run` need before the run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 
 use crate::exit::tests_failed;
+use crate::plan::Listed;
 use crate::runners::EventTail;
 use crate::services::process::ChildGroup;
 use crate::services::{log_file, telling_line};
@@ -20,22 +21,6 @@ pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
     let path = dir.join(REPORTER_FILE);
     fs::write(&path, REPORTER_SOURCE).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
-}
-
-/// A test as the listing pass saw it: its id and where it is declared.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub(crate) struct Listed {
-    pub(crate) id: String,
-    pub(crate) file: String,
-    pub(crate) line: u32,
-}
-
-impl Listed {
-    /// `tests/e2e/auth.spec.ts:12`: what `playwright test` takes to select the test (and any other
-    /// test declared on that line, as tests made in a loop are).
-    pub(crate) fn location(&self) -> String {
-        format!("{}:{}", self.file, self.line)
-    }
 }
 
 /// A `playwright test --list` running in the background beside the other start-up work.

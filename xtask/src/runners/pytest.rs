@@ -1,18 +1,15 @@
-//! The pytest runner: the collection pass that counts what each suite will run, and suite runs
-//! whose events come from the plugin shipped in this binary (`-p xtask_pytest_plugin`).
+//! The pytest runner's own parts: the plugin shipped in this binary (`-p xtask_pytest_plugin`), the
+//! probe of which pytest plugins the backend's interpreter has, and the project's own `-m`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
-use serde::Deserialize;
 
-use crate::exit::tests_failed;
-use crate::services::process::ChildGroup;
-use crate::services::{log_file, telling_line};
+use crate::exit::environment;
+use crate::plan::{Plugins, PLUGIN_MODULE};
 
-pub(crate) const PLUGIN_MODULE: &str = "xtask_pytest_plugin";
 const PLUGIN_SOURCE: &str = include_str!("xtask_pytest_plugin.py");
 
 /// Writes the plugin where `PYTHONPATH` will find it.
@@ -21,78 +18,122 @@ pub(crate) fn install_plugin(dir: &Path) -> anyhow::Result<()> {
     fs::write(&path, PLUGIN_SOURCE).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Every collected test with the indices of the suite expressions it matches.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Collection {
-    pub(crate) tests: Vec<(String, Vec<usize>)>,
-    pub(crate) xdist: bool,
-    /// pytest-rerunfailures is installed (`--retries`).
-    #[serde(default)]
-    pub(crate) reruns: bool,
-    /// pytest-randomly is installed (`stress --random-order`).
-    #[serde(default)]
-    pub(crate) randomly: bool,
-}
-
-/// A `pytest --collect-only` running in the background (it overlaps with the database start-up).
-pub(crate) struct Collector {
-    child: ChildGroup,
-    out: PathBuf,
-    log: PathBuf,
-    backend_dir: PathBuf,
-}
-
-pub(crate) struct CollectRequest<'a> {
-    pub(crate) python: &'a Path,
-    pub(crate) backend_dir: &'a Path,
-    pub(crate) plugin_dir: &'a Path,
-    pub(crate) expressions: Vec<String>,
-    pub(crate) extra_args: &'a [String],
-    pub(crate) env: Vec<(String, String)>,
-    pub(crate) out: PathBuf,
-    pub(crate) log: PathBuf,
-}
-
-impl Collector {
-    pub(crate) fn spawn(request: CollectRequest) -> anyhow::Result<Collector> {
-        let mut command = Command::new(request.python);
-        command
-            .args(["-m", "pytest", "--collect-only", "-q", "-p", PLUGIN_MODULE])
-            .args(request.extra_args)
-            .current_dir(request.backend_dir)
-            .envs(request.env)
-            .env("PYTHONPATH", python_path(request.plugin_dir))
-            .env("XTASK_COLLECT_OUT", &request.out)
-            .env("XTASK_SUITE_EXPRS", serde_json::to_string(&request.expressions)?)
-            .env_remove("XTASK_EVENTS")
-            .stdin(Stdio::null())
-            .stdout(log_file(&request.log)?)
-            .stderr(log_file(&request.log)?);
-        let child = ChildGroup::spawn(command, "pytest --collect-only")?;
-        Ok(Collector { child, out: request.out, log: request.log, backend_dir: request.backend_dir.to_owned() })
+/// Which of pytest-xdist, pytest-rerunfailures and pytest-randomly the interpreter can import; found
+/// without importing them (a few milliseconds, no Django start-up).
+pub(crate) fn probe_plugins(python: &Path) -> anyhow::Result<Plugins> {
+    let script = "import importlib.util as u\n\
+                  print(' '.join(str(bool(u.find_spec(m))) for m in ('pytest', 'xdist', 'pytest_rerunfailures', 'pytest_randomly')))";
+    let output = Command::new(python)
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let found: Vec<bool> = text.split_whitespace().map(|word| word == "True").collect();
+    if !output.status.success() || found.len() != 4 {
+        return Err(environment(format!(
+            "{} cannot tell which pytest plugins it has: {}",
+            python.display(),
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("")
+        )));
     }
+    if !found[0] {
+        return Err(environment(format!(
+            "pytest is not installed for {}: add it to the backend's requirements",
+            python.display()
+        )));
+    }
+    Ok(Plugins { xdist: found[1], reruns: found[2], randomly: found[3] })
+}
 
-    pub(crate) fn finish(mut self) -> anyhow::Result<Collection> {
-        let status = self.child.wait(|| ())?;
-        let log = fs::read_to_string(&self.log).unwrap_or_default();
-        // pytest exits 5 when nothing is collected: that is an empty collection, not an error.
-        if !(status.success() || status.code() == Some(5)) || !self.out.exists() {
-            return Err(tests_failed(format!(
-                "pytest could not collect the tests in {}: {} (log: {})",
-                self.backend_dir.display(),
-                telling_line(&log),
-                self.log.display()
-            )));
+/// The `-m` expression of the project's own `addopts` (pytest.ini, pyproject.toml, tox.ini or
+/// setup.cfg, the first that configures pytest), which the session overrides with the suites'.
+pub(crate) fn project_markers(backend_dir: &Path) -> Option<String> {
+    let sources = [
+        ("pytest.ini", "[pytest]"),
+        ("pyproject.toml", "[tool.pytest.ini_options]"),
+        ("tox.ini", "[pytest]"),
+        ("setup.cfg", "[tool:pytest]"),
+    ];
+    for (file, section) in sources {
+        let Ok(text) = fs::read_to_string(backend_dir.join(file)) else { continue };
+        let Some(start) = text.find(section) else { continue };
+        let body = &text[start + section.len()..];
+        let body = body.split("\n[").next().unwrap_or(body);
+        let addopts: String = body
+            .lines()
+            .skip_while(|line| !line.trim_start().starts_with("addopts"))
+            .enumerate()
+            .take_while(|(n, line)| *n == 0 || line.starts_with(char::is_whitespace))
+            .map(|(_, line)| {
+                line.trim().trim_start_matches("addopts").trim_start().trim_start_matches('=').trim().to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let addopts = addopts.trim_matches(|c| c == '[' || c == ']');
+        return marker_option(&words(addopts));
+    }
+    None
+}
+
+fn marker_option(words: &[String]) -> Option<String> {
+    let mut found = None;
+    for (index, word) in words.iter().enumerate() {
+        if word == "-m" {
+            found = words.get(index + 1).cloned();
+        } else if let Some(value) = word.strip_prefix("-m").filter(|v| !v.is_empty() && !word.starts_with("--")) {
+            found = Some(value.trim_start_matches('=').to_owned());
         }
-        let text = fs::read_to_string(&self.out)?;
-        serde_json::from_str(&text).with_context(|| format!("malformed collection output {}", self.out.display()))
     }
+    found.filter(|expression| !expression.is_empty())
 }
 
-/// `PYTHONPATH` with the plugin's directory first.
-pub(crate) fn python_path(plugin_dir: &Path) -> String {
-    match std::env::var("PYTHONPATH") {
-        Ok(existing) if !existing.is_empty() => format!("{}:{existing}", plugin_dir.display()),
-        _ => plugin_dir.display().to_string(),
+/// Words as a shell splits them, for the quoting found in `addopts`.
+fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote = None;
+    let mut started = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                started = true;
+            }
+            (None, c) if c.is_whitespace() || c == ',' => {
+                if started || !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+                started = false;
+            }
+            (None, c) => current.push(c),
+        }
+    }
+    if started || !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_projects_own_marker_expression_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(project_markers(dir.path()), None);
+        fs::write(dir.path().join("pytest.ini"), "[pytest]\naddopts = --strict-markers -m \"not postgres and not slow\"\n    -p no:cacheprovider\nmarkers =\n    slow: x\n").unwrap();
+        assert_eq!(project_markers(dir.path()).as_deref(), Some("not postgres and not slow"));
+        fs::write(dir.path().join("pytest.ini"), "[pytest]\naddopts = -mfast\n").unwrap();
+        assert_eq!(project_markers(dir.path()).as_deref(), Some("fast"));
+        fs::write(dir.path().join("pytest.ini"), "[pytest]\naddopts = --strict-markers\n").unwrap();
+        assert_eq!(project_markers(dir.path()), None);
+        fs::remove_file(dir.path().join("pytest.ini")).unwrap();
+        fs::write(dir.path().join("pyproject.toml"), "[tool.pytest.ini_options]\naddopts = [\"-m\", \"not slow\"]\n")
+            .unwrap();
+        assert_eq!(project_markers(dir.path()).as_deref(), Some("not slow"));
     }
 }

@@ -1,6 +1,6 @@
 // Event stream for `cargo xtask`, shipped inside its binary and passed with --reporter.
 // Writes one JSON object per line to $XTASK_EVENTS, in the schema of the xtask's pytest plugin:
-// the exact total from onBegin, then one line per test once its last attempt is over (a test
+// the planned ids from onBegin, then one line per test once its last attempt is over (a test
 // that passed on a retry is "flaky", never a plain pass).
 'use strict';
 const fs = require('node:fs');
@@ -33,6 +33,10 @@ class XtaskReporter {
     this.root = config.configFile ? path.dirname(config.configFile) : config.rootDir || this.root;
     const tests = suite.allTests();
     this.emit({ event: 'collected', total: tests.length });
+    if (process.env.XTASK_LIST !== '1') {
+      // What this run will run: the xtask checks at the end that every one of them reported.
+      this.emit({ event: 'planned', suites: { [process.env.XTASK_SUITE ?? 'e2e']: tests.map((test) => this.id(test)) } });
+    }
     if (process.env.XTASK_LIST === '1') {
       // The listing pass: every test with its location, for shards (`file:line` selects it).
       for (const test of tests) {
@@ -55,6 +59,7 @@ class XtaskReporter {
     }
     const outcome = { expected: 'passed', unexpected: 'failed', flaky: 'flaky', skipped: 'skipped' }[test.outcome()];
     const failing = test.results.find((attempt) => attempt.error);
+    const first = test.results[0]?.startTime;
     this.emit({
       event: 'test',
       id: this.id(test),
@@ -64,6 +69,7 @@ class XtaskReporter {
       message: outcome === 'passed' || outcome === 'skipped' ? null : firstLine(failing?.error?.message),
       file: path.relative(this.root, test.location.file),
       line: test.location.line,
+      start: first ? new Date(first).getTime() / 1000 : null,
     });
   }
 

@@ -1,23 +1,34 @@
-"""Event stream for `cargo xtask`, shipped inside its binary and loaded with `-p xtask_pytest_plugin`.
+"""Event stream and scheduler for `cargo xtask`, shipped inside its binary and loaded with `-p xtask_pytest_plugin`.
 
-It only acts when the xtask asks, through the environment:
-- XTASK_EVENTS: append one JSON object per line for every finished test (on the xdist controller, or in
-  the only process without xdist), with the exact total as soon as collection ends;
-- XTASK_COLLECT_OUT + XTASK_SUITE_EXPRS: after `--collect-only`, write which of the given `-m`
-  expressions every collected test matches, so the xtask can size workers and prove that every test
-  runs exactly once;
-- XTASK_SELECT: a file of node ids, one per line: every other collected test is deselected (this is
-  how a shard runs its share; every xdist worker applies it, so their collections agree).
+One pytest session serves every backend suite of a run. The xtask describes the run in a JSON file
+named by XTASK_PLAN:
+- suites: [{name, expr, cap, group}] in xtask.toml order; a test belongs to the first suite whose marker
+  expression it matches (its *label*), else to `catch_all` when set (test-all), else it is deselected;
+- mine: the labels this session runs (a suite with pytest arguments of its own has a session of its own);
+- exclude: a marker expression of tests left out on purpose (counted, with the reason);
+- shard: [k, n] with shard_durations: each suite keeps its k-th part, balanced longest-first;
+- durations: recorded seconds per test id, for the scheduler (longest first);
+- labels: the file where every collecting process writes the labels (the controller reads it).
+Events (one JSON object per line, to XTASK_EVENTS) come from the xdist controller, or from the only
+process without xdist: `planned` (the ids of every suite), `test` (one per test, with its suite, worker,
+start and stop), `span` (a worker's start-up and collection), `finished`.
 The project under test is not edited: nothing here is imported unless the xtask passes `-p`.
 """
 import json
 import os
+import time
 
 import pytest
 
+_spec = None
 _stream = None
+_labels = None
 _phases = {}
-_collected_sent = False
+_session_start = time.time()
+_planned_sent = False
+_excluded = []
+# Every xdist worker needs two tests queued: the one it runs and the next (for fixture teardown).
+_MIN_PENDING = 2
 
 
 def _is_xdist_worker(config):
@@ -36,45 +47,15 @@ class _Stream:
 
 
 def pytest_configure(config):
-    global _stream
-    path = os.environ.get("XTASK_EVENTS")
-    if path and not _is_xdist_worker(config):
-        _stream = _Stream(path)
-
-
-def _send_total(total):
-    global _collected_sent
-    if _stream is not None and not _collected_sent:
-        _collected_sent = True
-        _stream.emit(event="collected", total=total)
-
-
-def pytest_collection_finish(session):
-    if _is_xdist_worker(session.config):
-        return
-    out = os.environ.get("XTASK_COLLECT_OUT")
-    if out and session.config.option.collectonly:
-        _write_assignment(session, out)
-    _send_total(len(session.items))
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    path = os.environ.get("XTASK_SELECT")
-    if not path:
-        return
-    with open(path, encoding="utf-8") as handle:
-        wanted = {line.rstrip("\n") for line in handle if line.strip()}
-    keep = [item for item in items if item.nodeid in wanted]
-    dropped = [item for item in items if item.nodeid not in wanted]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids):
-    _send_total(len(ids))
+    global _spec, _stream
+    path = os.environ.get("XTASK_PLAN")
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            _spec = json.load(handle)
+    events = os.environ.get("XTASK_EVENTS")
+    if events and not _is_xdist_worker(config):
+        _stream = _Stream(events)
+        _stream.emit(event="session", pid=os.getpid(), start=_session_start)
 
 
 def _matcher_for(item):
@@ -87,25 +68,319 @@ def _matcher_for(item):
         return lambda name, /, **kwargs: name in names
 
 
-def _write_assignment(session, out):
+def _compile(text, what):
     from _pytest.mark.expression import Expression
 
-    expressions = [Expression.compile(text) for text in json.loads(os.environ.get("XTASK_SUITE_EXPRS", "[]"))]
-    tests = []
-    for item in session.items:
+    try:
+        return Expression.compile(text)
+    except Exception as error:  # ParseError's module moved between pytest versions
+        raise pytest.UsageError(f"xtask.toml: {what} `{text}` is not a valid marker expression: {error}")
+
+
+def _partition(ids, durations, count):
+    """Longest first into the lightest part; ties by id, so every process gets the same split."""
+    known = [durations[i] for i in ids if i in durations]
+    default = sum(known) / len(known) if known else 1.0
+    loads = [0.0] * count
+    owner = {}
+    for test in sorted(ids, key=lambda i: (-durations.get(i, default), i)):
+        lightest = min(range(count), key=lambda part: (loads[part], part))
+        loads[lightest] += max(durations.get(test, default), 0.0)
+        owner[test] = lightest
+    return owner
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Labels every test with its suite and deselects what this run does not run (after every other
+    selection: `-k`, `-m` from the command line, the project's own hooks)."""
+    global _labels
+    if _spec is None:
+        return
+    suites = [(suite["name"], _compile(suite["expr"], f"suite `{suite['name']}` marker")) for suite in _spec["suites"]]
+    exclude = _compile(_spec["exclude"], "[backend] exclude") if _spec.get("exclude") else None
+    catch_all = _spec.get("catch_all")
+    labels, kept, dropped, excluded, unassigned = {}, [], [], [], []
+    for item in items:
         matcher = _matcher_for(item)
-        tests.append([item.nodeid, [index for index, expr in enumerate(expressions) if expr.evaluate(matcher)]])
-    plugins = session.config.pluginmanager
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "tests": tests,
-                "xdist": plugins.hasplugin("xdist"),
-                "reruns": plugins.hasplugin("rerunfailures"),
-                "randomly": plugins.hasplugin("randomly"),
-            },
-            handle,
-        )
+        if exclude is not None and exclude.evaluate(matcher):
+            excluded.append(item.nodeid)
+            dropped.append(item)
+            continue
+        suite = next((name for name, expression in suites if expression.evaluate(matcher)), None)
+        if suite is None and catch_all is not None:
+            suite = catch_all
+            unassigned.append(item.nodeid)
+        if suite is None:
+            dropped.append(item)
+            continue
+        labels[item.nodeid] = suite
+        kept.append(item)
+    if unassigned and _spec.get("refuse_unassigned") and not _is_xdist_worker(config):
+        # Under xdist the controller's scheduler refuses them (a worker cannot stop the session cleanly).
+        _refuse(unassigned)
+        raise pytest.UsageError(_refusal(unassigned))
+    # Labels are the run's (every chosen suite competes for a test); this session runs its own.
+    mine = set(_spec.get("mine") or [])
+    if mine:
+        dropped.extend(item for item in kept if labels[item.nodeid] not in mine)
+        kept = [item for item in kept if labels[item.nodeid] in mine]
+        labels = {test: label for test, label in labels.items() if label in mine}
+    shard = _spec.get("shard")
+    if shard:
+        index, count = shard
+        durations = _spec.get("shard_durations", {})
+        mine = set()
+        for name in {label for label in labels.values()}:
+            ids = [test for test, label in labels.items() if label == name]
+            owner = _partition(ids, durations, count)
+            mine.update(test for test in ids if owner[test] == index - 1)
+        dropped.extend(item for item in kept if item.nodeid not in mine)
+        kept = [item for item in kept if item.nodeid in mine]
+        labels = {test: label for test, label in labels.items() if test in mine}
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    _labels = labels
+    _excluded[:] = excluded
+    out = _spec.get("labels")
+    if out:
+        temporary = f"{out}.{os.getpid()}"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"labels": labels, "excluded": excluded}, handle)
+        os.replace(temporary, out)
+
+
+def _refusal(unassigned):
+    return (
+        f"{len(unassigned)} test(s) match no suite's marker and xtask.toml says unassigned = \"fail\": "
+        f"mark them or set unassigned = \"run\" (first: {', '.join(unassigned[:5])})"
+    )
+
+
+def _refuse(unassigned):
+    if _stream is not None:
+        _stream.emit(event="refused", message=_refusal(unassigned))
+
+
+def _send_planned(excluded):
+    global _planned_sent
+    if _stream is None or _planned_sent or _labels is None:
+        return
+    _planned_sent = True
+    planned = {}
+    for test, suite in _labels.items():
+        planned.setdefault(suite, []).append(test)
+    _stream.emit(event="planned", suites=planned, excluded=excluded)
+
+
+def pytest_collection_finish(session):
+    if not _is_xdist_worker(session.config) and _spec is not None and _labels is not None:
+        _send_planned(len(_excluded))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    global _labels
+    if _stream is None:
+        return
+    _stream.emit(
+        event="span", lane=node.gateway.id, name="start-up and collection", start=_session_start, stop=time.time()
+    )
+    if _spec is None or _planned_sent:
+        return
+    with open(_spec["labels"], encoding="utf-8") as handle:
+        written = json.load(handle)
+    _labels = written["labels"]
+    _send_planned(len(written.get("excluded", [])))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if _spec is None:
+        return None
+    return _Scheduler(config, log, _spec)
+
+
+class _Scheduler:
+    """Longest first from the recorded durations (unknown tests at the median), handed out from one
+    queue as workers run dry, with each suite's `max_workers` as its concurrency cap: a suite's tests
+    go to at most `cap` workers at a time (a worker runs its tests one after another). A suite that asks
+    for `--dist loadscope` or `loadfile` is handed out in whole scopes or files."""
+
+    def __init__(self, config, log, spec):
+        from xdist.workermanage import parse_tx_spec_config
+
+        self.numnodes = len(parse_tx_spec_config(config))
+        self.config = config
+        self.log = log
+        self.spec = spec
+        self.node2collection = {}
+        self.node2pending = {}
+        self.node2suites = {}
+        self.collection = None
+        self.queue = []
+        self.suite_of = {}
+        self.caps = {suite["name"]: suite.get("cap") for suite in spec["suites"]}
+        self.groups = {suite["name"]: suite.get("group") for suite in spec["suites"]}
+
+    @property
+    def nodes(self):
+        return list(self.node2pending)
+
+    @property
+    def collection_is_completed(self):
+        return len(self.node2collection) >= self.numnodes
+
+    @property
+    def tests_finished(self):
+        if not self.collection_is_completed or self.collection is None or self.queue:
+            return False
+        return all(len(pending) < _MIN_PENDING for pending in self.node2pending.values())
+
+    @property
+    def has_pending(self):
+        return bool(self.queue) or any(self.node2pending.values())
+
+    def add_node(self, node):
+        self.node2pending[node] = []
+        self.node2suites[node] = {}
+
+    def add_node_collection(self, node, collection):
+        if self.collection_is_completed and self.collection is not None:
+            # A replacement for a crashed worker: it must have collected the same tests.
+            if list(collection) != self.collection:
+                from xdist.report import report_collection_diff
+
+                self.log(report_collection_diff(self.collection, collection, "first", node.gateway.id))
+                return
+        self.node2collection[node] = list(collection)
+
+    def _forget(self, node, index):
+        pending = self.node2pending[node]
+        if index in pending:
+            pending.remove(index)
+            suite = self.suite_of.get(index)
+            counts = self.node2suites[node]
+            counts[suite] -= 1
+            if not counts[suite]:
+                del counts[suite]
+
+    def mark_test_complete(self, node, item_index, duration=None):
+        self._forget(node, item_index)
+        self._fill()
+
+    def mark_test_pending(self, item):
+        index = self.collection.index(item)
+        self.queue.insert(0, (self.suite_of.get(index), [index]))
+        self._fill()
+
+    def remove_pending_tests_from_node(self, node, indices):
+        for index in indices:
+            self._forget(node, index)
+        self.queue[:0] = [(self.suite_of.get(index), [index]) for index in indices]
+        self._fill()
+
+    def remove_node(self, node):
+        pending = self.node2pending.pop(node)
+        self.node2suites.pop(node, None)
+        crashed = None
+        if pending:
+            crashed = self.collection[pending.pop(0)]
+            # What the dead worker had queued runs elsewhere, first.
+            self.queue[:0] = [(self.suite_of.get(index), [index]) for index in pending]
+        self._fill()
+        return crashed
+
+    def schedule(self):
+        if self.collection is not None:
+            self._fill()
+            return
+        collections = list(self.node2collection.values())
+        if any(collection != collections[0] for collection in collections[1:]):
+            from xdist.report import report_collection_diff
+
+            for node, collection in list(self.node2collection.items())[1:]:
+                message = report_collection_diff(collections[0], collection, "first", node.gateway.id)
+                if message:
+                    self.log(message)
+                    self.config.hook.pytest_collectreport(
+                        report=pytest.CollectReport(nodeid=node.gateway.id, outcome="failed", longrepr=message, result=[])
+                    )
+            return
+        self.collection = collections[0]
+        self.queue = self._units()
+        catch_all = self.spec.get("catch_all")
+        unassigned = [self.collection[i] for i, suite in self.suite_of.items() if suite == catch_all]
+        if unassigned and self.spec.get("refuse_unassigned"):
+            _refuse(unassigned)
+            self.queue = []
+        self._fill()
+
+    def _units(self):
+        labels = _labels
+        if labels is None:
+            with open(self.spec["labels"], encoding="utf-8") as handle:
+                labels = json.load(handle)["labels"]
+        durations = self.spec.get("durations", {})
+        known = sorted(durations[test] for test in self.collection if test in durations)
+        median = known[len(known) // 2] if known else 0.0
+        units = {}
+        for index, test in enumerate(self.collection):
+            suite = labels.get(test)
+            self.suite_of[index] = suite
+            group = self.groups.get(suite)
+            if group == "scope":
+                key = (suite, test.rsplit("::", 1)[0])
+            elif group == "file":
+                key = (suite, test.split("::", 1)[0])
+            else:
+                key = (suite, index)
+            units.setdefault(key, []).append(index)
+        weight = lambda indices: sum(durations.get(self.collection[i], median) for i in indices)  # noqa: E731
+        # Python's sort is stable: equal weights keep the collection order.
+        ordered = sorted(units.items(), key=lambda unit: -weight(unit[1]))
+        return [(suite, indices) for (suite, _), indices in ordered]
+
+    def _may_take(self, node, suite):
+        cap = self.caps.get(suite)
+        if not cap or suite in self.node2suites[node]:
+            return True
+        holders = sum(1 for other, counts in self.node2suites.items() if other is not node and suite in counts)
+        return holders < cap
+
+    def _take(self, node):
+        for position, (suite, indices) in enumerate(self.queue):
+            if self._may_take(node, suite):
+                del self.queue[position]
+                return suite, indices
+        return None
+
+    def _fill(self):
+        if self.collection is None:
+            return
+        # One unit per hungry worker per round, so the longest tests start on different workers.
+        while True:
+            sent = False
+            for node, pending in list(self.node2pending.items()):
+                if node.shutting_down or len(pending) >= _MIN_PENDING:
+                    continue
+                unit = self._take(node)
+                if unit is None:
+                    continue
+                suite, indices = unit
+                pending.extend(indices)
+                counts = self.node2suites[node]
+                counts[suite] = counts.get(suite, 0) + len(indices)
+                node.send_runtest_some(indices)
+                sent = True
+            if not sent:
+                break
+        if not self.queue:
+            # Nothing left to hand out: a worker runs its last queued test only once told to stop.
+            for node, pending in self.node2pending.items():
+                if not node.shutting_down and len(pending) < _MIN_PENDING:
+                    node.shutdown()
 
 
 def _first_line(report):
@@ -119,13 +394,27 @@ def _first_line(report):
     return lines[-1].strip() if lines else ""
 
 
+def _worker_of(report):
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    return getattr(gateway, "id", None) or os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 def pytest_runtest_logreport(report):
     if _stream is None:
         return
     state = _phases.setdefault(
-        report.nodeid, {"outcome": "passed", "message": None, "duration": 0.0, "reruns": 0, "rerun": False}
+        report.nodeid,
+        {"outcome": "passed", "message": None, "duration": 0.0, "reruns": 0, "rerun": False, "start": None},
     )
     state["duration"] += report.duration
+    start = getattr(report, "start", 0) or None
+    if state["start"] is None and start:
+        state["start"] = start
+    if report.when == "???":
+        # pytest-xdist: the worker died while running this test. It ends here, as a crash.
+        _phases.pop(report.nodeid, None)
+        _emit_test(report, "crashed", state, _first_line(report), time.time())
+        return
     if report.outcome == "rerun":
         # pytest-rerunfailures: this attempt failed and the test runs again; remember, do not count it.
         state["reruns"] += 1
@@ -148,19 +437,24 @@ def pytest_runtest_logreport(report):
             state["outcome"] = "flaky"
         elif state["outcome"] == "passed":
             state["message"] = None
-        node = getattr(report, "node", None)
-        gateway = getattr(node, "gateway", None)
-        file, line, _ = report.location
-        _stream.emit(
-            event="test",
-            id=report.nodeid,
-            outcome=state["outcome"],
-            duration=round(state["duration"], 6),
-            worker=getattr(gateway, "id", None) or os.environ.get("PYTEST_XDIST_WORKER", "main"),
-            message=state["message"],
-            file=file,
-            line=(line or 0) + 1,
-        )
+        _emit_test(report, state["outcome"], state, state["message"], getattr(report, "stop", 0) or time.time())
+
+
+def _emit_test(report, outcome, state, message, stop):
+    file, line, _ = report.location
+    _stream.emit(
+        event="test",
+        id=report.nodeid,
+        suite=(_labels or {}).get(report.nodeid),
+        outcome=outcome,
+        duration=round(state["duration"], 6),
+        worker=_worker_of(report),
+        message=message,
+        file=file,
+        line=(line or 0) + 1,
+        start=state["start"] or stop - state["duration"],
+        stop=stop,
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -1,17 +1,20 @@
-//! `test`, `test-<suite>` and `test-all`: prepare (set-up, services, collection), plan, run the
-//! suites, report. `stress` reuses the same session to run the plan several times.
+//! `test`, `test-<suite>` and `test-all`: prepare (set-up, services), plan, run the sessions
+//! (Playwright beside the backend's pytest session), report. `stress` reuses the same session to run the plan several times.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::time::Instant;
 
-use crate::config::{Behaviour, SuiteKind, Unassigned};
-use crate::events::{Event, SuiteResult, SuiteStatus};
+use crate::config::{Behaviour, SuiteKind, UNASSIGNED};
+use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::{tests_failed, ExitKind};
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
-use crate::plan::{self, E2eFacts, Facts, Plan, Selection};
+use crate::plan::{self, E2eFacts, Facts, Listed, Plan, Plugins, Selection, SessionPlan};
 use crate::reporter::{self, Outputs, Reporter};
-use crate::runners::playwright::{self, Listed, Lister};
-use crate::runners::pytest::{self, CollectRequest, Collection, Collector};
+use crate::runners::playwright::{self, Lister};
+use crate::runners::pytest;
+use crate::runners::SessionRun;
 use crate::services::frontend::{self, App, Browser};
 use crate::services::postgres::{self, Database, ExternalServer, PrivateServer};
 use crate::services::rundir::RunDir;
@@ -39,7 +42,6 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
         session.reporter.plan(&plan);
         return Ok(ExitKind::Success);
     }
-    session.check_unassigned(&plan)?;
     let results = session.execute(&plan)?;
     let kind = exit_kind(&results, signals::interrupted());
     // Stop the server and remove the run directory before the exit code goes to the caller.
@@ -58,25 +60,38 @@ pub(crate) struct Session<'a> {
     log_dir: PathBuf,
     python: PathBuf,
     backend_dir: PathBuf,
-    collection: Collection,
+    plugins: Plugins,
+    project_markers: Option<String>,
     durations: Durations,
     shard_durations: Durations,
     app_dir: Option<PathBuf>,
     playwright_bin: Option<PathBuf>,
-    e2e: Option<(Browser, PathBuf, Vec<Listed>)>,
+    e2e: Option<(Browser, PathBuf, Option<Vec<Listed>>)>,
     database_url: String,
     database_text: String,
+    /// When the run began, and what it set up before the first session: the timeline's first lanes.
+    began: f64,
+    setup_spans: Vec<Span>,
     // Dropped in this order: the server (and this run's databases), then the run directory.
     _database: Option<Database>,
     run_dir: RunDir,
 }
 
+/// Runs `work` and notes how long it took on the timeline's `lane`.
+fn timed<T>(spans: &mut Vec<Span>, lane: &str, name: &str, work: impl FnOnce() -> T) -> T {
+    let start = crate::events::now();
+    let value = work();
+    spans.push(Span { lane: lane.to_owned(), name: name.to_owned(), start, stop: crate::events::now() });
+    value
+}
+
 impl<'a> Session<'a> {
     pub(crate) fn prepare(ctx: &'a Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<Session<'a>> {
+        let began = crate::events::now();
+        let mut spans = Vec::new();
         // Refuse unknown suites and profiles before any work is done.
         let chosen = plan::resolve(&ctx.config, &selection)?;
         let behaviour = ctx.config.behaviour(args.profile.as_deref())?;
-        let wants_pytest = chosen.iter().any(|suite| suite.kind == SuiteKind::Pytest) || selection == Selection::All;
         let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
         let outputs = Outputs {
             root: ctx.root.clone(),
@@ -87,7 +102,10 @@ impl<'a> Session<'a> {
             Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs);
         let run_id = plan::new_run_id();
         let log_dir = super::run_log_dir(&ctx.root, &run_id)?;
-        let python = python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
+        let python = timed(&mut spans, "set-up", "backend environment", || {
+            python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))
+        })?;
+        let plugins = pytest::probe_plugins(&python)?;
         let backend_dir = ctx.config.backend_dir(&ctx.root);
         if !args.dry_run {
             for swept in sweep::sweep() {
@@ -97,7 +115,8 @@ impl<'a> Session<'a> {
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
         pytest::install_plugin(&run_dir.plugin_dir())?;
 
-        // The frontend: modules and build when their inputs changed, a browser, the test listing.
+        // The frontend: modules and build when their inputs changed, a browser; the test listing
+        // only when a shard or the dry run needs it before the run (the run itself tells its tests).
         let app = ctx
             .config
             .frontend
@@ -106,17 +125,23 @@ impl<'a> Session<'a> {
             .map(|config| App { dir: ctx.root.join(&config.dir), config });
         let mut lister = None;
         if let Some(app) = &app {
-            app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))?;
+            timed(&mut spans, "set-up", "frontend modules and build", || {
+                app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))
+            })?;
             let browser = frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?;
             let reporter_path = playwright::install_reporter(&run_dir.path().join("js"))?;
-            let listing = Lister::spawn(
-                &app.playwright(),
-                &app.dir,
-                &reporter_path,
-                run_dir.path().join("tmp").join("e2e-list.jsonl"),
-                log_dir.join("e2e-list.log"),
-                &args.passthrough,
-            )?;
+            let listing = if args.shard.is_some() || args.dry_run {
+                Some(Lister::spawn(
+                    &app.playwright(),
+                    &app.dir,
+                    &reporter_path,
+                    run_dir.path().join("tmp").join("e2e-list.jsonl"),
+                    log_dir.join("e2e-list.log"),
+                    &args.passthrough,
+                )?)
+            } else {
+                None
+            };
             lister = Some((browser, reporter_path, listing));
         }
 
@@ -133,31 +158,6 @@ impl<'a> Session<'a> {
                 )
             }
         };
-        let collector = if wants_pytest {
-            let mut env = vec![
-                ("DATABASE_URL".to_owned(), database_url.clone()),
-                ("XTASK_RUN_ID".to_owned(), run_id.clone()),
-                ("XTASK_SUITE".to_owned(), "collect".to_owned()),
-            ];
-            if let Some(settings) = &ctx.config.backend.settings {
-                env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
-            }
-            let mut extra_args = ctx.config.backend.args.clone();
-            extra_args.extend(args.passthrough.iter().cloned());
-            Some(Collector::spawn(CollectRequest {
-                python: &python,
-                backend_dir: &backend_dir,
-                plugin_dir: &run_dir.plugin_dir(),
-                expressions: ctx.config.pytest_suites().map(|suite| suite.marker.clone()).collect(),
-                extra_args: &extra_args,
-                env,
-                out: run_dir.path().join("tmp").join("collection.json"),
-                log: log_dir.join("collect.log"),
-            })?)
-        } else {
-            None
-        };
-        // Collection, listing and the database start-up overlap: each takes about a second.
         let database = if args.dry_run {
             None
         } else {
@@ -169,16 +169,16 @@ impl<'a> Session<'a> {
                 }
                 None => {
                     postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
-                    Database::Private(PrivateServer::start(&run_id, args.keep_artifacts)?)
+                    let server = timed(&mut spans, "postgres", "private server start", || {
+                        PrivateServer::start(&run_id, args.keep_artifacts)
+                    })?;
+                    Database::Private(server)
                 }
             })
         };
-        let collection = match collector {
-            Some(collector) => collector.finish()?,
-            None => Collection { tests: Vec::new(), xdist: true, reruns: false, randomly: false },
-        };
         let e2e = match lister {
-            Some((browser, reporter_path, listing)) => Some((browser, reporter_path, listing.finish()?)),
+            Some((browser, reporter_path, Some(listing))) => Some((browser, reporter_path, Some(listing.finish()?))),
+            Some((browser, reporter_path, None)) => Some((browser, reporter_path, None)),
             None => None,
         };
         let database_url = database.as_ref().map_or(database_url, |db| db.url().to_owned());
@@ -190,8 +190,9 @@ impl<'a> Session<'a> {
             run_id,
             log_dir,
             python,
+            project_markers: pytest::project_markers(&backend_dir),
             backend_dir,
-            collection,
+            plugins,
             durations: Durations::load(&ctx.root),
             shard_durations: Durations::load_committed(&ctx.root),
             playwright_bin: app.as_ref().map(App::playwright),
@@ -199,6 +200,8 @@ impl<'a> Session<'a> {
             e2e,
             database_url,
             database_text,
+            began,
+            setup_spans: spans,
             _database: database,
             run_dir,
             args,
@@ -207,15 +210,19 @@ impl<'a> Session<'a> {
 
     pub(crate) fn plan(&self, random_seed: Option<u64>) -> anyhow::Result<Plan> {
         let e2e = match (&self.app_dir, &self.playwright_bin, &self.e2e) {
-            (Some(frontend_dir), Some(playwright), Some((browser, reporter, tests))) => {
-                Some(E2eFacts { frontend_dir, playwright, reporter, tests, chromium: browser.system() })
-            }
+            (Some(frontend_dir), Some(playwright), Some((browser, reporter, listed))) => Some(E2eFacts {
+                frontend_dir,
+                playwright,
+                reporter,
+                listed: listed.as_deref(),
+                chromium: browser.system(),
+            }),
             _ => None,
         };
         let facts = Facts {
             run_id: &self.run_id,
             cpus: plan::available_cpus(),
-            collection: &self.collection,
+            plugins: self.plugins,
             durations: &self.durations,
             shard_durations: &self.shard_durations,
             python: &self.python,
@@ -224,6 +231,7 @@ impl<'a> Session<'a> {
             log_dir: &self.log_dir,
             database_url: &self.database_url,
             database: self.database_text.clone(),
+            project_markers: self.project_markers.clone(),
             e2e,
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
@@ -231,58 +239,90 @@ impl<'a> Session<'a> {
         plan::build(&self.ctx.config, &self.selection, &self.args, &facts)
     }
 
-    pub(crate) fn check_unassigned(&self, plan: &Plan) -> anyhow::Result<()> {
-        let Some(unassigned) = plan.unassigned.as_ref().filter(|tests| !tests.is_empty()) else { return Ok(()) };
-        if self.ctx.config.backend.unassigned != Unassigned::Fail {
-            return Ok(());
-        }
-        let shown: Vec<&str> = unassigned.iter().take(5).map(String::as_str).collect();
-        Err(tests_failed(format!(
-            "{} test(s) match no suite's marker and xtask.toml says unassigned = \"fail\": \
-             mark them or set unassigned = \"run\" (first: {})",
-            unassigned.len(),
-            shown.join(", ")
-        )))
-    }
-
-    /// Runs every suite of the plan in order, reports, and records the durations measured.
+    /// Runs the plan's sessions (Playwright beside the pytest sessions, those one after another),
+    /// reports, and records the durations measured.
     pub(crate) fn execute(&mut self, plan: &Plan) -> anyhow::Result<Vec<SuiteResult>> {
-        if plan.overlapping > 0 {
-            self.reporter.handle(&Event::Note(format!(
-                "{} test(s) match the markers of several suites; each runs once, in the first of them",
-                plan.overlapping
-            )));
-        }
+        let began = std::mem::replace(&mut self.began, crate::events::now());
+        let mut spans = std::mem::take(&mut self.setup_spans);
+        let run_started = Instant::now();
         self.reporter.handle(&Event::RunStarted {
             run_id: self.run_id.clone(),
-            suites: plan.suites.iter().map(|suite| suite.name.clone()).collect(),
+            suites: plan.suites().map(|suite| suite.name.clone()).collect(),
             shard: plan.shard,
             log_dir: self.log_dir.clone(),
         });
+        let reporter = &mut self.reporter;
+        let mut emit = |event: Event| reporter.handle(&event);
+        let mut waiting: VecDeque<&SessionPlan> =
+            plan.sessions.iter().filter(|s| s.kind == SuiteKind::Pytest).collect();
+        let mut running: Vec<SessionRun> = Vec::new();
+        for e2e in plan.sessions.iter().filter(|s| s.kind == SuiteKind::Playwright) {
+            running.push(SessionRun::start(e2e, &mut emit)?);
+        }
+        if let Some(first) = waiting.pop_front() {
+            running.push(SessionRun::start(first, &mut emit)?);
+        }
         let mut results: Vec<SuiteResult> = Vec::new();
-        for suite in &plan.suites {
-            let failed_before = results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored));
+        while !running.is_empty() {
             if signals::interrupted() {
+                for session in running.drain(..) {
+                    let ended = session.interrupt(&mut emit);
+                    results.extend(ended.results);
+                    spans.extend(ended.spans);
+                }
                 break;
             }
-            if failed_before && self.behaviour.fail_fast {
-                let mut skipped = SuiteResult::new(&suite.name, suite.total, 0, suite.cwd.clone());
-                skipped.status = SuiteStatus::NotRun;
-                results.push(skipped);
-                continue;
+            let mut index = 0;
+            while index < running.len() {
+                let Some(status) = running[index].poll(&mut emit)? else {
+                    index += 1;
+                    continue;
+                };
+                let ended = running.remove(index).finish(status, &mut emit);
+                if let Some(refused) = ended.refused {
+                    // Nothing of this run counts: stop the rest and say why, as a usage of the config.
+                    for session in running.drain(..) {
+                        session.interrupt(&mut |_| {});
+                    }
+                    return Err(tests_failed(refused));
+                }
+                results.extend(ended.results);
+                spans.extend(ended.spans);
+                let failed = results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored));
+                if !(failed && self.behaviour.fail_fast) {
+                    if let Some(next) = waiting.pop_front() {
+                        running.push(SessionRun::start(next, &mut emit)?);
+                    }
+                }
             }
-            let reporter = &mut self.reporter;
-            results.push(crate::runners::run_suite(suite, &mut |event| reporter.handle(&event))?);
+            crate::runners::wait_poll();
         }
-        if let Err(error) = Durations::record(&self.ctx.root, &results) {
+        // Sessions never started (fail fast, or an interrupt) still have a row each.
+        for session in waiting {
+            for slot in &session.suites {
+                let mut skipped = SuiteResult::new(&slot.name, 0, 0, session.cwd.clone());
+                skipped.status = if signals::interrupted() { SuiteStatus::Interrupted } else { SuiteStatus::NotRun };
+                results.push(skipped);
+            }
+        }
+        let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
+        results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
+        let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
+        if let Err(error) = Durations::record(&self.ctx.root, &results, complete) {
             self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}")));
         }
+        let unassigned = plan
+            .catch_all
+            .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.total)));
         self.reporter.handle(&Event::RunFinished {
             run_id: self.run_id.clone(),
             results: results.clone(),
-            unassigned: plan.unassigned.as_ref().map(|tests| tests.len() as u64),
+            unassigned,
             log_dir: self.log_dir.clone(),
             kept: self.run_dir.kept().map(|path| path.to_owned()),
+            wall: run_started.elapsed(),
+            spans,
+            window: (began, crate::events::now()),
         });
         Ok(results)
     }

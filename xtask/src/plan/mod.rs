@@ -1,0 +1,279 @@
+//! Flags + config + machine facts (CPUs, recorded durations, installed plugins) → a typed, fully
+//! resolved plan: which sessions run (one pytest session serves every backend suite that can share
+//! it; Playwright runs beside it), which suites each one labels, how many workers and why, which
+//! command and environment. No test is collected here: a session's own collection gives the totals.
+
+mod playwright;
+mod pytest;
+mod workers;
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{Config, Suite, SuiteKind, Unassigned};
+use crate::exit::usage;
+use crate::flags::RunArgs;
+use crate::history::Durations;
+use crate::shard::Shard;
+
+pub(crate) use self::pytest::PLUGIN_MODULE;
+#[cfg(test)]
+use self::workers::choose_workers;
+pub(crate) use self::workers::{available_cpus, Recorded};
+
+/// Which suites a command asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Selection {
+    /// Every configured suite, plus the catch-all.
+    All,
+    /// These suites.
+    Named(Vec<String>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) run_id: String,
+    pub(crate) sessions: Vec<SessionPlan>,
+    /// How the run's CPUs are shared between the sessions that run side by side, and why.
+    pub(crate) budget: String,
+    pub(crate) cpus: usize,
+    pub(crate) python: PathBuf,
+    pub(crate) backend_dir: PathBuf,
+    pub(crate) database: String,
+    pub(crate) shard: Option<Shard>,
+    /// `test-all`: what happens to tests no suite claims.
+    pub(crate) catch_all: Option<Unassigned>,
+    /// The project's own `-m` (from its pytest configuration), overridden by the suites.
+    pub(crate) overridden_markers: Option<String>,
+}
+
+impl Plan {
+    /// Every suite of the run, in run order.
+    pub(crate) fn suites(&self) -> impl Iterator<Item = &SuiteSlot> {
+        self.sessions.iter().flat_map(|session| &session.suites)
+    }
+}
+
+/// One process tree: a pytest session (one or more suites) or a Playwright run (one suite).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionPlan {
+    /// `XTASK_SUITE`: the suite when the session holds one, else the name of the shared session.
+    pub(crate) name: String,
+    pub(crate) kind: SuiteKind,
+    pub(crate) suites: Vec<SuiteSlot>,
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) workers: u32,
+    pub(crate) workers_why: String,
+    pub(crate) events: PathBuf,
+    pub(crate) media_base: PathBuf,
+    pub(crate) log: PathBuf,
+    pub(crate) test_database: String,
+    /// pytest: the run as the shipped plugin reads it (`XTASK_PLAN`), written before the start.
+    pub(crate) spec: Option<(PathBuf, String)>,
+    /// Why this suite has a session of its own, when it does.
+    pub(crate) alone_because: Option<String>,
+}
+
+impl SessionPlan {
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SuiteKind::Pytest => "pytest",
+            SuiteKind::Playwright => "playwright",
+        }
+    }
+}
+
+/// A suite as a label on tests: the events of its session carry its name.
+#[derive(Debug, Clone)]
+pub(crate) struct SuiteSlot {
+    pub(crate) name: String,
+    /// The marker expression that claims a test (the first suite in xtask.toml order wins).
+    pub(crate) expression: String,
+    /// At most this many of the suite's tests run at once (`max_workers`).
+    pub(crate) cap: u32,
+    /// Hand the suite's tests out in whole scopes or files (`--dist loadscope` / `loadfile`).
+    pub(crate) group: Option<Group>,
+    /// An empty optional suite is no error inside a multi-suite run.
+    pub(crate) optional: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    Scope,
+    File,
+}
+
+impl Group {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Group::Scope => "scope",
+            Group::File => "file",
+        }
+    }
+}
+
+/// The pytest plugins the session can use (found by a probe of the backend's interpreter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plugins {
+    pub(crate) xdist: bool,
+    pub(crate) reruns: bool,
+    pub(crate) randomly: bool,
+}
+
+/// Everything `build` needs besides the config; gathered by the task, pure data here.
+pub(crate) struct Facts<'a> {
+    pub(crate) run_id: &'a str,
+    pub(crate) cpus: usize,
+    pub(crate) plugins: Plugins,
+    /// Everything known here (committed + this machine's history): orders tests and sizes workers.
+    pub(crate) durations: &'a Durations,
+    /// The committed durations only: balances shards identically on every machine.
+    pub(crate) shard_durations: &'a Durations,
+    pub(crate) python: &'a Path,
+    pub(crate) backend_dir: &'a Path,
+    pub(crate) run_dir: &'a Path,
+    pub(crate) log_dir: &'a Path,
+    pub(crate) database_url: &'a str,
+    pub(crate) database: String,
+    /// The `-m` in the project's own pytest configuration, if any.
+    pub(crate) project_markers: Option<String>,
+    /// Present when a playwright suite is selected.
+    pub(crate) e2e: Option<E2eFacts<'a>>,
+    /// `stress --random-order`: pytest-randomly's seed for this run.
+    pub(crate) random_seed: Option<u64>,
+    pub(crate) retries: u32,
+}
+
+/// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
+/// the listed tests.
+pub(crate) struct E2eFacts<'a> {
+    pub(crate) frontend_dir: &'a Path,
+    pub(crate) playwright: &'a Path,
+    pub(crate) reporter: &'a Path,
+    pub(crate) listed: Option<&'a [Listed]>,
+    pub(crate) chromium: Option<&'a Path>,
+}
+
+/// A Playwright test as its listing pass saw it: its id and where it is declared.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub(crate) struct Listed {
+    pub(crate) id: String,
+    pub(crate) file: String,
+    pub(crate) line: u32,
+}
+
+impl Listed {
+    /// `tests/e2e/auth.spec.ts:12`: what `playwright test` takes to select the test (and any other
+    /// test declared on that line, as tests made in a loop are).
+    pub(crate) fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
+
+/// The configured suites a selection names, in xtask.toml order; unknown names are a usage error
+/// that names the closest valid one.
+pub(crate) fn resolve<'a>(config: &'a Config, selection: &Selection) -> anyhow::Result<Vec<&'a Suite>> {
+    if let Selection::Named(names) = selection {
+        for name in names {
+            if config.suite(name).is_none() {
+                let valid: Vec<&str> = config.suites.iter().map(Suite::name).collect();
+                let hint = crate::config::closest(name, valid.iter().copied())
+                    .map(|close| format!("did you mean `{close}`? "))
+                    .unwrap_or_default();
+                return Err(usage(format!(
+                    "unknown suite `{name}`: {hint}(suites in xtask.toml: {})",
+                    valid.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(config
+        .suites
+        .iter()
+        .filter(|suite| match selection {
+            Selection::All => true,
+            Selection::Named(names) => names.iter().any(|name| name == suite.name()),
+        })
+        .collect())
+}
+
+pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, facts: &Facts) -> anyhow::Result<Plan> {
+    let chosen = resolve(config, selection)?;
+    let wants_pytest = chosen.iter().any(|s| s.kind == SuiteKind::Pytest) || *selection == Selection::All;
+    if facts.retries > 0 && wants_pytest && !facts.plugins.reruns {
+        return Err(usage(
+            "--retries needs pytest-rerunfailures in the backend environment: add it to the requirements",
+        ));
+    }
+    if facts.random_seed.is_some() && !facts.plugins.randomly {
+        return Err(usage(
+            "--random-order needs pytest-randomly in the backend environment: add it to the requirements",
+        ));
+    }
+    let e2e_suite = chosen.iter().find(|suite| suite.kind == SuiteKind::Playwright);
+    let catch_all = (*selection == Selection::All).then_some(config.backend.unassigned);
+    let pytest_suites: Vec<&Suite> = chosen.iter().copied().filter(|s| s.kind == SuiteKind::Pytest).collect();
+    let budget = workers::Budget::split(facts.cpus, wants_pytest, e2e_suite.is_some());
+
+    let mut sessions = pytest::sessions(config, args, facts, &pytest_suites, catch_all, &budget);
+    if let Some(suite) = e2e_suite {
+        let e2e = facts.e2e.as_ref().expect("the task gathers e2e facts when a playwright suite is chosen");
+        // E2E first: its start-up (template database, servers, browsers) is the longest.
+        sessions.insert(0, playwright::session(config, args, facts, e2e, suite, &budget));
+    }
+    Ok(Plan {
+        run_id: facts.run_id.to_owned(),
+        sessions,
+        budget: budget.why,
+        cpus: facts.cpus,
+        python: facts.python.to_owned(),
+        backend_dir: facts.backend_dir.to_owned(),
+        database: facts.database.clone(),
+        shard: args.shard,
+        catch_all,
+        overridden_markers: facts.project_markers.clone().filter(|_| wants_pytest),
+    })
+}
+
+/// The environment of DESIGN.md's contract, given to every test process of a session.
+fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBuf, PathBuf) {
+    let events = facts.run_dir.join("events").join(format!("{session}.jsonl"));
+    let media_base = facts.run_dir.join("media").join(session);
+    let env = vec![
+        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
+        ("XTASK_SUITE".to_owned(), session.to_owned()),
+        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
+        ("DATABASE_URL".to_owned(), facts.database_url.to_owned()),
+        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
+        // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
+        ("TMPDIR".to_owned(), facts.run_dir.join("tmp").display().to_string()),
+    ];
+    (env, events, media_base)
+}
+
+pub(crate) fn test_database_name(project: &str, run_id: &str, session: &str) -> String {
+    format!("test_{project}_{run_id}_{session}")
+}
+
+/// 8 characters of `[a-z0-9]`, from the standard library's randomly keyed hasher.
+pub(crate) fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    hasher.write_u32(std::process::id());
+    let mut value = hasher.finish();
+    (0..8)
+        .map(|_| {
+            let digit = ALPHABET[(value % 36) as usize];
+            value /= 36;
+            digit as char
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,104 @@
+//! The Playwright run of a playwright suite: workers within its CPU budget, the shipped reporter,
+//! and under `--shard` this machine's `file:line` locations.
+
+use super::workers::{choose_workers, Budget, PLAYWRIGHT_SECONDS_PER_WORKER};
+use super::{isolation_env, test_database_name, E2eFacts, Facts, SessionPlan, SuiteSlot};
+use crate::config::{Config, Suite, SuiteKind};
+use crate::flags::RunArgs;
+use crate::shard::partition;
+
+pub(super) fn session(
+    config: &Config,
+    args: &RunArgs,
+    facts: &Facts,
+    e2e: &E2eFacts,
+    suite: &Suite,
+    budget: &Budget,
+) -> SessionPlan {
+    let name = suite.name().to_owned();
+    // Under --shard the listing pass knows every test: this machine takes its locations (`file:line`;
+    // tests made in a loop share one), balanced by the committed durations.
+    let chosen: Option<(Vec<String>, Vec<String>)> = e2e.listed.zip(args.shard).map(|(listed, shard)| {
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for test in listed {
+            let location = test.location();
+            match groups.iter_mut().find(|(known, _)| *known == location) {
+                Some((_, ids)) => ids.push(&test.id),
+                None => groups.push((location, vec![&test.id])),
+            }
+        }
+        let weighted: Vec<(&str, f64)> = groups
+            .iter()
+            .map(|(location, ids)| {
+                let secs = facts.shard_durations.estimate(ids.iter().copied()).iter().map(|(_, s)| s).sum::<f64>();
+                (location.as_str(), secs)
+            })
+            .collect();
+        let mine = partition(&weighted, shard.count).swap_remove(shard.index - 1);
+        let ids = groups
+            .iter()
+            .filter(|(location, _)| mine.contains(&location.as_str()))
+            .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
+            .collect();
+        (mine.into_iter().map(str::to_owned).collect(), ids)
+    });
+    let recorded = facts.durations.suite(&name).filter(|_| args.passthrough.is_empty());
+    let tests = match &chosen {
+        Some((_, ids)) => Some(ids.len() as u64),
+        None => recorded.map(|r| r.tests),
+    };
+    let work = match &chosen {
+        Some((_, ids)) => facts.durations.known_total(ids.iter().map(String::as_str)),
+        None => recorded.map(|r| r.seconds),
+    }
+    .map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
+    let max = *suite.max_workers.get_ref();
+    let (workers, workers_why) = choose_workers(max, budget.playwright, tests, work, args.workers);
+    let reporters = format!("{},list", e2e.reporter.display());
+    let mut playwright_args: Vec<String> =
+        ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
+    if facts.retries > 0 {
+        playwright_args.push(format!("--retries={}", facts.retries));
+    }
+    playwright_args.extend(suite.args.iter().cloned());
+    playwright_args.extend(args.passthrough.iter().cloned());
+    if let Some((locations, _)) = &chosen {
+        playwright_args.extend(locations.iter().cloned());
+    }
+
+    let (mut env, events, media_base) = isolation_env(facts, &name);
+    env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
+    env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
+    env.push(("XTASK_ARTIFACTS".to_owned(), facts.run_dir.join("artifacts").join(&name).display().to_string()));
+    if let Some(chromium) = e2e.chromium {
+        env.push(("XTASK_CHROMIUM".to_owned(), chromium.display().to_string()));
+    }
+    SessionPlan {
+        kind: SuiteKind::Playwright,
+        suites: vec![SuiteSlot {
+            name: name.clone(),
+            expression: String::new(),
+            cap: max,
+            group: None,
+            optional: suite.optional || args.shard.is_some(),
+        }],
+        program: e2e.playwright.to_owned(),
+        args: playwright_args,
+        cwd: e2e.frontend_dir.to_owned(),
+        env,
+        workers,
+        workers_why,
+        events,
+        media_base,
+        log: facts.log_dir.join(format!("{name}.log")),
+        // One database per worker, cloned by the frontend's fixture from a seeded template.
+        test_database: format!(
+            "{db}_p0 … {db}_p{} (one backend and database per worker)",
+            workers.saturating_sub(1),
+            db = test_database_name(&config.project, facts.run_id, &name)
+        ),
+        spec: None,
+        alone_because: None,
+        name,
+    }
+}

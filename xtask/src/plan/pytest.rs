@@ -1,0 +1,198 @@
+//! The pytest sessions of a run: every backend suite that can share one session does (one
+//! collection, one pool of workers); a suite with pytest arguments of its own gets its own session.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::workers::{pytest_workers, Budget, Recorded};
+use super::{isolation_env, test_database_name, Facts, Group, SessionPlan, SuiteSlot};
+use crate::config::{Config, Suite, SuiteKind, Unassigned, UNASSIGNED};
+use crate::flags::RunArgs;
+
+/// The module name of the plugin shipped in the binary (`-p xtask_pytest_plugin`).
+pub(crate) const PLUGIN_MODULE: &str = "xtask_pytest_plugin";
+/// The shared session's name (`XTASK_SUITE`, part of its test database names).
+const SHARED: &str = "backend";
+
+/// A suite's own arguments without the `--dist` choice, which becomes a grouping of its tests.
+fn split_args(args: &[String]) -> (Option<Group>, Vec<String>) {
+    let mut group = None;
+    let mut rest = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let dist = match word.strip_prefix("--dist=") {
+            Some(value) => Some(value.to_owned()),
+            None if word == "--dist" => words.next().cloned(),
+            None => None,
+        };
+        match dist.as_deref() {
+            Some("loadscope") => group = Some(Group::Scope),
+            Some("loadfile") => group = Some(Group::File),
+            Some("load" | "worksteal" | "no") => {}
+            Some(other) => rest.extend(["--dist".to_owned(), other.to_owned()]),
+            None => rest.push(word.clone()),
+        }
+    }
+    (group, rest)
+}
+
+pub(super) fn sessions(
+    config: &Config,
+    args: &RunArgs,
+    facts: &Facts,
+    suites: &[&Suite],
+    catch_all: Option<Unassigned>,
+    budget: &Budget,
+) -> Vec<SessionPlan> {
+    let cpus = budget.pytest;
+    let optional = |suite: &Suite| suite.optional || args.shard.is_some();
+    let slot = |suite: &Suite| {
+        let (group, _) = split_args(&suite.args);
+        SuiteSlot {
+            name: suite.name().to_owned(),
+            expression: suite.marker.clone(),
+            cap: *suite.max_workers.get_ref(),
+            group,
+            optional: optional(suite),
+        }
+    };
+    let all: Vec<SuiteSlot> = suites.iter().map(|suite| slot(suite)).collect();
+    let mut shared: Vec<SuiteSlot> = Vec::new();
+    let mut alone: Vec<(SuiteSlot, Vec<String>)> = Vec::new();
+    for suite in suites {
+        match split_args(&suite.args) {
+            (_, rest) if rest.is_empty() => shared.push(slot(suite)),
+            (_, rest) => alone.push((slot(suite), rest)),
+        }
+    }
+    if catch_all == Some(Unassigned::Run) || catch_all == Some(Unassigned::Fail) {
+        shared.push(SuiteSlot {
+            name: UNASSIGNED.to_owned(),
+            expression: String::new(),
+            cap: cpus,
+            group: None,
+            optional: true,
+        });
+    }
+    let mut sessions = Vec::new();
+    if !shared.is_empty() {
+        let name = if shared.len() == 1 {
+            shared[0].name.clone()
+        } else if alone.iter().any(|(slot, _)| slot.name == SHARED) {
+            format!("{SHARED}_shared")
+        } else {
+            SHARED.to_owned()
+        };
+        sessions.push(session(config, args, facts, &all, shared, &[], name, catch_all, cpus, None));
+    }
+    for (slot, rest) in alone {
+        let why = format!("its pytest arguments ({}) differ from the other suites'", rest.join(" "));
+        let name = slot.name.clone();
+        sessions.push(session(config, args, facts, &all, vec![slot], &rest, name, None, cpus, Some(why)));
+    }
+    sessions
+}
+
+#[allow(clippy::too_many_arguments)]
+fn session(
+    config: &Config,
+    args: &RunArgs,
+    facts: &Facts,
+    all: &[SuiteSlot],
+    mine: Vec<SuiteSlot>,
+    own_args: &[String],
+    name: String,
+    catch_all: Option<Unassigned>,
+    cpus: u32,
+    alone_because: Option<String>,
+) -> SessionPlan {
+    let caps = mine.iter().fold(0u32, |sum, slot| sum.saturating_add(slot.cap));
+    let recorded: Option<Vec<Recorded>> = mine.iter().map(|slot| facts.durations.suite(&slot.name)).collect();
+    let recorded = recorded
+        .filter(|_| args.passthrough.is_empty() && args.shard.is_none())
+        .map(|all| Recorded { tests: all.iter().map(|r| r.tests).sum(), seconds: all.iter().map(|r| r.seconds).sum() });
+    let (workers, workers_why) = pytest_workers(cpus, caps, recorded, args.workers, facts.plugins.xdist);
+
+    // `-m ""` overrides a `-m` in the project's addopts: the suites of xtask.toml decide.
+    let mut pytest_args: Vec<String> = ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", ""].map(str::to_owned).to_vec();
+    if facts.plugins.xdist {
+        // One worker runs in-process: no worker start-up to pay for.
+        pytest_args.extend(["-n".to_owned(), if workers > 1 { workers.to_string() } else { "0".to_owned() }]);
+    }
+    match facts.random_seed {
+        Some(seed) => pytest_args.push(format!("--randomly-seed={seed}")),
+        // A stable order unless `stress --random-order` asks for another one.
+        None => pytest_args.extend(["-p".to_owned(), "no:randomly".to_owned()]),
+    }
+    if facts.retries > 0 {
+        pytest_args.push(format!("--reruns={}", facts.retries));
+    }
+    pytest_args.extend(own_args.iter().cloned());
+    pytest_args.extend(config.backend.args.iter().cloned());
+    pytest_args.extend(args.passthrough.iter().cloned());
+
+    let (mut env, events, media_base) = isolation_env(facts, &name);
+    env.push(("PYTHONPATH".to_owned(), python_path(&facts.run_dir.join("py"))));
+    env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
+    if let Some(settings) = &config.backend.settings {
+        env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
+    }
+    let spec_path = facts.run_dir.join("tmp").join(format!("{name}.plan.json"));
+    env.push(("XTASK_PLAN".to_owned(), spec_path.display().to_string()));
+    let spec = json!({
+        "suites": all.iter().map(|slot| json!({
+            "name": slot.name,
+            "expr": slot.expression,
+            "cap": slot.cap,
+            "group": slot.group.map(Group::name),
+        })).collect::<Vec<_>>(),
+        "mine": mine.iter().map(|slot| &slot.name).collect::<Vec<_>>(),
+        "catch_all": catch_all.map(|_| UNASSIGNED),
+        "refuse_unassigned": catch_all == Some(Unassigned::Fail),
+        "exclude": config.backend.exclude,
+        "shard": args.shard.map(|shard| [shard.index, shard.count]),
+        "shard_durations": args.shard.map(|_| facts.shard_durations.tests()),
+        "durations": facts.durations.tests(),
+        "labels": facts.run_dir.join("tmp").join(format!("{name}.labels.json")),
+    });
+    SessionPlan {
+        kind: SuiteKind::Pytest,
+        suites: mine,
+        program: facts.python.to_owned(),
+        args: pytest_args,
+        cwd: facts.backend_dir.to_owned(),
+        env,
+        workers,
+        workers_why,
+        events,
+        media_base,
+        log: facts.log_dir.join(format!("{name}.log")),
+        test_database: test_database_name(&config.project, facts.run_id, &name),
+        spec: Some((spec_path, spec.to_string())),
+        alone_because,
+        name,
+    }
+}
+
+/// `PYTHONPATH` with the plugin's directory first.
+pub(crate) fn python_path(plugin_dir: &Path) -> String {
+    match std::env::var("PYTHONPATH") {
+        Ok(existing) if !existing.is_empty() => format!("{}:{existing}", plugin_dir.display()),
+        _ => plugin_dir.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dist_choices_become_groups_and_other_arguments_stay() {
+        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        assert_eq!(split_args(&words(&["--dist", "loadscope"])), (Some(Group::Scope), vec![]));
+        assert_eq!(split_args(&words(&["--dist=loadfile"])), (Some(Group::File), vec![]));
+        assert_eq!(split_args(&words(&["--dist", "worksteal"])), (None, vec![]));
+        assert_eq!(split_args(&words(&["-x", "--dist", "loadgroup"])), (None, words(&["-x", "--dist", "loadgroup"])));
+    }
+}

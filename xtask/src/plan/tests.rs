@@ -1,0 +1,232 @@
+use std::path::Path;
+
+use super::*;
+
+fn config(unassigned: &str) -> Config {
+    Config::parse(&format!(
+        r#"
+project = "demo"
+[backend]
+dir = "backend"
+settings = "app.settings"
+unassigned = "{unassigned}"
+[[suite]]
+name = "unit"
+marker = "unit"
+max_workers = 8
+[[suite]]
+name = "api"
+marker = "api"
+max_workers = 4
+args = ["--dist", "loadscope"]
+[[suite]]
+name = "slow"
+marker = "slow"
+max_workers = 1
+"#
+    ))
+    .unwrap()
+}
+
+const PLUGINS: Plugins = Plugins { xdist: true, reruns: true, randomly: true };
+
+fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'a> {
+    Facts {
+        durations,
+        shard_durations: durations,
+        random_seed: None,
+        retries: 0,
+        run_id: "ab12cd34",
+        cpus,
+        plugins,
+        python: Path::new("/venv/bin/python"),
+        backend_dir: Path::new("/repo/backend"),
+        run_dir: Path::new("/tmp/xtask-ab12cd34"),
+        log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
+        database_url: "postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432",
+        database: "private".to_owned(),
+        project_markers: Some("not slow".to_owned()),
+        e2e: None,
+    }
+}
+
+fn plan(selection: Selection, args: RunArgs, cpus: usize, unassigned: &str) -> anyhow::Result<Plan> {
+    build(&config(unassigned), &selection, &args, &facts(&Durations::default(), cpus, PLUGINS))
+}
+
+fn spec(session: &SessionPlan) -> serde_json::Value {
+    serde_json::from_str(&session.spec.as_ref().expect("a pytest session has a spec").1).unwrap()
+}
+
+#[test]
+fn test_all_is_one_session_for_every_backend_suite_and_the_catch_all() {
+    let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+    assert_eq!(plan.sessions.len(), 1, "{:#?}", plan.sessions);
+    let session = &plan.sessions[0];
+    assert_eq!(session.name, "backend");
+    let names: Vec<&str> = plan.suites().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["unit", "api", "slow", "unassigned"]);
+    let spec = spec(session);
+    assert_eq!(spec["catch_all"], "unassigned");
+    assert_eq!(spec["refuse_unassigned"], false);
+    assert_eq!(spec["mine"], serde_json::json!(["unit", "api", "slow", "unassigned"]));
+    let caps: Vec<u64> = spec["suites"].as_array().unwrap().iter().map(|s| s["cap"].as_u64().unwrap()).collect();
+    assert_eq!(caps, [8, 4, 1], "max_workers become the suites' concurrency caps");
+    assert_eq!(spec["suites"][1]["group"], "scope", "--dist loadscope becomes whole-scope units");
+    assert_eq!(session.test_database, "test_demo_ab12cd34_backend");
+    assert_eq!(plan.overridden_markers.as_deref(), Some("not slow"));
+}
+
+#[test]
+fn the_project_markers_are_overridden_and_one_worker_runs_in_process() {
+    let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
+    let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
+    let joined = plan.sessions[0].args.join(" ");
+    assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m  -n 0 -p no:randomly -k csv");
+    assert_eq!(plan.sessions[0].name, "api", "a session of one suite is named after it");
+}
+
+#[test]
+fn a_suite_with_arguments_of_its_own_gets_its_own_session() {
+    let text = config("run").suites.iter().map(|s| s.name().to_owned()).collect::<Vec<_>>().join(",");
+    assert_eq!(text, "unit,api,slow");
+    let mut config = config("run");
+    config.suites[2].args = vec!["-x".into()];
+    let plan = build(&config, &Selection::All, &RunArgs::default(), &facts(&Durations::default(), 2, PLUGINS)).unwrap();
+    let sessions: Vec<(&str, Vec<&str>)> = plan
+        .sessions
+        .iter()
+        .map(|s| (s.name.as_str(), s.suites.iter().map(|slot| slot.name.as_str()).collect()))
+        .collect();
+    assert_eq!(sessions, [("backend", vec!["unit", "api", "unassigned"]), ("slow", vec!["slow"])]);
+    assert!(plan.sessions[1].alone_because.as_deref().unwrap().contains("-x"));
+    assert!(plan.sessions[1].args.contains(&"-x".to_owned()));
+    // Every session labels tests over all suites, so that a test runs in exactly one of them.
+    assert_eq!(spec(&plan.sessions[1])["suites"].as_array().unwrap().len(), 3);
+    assert_eq!(spec(&plan.sessions[1])["mine"], serde_json::json!(["slow"]));
+    assert_eq!(spec(&plan.sessions[1])["catch_all"], serde_json::Value::Null);
+}
+
+#[test]
+fn unassigned_fail_policy_asks_the_session_to_refuse() {
+    let plan = plan(Selection::All, RunArgs::default(), 2, "fail").unwrap();
+    assert_eq!(spec(&plan.sessions[0])["refuse_unassigned"], true);
+    let named = plan_named(&["unit"]);
+    assert_eq!(spec(&named.sessions[0])["catch_all"], serde_json::Value::Null, "only test-all has a catch-all");
+}
+
+fn plan_named(names: &[&str]) -> Plan {
+    plan(Selection::Named(names.iter().map(|n| (*n).to_owned()).collect()), RunArgs::default(), 2, "run").unwrap()
+}
+
+#[test]
+fn named_suites_run_in_xtask_toml_order_once_each() {
+    let plan = plan_named(&["api", "unit", "api"]);
+    let names: Vec<&str> = plan.suites().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["unit", "api"]);
+}
+
+#[test]
+fn workers_fit_the_machine_and_the_recorded_work() {
+    let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+    assert_eq!(plan.sessions[0].workers, 2);
+    assert!(plan.sessions[0].workers_why.contains("no complete recorded run"), "{}", plan.sessions[0].workers_why);
+
+    let mut short = Durations::default();
+    short.record_suite("unit", 126, 0.4);
+    let plan =
+        build(&config("run"), &Selection::Named(vec!["unit".into()]), &RunArgs::default(), &facts(&short, 2, PLUGINS))
+            .unwrap();
+    assert_eq!(plan.sessions[0].workers, 1, "{}", plan.sessions[0].workers_why);
+    assert!(plan.sessions[0].args.windows(2).any(|w| w == ["-n", "0"]));
+
+    let args = RunArgs { workers: Some(3), ..RunArgs::default() };
+    let plan =
+        build(&config("run"), &Selection::Named(vec!["unit".into()]), &args, &facts(&short, 2, PLUGINS)).unwrap();
+    assert_eq!(plan.sessions[0].workers, 3, "--workers wins");
+
+    let no_xdist = Plugins { xdist: false, ..PLUGINS };
+    let plan = build(&config("run"), &Selection::All, &RunArgs::default(), &facts(&short, 8, no_xdist)).unwrap();
+    assert_eq!(plan.sessions[0].workers, 1);
+    assert!(!plan.sessions[0].args.contains(&"-n".to_owned()), "no -n without pytest-xdist");
+}
+
+#[test]
+fn one_capped_suite_alone_never_gets_more_workers_than_its_cap() {
+    let plan = plan_named(&["slow"]);
+    assert_eq!(plan.sessions[0].workers, 1, "{}", plan.sessions[0].workers_why);
+    assert!(plan.sessions[0].workers_why.contains("max_workers added up 1"));
+}
+
+#[test]
+fn choose_workers_for_playwright() {
+    assert_eq!(choose_workers(8, 16, Some(1), None, None).0, 1, "one test starts one worker");
+    assert_eq!(choose_workers(8, 16, Some(0), None, Some(4)).0, 0, "no test starts no worker");
+    assert_eq!(
+        choose_workers(4, 16, Some(100), None, None),
+        (4, "min(max 4, 16 CPUs, 100 tests) = 4, set by the configured maximum".into())
+    );
+    assert_eq!(choose_workers(4, 2, None, None, None).0, 2, "unknown test counts: the CPUs decide");
+    let (workers, why) = choose_workers(8, 2, Some(19), Some((2.0, 3.0)), None);
+    assert_eq!(workers, 1);
+    assert!(why.contains("2.0 s of recorded work"), "{why}");
+}
+
+#[test]
+fn every_test_process_gets_the_isolation_environment() {
+    let plan = plan_named(&["unit"]);
+    let env = &plan.sessions[0].env;
+    let get = |key: &str| env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    assert_eq!(get("XTASK_RUN_ID"), Some("ab12cd34"));
+    assert_eq!(get("XTASK_SUITE"), Some("unit"));
+    assert_eq!(get("XTASK_MEDIA_BASE"), Some("/tmp/xtask-ab12cd34/media/unit"));
+    assert_eq!(get("XTASK_EVENTS"), Some("/tmp/xtask-ab12cd34/events/unit.jsonl"));
+    assert_eq!(get("XTASK_PLAN"), Some("/tmp/xtask-ab12cd34/tmp/unit.plan.json"));
+    assert_eq!(get("TMPDIR"), Some("/tmp/xtask-ab12cd34/tmp"));
+    assert_eq!(get("DJANGO_SETTINGS_MODULE"), Some("app.settings"));
+    assert!(get("DATABASE_URL").unwrap().contains("xtask-pg-ab12cd34"));
+    assert_eq!(plan.sessions[0].test_database, "test_demo_ab12cd34_unit");
+}
+
+#[test]
+fn unknown_suite_suggests_the_closest() {
+    let error = plan(Selection::Named(vec!["apii".into()]), RunArgs::default(), 2, "run").unwrap_err();
+    assert_eq!(crate::exit::kind_of(&error), crate::exit::ExitKind::Usage);
+    assert!(error.to_string().contains("did you mean `api`?"), "{error}");
+}
+
+#[test]
+fn a_shard_is_passed_to_the_session_with_the_committed_durations() {
+    let args = RunArgs { shard: Some(Shard { index: 2, count: 3 }), ..RunArgs::default() };
+    let plan = plan(Selection::All, args, 2, "run").unwrap();
+    let spec = spec(&plan.sessions[0]);
+    assert_eq!(spec["shard"], serde_json::json!([2, 3]));
+    assert!(spec["shard_durations"].is_object());
+    assert!(plan.suites().all(|slot| slot.optional), "an empty share of a suite is no error");
+}
+
+#[test]
+fn retries_and_random_order_need_their_plugins() {
+    let durations = Durations::default();
+    let mut without = facts(&durations, 2, Plugins { reruns: false, ..PLUGINS });
+    without.retries = 1;
+    let error = build(&config("run"), &Selection::All, &RunArgs::default(), &without).unwrap_err();
+    assert!(error.to_string().contains("pytest-rerunfailures"), "{error}");
+    let mut with = facts(&durations, 2, PLUGINS);
+    with.retries = 2;
+    let plan = build(&config("run"), &Selection::All, &RunArgs::default(), &with).unwrap();
+    assert!(plan.sessions[0].args.contains(&"--reruns=2".to_owned()));
+}
+
+#[test]
+fn run_ids_are_short_lowercase_and_distinct() {
+    let ids: Vec<String> = (0..50).map(|_| new_run_id()).collect();
+    for id in &ids {
+        assert_eq!(id.len(), 8);
+        assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");
+    }
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+}

@@ -1,0 +1,119 @@
+//! How many workers, and why: the run's CPU budget shared between the pytest session and the
+//! Playwright run beside it, then each sized by its suites' caps and recorded work.
+
+/// Recorded work below which another worker costs more (start-up, database set-up) than it saves.
+pub(crate) const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
+pub(crate) const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
+
+/// The CPUs each side of the run may fill.
+#[derive(Debug, Clone)]
+pub(crate) struct Budget {
+    pub(crate) pytest: u32,
+    pub(crate) playwright: u32,
+    pub(crate) why: String,
+}
+
+impl Budget {
+    /// Measured on 2 CPUs (see the README's speed section): a Playwright worker keeps about half a
+    /// CPU busy (the rest of its time it waits on its browser and its server), and pytest's workers
+    /// finish long before the E2E tests do. So both sides get every CPU and run side by side: the
+    /// backend's short burst fills what the browsers leave idle, and the E2E run, the longest part,
+    /// starts first instead of last.
+    pub(crate) fn split(cpus: usize, pytest: bool, playwright: bool) -> Budget {
+        let cpus = u32::try_from(cpus.max(1)).unwrap_or(u32::MAX);
+        let why = match (pytest, playwright) {
+            (true, true) => format!(
+                "{cpus} CPUs for the pytest session and {cpus} for Playwright, side by side: \
+                 a Playwright worker waits on its browser and server about half the time"
+            ),
+            _ => format!("{cpus} CPUs"),
+        };
+        Budget { pytest: cpus, playwright: cpus, why }
+    }
+}
+
+/// What the last complete runs recorded of a set of suites: tests and seconds of work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Recorded {
+    pub(crate) tests: u64,
+    pub(crate) seconds: f64,
+}
+
+/// The pytest session's pool: `min(CPUs, the suites' caps added up, recorded work / 1 s, recorded
+/// tests)`; one worker runs in-process (no worker start-up to pay).
+pub(crate) fn pytest_workers(
+    cpus: u32,
+    caps: u32,
+    recorded: Option<Recorded>,
+    requested: Option<u32>,
+    xdist: bool,
+) -> (u32, String) {
+    if !xdist {
+        return (1, "pytest-xdist is not installed in the backend environment: one process".to_owned());
+    }
+    if let Some(workers) = requested {
+        return (workers, format!("--workers {workers}"));
+    }
+    let mut workers = cpus.min(caps).max(1);
+    let mut limit = if workers == cpus { "the available CPUs" } else { "the suites' max_workers added up" };
+    let mut formula = format!("min({cpus} CPUs, max_workers added up {caps}");
+    if let Some(recorded) = recorded {
+        let by_work = ((recorded.seconds / PYTEST_SECONDS_PER_WORKER).floor() as u32).max(1);
+        let by_tests = u32::try_from(recorded.tests.max(1)).unwrap_or(u32::MAX);
+        formula += &format!(
+            ", {:.1} s of recorded work / {PYTEST_SECONDS_PER_WORKER:.0} s per worker, {} recorded tests",
+            recorded.seconds, recorded.tests
+        );
+        if by_work.min(by_tests) < workers {
+            workers = by_work.min(by_tests);
+            limit = "the recorded work (more workers would cost more start-up than they save)";
+        }
+    } else {
+        formula += ", no complete recorded run of these suites yet";
+    }
+    (workers, format!("{formula}) = {workers}, set by {limit}"))
+}
+
+/// `min(configured maximum, CPUs, tests)`, further capped by the recorded work (`(seconds, seconds
+/// worth one worker)`) when known; or the override. `tests` is None when only the run will tell.
+pub(crate) fn choose_workers(
+    max: u32,
+    cpus: u32,
+    tests: Option<u64>,
+    work: Option<(f64, f64)>,
+    requested: Option<u32>,
+) -> (u32, String) {
+    if tests == Some(0) {
+        return (0, "no tests: nothing is started".to_owned());
+    }
+    if let Some(workers) = requested {
+        return (workers, format!("--workers {workers}"));
+    }
+    let cpus = cpus.max(1);
+    let tests_cap = tests.map_or(u32::MAX, |tests| u32::try_from(tests).unwrap_or(u32::MAX));
+    let mut workers = max.min(cpus).min(tests_cap);
+    let mut limit = if workers == max {
+        "the configured maximum"
+    } else if workers == cpus {
+        "the available CPUs"
+    } else {
+        "the number of tests"
+    };
+    let mut formula = match tests {
+        Some(tests) => format!("min(max {max}, {cpus} CPUs, {tests} tests"),
+        None => format!("min(max {max}, {cpus} CPUs"),
+    };
+    if let Some((seconds, per_worker)) = work {
+        let by_work = ((seconds / per_worker).floor() as u32).max(1);
+        formula += &format!(", {seconds:.1} s of recorded work / {per_worker:.0} s per worker");
+        if by_work < workers {
+            workers = by_work;
+            limit = "the recorded durations (more workers would cost more start-up than they save)";
+        }
+    }
+    (workers, format!("{formula}) = {workers}, set by {limit}"))
+}
+
+pub(crate) fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

@@ -1,0 +1,279 @@
+//! The timeline of a run: `timeline.html` (one self-contained page, inline SVG: a lane per worker and
+//! per set-up step, each test a box coloured by suite, failures outlined, hover for id and duration)
+//! and `trace.json` (Chrome's trace-event format, for Perfetto). Idle time shows as gaps.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::events::{Outcome, Span, SuiteResult};
+
+const PALETTE: [&str; 8] = ["#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"];
+const WIDTH: f64 = 1100.0;
+const LANE: f64 = 22.0;
+const LEFT: f64 = 150.0;
+
+/// One box on a lane.
+struct Bar {
+    lane: String,
+    label: String,
+    /// The suite (tests) or None (set-up steps).
+    suite: Option<String>,
+    failed: bool,
+    start: f64,
+    stop: f64,
+}
+
+pub(crate) struct Written {
+    pub(crate) html: PathBuf,
+    pub(crate) trace: PathBuf,
+    /// Busy lane-seconds ÷ (worker lanes × wall), over the lanes of test workers.
+    pub(crate) utilisation: f64,
+}
+
+/// Workers of the test tools (pytest `gwN` or `main`, Playwright `pN`) as opposed to set-up lanes.
+fn is_worker_lane(lane: &str) -> bool {
+    let numbered = |prefix: &str| {
+        lane.strip_prefix(prefix).is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    lane == "main" || numbered("gw") || numbered("p")
+}
+
+fn lane_rank(lane: &str) -> (u8, String) {
+    let rank = match lane {
+        "set-up" => 0,
+        "postgres" => 1,
+        _ if lane.starts_with("gw") || lane == "main" => 2,
+        _ if is_worker_lane(lane) => 3,
+        _ => 4,
+    };
+    // gw2 before gw10: pad the number.
+    let digits: String = lane.chars().filter(char::is_ascii_digit).collect();
+    (rank, format!("{:>6}{lane}", digits))
+}
+
+fn bars(results: &[SuiteResult], spans: &[Span]) -> Vec<Bar> {
+    let mut bars: Vec<Bar> = spans
+        .iter()
+        .map(|span| Bar {
+            lane: span.lane.clone(),
+            label: span.name.clone(),
+            suite: None,
+            failed: false,
+            start: span.start,
+            stop: span.stop.max(span.start),
+        })
+        .collect();
+    for result in results {
+        for test in &result.tests {
+            let duration = test.duration.as_secs_f64();
+            let Some(start) = test.start else { continue };
+            bars.push(Bar {
+                lane: test.worker.clone(),
+                label: test.id.clone(),
+                suite: Some(result.suite.clone()),
+                failed: test.outcome == Outcome::Failed,
+                start,
+                stop: start + duration,
+            });
+        }
+    }
+    bars
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Merged busy time of a lane's boxes (overlaps counted once).
+fn busy(mut intervals: Vec<(f64, f64)>) -> f64 {
+    intervals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (start, stop) in intervals {
+        match current {
+            Some((s, e)) if start <= e => current = Some((s, e.max(stop))),
+            Some((s, e)) => {
+                total += e - s;
+                current = Some((start, stop));
+            }
+            None => current = Some((start, stop)),
+        }
+    }
+    total + current.map_or(0.0, |(s, e)| e - s)
+}
+
+pub(crate) fn write(
+    dir: &Path,
+    run_id: &str,
+    results: &[SuiteResult],
+    spans: &[Span],
+    window: (f64, f64),
+) -> std::io::Result<Written> {
+    std::fs::create_dir_all(dir)?;
+    let bars = bars(results, spans);
+    let (origin, end) = (window.0, bars.iter().map(|b| b.stop).fold(window.1, f64::max));
+    let wall = (end - origin).max(1e-3);
+    let mut lanes: Vec<String> = bars.iter().map(|b| b.lane.clone()).collect();
+    lanes.sort_by_key(|lane| lane_rank(lane));
+    lanes.dedup();
+    let suites: Vec<String> = results.iter().map(|r| r.suite.clone()).collect();
+    let colour = |suite: &str| PALETTE[suites.iter().position(|s| s == suite).unwrap_or(0) % PALETTE.len()];
+
+    let mut per_lane: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
+    for bar in &bars {
+        per_lane.entry(bar.lane.as_str()).or_default().push((bar.start, bar.stop));
+    }
+    let workers: Vec<&String> = lanes.iter().filter(|lane| is_worker_lane(lane)).collect();
+    let busy_seconds: f64 =
+        workers.iter().map(|lane| busy(per_lane.get(lane.as_str()).cloned().unwrap_or_default())).sum();
+    let utilisation = if workers.is_empty() { 0.0 } else { busy_seconds / (workers.len() as f64 * wall) };
+
+    let x = |t: f64| LEFT + (t - origin) / wall * WIDTH;
+    let height = 40.0 + LANE * lanes.len() as f64 + 30.0;
+    let mut svg = String::new();
+    let step =
+        [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0].into_iter().find(|s| wall / s <= 12.0).unwrap_or(300.0);
+    let mut tick = 0.0;
+    while tick <= wall {
+        let at = x(origin + tick);
+        let _ = write!(
+            svg,
+            "<line x1=\"{at:.1}\" y1=\"30\" x2=\"{at:.1}\" y2=\"{:.1}\" class=\"grid\"/><text x=\"{at:.1}\" y=\"22\" class=\"tick\">{tick}s</text>",
+            height - 30.0
+        );
+        tick += step;
+    }
+    for (row, lane) in lanes.iter().enumerate() {
+        let y = 34.0 + row as f64 * LANE;
+        let lane_busy = busy(per_lane.get(lane.as_str()).cloned().unwrap_or_default());
+        let _ = write!(
+            svg,
+            "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{:.1}\" class=\"lane\"/><text x=\"6\" y=\"{:.1}\" class=\"name\">{} <tspan class=\"dim\">{:.0}%</tspan></text>",
+            LANE - 4.0,
+            y + 13.0,
+            escape(lane),
+            lane_busy / wall * 100.0
+        );
+        for bar in bars.iter().filter(|b| &b.lane == lane) {
+            let fill = bar.suite.as_deref().map_or("#9aa0a6", colour);
+            let stroke = if bar.failed { " stroke=\"#d62728\" stroke-width=\"2\"" } else { "" };
+            let what = match &bar.suite {
+                Some(suite) => format!("{} ({suite}{})", bar.label, if bar.failed { ", failed" } else { "" }),
+                None => bar.label.clone(),
+            };
+            let _ = write!(
+                svg,
+                "<rect x=\"{:.2}\" y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{fill}\"{stroke}><title>{} — {:.3} s, at {:.2} s</title></rect>",
+                x(bar.start),
+                ((bar.stop - bar.start) / wall * WIDTH).max(0.8),
+                LANE - 4.0,
+                escape(&what),
+                bar.stop - bar.start,
+                bar.start - origin
+            );
+        }
+    }
+    let mut legend = String::new();
+    for suite in &suites {
+        let _ = write!(legend, "<span><i style=\"background:{}\"></i>{}</span>", colour(suite), escape(suite));
+    }
+    legend
+        .push_str("<span><i style=\"background:#9aa0a6\"></i>set-up</span><span><i class=\"failed\"></i>failed</span>");
+    let tests: usize = results.iter().map(|r| r.tests.len()).sum();
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>xtask run {run_id}</title><style>\
+         body{{font:13px system-ui,sans-serif;margin:16px;color:#222}} h1{{font-size:16px;margin:0 0 4px}}\
+         .sub{{color:#555;margin-bottom:8px}} .legend span{{margin-right:14px}} .legend i{{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}}\
+         .legend i.failed{{border:2px solid #d62728;width:8px;height:8px}} .lane{{fill:#f4f5f7}} .grid{{stroke:#ddd}}\
+         .tick{{font-size:10px;fill:#777;text-anchor:middle}} .name{{font-size:11px}} .dim{{fill:#888}}\
+         </style></head><body><h1>run {run_id}: {tests} tests in {wall:.1} s</h1>\
+         <div class=\"sub\">utilisation {:.0}% (busy lane-seconds ÷ ({} worker lanes × {wall:.1} s wall)); a worker lane is busy while it starts up, collects or runs a test; hover a box for its test and duration</div>\
+         <div class=\"legend\">{legend}</div>\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\">{svg}</svg></body></html>\n",
+        utilisation * 100.0,
+        workers.len(),
+        LEFT + WIDTH + 20.0,
+    );
+    let html_path = dir.join("timeline.html");
+    std::fs::write(&html_path, html)?;
+
+    let mut events: Vec<serde_json::Value> = lanes
+        .iter()
+        .enumerate()
+        .map(|(tid, lane)| json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": lane}}))
+        .collect();
+    for bar in &bars {
+        let tid = lanes.iter().position(|lane| *lane == bar.lane).unwrap_or(0);
+        events.push(json!({
+            "name": bar.label,
+            "cat": bar.suite.as_deref().unwrap_or("set-up"),
+            "ph": "X",
+            "ts": ((bar.start - origin) * 1e6).round(),
+            "dur": ((bar.stop - bar.start) * 1e6).round(),
+            "pid": 1,
+            "tid": tid,
+            "args": {"failed": bar.failed},
+        }));
+    }
+    let trace_path = dir.join("trace.json");
+    std::fs::write(&trace_path, json!({"traceEvents": events, "displayTimeUnit": "ms"}).to_string())?;
+    Ok(Written { html: html_path, trace: trace_path, utilisation })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::events::TestRecord;
+
+    #[test]
+    fn busy_time_counts_overlaps_once() {
+        assert_eq!(busy(vec![(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)]), 4.0);
+        assert_eq!(busy(vec![]), 0.0);
+    }
+
+    #[test]
+    fn worker_lanes_are_told_from_set_up_lanes() {
+        assert!(is_worker_lane("gw0") && is_worker_lane("gw12") && is_worker_lane("p1") && is_worker_lane("main"));
+        assert!(!is_worker_lane("postgres") && !is_worker_lane("p0 backend") && !is_worker_lane("set-up"));
+    }
+
+    #[test]
+    fn every_test_is_drawn_and_traced_with_the_utilisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut result = SuiteResult::new("unit", 2, 2, PathBuf::from("/repo"));
+        let test = |id: &str, worker: &str, start: f64, outcome| TestRecord {
+            id: id.into(),
+            outcome,
+            duration: Duration::from_secs(1),
+            worker: worker.into(),
+            message: None,
+            file: None,
+            line: None,
+            start: Some(start),
+        };
+        result.tests =
+            vec![test("a.py::t<1>", "gw0", 100.0, Outcome::Passed), test("a.py::t2", "gw1", 101.0, Outcome::Failed)];
+        let spans = [Span { lane: "postgres".into(), name: "private server start".into(), start: 99.0, stop: 99.5 }];
+        let written = write(dir.path(), "ab12cd34", &[result], &spans, (99.0, 102.0)).unwrap();
+        // Two worker lanes, one second busy each, over three seconds.
+        assert!((written.utilisation - 1.0 / 3.0).abs() < 1e-9, "{}", written.utilisation);
+        let html = std::fs::read_to_string(&written.html).unwrap();
+        assert!(html.contains("a.py::t&lt;1&gt; (unit) — 1.000 s"), "{html}");
+        assert!(html.contains("a.py::t2 (unit, failed)") && html.contains("stroke=\"#d62728\""));
+        assert!(html.contains("utilisation 33%"));
+        let trace: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&written.trace).unwrap()).unwrap();
+        let names: Vec<&str> = trace["traceEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["ph"] == "X")
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["private server start", "a.py::t<1>", "a.py::t2"]);
+    }
+}

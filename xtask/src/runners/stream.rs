@@ -1,0 +1,155 @@
+//! The JSON lines the shipped pytest plugin and Playwright reporter write (one schema for both), and
+//! the follower of a file other processes append to.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::events::{Outcome, TestRecord};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub(super) enum StreamEvent {
+    /// Collection is over: the ids each suite of the session will run.
+    Planned {
+        suites: BTreeMap<String, Vec<String>>,
+    },
+    Test(TestLine),
+    Service {
+        worker: String,
+        detail: String,
+        start: Option<f64>,
+    },
+    Span {
+        lane: String,
+        name: String,
+        start: f64,
+        stop: f64,
+    },
+    /// The session refused to run (tests no suite claims, under `unassigned = "fail"`).
+    Refused {
+        message: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TestLine {
+    pub(super) id: String,
+    pub(super) suite: Option<String>,
+    outcome: String,
+    duration: f64,
+    worker: String,
+    message: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    start: Option<f64>,
+}
+
+impl TestLine {
+    pub(super) fn record(&self) -> TestRecord {
+        let outcome = match self.outcome.as_str() {
+            "passed" => Outcome::Passed,
+            "skipped" => Outcome::Skipped,
+            "flaky" => Outcome::Flaky,
+            _ => Outcome::Failed,
+        };
+        let message = match self.outcome.as_str() {
+            "crashed" => Some(format!("crashed: {}", self.message.as_deref().unwrap_or("its worker died"))),
+            _ => self.message.clone(),
+        };
+        TestRecord {
+            id: self.id.clone(),
+            outcome,
+            duration: Duration::from_secs_f64(self.duration.max(0.0)),
+            worker: self.worker.clone(),
+            message,
+            file: self.file.clone(),
+            line: self.line,
+            start: self.start,
+        }
+    }
+}
+
+/// Follows a JSON-lines file other processes append to; yields only complete lines.
+pub(crate) struct EventTail {
+    path: PathBuf,
+    file: Option<BufReader<File>>,
+    partial: String,
+}
+
+impl EventTail {
+    pub(crate) fn new(path: &Path) -> EventTail {
+        EventTail { path: path.to_owned(), file: None, partial: String::new() }
+    }
+
+    pub(crate) fn read_lines(&mut self) -> Vec<String> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok().map(BufReader::new);
+        }
+        let Some(reader) = self.file.as_mut() else { return Vec::new() };
+        let mut lines = Vec::new();
+        loop {
+            let mut chunk = String::new();
+            match reader.read_line(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    self.partial.push_str(&chunk);
+                    if self.partial.ends_with('\n') {
+                        lines.push(std::mem::take(&mut self.partial).trim_end().to_owned());
+                    }
+                }
+            }
+        }
+        // At end of file for now: the next call reads on from here, what was appended meanwhile.
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn tail_returns_only_complete_lines_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let mut tail = EventTail::new(&path);
+        assert!(tail.read_lines().is_empty(), "a missing file is just not written yet");
+        let mut file = std::fs::File::create(&path).unwrap();
+        write!(file, "{{\"a\":1}}\n{{\"b\":").unwrap();
+        assert_eq!(tail.read_lines(), ["{\"a\":1}"]);
+        writeln!(file, "2}}").unwrap();
+        assert_eq!(tail.read_lines(), ["{\"b\":2}"]);
+        assert!(tail.read_lines().is_empty());
+    }
+
+    #[test]
+    fn stream_events_of_both_tools_parse() {
+        let lines = [
+            r#"{"event":"planned","suites":{"unit":["a.py::t"],"api":[]}}"#,
+            r#"{"event":"test","id":"a.spec.ts › one","outcome":"passed","duration":0.5,"worker":"p0","message":null}"#,
+            r#"{"event":"test","id":"x.py::t","suite":"unit","outcome":"crashed","duration":0.1,"worker":"gw0","message":"worker 'gw0' crashed","start":1700000000.5}"#,
+            r#"{"event":"service","worker":"p0","detail":"http://127.0.0.1:4100 test_demo_ab_e2e_p0"}"#,
+            r#"{"event":"span","lane":"gw1","name":"start-up and collection","start":1.0,"stop":2.5}"#,
+            r#"{"event":"finished","exitstatus":1}"#,
+        ];
+        let events: Vec<StreamEvent> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert!(matches!(&events[0], StreamEvent::Planned { suites } if suites["unit"] == ["a.py::t"]));
+        let StreamEvent::Test(crashed) = &events[2] else { panic!("not a test: {:?}", events[2]) };
+        let record = crashed.record();
+        assert_eq!(record.outcome, Outcome::Failed, "a crash fails the test");
+        assert_eq!(record.message.as_deref(), Some("crashed: worker 'gw0' crashed"));
+        assert_eq!((crashed.suite.as_deref(), record.start), (Some("unit"), Some(1700000000.5)));
+        assert!(matches!(&events[3], StreamEvent::Service { start: None, .. }));
+        assert!(matches!(&events[4], StreamEvent::Span { stop, .. } if *stop == 2.5));
+        assert!(matches!(events[5], StreamEvent::Other));
+    }
+}
