@@ -1,6 +1,7 @@
 // What an E2E run needs from its environment. `cargo xtask test-e2e` provides all of it; by hand,
 // DATABASE_URL (a PostgreSQL server you may create databases on) is the only required variable.
 import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,4 +62,15 @@ export function manage(env: E2eEnv, args: string[], extra: Record<string, string
     const output = `${failed.stdout ?? ''}${failed.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
     throw new Error(`manage.py ${args.join(' ')} failed:\n${output || failed.message}`);
   }
+}
+
+/** Tells `cargo xtask` how long a set-up step took (a box on its run's timeline); a no-op by hand. */
+export function span<T>(lane: string, name: string, work: () => T): T {
+  const start = Date.now() / 1000;
+  const value = work();
+  if (process.env.XTASK_EVENTS) {
+    const event = { event: 'span', lane, name, start, stop: Date.now() / 1000 };
+    appendFileSync(process.env.XTASK_EVENTS, `${JSON.stringify(event)}\n`);
+  }
+  return value;
 }

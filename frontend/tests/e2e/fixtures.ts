@@ -6,7 +6,7 @@ import { appendFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync } fro
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
-import { e2eEnv, manage, type E2eEnv } from './env';
+import { e2eEnv, manage, span, type E2eEnv } from './env';
 
 export { expect };
 
@@ -103,7 +103,8 @@ export const test = base.extend<TestFixtures, { backend: Backend }>({
         rmSync(mediaRoot, { recursive: true, force: true });
         cpSync(env.seedMedia, mediaRoot, { recursive: true });
       };
-      restore();
+      const started = Date.now() / 1000;
+      span(`p${index} backend`, 'clone the template', restore);
       mkdirSync(mediaRoot, { recursive: true });
       const port = await freePort();
       const log = join(env.serverLogs, `server-p${index}.log`);
@@ -129,7 +130,7 @@ export const test = base.extend<TestFixtures, { backend: Backend }>({
         await waitHealthy(`${url}/api/health/`, server, log, 30_000);
         // Tell `cargo xtask` which port and database this worker got (it lists them in its summary).
         if (process.env.XTASK_EVENTS) {
-          const event = { event: 'service', worker: `p${index}`, detail: `${url} database ${database}` };
+          const event = { event: 'service', worker: `p${index}`, detail: `${url} database ${database}`, start: started };
           appendFileSync(process.env.XTASK_EVENTS, `${JSON.stringify(event)}\n`);
         }
         await use({ url, port, database, mediaRoot, env, reset: restore });

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { e2eEnv, manage } from './env';
+import { e2eEnv, manage, span } from './env';
 
 export default async function globalSetup() {
   // Set here, these reach every worker process too.
@@ -19,10 +19,10 @@ export default async function globalSetup() {
   mkdirSync(env.serverLogs, { recursive: true });
   rmSync(env.seedMedia, { recursive: true, force: true });
   mkdirSync(env.seedMedia, { recursive: true });
-  manage(env, ['e2e_db', 'create', env.template]);
   const template = { KORRIGO_DB_NAME: env.template, MEDIA_ROOT: env.seedMedia };
-  manage(env, ['migrate', '--noinput', '-v', '0'], template);
-  manage(env, ['seed_e2e', '--samples', env.samples], template);
+  span('e2e set-up', 'template database', () => manage(env, ['e2e_db', 'create', env.template]));
+  span('e2e set-up', 'migrate the template', () => manage(env, ['migrate', '--noinput', '-v', '0'], template));
+  span('e2e set-up', 'seed the template', () => manage(env, ['seed_e2e', '--samples', env.samples], template));
   return async () => {
     manage(env, ['e2e_db', 'drop', env.template]);
     rmSync(ownMediaBase ? env.mediaBase : env.seedMedia, { recursive: true, force: true });

@@ -1,0 +1,201 @@
+"""Benchmark (not a test): `cargo xtask test-all` against what a user types instead, paired and
+interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which builds and sets up first.
+
+    python3 scripts/bench/bench.py generated   # a generated Django project of the legacy shape
+    python3 scripts/bench/bench.py repo        # this repository's test-all, E2E included
+
+Every contender runs the same tests on the same PostgreSQL server (started here, not timed), except
+`cargo xtask test-all` on this repository, which starts its own as users run it (so its figure
+includes initdb and the server's start-up). Wall time and CPU time (user + system of every process
+the contender started) are printed as a table with medians, extremes and ratios.
+"""
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+XTASK = Path(os.environ.get("XTASK_BIN", ROOT / "target" / "debug" / "xtask"))
+PYTHON = ROOT / "backend" / ".venv" / "bin" / "python"
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
+# Another build of the xtask (e.g. the previous release) to time beside this one, paired.
+BEFORE = os.environ.get("XTASK_BEFORE")
+CPUS = os.cpu_count() or 1
+_runs = 0
+
+
+class Server:
+    """A PostgreSQL server for the hand-typed contenders, started the way the xtask starts its own."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="bench-pg-", dir="/tmp"))
+        bindir = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()) \
+            if shutil.which("pg_config") else None
+        if not bindir or not (bindir / "initdb").exists():
+            bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        self.bindir = bindir
+        self.as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        data = self.dir / "data"
+        subprocess.run(self.as_user + [str(bindir / "initdb"), "-N", "-A", "trust", "-U", "postgres", "-D", str(data)],
+                       check=True, capture_output=True)
+        settings = ["listen_addresses=", "fsync=off", "synchronous_commit=off", "full_page_writes=off",
+                    "max_connections=300"]
+        args = [arg for setting in settings for arg in ("-c", setting)]
+        self.process = subprocess.Popen(
+            self.as_user + [str(bindir / "postgres"), "-D", str(data), "-k", str(self.dir)] + args,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"postgresql://postgres@/postgres?host={self.dir}"
+        for _ in range(300):
+            if subprocess.run(["psql", "-X", "-d", self.url, "-c", "select 1"], capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise SystemExit("the benchmark's PostgreSQL server did not start")
+
+    def stop(self):
+        subprocess.run(self.as_user + [str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "stop", "-m",
+                                       "fast"], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_id():
+    global _runs
+    _runs += 1
+    return f"bench{os.getpid() % 1000:03d}{_runs:03d}"[-8:]
+
+
+def timed(steps):
+    """Runs the steps (argv, cwd, env) one after another; returns (wall seconds, CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    for argv, cwd, env in steps:
+        code = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
+        if code not in (0, 5):
+            subprocess.run(argv, cwd=cwd, env={**os.environ, **env})
+            raise SystemExit(f"failed ({code}): {' '.join(map(str, argv))} in {cwd}")
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(contenders):
+    """Every contender once per round, the order rotated each round."""
+    samples = {name: [] for name, _ in contenders}
+    for round_ in range(ROUNDS):
+        order = contenders[round_ % len(contenders):] + contenders[:round_ % len(contenders)]
+        for name, steps in order:
+            wall, cpu = timed(steps())
+            samples[name].append((wall, cpu))
+            print(f"  round {round_ + 1}: {name}: {wall:.2f} s wall, {cpu:.1f} CPU-s", flush=True)
+    return samples
+
+
+def table(title, samples, reference, extra_rows=()):
+    median = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
+    print(f"\n{title}: median of {ROUNDS} interleaved rounds on {CPUS} CPUs\n")
+    print("| run | wall (median) | min – max | CPU-s (median) | xtask ÷ this |")
+    print("|---|---:|---:|---:|---:|")
+    for name, runs in samples.items():
+        walls = [w for w, _ in runs]
+        cpu = statistics.median(c for _, c in runs)
+        print(f"| {name} | {median[name]:.2f} s | {min(walls):.2f} – {max(walls):.2f} s | {cpu:.1f} | "
+              f"{median[reference] / median[name]:.2f} |")
+    for name, seconds in extra_rows:
+        print(f"| {name} | {seconds:.2f} s | | | {median[reference] / seconds:.2f} |")
+    return median
+
+
+def generated():
+    project = ROOT / "target" / "bench-project"
+    shutil.rmtree(project, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts/bench/generate_project.py"), str(project)], check=True)
+    server = Server()
+    try:
+        env = lambda: {"DATABASE_URL": server.url, "XTASK_RUN_ID": run_id(), "XTASK_SUITE": "all"}  # noqa: E731
+        pytest = lambda *args: [(  # noqa: E731
+            [str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], project, env())]
+        xtask_env = {"XTASK_PYTHON": str(PYTHON), "CI": "true"}
+        old_steps = [["-n", "8", "-m", "unit", "--dist", "loadscope"], ["-n", "4", "-m", "api"],
+                     ["-n", "2", "-m", "processing"], ["-n", "1", "-m", "postgres"], ["-n", "2", "-m", "smoke"],
+                     # The old scripts never ran unmarked tests; this step makes them cover the same tests.
+                     ["-n", "2", "-m", "not (unit or api or processing or postgres or smoke)"]]
+        contenders = [
+            ("cargo xtask test-all", lambda: [([str(XTASK), "test-all", "--no-progress", "--db-url", server.url],
+                                              project, xtask_env)]),
+            ("pytest -n auto --dist load", lambda: pytest("-n", "auto", "--dist", "load")),
+            ("pytest -n auto --dist worksteal", lambda: pytest("-n", "auto", "--dist", "worksteal")),
+            ("pytest (one process)", lambda: pytest()),
+            ("old script sequence (+ unmarked)", lambda: [step for args in old_steps for step in pytest(*args)]),
+        ]
+        if BEFORE:
+            contenders.append(("xtask test-all before (one process per suite)", lambda: [(
+                [BEFORE, "test-all", "--no-progress", "--db-url", server.url], project, xtask_env)]))
+        # Warm the caches (bytecode, the server's catalogue) and record durations once, untimed.
+        timed(contenders[0][1]())
+        samples = measure(contenders)
+        history = json.loads((project / "target/xtask/history.json").read_text())["durations"]
+        work = sum(history.values())
+        startup, _ = timed(pytest("--collect-only"))
+        limit = (work + startup) / CPUS
+        print(f"\nlimit = (sum of test durations {work:.1f} s + one start-up and collection {startup:.1f} s) "
+              f"÷ {CPUS} CPUs = {limit:.2f} s")
+        median = table("generated project (540 tests, 45 modules, 57 % unmarked, 1 s start-up)", samples,
+                       "cargo xtask test-all", [("limit", limit)])
+        best = min(median["pytest -n auto --dist load"], median["pytest -n auto --dist worksteal"])
+        print(f"\ntargets: xtask ÷ best `pytest -n auto` = {median['cargo xtask test-all'] / best:.2f} (≤ 0.90); "
+              f"xtask ÷ limit = {median['cargo xtask test-all'] / limit:.2f} (≤ 1.25)")
+    finally:
+        server.stop()
+
+
+def repo():
+    server = Server()
+    try:
+        backend, frontend = ROOT / "backend", ROOT / "frontend"
+
+        def backend_env():
+            return {"DATABASE_URL": server.url, "DJANGO_SETTINGS_MODULE": "config.settings_test",
+                    "XTASK_RUN_ID": run_id(), "XTASK_SUITE": "all"}
+
+        def e2e(*args):
+            # A hand run of Playwright needs only DATABASE_URL (frontend/tests/e2e/global-setup.ts).
+            return ([shutil.which("npx"), "playwright", "test", *args], frontend, {"DATABASE_URL": server.url})
+
+        def pytest(*args):
+            return ([str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], backend, backend_env())
+
+        contenders = [
+            ("cargo xtask test-all (own server)", lambda: [([str(XTASK), "test-all", "--no-progress"], ROOT,
+                                                           {"CI": "true"})]),
+            ("pytest -n auto, then playwright test (default workers)", lambda: [pytest("-n", "auto"), e2e()]),
+            ("pytest -n auto, then playwright test --workers 2", lambda: [pytest("-n", "auto"), e2e("--workers", "2")]),
+            ("old script sequence", lambda: [pytest("-n", "8", "-m", "unit", "--dist", "loadscope"),
+                                             pytest("-n", "4", "-m", "api"), pytest("-n", "2", "-m", "processing"),
+                                             pytest("-n", "1", "-m", "postgres"), pytest("-n", "2", "-m", "smoke"),
+                                             e2e("--workers=2")]),
+        ]
+        if BEFORE:
+            contenders.append(("xtask test-all before (suites one after another)", lambda: [(
+                [BEFORE, "test-all", "--no-progress"], ROOT, {"CI": "true"})]))
+        timed(contenders[0][1]())
+        samples = measure(contenders)
+        median = table("this repository (226 backend tests + 19 E2E)", samples, "cargo xtask test-all (own server)")
+        reference = median["pytest -n auto, then playwright test (default workers)"]
+        print(f"\ntarget: xtask ÷ (pytest -n auto, then playwright test) = "
+              f"{median['cargo xtask test-all (own server)'] / reference:.2f} (≤ 0.75)")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "generated"
+    {"generated": generated, "repo": repo}[which]()

@@ -1,0 +1,141 @@
+//! The run model on fixture projects: one pytest session serves several suites, the scheduler
+//! keeps each suite's cap and starts the longest tests first, E2E overlaps the backend, and every
+//! run leaves a timeline that lists every test. Everything is read from what the run really did.
+
+mod common;
+
+use std::path::Path;
+
+use common::{leftovers, Project, Run};
+
+/// (name, suite, lane, start µs, end µs) of every test in a run's trace.json.
+fn traced(project: &Project) -> Vec<(String, String, String, f64, f64)> {
+    let text = std::fs::read_to_string(project.path().join("target/xtask/reports/trace.json")).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let lane = |tid: &serde_json::Value| {
+        events
+            .iter()
+            .find(|e| e["ph"] == "M" && &e["tid"] == tid)
+            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] != "set-up")
+        .map(|e| {
+            let start = e["ts"].as_f64().unwrap();
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["cat"].as_str().unwrap().to_owned(),
+                lane(&e["tid"]),
+                start,
+                start + e["dur"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn marks(dir: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix(prefix).map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn one_pytest_session_serves_several_suites_with_their_own_counts() {
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let run =
+        Run::from(project.xtask(&["test-all", "--workers", "2"]).env("FIXTURE_OUT", out.path()).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let mut processes = marks(out.path(), "pytest-");
+    processes.sort_by_key(|mark| mark.split('-').nth(1).unwrap_or("").to_owned());
+    let roles: Vec<&str> = processes.iter().map(|mark| mark.split('-').nth(1).unwrap()).collect();
+    assert_eq!(roles, ["controller", "gw0", "gw1"], "one session, two workers, no collection pass: {processes:?}");
+    assert_eq!(run.row("fast"), (11, 10, 0, 1, run.row("fast").4));
+    assert_eq!(run.row("db").0, 5);
+    assert_eq!(run.row("unassigned").0, 3);
+    assert!(run.stdout.contains("backend: pytest session for fast, db, unassigned on 2 workers"), "{}", run.stdout);
+    assert!(run.stdout.contains("reconciled: 19 of 19 planned tests reported an outcome"), "{}", run.stdout);
+    assert!(leftovers(&run.run_id()).is_empty(), "{:?}", leftovers(&run.run_id()));
+}
+
+#[test]
+fn a_suite_capped_at_one_worker_never_runs_two_tests_at_once() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| text + "\n[[suite]]\nname = \"capped\"\nmarker = \"capped\"\nmax_workers = 1\n");
+    project.edit("backend/pytest.ini", |text| text + "    capped: one at a time\n");
+    std::fs::write(
+        project.path().join("backend/tests/test_capped.py"),
+        "import time\n\nimport pytest\n\npytestmark = pytest.mark.capped\n\n\n\
+         @pytest.mark.parametrize('n', range(6))\ndef test_takes_a_while(n):\n    time.sleep(0.3)\n",
+    )
+    .unwrap();
+    let run = project.run(&["test-all", "--workers", "2"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let tests = traced(&project);
+    let mut capped: Vec<(f64, f64)> =
+        tests.iter().filter(|(_, suite, ..)| suite == "capped").map(|&(_, _, _, s, e)| (s, e)).collect();
+    assert_eq!(capped.len(), 6);
+    capped.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for pair in capped.windows(2) {
+        assert!(pair[1].0 >= pair[0].1 - 1000.0, "two capped tests overlap: {pair:?}");
+    }
+    // The cap is what kept them apart: the session had two workers, both busy with tests.
+    let lanes: std::collections::BTreeSet<&str> = tests.iter().map(|(_, _, lane, ..)| lane.as_str()).collect();
+    assert_eq!(lanes.into_iter().collect::<Vec<_>>(), ["gw0", "gw1"]);
+}
+
+#[test]
+fn a_test_recorded_as_long_starts_first_and_the_timeline_lists_every_test() {
+    let project = Project::copy_of("mini");
+    // The last test in collection order, recorded as the longest by far.
+    let long = "tests/test_plain.py::test_plain_three";
+    std::fs::create_dir_all(project.path().join("target/xtask")).unwrap();
+    std::fs::write(
+        project.path().join("target/xtask/history.json"),
+        serde_json::json!({"durations": {long: 30.0, "tests/test_fast.py::test_arithmetic[0]": 0.01}}).to_string(),
+    )
+    .unwrap();
+    let run = project.run(&["test-all", "--workers", "2"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let mut tests = traced(&project);
+    tests.sort_by(|a, b| a.3.total_cmp(&b.3));
+    let rank = tests.iter().position(|(name, ..)| name == long).unwrap();
+    assert!(rank < 2, "the long test started at rank {rank}: {:?}", &tests[..3]);
+
+    let mut names: Vec<String> = tests.iter().map(|(name, ..)| name.clone()).collect();
+    names.sort();
+    assert_eq!(names.len(), 19, "{names:?}");
+    names.dedup();
+    assert_eq!(names.len(), 19, "each test once");
+    let html = std::fs::read_to_string(project.path().join("target/xtask/reports/timeline.html")).unwrap();
+    for name in &names {
+        let shown = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(html.contains(&format!("<title>{shown} (")), "{name} is not on the timeline");
+    }
+    assert!(html.contains("utilisation "), "the header gives the run's utilisation");
+    assert!(run.stdout.contains("timeline: ") && run.stdout.contains("trace: "), "{}", run.stdout);
+}
+
+#[test]
+fn e2e_and_the_backend_run_at_the_same_time() {
+    let project = Project::copy_of("web");
+    project.link_playwright();
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project.xtask(&["test-all"]).env("FIXTURE_OUT", out.path()).env("FIXTURE_SLEEP", "2").output().unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let tests = traced(&project);
+    let span = |suite: &str| {
+        let of: Vec<_> = tests.iter().filter(|(_, s, ..)| s == suite).collect();
+        assert!(!of.is_empty(), "no {suite} test in the trace");
+        (of.iter().map(|t| t.3).fold(f64::MAX, f64::min), of.iter().map(|t| t.4).fold(0.0, f64::max))
+    };
+    let (e2e, backend) = (span("e2e"), span("unassigned"));
+    assert!(e2e.0 < backend.1 && backend.0 < e2e.1, "no overlap: e2e {e2e:?}, backend {backend:?}");
+}
