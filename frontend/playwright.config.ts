@@ -2,8 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineConfig, devices } from '@playwright/test';
 
-// The system Chromium when there is one (XTASK_CHROMIUM, then Debian's), else Playwright's own.
-const chromium = [process.env.XTASK_CHROMIUM, '/usr/bin/chromium'].find((path) => path && existsSync(path));
+// The system Chromium when there is one (XTASK_CHROMIUM, then Debian's headless shell, the build
+// Playwright runs headless tests in, then Debian's full browser), else Playwright's own.
+const chromium = [process.env.XTASK_CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/bin/chromium'].find(
+  (path) => path && existsSync(path),
+);
 const artifacts = process.env.XTASK_ARTIFACTS ?? 'test-results';
 
 export default defineConfig({

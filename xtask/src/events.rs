@@ -24,8 +24,10 @@ pub(crate) struct TestRecord {
     /// Source location, relative to the suite's directory.
     pub(crate) file: Option<String>,
     pub(crate) line: Option<u32>,
-    /// When its first phase began, in seconds since the Unix epoch (for the timeline).
+    /// When its first phase began and its worker was done with it, in seconds since the Unix epoch
+    /// (the timeline's box; fixtures shared by a worker may make it longer than `duration`).
     pub(crate) start: Option<f64>,
+    pub(crate) stop: Option<f64>,
 }
 
 /// A stretch of time on one lane of the run's timeline: a set-up step, a worker's start-up.

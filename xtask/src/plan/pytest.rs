@@ -140,6 +140,9 @@ fn session(
     }
     let spec_path = facts.run_dir.join("tmp").join(format!("{name}.plan.json"));
     env.push(("XTASK_PLAN".to_owned(), spec_path.display().to_string()));
+    // The session imports while the private server starts; its first test waits for this file.
+    let ready = crate::services::rundir::database_ready_file(facts.run_dir);
+    env.push(("XTASK_DB_READY".to_owned(), ready.display().to_string()));
     let spec = json!({
         "suites": all.iter().map(|slot| json!({
             "name": slot.name,

@@ -227,6 +227,7 @@ mod tests {
             file: Some("core/tests/test_x.py".into()),
             line: Some(12),
             start: None,
+            stop: None,
         };
         result.tests = vec![
             record("core/tests/test_x.py::test_ok", Outcome::Passed, None),

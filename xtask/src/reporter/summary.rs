@@ -307,6 +307,7 @@ mod tests {
                 file: None,
                 line: None,
                 start: None,
+                stop: None,
             })
             .collect();
         result

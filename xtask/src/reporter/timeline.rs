@@ -68,15 +68,15 @@ fn bars(results: &[SuiteResult], spans: &[Span]) -> Vec<Bar> {
         .collect();
     for result in results {
         for test in &result.tests {
-            let duration = test.duration.as_secs_f64();
             let Some(start) = test.start else { continue };
+            let stop = test.stop.unwrap_or(start + test.duration.as_secs_f64());
             bars.push(Bar {
                 lane: test.worker.clone(),
                 label: test.id.clone(),
                 suite: Some(result.suite.clone()),
                 failed: test.outcome == Outcome::Failed,
                 start,
-                stop: start + duration,
+                stop: stop.max(start),
             });
         }
     }
@@ -255,6 +255,7 @@ mod tests {
             file: None,
             line: None,
             start: Some(start),
+            stop: Some(start + 1.0),
         };
         result.tests =
             vec![test("a.py::t<1>", "gw0", 100.0, Outcome::Passed), test("a.py::t2", "gw1", 101.0, Outcome::Failed)];

@@ -323,7 +323,7 @@ fn named(ids: &[&str]) -> String {
 /// From the first test's start to the last one's end: how long a suite took inside its session.
 fn span_of(tests: &[TestRecord]) -> Option<Duration> {
     let first = tests.iter().filter_map(|t| t.start).reduce(f64::min)?;
-    let last = tests.iter().filter_map(|t| Some(t.start? + t.duration.as_secs_f64())).reduce(f64::max)?;
+    let last = tests.iter().filter_map(|t| t.stop).reduce(f64::max)?;
     Some(Duration::from_secs_f64((last - first).max(0.0)))
 }
 

@@ -49,6 +49,7 @@ pub(super) struct TestLine {
     file: Option<String>,
     line: Option<u32>,
     start: Option<f64>,
+    stop: Option<f64>,
 }
 
 impl TestLine {
@@ -72,6 +73,7 @@ impl TestLine {
             file: self.file.clone(),
             line: self.line,
             start: self.start,
+            stop: self.stop.or_else(|| Some(self.start? + self.duration.max(0.0))),
         }
     }
 }

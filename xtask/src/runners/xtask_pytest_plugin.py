@@ -59,6 +59,22 @@ def pytest_configure(config):
         _stream.emit(event="session", pid=os.getpid(), start=_session_start)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """The run's database server may still be starting while this process imported and collected:
+    wait until the xtask says it is up (XTASK_DB_READY), before any test can connect."""
+    ready = os.environ.get("XTASK_DB_READY")
+    is_controller = not _is_xdist_worker(session.config) and getattr(session.config.option, "dist", "no") != "no"
+    if not ready or is_controller or session.config.option.collectonly:
+        return None
+    deadline = time.time() + 120
+    while not os.path.exists(ready):
+        if time.time() > deadline:
+            raise pytest.UsageError(f"xtask: the database server was not ready within 120 s ({ready} is missing)")
+        time.sleep(0.01)
+    return None
+
+
 def _matcher_for(item):
     try:
         from _pytest.mark import MarkMatcher  # pytest >= 8.2 matches marker keyword arguments too

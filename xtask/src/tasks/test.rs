@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
+
 use crate::config::{Behaviour, SuiteKind, UNASSIGNED};
 use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::{tests_failed, ExitKind};
@@ -16,7 +18,7 @@ use crate::runners::playwright::{self, Lister};
 use crate::runners::pytest;
 use crate::runners::SessionRun;
 use crate::services::frontend::{self, App, Browser};
-use crate::services::postgres::{self, Database, ExternalServer, PrivateServer};
+use crate::services::postgres::{self, Database, ExternalServer, Starting};
 use crate::services::rundir::RunDir;
 use crate::services::{python, sweep};
 use crate::{signals, Ctx};
@@ -72,8 +74,10 @@ pub(crate) struct Session<'a> {
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
+    /// When a private server began to start (it is on the timeline once it is up).
+    database_began: Option<f64>,
     // Dropped in this order: the server (and this run's databases), then the run directory.
-    _database: Option<Database>,
+    database: Option<Database>,
     run_dir: RunDir,
 }
 
@@ -169,10 +173,8 @@ impl<'a> Session<'a> {
                 }
                 None => {
                     postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
-                    let server = timed(&mut spans, "postgres", "private server start", || {
-                        PrivateServer::start(&run_id, args.keep_artifacts)
-                    })?;
-                    Database::Private(server)
+                    // It starts while the pytest session imports; its first test waits for it.
+                    Database::Starting(Starting::spawn(&run_id, args.keep_artifacts))
                 }
             })
         };
@@ -202,7 +204,8 @@ impl<'a> Session<'a> {
             database_text,
             began,
             setup_spans: spans,
-            _database: database,
+            database_began: matches!(database, Some(Database::Starting(_))).then(crate::events::now),
+            database,
             run_dir,
             args,
         })
@@ -255,15 +258,44 @@ impl<'a> Session<'a> {
         let mut emit = |event: Event| reporter.handle(&event);
         let mut waiting: VecDeque<&SessionPlan> =
             plan.sessions.iter().filter(|s| s.kind == SuiteKind::Pytest).collect();
+        // Playwright's set-up needs the database at once: it starts when the server is up.
+        let mut browsers: Vec<&SessionPlan> =
+            plan.sessions.iter().filter(|s| s.kind == SuiteKind::Playwright).collect();
         let mut running: Vec<SessionRun> = Vec::new();
-        for e2e in plan.sessions.iter().filter(|s| s.kind == SuiteKind::Playwright) {
-            running.push(SessionRun::start(e2e, &mut emit)?);
-        }
         if let Some(first) = waiting.pop_front() {
             running.push(SessionRun::start(first, &mut emit)?);
         }
+        let mut database_ready = false;
         let mut results: Vec<SuiteResult> = Vec::new();
-        while !running.is_empty() {
+        while !running.is_empty() || !browsers.is_empty() {
+            if !database_ready {
+                let server_started = self.database_began;
+                match Database::poll_ready(&mut self.database) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        database_ready = true;
+                        if let Some(start) = server_started {
+                            spans.push(Span {
+                                lane: "postgres".into(),
+                                name: "private server start".into(),
+                                start,
+                                stop: crate::events::now(),
+                            });
+                        }
+                        let ready = self.run_dir.database_ready();
+                        std::fs::write(&ready, "").with_context(|| format!("cannot write {}", ready.display()))?;
+                        for session in browsers.drain(..) {
+                            running.push(SessionRun::start(session, &mut emit)?);
+                        }
+                    }
+                    Err(error) => {
+                        for session in running.drain(..) {
+                            session.interrupt(&mut |_| {});
+                        }
+                        return Err(error);
+                    }
+                }
+            }
             if signals::interrupted() {
                 for session in running.drain(..) {
                     let ended = session.interrupt(&mut emit);
