@@ -269,12 +269,12 @@ impl<'a> Session<'a> {
         let mut results: Vec<SuiteResult> = Vec::new();
         while !running.is_empty() || !browsers.is_empty() {
             if !database_ready {
-                let server_started = self.database_began;
                 match Database::poll_ready(&mut self.database) {
                     Ok(false) => {}
                     Ok(true) => {
                         database_ready = true;
-                        if let Some(start) = server_started {
+                        // Once on the timeline, in the first run that waited for it.
+                        if let Some(start) = self.database_began.take() {
                             spans.push(Span {
                                 lane: "postgres".into(),
                                 name: "private server start".into(),
