@@ -76,15 +76,23 @@ pub(crate) enum SuiteKind {
 pub(crate) struct Backend {
     /// Directory of the Python project, relative to the root.
     pub(crate) dir: PathBuf,
-    /// Pinned requirements, relative to `dir`.
-    #[serde(default = "default_requirements")]
-    pub(crate) requirements: PathBuf,
+    /// Pinned requirements files, relative to `dir` (one name or a list); `requirements.txt` when
+    /// neither this nor `install` is given.
+    #[serde(default)]
+    pub(crate) requirements: Option<OneOrMany>,
+    /// Install from a pyproject.toml instead: `{ pyproject = ".", groups = ["test"], extras = [] }`.
+    #[serde(default)]
+    pub(crate) install: Option<PyprojectInstall>,
     /// The virtualenv the xtask manages, relative to `dir`.
     #[serde(default = "default_venv")]
     pub(crate) venv: PathBuf,
-    /// The interpreter that creates the virtualenv.
+    /// The interpreter that creates the managed virtualenv.
     #[serde(default = "default_python")]
-    pub(crate) python: String,
+    pub(crate) base_python: String,
+    /// An environment the user manages: this interpreter runs the tests, nothing is installed into
+    /// it (it is only checked). Without it, the xtask manages `venv`.
+    #[serde(default)]
+    pub(crate) python: Option<String>,
     /// `DJANGO_SETTINGS_MODULE` given to every test process, when set.
     #[serde(default)]
     pub(crate) settings: Option<String>,
@@ -97,6 +105,46 @@ pub(crate) struct Backend {
     /// A marker expression of tests left out of every run on purpose (e.g. `"slow"`); counted.
     #[serde(default)]
     pub(crate) exclude: Option<String>,
+    /// The database the tests need: `postgresql` (a private server unless one is given) or `none`.
+    /// Left out, the xtask finds out from the Django settings the tests run with.
+    #[serde(default)]
+    pub(crate) database: Option<DatabaseKind>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany {
+    One(PathBuf),
+    Many(Vec<PathBuf>),
+}
+
+impl OneOrMany {
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            OneOrMany::One(path) => vec![path.clone()],
+            OneOrMany::Many(paths) => paths.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PyprojectInstall {
+    /// The directory of the pyproject.toml, relative to the backend's `dir`.
+    pub(crate) pyproject: PathBuf,
+    /// PEP 735 dependency groups to install besides the project.
+    #[serde(default)]
+    pub(crate) groups: Vec<String>,
+    /// Optional dependencies (extras) of the project to install.
+    #[serde(default)]
+    pub(crate) extras: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum DatabaseKind {
+    Postgresql,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -114,7 +162,8 @@ pub(crate) struct Suite {
     /// `pytest` (backend, selected by `marker`) or `playwright` (the frontend's E2E tests).
     #[serde(default)]
     pub(crate) kind: SuiteKind,
-    /// A pytest `-m` marker expression (pytest suites only).
+    /// A pytest `-m` marker expression (pytest suites only); left out, the suite takes every test
+    /// that no earlier suite claims.
     #[serde(default)]
     pub(crate) marker: String,
     pub(crate) max_workers: Spanned<u32>,
@@ -141,9 +190,6 @@ pub(crate) struct Config {
     pub(crate) suites: Vec<Suite>,
 }
 
-fn default_requirements() -> PathBuf {
-    "requirements.txt".into()
-}
 fn default_venv() -> PathBuf {
     ".venv".into()
 }
@@ -217,9 +263,6 @@ impl Config {
                 return Err(invalid(suite.max_workers.span(), "max_workers must be at least 1".into()));
             }
             match suite.kind {
-                SuiteKind::Pytest if suite.marker.trim().is_empty() => {
-                    return Err(invalid(suite.name.span(), format!("pytest suite `{name}` needs a marker expression")));
-                }
                 SuiteKind::Playwright if raw.frontend.is_none() => {
                     return Err(invalid(
                         suite.name.span(),
@@ -240,6 +283,12 @@ impl Config {
                      PostgreSQL allows 63: shorten the project or the longest suite name"
                 ),
             ));
+        }
+        if raw.backend.requirements.is_some() && raw.backend.install.is_some() {
+            return Err(usage(format!(
+                "{}: [backend] has both requirements and install: keep the one the project uses",
+                at(None)
+            )));
         }
         if let Some(frontend) = &raw.frontend {
             if frontend.install.is_empty() || frontend.build.is_empty() {
@@ -438,8 +487,27 @@ args = ["--dist", "loadscope"]
     }
 
     #[test]
-    fn pytest_suites_need_a_marker() {
-        assert!(error_of(&GOOD.replace("marker = \"unit\"\n", "")).contains("needs a marker expression"));
+    fn a_pytest_suite_without_a_marker_takes_the_rest() {
+        let config = Config::parse(&GOOD.replace("marker = \"unit\"\n", "")).unwrap();
+        assert_eq!(config.suites[0].marker, "");
+    }
+
+    #[test]
+    fn requirements_and_install_exclude_each_other() {
+        let text = GOOD.replace(
+            "settings = \"config.settings_test\"",
+            "requirements = [\"a.txt\", \"b.txt\"]\ninstall = { pyproject = \".\", groups = [\"test\"] }",
+        );
+        assert!(error_of(&text).contains("has both requirements and install"));
+        let config = Config::parse(&GOOD.replace(
+            "settings = \"config.settings_test\"",
+            "requirements = [\"a.txt\", \"b.txt\"]\ndatabase = \"none\"\nexclude = \"slow\"",
+        ))
+        .unwrap();
+        assert_eq!(config.backend.requirements.unwrap().paths().len(), 2);
+        assert_eq!(config.backend.database, Some(DatabaseKind::None));
+        assert!(error_of(&GOOD.replace("settings = \"config.settings_test\"", "database = \"mysql\""))
+            .contains("unknown variant"));
     }
 
     #[test]

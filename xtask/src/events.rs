@@ -155,6 +155,8 @@ pub(crate) enum Event {
         kept: Option<PathBuf>,
         /// The run's wall time, from its start to the end of its last session.
         wall: Duration,
+        /// Tests left out by `[backend] exclude`, and that expression.
+        excluded: Option<(u64, String)>,
         /// Set-up steps and worker start-ups, for the timeline; tests come from `results`.
         spans: Vec<Span>,
         /// (start, end) of the run, seconds since the Unix epoch.

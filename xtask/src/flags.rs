@@ -53,6 +53,10 @@ pub(crate) enum Command {
     Setup(Setup),
     /// Show which tools and services are found or missing, each with the command that fixes it.
     Doctor(Doctor),
+    /// Write a commented xtask.toml for this repository: finds the Django backend, its settings, its
+    /// requirements, the markers its tests carry (counted by a real collection), a Playwright project.
+    /// Never overwrites an existing xtask.toml.
+    Init(Init),
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,9 @@ pub(crate) struct Setup {
 
 #[derive(Debug, Args)]
 pub(crate) struct Doctor {}
+
+#[derive(Debug, Args)]
+pub(crate) struct Init {}
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,9 @@ pub(crate) struct Durations {
     /// workers by it before any test is collected.
     #[serde(default)]
     suites: BTreeMap<String, SuiteRecord>,
+    /// The database engines of the Django settings in the last run that said (this machine only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    engines: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
@@ -49,6 +52,7 @@ impl Durations {
         let history = read(&history_path(root));
         durations.durations.extend(history.durations);
         durations.suites.extend(history.suites);
+        durations.engines = history.engines;
         durations
     }
 
@@ -57,7 +61,13 @@ impl Durations {
         Durations {
             durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect(),
             suites: BTreeMap::new(),
+            engines: None,
         }
+    }
+
+    /// What the last run saw of the Django settings' database engines.
+    pub(crate) fn engines(&self) -> Option<&[String]> {
+        self.engines.as_deref()
     }
 
     #[cfg(test)]
@@ -104,9 +114,17 @@ impl Durations {
 
     /// Adds what a run measured to this machine's history; `complete` says whether the suites ran
     /// whole (no shard, no pass-through selection), so that their sizes may be recorded too.
-    pub(crate) fn record(root: &Path, results: &[SuiteResult], complete: bool) -> anyhow::Result<()> {
+    pub(crate) fn record(
+        root: &Path,
+        results: &[SuiteResult],
+        complete: bool,
+        engines: Option<Vec<String>>,
+    ) -> anyhow::Result<()> {
         let path = history_path(root);
         let mut history = read(&path);
+        if engines.is_some() {
+            history.engines = engines;
+        }
         for test in results.iter().flat_map(|result| &result.tests) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
         }
@@ -117,9 +135,10 @@ impl Durations {
         write(&path, &history)
     }
 
-    /// Rewrites the committed durations file from everything known here.
+    /// Rewrites the committed durations file from everything known here (not this machine's engines).
     pub(crate) fn write_committed(root: &Path) -> anyhow::Result<usize> {
-        let durations = Durations::load(root);
+        let mut durations = Durations::load(root);
+        durations.engines = None;
         write(&root.join(COMMITTED), &durations)?;
         Ok(durations.durations.len())
     }

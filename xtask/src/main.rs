@@ -49,6 +49,11 @@ fn main() {
 }
 
 fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
+    // `init` writes the xtask.toml every other task reads.
+    let flags = match flags.command {
+        flags::Command::Init(init) => return init.run(),
+        command => flags::Xtask { command },
+    };
     let root = config::find_root()?;
     let config = Config::load(&root)?;
     let ctx = Ctx { root, config };
@@ -66,5 +71,6 @@ fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
         Ci(ci) => ci.run(&ctx),
         Setup(setup) => setup.run(&ctx),
         Doctor(doctor) => doctor.run(&ctx),
+        Init(_) => unreachable!("init runs before the config is read"),
     }
 }

@@ -15,7 +15,7 @@ use crate::flags::RunArgs;
 use crate::history::Durations;
 use crate::shard::Shard;
 
-pub(crate) use self::pytest::PLUGIN_MODULE;
+pub(crate) use self::pytest::{python_path, PLUGIN_MODULE};
 #[cfg(test)]
 use self::workers::choose_workers;
 pub(crate) use self::workers::{available_cpus, Recorded};
@@ -135,7 +135,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) backend_dir: &'a Path,
     pub(crate) run_dir: &'a Path,
     pub(crate) log_dir: &'a Path,
-    pub(crate) database_url: &'a str,
+    /// `DATABASE_URL` for the tests; None leaves it as the caller's environment has it.
+    pub(crate) database_url: Option<&'a str>,
     pub(crate) database: String,
     /// The `-m` in the project's own pytest configuration, if any.
     pub(crate) project_markers: Option<String>,
@@ -241,15 +242,17 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
 fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBuf, PathBuf) {
     let events = facts.run_dir.join("events").join(format!("{session}.jsonl"));
     let media_base = facts.run_dir.join("media").join(session);
-    let env = vec![
+    let mut env = vec![
         ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
         ("XTASK_SUITE".to_owned(), session.to_owned()),
         ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
-        ("DATABASE_URL".to_owned(), facts.database_url.to_owned()),
         ("XTASK_EVENTS".to_owned(), events.display().to_string()),
         // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
         ("TMPDIR".to_owned(), facts.run_dir.join("tmp").display().to_string()),
     ];
+    if let Some(url) = facts.database_url {
+        env.push(("DATABASE_URL".to_owned(), url.to_owned()));
+    }
     (env, events, media_base)
 }
 

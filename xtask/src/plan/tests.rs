@@ -43,7 +43,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         backend_dir: Path::new("/repo/backend"),
         run_dir: Path::new("/tmp/xtask-ab12cd34"),
         log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
-        database_url: "postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432",
+        database_url: Some("postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432"),
         database: "private".to_owned(),
         project_markers: Some("not slow".to_owned()),
         e2e: None,

@@ -101,7 +101,7 @@ impl Reporter {
             }
         }
         match event {
-            Event::Note(text) => errln!("{} {text}", self.style.paint("2", "note:")),
+            Event::Note(text) => errln!("{} {}", self.style.paint("2", "note:"), crate::services::redact(text)),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
                 self.lines = PlainLines {
                     started: Some(Instant::now()),
@@ -149,12 +149,21 @@ impl Reporter {
                 }
             }
             Event::SuiteFinished(result) => outln!("{}", summary::suite_line(result, self.style)),
-            Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, spans, window } => {
+            Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
                 }
                 let markdown = files::summary_markdown(results, *unassigned, run_id);
                 let mut text = summary::render(results, *unassigned, *wall, log_dir, kept.as_deref(), self.style);
+                if let Some((count, expression)) = excluded {
+                    text = text.replacen(
+                        "\nlogs: ",
+                        &format!(
+                            "\nexcluded: {count} test(s) left out by [backend] exclude = \"{expression}\"\nlogs: "
+                        ),
+                        1,
+                    );
+                }
                 let timeline_dir = self.outputs.root.join("target").join("xtask").join("reports");
                 match timeline::write(&timeline_dir, run_id, results, spans, *window) {
                     Ok(written) => {
@@ -180,7 +189,7 @@ impl Reporter {
                 if self.outputs.github {
                     self.github(results, &markdown);
                 }
-                out!("{text}");
+                out!("{}", crate::services::redact(&text));
                 let _ = std::io::stdout().flush();
             }
             Event::StressFinished { runs, seeds, flaky, always_failing } => {
@@ -206,7 +215,7 @@ impl Reporter {
     }
 
     pub(crate) fn plan(&self, plan: &Plan) {
-        out!("{}", summary::render_plan(plan));
+        out!("{}", crate::services::redact(&summary::render_plan(plan)));
     }
 
     pub(crate) fn doctor(&self, checks: &[crate::tasks::doctor::Check]) {
@@ -220,5 +229,5 @@ pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
         errln!("{} interrupted: everything this run started was stopped and removed", style.paint("33", "xtask:"));
         return;
     }
-    errln!("{} {error:#}", style.paint("31;1", "error:"));
+    errln!("{} {}", style.paint("31;1", "error:"), crate::services::redact(&format!("{error:#}")));
 }

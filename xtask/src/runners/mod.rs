@@ -32,6 +32,8 @@ pub(crate) struct Ended {
     pub(crate) spans: Vec<Span>,
     /// The session ran nothing on purpose (`unassigned = "fail"` and tests no suite claims): why.
     pub(crate) refused: Option<String>,
+    /// Tests left out by `[backend] exclude`.
+    pub(crate) excluded: u64,
 }
 
 /// A session on its way: started, polled until its process ends, then reconciled.
@@ -48,6 +50,8 @@ pub(crate) struct SessionRun<'p> {
     refused: Option<String>,
     spans: Vec<Span>,
     workers: Vec<BTreeSet<String>>,
+    excluded: u64,
+    engines: Option<Vec<String>>,
 }
 
 impl<'p> SessionRun<'p> {
@@ -104,7 +108,14 @@ impl<'p> SessionRun<'p> {
             refused: None,
             spans: Vec::new(),
             workers: vec![BTreeSet::new(); plan.suites.len()],
+            excluded: 0,
+            engines: None,
         })
+    }
+
+    /// The database engines of the session's Django settings, once it said.
+    pub(crate) fn engines(&self) -> Option<&[String]> {
+        self.engines.as_deref()
     }
 
     /// Forwards what arrived; returns the exit status once the session's process ended.
@@ -129,7 +140,7 @@ impl<'p> SessionRun<'p> {
                 emit(Event::SuiteFinished(result.clone()));
             }
         }
-        Ended { results: self.results, spans: self.spans, refused: None }
+        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded }
     }
 
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
@@ -151,7 +162,9 @@ impl<'p> SessionRun<'p> {
 
     fn handle(&mut self, event: StreamEvent, emit: &mut dyn FnMut(Event)) {
         match event {
-            StreamEvent::Planned { suites } => {
+            StreamEvent::Databases { engines } => self.engines = Some(engines),
+            StreamEvent::Planned { suites, excluded } => {
+                self.excluded = excluded.values().sum();
                 for (index, result) in self.results.iter_mut().enumerate() {
                     let ids = suites.get(&result.suite).map_or(0, Vec::len) as u64;
                     result.total = ids;
@@ -159,7 +172,9 @@ impl<'p> SessionRun<'p> {
                     emit(Event::TestsCollected { suite: result.suite.clone(), total: ids });
                     if ids == 0 {
                         self.announced[index] = true;
-                        result.status = SuiteStatus::Empty { optional: self.plan.suites[index].optional };
+                        // Emptied on purpose by `[backend] exclude`: no error to have no tests.
+                        let on_purpose = excluded.get(&result.suite).is_some_and(|n| *n > 0);
+                        result.status = SuiteStatus::Empty { optional: self.plan.suites[index].optional || on_purpose };
                         emit(Event::SuiteFinished(result.clone()));
                     }
                 }
@@ -233,7 +248,7 @@ impl<'p> SessionRun<'p> {
             for result in &mut self.results {
                 result.status = SuiteStatus::NotRun;
             }
-            return Ended { results: self.results, spans: self.spans, refused: Some(refused) };
+            return Ended { results: self.results, spans: self.spans, refused: Some(refused), excluded: 0 };
         }
         let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
         let expected_exit = match self.plan.kind {
@@ -308,7 +323,7 @@ impl<'p> SessionRun<'p> {
             self.announced[index] = true;
             emit(Event::SuiteFinished(result.clone()));
         }
-        Ended { results: self.results, spans: self.spans, refused: None }
+        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded }
     }
 }
 

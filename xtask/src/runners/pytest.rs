@@ -46,9 +46,52 @@ pub(crate) fn probe_plugins(python: &Path) -> anyhow::Result<Plugins> {
     Ok(Plugins { xdist: found[1], reruns: found[2], randomly: found[3] })
 }
 
+/// Installed versions of pytest and the plugins the run uses, by distribution name (None: missing).
+pub(crate) fn plugin_versions(python: &Path) -> Option<Vec<(String, Option<String>)>> {
+    const NAMES: [&str; 5] = ["pytest", "pytest-xdist", "pytest-django", "pytest-rerunfailures", "pytest-randomly"];
+    let script = format!(
+        "import importlib.metadata as m\nfor n in {NAMES:?}:\n    try: print(n, m.version(n))\n    except m.PackageNotFoundError: print(n, '-')"
+    );
+    let output = Command::new(python).args(["-c", &script]).stdin(Stdio::null()).output().ok()?;
+    output.status.success().then(|| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(name, version)| (name.to_owned(), (version != "-").then(|| version.to_owned())))
+            .collect()
+    })
+}
+
 /// The `-m` expression of the project's own `addopts` (pytest.ini, pyproject.toml, tox.ini or
 /// setup.cfg, the first that configures pytest), which the session overrides with the suites'.
 pub(crate) fn project_markers(backend_dir: &Path) -> Option<String> {
+    let addopts = pytest_setting(backend_dir, "addopts")?;
+    marker_option(&words(addopts.join(" ").trim_matches(|c| c == '[' || c == ']')))
+}
+
+/// The markers the project registers in its own pytest configuration, in its order.
+pub(crate) fn registered_markers(backend_dir: &Path) -> Vec<String> {
+    let Some(lines) = pytest_setting(backend_dir, "markers") else { return Vec::new() };
+    let text = lines.join("\n");
+    // pyproject.toml: a list of quoted strings; ini files: one marker per line.
+    let entries: Vec<String> = if text.trim_start().starts_with('[') {
+        words(text.trim().trim_matches(|c| c == '[' || c == ']'))
+    } else {
+        text.lines().map(str::to_owned).collect()
+    };
+    let mut names: Vec<String> = Vec::new();
+    for entry in entries {
+        let name = entry.split(':').next().unwrap_or("").split('(').next().unwrap_or("").trim().to_owned();
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The lines of one setting of pytest's configuration (its first line after `=`, then its
+/// continuation lines), from the first file that configures pytest.
+fn pytest_setting(backend_dir: &Path, key: &str) -> Option<Vec<String>> {
     let sources = [
         ("pytest.ini", "[pytest]"),
         ("pyproject.toml", "[tool.pytest.ini_options]"),
@@ -60,18 +103,16 @@ pub(crate) fn project_markers(backend_dir: &Path) -> Option<String> {
         let Some(start) = text.find(section) else { continue };
         let body = &text[start + section.len()..];
         let body = body.split("\n[").next().unwrap_or(body);
-        let addopts: String = body
-            .lines()
-            .skip_while(|line| !line.trim_start().starts_with("addopts"))
-            .enumerate()
-            .take_while(|(n, line)| *n == 0 || line.starts_with(char::is_whitespace))
-            .map(|(_, line)| {
-                line.trim().trim_start_matches("addopts").trim_start().trim_start_matches('=').trim().to_owned()
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-        let addopts = addopts.trim_matches(|c| c == '[' || c == ']');
-        return marker_option(&words(addopts));
+        let mut lines = body.lines().skip_while(|line| line.split('=').next().map(str::trim) != Some(key));
+        let first = lines.next()?;
+        let mut value = vec![first.split_once('=').map_or("", |(_, v)| v).trim().to_owned()];
+        value.extend(
+            lines
+                .take_while(|line| line.starts_with(char::is_whitespace) || line.trim_start().starts_with(['"', ']']))
+                .map(|line| line.trim().to_owned())
+                .filter(|line| !line.is_empty()),
+        );
+        return Some(value);
     }
     None
 }
@@ -135,5 +176,20 @@ mod tests {
         fs::write(dir.path().join("pyproject.toml"), "[tool.pytest.ini_options]\naddopts = [\"-m\", \"not slow\"]\n")
             .unwrap();
         assert_eq!(project_markers(dir.path()).as_deref(), Some("not slow"));
+    }
+
+    #[test]
+    fn the_projects_own_markers_are_read_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("pytest.ini"),
+            "[pytest]\naddopts = -x\nmarkers =\n    unit: fast\n    api(name): the API\n    slow\nfilterwarnings = error\n",
+        )
+        .unwrap();
+        assert_eq!(registered_markers(dir.path()), ["unit", "api", "slow"]);
+        fs::remove_file(dir.path().join("pytest.ini")).unwrap();
+        let pyproject = "[tool.pytest.ini_options]\nmarkers = [\n  \"db: database\",\n  \"e2e\",\n]\n";
+        fs::write(dir.path().join("pyproject.toml"), pyproject).unwrap();
+        assert_eq!(registered_markers(dir.path()), ["db", "e2e"]);
     }
 }

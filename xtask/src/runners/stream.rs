@@ -17,6 +17,13 @@ pub(super) enum StreamEvent {
     /// Collection is over: the ids each suite of the session will run.
     Planned {
         suites: BTreeMap<String, Vec<String>>,
+        /// Tests left out by `[backend] exclude`, per suite they would have run in.
+        #[serde(default)]
+        excluded: BTreeMap<String, u64>,
+    },
+    /// The database engines of the Django settings the session runs with.
+    Databases {
+        engines: Vec<String>,
     },
     Test(TestLine),
     Service {
@@ -144,7 +151,9 @@ mod tests {
             r#"{"event":"finished","exitstatus":1}"#,
         ];
         let events: Vec<StreamEvent> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
-        assert!(matches!(&events[0], StreamEvent::Planned { suites } if suites["unit"] == ["a.py::t"]));
+        assert!(
+            matches!(&events[0], StreamEvent::Planned { suites, excluded } if suites["unit"] == ["a.py::t"] && excluded.is_empty())
+        );
         let StreamEvent::Test(crashed) = &events[2] else { panic!("not a test: {:?}", events[2]) };
         let record = crashed.record();
         assert_eq!(record.outcome, Outcome::Failed, "a crash fails the test");

@@ -59,6 +59,26 @@ def pytest_configure(config):
         _stream.emit(event="session", pid=os.getpid(), start=_session_start)
 
 
+def _engines():
+    """The database engines of the Django settings, once Django is set up (never set up here)."""
+    import sys
+
+    conf = sys.modules.get("django.conf")
+    try:
+        if conf is None or not conf.settings.configured:
+            return None
+        return sorted({str(db.get("ENGINE", "")) for db in conf.settings.DATABASES.values()})
+    except Exception:
+        return None
+
+
+def pytest_sessionstart(session):
+    if _stream is not None:
+        engines = _engines()
+        if engines is not None:
+            _stream.emit(event="databases", engines=engines)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     """The run's database server may still be starting while this process imported and collected:
@@ -66,6 +86,9 @@ def pytest_runtestloop(session):
     ready = os.environ.get("XTASK_DB_READY")
     is_controller = not _is_xdist_worker(session.config) and getattr(session.config.option, "dist", "no") != "no"
     if not ready or is_controller or session.config.option.collectonly:
+        return None
+    engines = _engines()
+    if engines is not None and not any("postgresql" in engine for engine in engines):
         return None
     deadline = time.time() + 120
     while not os.path.exists(ready):
@@ -114,17 +137,22 @@ def pytest_collection_modifyitems(session, config, items):
     global _labels
     if _spec is None:
         return
-    suites = [(suite["name"], _compile(suite["expr"], f"suite `{suite['name']}` marker")) for suite in _spec["suites"]]
+    # A suite without a marker expression takes every test no earlier suite claimed.
+    suites = [
+        (suite["name"], _compile(suite["expr"], f"suite `{suite['name']}` marker") if suite["expr"].strip() else None)
+        for suite in _spec["suites"]
+    ]
     exclude = _compile(_spec["exclude"], "[backend] exclude") if _spec.get("exclude") else None
     catch_all = _spec.get("catch_all")
     labels, kept, dropped, excluded, unassigned = {}, [], [], [], []
     for item in items:
         matcher = _matcher_for(item)
+        suite = next((name for name, expr in suites if expr is None or expr.evaluate(matcher)), None)
         if exclude is not None and exclude.evaluate(matcher):
-            excluded.append(item.nodeid)
+            # Counted under the suite it would have run in, so that an emptied suite says why.
+            excluded.append([item.nodeid, suite or catch_all])
             dropped.append(item)
             continue
-        suite = next((name for name, expression in suites if expression.evaluate(matcher)), None)
         if suite is None and catch_all is not None:
             suite = catch_all
             unassigned.append(item.nodeid)
@@ -180,6 +208,14 @@ def _refuse(unassigned):
         _stream.emit(event="refused", message=_refusal(unassigned))
 
 
+def _excluded_by_suite(excluded):
+    counts = {}
+    for _, suite in excluded:
+        key = suite or ""
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _send_planned(excluded):
     global _planned_sent
     if _stream is None or _planned_sent or _labels is None:
@@ -193,7 +229,41 @@ def _send_planned(excluded):
 
 def pytest_collection_finish(session):
     if not _is_xdist_worker(session.config) and _spec is not None and _labels is not None:
-        _send_planned(len(_excluded))
+        _send_planned(_excluded_by_suite(_excluded))
+    out = os.environ.get("XTASK_INIT_OUT")
+    if out and not _is_xdist_worker(session.config):
+        _describe_project(session, out)
+
+
+def _describe_project(session, out):
+    """`cargo xtask init`: the registered markers with the tests each selects, the settings, engines."""
+    registered = []
+    for line in session.config.getini("markers"):
+        name = line.split(":", 1)[0].split("(", 1)[0].strip()
+        if name and name not in registered:
+            registered.append(name)
+    counts = {}
+    for item in session.items:
+        for name in {mark.name for mark in item.iter_markers()}:
+            counts[name] = counts.get(name, 0) + 1
+    import sys
+
+    conf = sys.modules.get("django.conf")
+    settings_module = None
+    if conf is not None and conf.settings.configured:
+        settings_module = getattr(conf.settings, "SETTINGS_MODULE", None)
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump(
+            {
+                "total": len(session.items),
+                "ids": [item.nodeid for item in session.items],
+                "registered": registered,
+                "counts": counts,
+                "engines": _engines(),
+                "settings_module": settings_module,
+            },
+            handle,
+        )
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -209,7 +279,7 @@ def pytest_xdist_node_collection_finished(node, ids):
     with open(_spec["labels"], encoding="utf-8") as handle:
         written = json.load(handle)
     _labels = written["labels"]
-    _send_planned(len(written.get("excluded", [])))
+    _send_planned(_excluded_by_suite(written.get("excluded", [])))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,5 +1,6 @@
-//! The backend's Python: the virtualenv the xtask manages (re-installed only when the pinned
-//! requirements change), or the interpreter named by `XTASK_PYTHON`.
+//! The backend's Python: the virtualenv the xtask manages (re-installed only when what it is made
+//! from changes: requirements files or pyproject.toml, and the runner's own needs), an interpreter
+//! the user manages (`[backend] python`, only checked), or the one named by `XTASK_PYTHON`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,6 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
+use crate::config::Config;
 use crate::events::Event;
 use crate::exit::{environment, usage};
 use crate::services::process::ChildGroup;
@@ -15,79 +17,157 @@ use crate::Ctx;
 
 const STAMP: &str = ".xtask-requirements";
 
+/// What the shipped plugin and the run model need, installed into every managed environment whatever
+/// the project's own requirements say (a project's own pin inside these ranges is respected).
+pub(crate) const RUNNER_NEEDS: [&str; 2] = ["pytest>=7.4", "pytest-xdist>=3.5,<4"];
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum VenvState {
     Missing,
-    /// The requirements changed since the last install (or it never finished).
+    /// What it is made from changed since the last install (or it never finished).
     Stale,
     Fresh,
 }
 
+/// What a managed environment is made from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    Requirements(Vec<PathBuf>),
+    Pyproject { dir: PathBuf, groups: Vec<String>, extras: Vec<String> },
+}
+
 pub(crate) struct Venv {
     pub(crate) dir: PathBuf,
-    pub(crate) requirements: PathBuf,
+    pub(crate) source: Source,
+    base_python: String,
 }
 
 impl Venv {
     pub(crate) fn of(ctx: &Ctx) -> Venv {
-        let backend = ctx.config.backend_dir(&ctx.root);
-        Venv {
-            dir: backend.join(&ctx.config.backend.venv),
-            requirements: backend.join(&ctx.config.backend.requirements),
-        }
+        Venv::for_config(&ctx.config, &ctx.root)
+    }
+
+    pub(crate) fn for_config(config: &Config, root: &Path) -> Venv {
+        let backend = config.backend_dir(root);
+        let source = match (&config.backend.install, &config.backend.requirements) {
+            (Some(install), _) => Source::Pyproject {
+                dir: backend.join(&install.pyproject),
+                groups: install.groups.clone(),
+                extras: install.extras.clone(),
+            },
+            (None, Some(files)) => Source::Requirements(files.paths().iter().map(|p| backend.join(p)).collect()),
+            (None, None) => Source::Requirements(vec![backend.join("requirements.txt")]),
+        };
+        Venv { dir: backend.join(&config.backend.venv), source, base_python: config.backend.base_python.clone() }
+    }
+
+    /// A virtualenv at `backend/venv`, made by `base_python` from `source` (`init`, before any config).
+    pub(crate) fn new(backend: &Path, source: Source, venv: &Path, base_python: &str) -> Venv {
+        Venv { dir: backend.join(venv), source, base_python: base_python.to_owned() }
     }
 
     pub(crate) fn python(&self) -> PathBuf {
         self.dir.join("bin").join("python")
     }
 
-    pub(crate) fn state(&self) -> anyhow::Result<VenvState> {
-        Ok(self.state_for(&self.requirements_hash()?))
+    /// The files the environment is made from, for messages.
+    pub(crate) fn describe_source(&self) -> String {
+        match &self.source {
+            Source::Requirements(files) => files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+            Source::Pyproject { dir, groups, .. } => {
+                let groups =
+                    if groups.is_empty() { String::new() } else { format!(" (groups: {})", groups.join(", ")) };
+                format!("{}{groups}", dir.join("pyproject.toml").display())
+            }
+        }
     }
 
-    fn state_for(&self, requirements_hash: &str) -> VenvState {
+    pub(crate) fn state(&self) -> anyhow::Result<VenvState> {
+        Ok(self.state_for(&self.inputs_hash()?))
+    }
+
+    fn state_for(&self, inputs_hash: &str) -> VenvState {
         if !self.python().exists() {
             return VenvState::Missing;
         }
         let stamp = fs::read_to_string(self.dir.join(STAMP)).unwrap_or_default();
-        if stamp.trim() == requirements_hash {
+        if stamp.trim() == inputs_hash {
             VenvState::Fresh
         } else {
             VenvState::Stale
         }
     }
 
-    fn requirements_hash(&self) -> anyhow::Result<String> {
-        let bytes = fs::read(&self.requirements).map_err(|error| {
-            usage(format!(
-                "cannot read the backend requirements {}: {error}: fix [backend] requirements in xtask.toml",
-                self.requirements.display()
-            ))
-        })?;
+    fn inputs_hash(&self) -> anyhow::Result<String> {
+        let mut bytes: Vec<u8> = RUNNER_NEEDS.join("\n").into_bytes();
+        let files = match &self.source {
+            Source::Requirements(files) => files.clone(),
+            Source::Pyproject { dir, groups, extras } => {
+                bytes.extend(format!("groups {groups:?} extras {extras:?}").bytes());
+                vec![dir.join("pyproject.toml")]
+            }
+        };
+        for file in files {
+            let content = fs::read(&file).map_err(|error| {
+                usage(format!(
+                    "cannot read {}: {error}: fix [backend] requirements or install in xtask.toml",
+                    file.display()
+                ))
+            })?;
+            bytes.extend(content);
+        }
         Ok(format!("{:016x}", fnv1a(&bytes)))
     }
 
+    /// What `pip install` gets: the project's requirements, then the runner's own needs.
+    fn install_arguments(&self) -> anyhow::Result<Vec<String>> {
+        let mut words = Vec::new();
+        match &self.source {
+            Source::Requirements(files) => {
+                for file in files {
+                    words.extend(["-r".to_owned(), file.display().to_string()]);
+                }
+            }
+            Source::Pyproject { dir, groups, extras } => {
+                let project = Pyproject::read(dir)?;
+                if project.installable {
+                    let extras = if extras.is_empty() { String::new() } else { format!("[{}]", extras.join(",")) };
+                    words.extend(["-e".to_owned(), format!("{}{extras}", dir.display())]);
+                } else {
+                    words.extend(project.dependencies.clone());
+                }
+                for group in groups {
+                    words.extend(project.group(group)?);
+                }
+            }
+        }
+        words.extend(RUNNER_NEEDS.iter().map(|need| (*need).to_owned()));
+        Ok(words)
+    }
+
     /// Creates or refreshes the virtualenv; does nothing when it is fresh (unless `force`).
-    pub(crate) fn ensure(&self, ctx: &Ctx, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+    pub(crate) fn ensure(&self, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
         // The hash of what is about to be installed is the one stamped afterwards.
-        let hash = self.requirements_hash()?;
+        let hash = self.inputs_hash()?;
         let state = self.state_for(&hash);
         if state == VenvState::Fresh && !force {
             return Ok(());
         }
+        let arguments = self.install_arguments()?;
         let uv = which("uv");
-        let base = which(&ctx.config.backend.python).ok_or_else(|| {
+        let base = which(&self.base_python).ok_or_else(|| {
             environment(format!(
                 "`{}` was not found on PATH: install Python 3.11 or newer (apt-get install python3 python3-venv), \
-                 or set [backend] python in xtask.toml",
-                ctx.config.backend.python
+                 or set [backend] base_python in xtask.toml",
+                self.base_python
             ))
         })?;
         let tool = if uv.is_some() { "uv" } else { "pip" };
         emit(Event::Note(format!(
-            "{} {} with {tool} (log: {})",
+            "{} {} with {tool} from {} (log: {})",
             if state == VenvState::Missing || force { "creating" } else { "updating" },
             self.dir.display(),
+            self.describe_source(),
             log.display()
         )));
         if let Some(parent) = log.parent() {
@@ -114,33 +194,121 @@ impl Venv {
         let mut install = match &uv {
             Some(uv) => {
                 let mut command = Command::new(uv);
-                command.args(["pip", "install", "--python"]).arg(self.python()).arg("-r").arg(&self.requirements);
+                command.args(["pip", "install", "--python"]).arg(self.python());
                 command
             }
             None => {
                 let mut command = Command::new(self.python());
-                command
-                    .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
-                    .arg(&self.requirements);
+                command.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input"]);
                 command
             }
         };
-        run_logged(&mut install, log, "installing the backend requirements")?;
+        install.args(&arguments);
+        if let Err(error) = run_logged(&mut install, log, "installing the backend's requirements") {
+            let text = fs::read_to_string(log).unwrap_or_default();
+            if text.contains("ResolutionImpossible")
+                || text.contains("conflicting dependencies")
+                || text.contains("No solution found")
+            {
+                return Err(environment(format!(
+                    "the backend's requirements ({}) conflict with what the xtask needs ({}): allow these \
+                     versions in the requirements (log: {})",
+                    self.describe_source(),
+                    RUNNER_NEEDS.join(", "),
+                    log.display()
+                )));
+            }
+            return Err(error);
+        }
         fs::write(self.dir.join(STAMP), hash + "\n")
             .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(())
     }
 }
 
-/// The interpreter tests run with: `XTASK_PYTHON`, else the managed virtualenv (set up when stale).
+/// What the install needs of a pyproject.toml: whether it builds a package, its dependencies, its
+/// PEP 735 dependency groups.
+struct Pyproject {
+    installable: bool,
+    dependencies: Vec<String>,
+    groups: toml::Table,
+    path: PathBuf,
+}
+
+impl Pyproject {
+    fn read(dir: &Path) -> anyhow::Result<Pyproject> {
+        let path = dir.join("pyproject.toml");
+        let text = fs::read_to_string(&path).map_err(|error| {
+            usage(format!("cannot read {}: {error}: fix [backend] install in xtask.toml", path.display()))
+        })?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|error| usage(format!("{}: {}", path.display(), error.message().trim_end())))?;
+        let project = table.get("project").and_then(toml::Value::as_table);
+        let strings = |value: Option<&toml::Value>| -> Vec<String> {
+            value
+                .and_then(toml::Value::as_array)
+                .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        Ok(Pyproject {
+            installable: project.is_some() && table.contains_key("build-system"),
+            dependencies: strings(project.and_then(|p| p.get("dependencies"))),
+            groups: table.get("dependency-groups").and_then(toml::Value::as_table).cloned().unwrap_or_default(),
+            path,
+        })
+    }
+
+    /// A group's requirements, `{include-group = "..."}` entries resolved.
+    fn group(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        self.group_within(name, &mut Vec::new())
+    }
+
+    fn group_within(&self, name: &str, seen: &mut Vec<String>) -> anyhow::Result<Vec<String>> {
+        let Some(items) = self.groups.get(name).and_then(toml::Value::as_array) else {
+            let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+            return Err(usage(format!(
+                "{} has no dependency group `{name}` (groups: {}): fix [backend] install in xtask.toml",
+                self.path.display(),
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
+        };
+        if seen.iter().any(|s| s == name) {
+            return Err(usage(format!("{}: dependency group `{name}` includes itself", self.path.display())));
+        }
+        seen.push(name.to_owned());
+        let mut requirements = Vec::new();
+        for item in items {
+            match (item.as_str(), item.get("include-group").and_then(toml::Value::as_str)) {
+                (Some(requirement), _) => requirements.push(requirement.to_owned()),
+                (None, Some(included)) => requirements.extend(self.group_within(included, seen)?),
+                _ => {}
+            }
+        }
+        seen.pop();
+        Ok(requirements)
+    }
+}
+
+/// The interpreter tests run with: `XTASK_PYTHON`, else `[backend] python` (the user's environment,
+/// only checked), else the managed virtualenv (set up when stale).
 pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<PathBuf> {
     if let Some(python) = std::env::var_os("XTASK_PYTHON") {
         let python = PathBuf::from(python);
         return which(&python.to_string_lossy())
             .ok_or_else(|| usage(format!("XTASK_PYTHON={} is not an executable: fix or unset it", python.display())));
     }
+    if let Some(python) = &ctx.config.backend.python {
+        let path =
+            if python.contains('/') { ctx.config.backend_dir(&ctx.root).join(python) } else { PathBuf::from(python) };
+        return which(&path.to_string_lossy()).ok_or_else(|| {
+            usage(format!(
+                "[backend] python = \"{python}\" is not an executable: fix it in xtask.toml, or remove it to let \
+                 the xtask manage a virtualenv"
+            ))
+        });
+    }
     let venv = Venv::of(ctx);
-    venv.ensure(ctx, false, log, emit)?;
+    venv.ensure(false, log, emit)?;
     Ok(venv.python())
 }
 
@@ -154,4 +322,53 @@ pub(crate) fn run_logged(command: &mut Command, log: &Path, what: &str) -> anyho
         return Err(environment(format!("{what} failed ({status}): {} (log: {})", telling_line(&text), log.display())));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependency_groups_are_expanded_for_pip() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("pyproject.toml"),
+            "[project]\nname = \"lib\"\nversion = \"1\"\ndependencies = [\"Django>=5\"]\n\
+             [build-system]\nrequires = [\"setuptools\"]\n\
+             [dependency-groups]\ntest = [\"pytest\", {include-group = \"db\"}]\ndb = [\"psycopg[binary]\"]\n",
+        )
+        .unwrap();
+        let venv = Venv {
+            dir: dir.path().join(".venv"),
+            source: Source::Pyproject { dir: dir.path().to_owned(), groups: vec!["test".into()], extras: vec![] },
+            base_python: "python3".into(),
+        };
+        let words = venv.install_arguments().unwrap();
+        assert_eq!(&words[..2], ["-e".to_owned(), dir.path().display().to_string()]);
+        assert_eq!(&words[2..4], ["pytest", "psycopg[binary]"]);
+        assert_eq!(&words[4..], RUNNER_NEEDS, "the runner's own needs come last");
+        let missing = Venv {
+            source: Source::Pyproject { dir: dir.path().to_owned(), groups: vec!["docs".into()], extras: vec![] },
+            ..venv
+        };
+        let error = missing.install_arguments().unwrap_err().to_string();
+        assert!(error.contains("no dependency group `docs` (groups: db, test)"), "{error}");
+    }
+
+    #[test]
+    fn several_requirements_files_are_all_installed_and_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("base.txt"), "Django\n").unwrap();
+        fs::write(dir.path().join("test.txt"), "pytest\n").unwrap();
+        let venv = Venv {
+            dir: dir.path().join(".venv"),
+            source: Source::Requirements(vec![dir.path().join("base.txt"), dir.path().join("test.txt")]),
+            base_python: "python3".into(),
+        };
+        let words = venv.install_arguments().unwrap();
+        assert_eq!(words.iter().filter(|w| *w == "-r").count(), 2);
+        let before = venv.inputs_hash().unwrap();
+        fs::write(dir.path().join("test.txt"), "pytest==9\n").unwrap();
+        assert_ne!(venv.inputs_hash().unwrap(), before, "a change in any file makes the environment stale");
+    }
 }

@@ -8,7 +8,8 @@ use anyhow::Context;
 
 /// The owner of a run directory: `<pid> <start time> [keep]` of the xtask that made it (`sweep`).
 pub(crate) const OWNER_FILE: &str = "owner";
-/// The user's server of the run and the prefix of its test databases, one per line.
+/// The user's server of the run, then the exact names of the test databases the run may make there,
+/// one per line: the sweep drops those names and nothing else.
 const DATABASE_FILE: &str = "database";
 
 pub(crate) struct RunDir {
@@ -20,21 +21,26 @@ pub(crate) struct RunDir {
 impl RunDir {
     pub(crate) fn create(run_id: &str, keep: bool) -> anyhow::Result<RunDir> {
         let path = short_temp_dir().join(format!("xtask-{run_id}"));
-        make_private_dir(&path)?;
+        // Made here and now, or not at all: a directory of that name that someone else made (in a
+        // temp dir every user can write to) is never used.
+        create_private_dir(&path)?;
         let dir = RunDir { run_id: run_id.to_owned(), path, keep };
         for sub in ["events", "media", "py", "js", "tmp", "artifacts"] {
-            make_private_dir(&dir.path.join(sub))?;
+            create_private_dir(&dir.path.join(sub))?;
         }
-        let owner = dir.path.join(OWNER_FILE);
-        std::fs::write(&owner, super::sweep::owner_line(keep))
-            .with_context(|| format!("cannot write {}", owner.display()))?;
+        write_new(&dir.path.join(OWNER_FILE), &super::sweep::owner_line(keep))?;
         Ok(dir)
     }
 
-    /// Notes the user's server before this run makes test databases there.
-    pub(crate) fn record_database(&self, url: &str, prefix: &str) -> anyhow::Result<()> {
+    /// Notes the user's server and the exact names of the test databases this run may make there,
+    /// before it makes any.
+    pub(crate) fn record_database(&self, url: &str, names: &[String]) -> anyhow::Result<()> {
         let path = self.path.join(DATABASE_FILE);
-        std::fs::write(&path, format!("{url}\n{prefix}\n")).with_context(|| format!("cannot write {}", path.display()))
+        let text = std::iter::once(url).chain(names.iter().map(String::as_str)).collect::<Vec<_>>().join("\n") + "\n";
+        // Replaced whole: a later plan (stress) records its names again.
+        let temporary = self.path.join("database.new");
+        std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
+        std::fs::rename(&temporary, &path).with_context(|| format!("cannot write {}", path.display()))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -69,13 +75,53 @@ impl Drop for RunDir {
     }
 }
 
-/// The server and database prefix a run directory recorded with `record_database`.
-pub(crate) fn recorded_database(run_dir: &Path) -> Option<(String, String)> {
+/// The server and database names a run directory recorded with `record_database`.
+pub(crate) fn recorded_database(run_dir: &Path) -> Option<(String, Vec<String>)> {
     let text = std::fs::read_to_string(run_dir.join(DATABASE_FILE)).ok()?;
     let mut lines = text.lines();
-    Some((lines.next()?.to_owned(), lines.next()?.to_owned()))
+    Some((lines.next()?.to_owned(), lines.map(str::to_owned).collect()))
 }
 
+/// Creates `path` (0700), failing when anything is already there.
+pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(crate::exit::environment(format!(
+            "{} already exists and this run did not make it: remove it if it is yours, or look at who made it",
+            path.display()
+        ))),
+        Err(error) => Err(error).with_context(|| format!("cannot create directory {}", path.display())),
+    }
+}
+
+/// Writes a file that must not exist yet (no following a planted link).
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Whether a directory in the shared temp dir can be trusted as made by this user's xtask: a real
+/// directory (not a link), owned by one of `owners`, open to nobody else. Else why not.
+pub(crate) fn check_private_dir(path: &Path, owners: &[u32]) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).map_err(|error| format!("cannot read it: {error}"))?;
+    if !meta.file_type().is_dir() {
+        return Err("it is not a directory (a link?)".to_owned());
+    }
+    if !owners.contains(&meta.uid()) {
+        return Err(format!("it is owned by uid {}, not by you", meta.uid()));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!("its mode is {:o}: others may write to it", meta.mode() & 0o777));
+    }
+    Ok(())
+}
 pub(crate) fn make_private_dir(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::services::postgres::{self, ExternalServer};
+use crate::services::postgres;
 use crate::services::process::kill_run_processes;
 use crate::services::rundir::{self, OWNER_FILE};
 
@@ -85,42 +85,67 @@ pub(crate) struct Stale {
     keep: bool,
 }
 
-/// The run directories in the temp dir whose owner is dead (`doctor` lists them).
-pub(crate) fn stale_runs() -> Vec<Stale> {
-    let Ok(entries) = fs::read_dir(rundir::short_temp_dir()) else { return Vec::new() };
-    let mut stale = Vec::new();
+/// What the sweep found in the temp dir: the dead runs of this user, and the directories it left
+/// alone because it cannot prove they are this user's (with why).
+pub(crate) struct Found {
+    pub(crate) stale: Vec<Stale>,
+    pub(crate) untrusted: Vec<(PathBuf, String)>,
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// The run directories in the temp dir whose owner is dead (`doctor` lists them). A directory is
+/// only looked into when it is a real directory of this user, open to nobody else.
+pub(crate) fn stale_runs() -> Found {
+    let mut found = Found { stale: Vec::new(), untrusted: Vec::new() };
+    let Ok(entries) = fs::read_dir(rundir::short_temp_dir()) else { return found };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some(run_id) = name.strip_prefix("xtask-").filter(|id| is_run_id(id)) else { continue };
+        if let Err(why) = rundir::check_private_dir(&entry.path(), &[euid()]) {
+            found.untrusted.push((entry.path(), why));
+            continue;
+        }
         let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else { continue };
         if !owner_alive(&owner) {
             let keep = owner.split_whitespace().nth(2) == Some("keep");
-            stale.push(Stale { run_id: run_id.to_owned(), dir: entry.path(), keep });
+            found.stale.push(Stale { run_id: run_id.to_owned(), dir: entry.path(), keep });
         }
     }
-    stale
+    found
 }
 
-/// Sweeps every run directory in the temp dir whose owner is dead.
-pub(crate) fn sweep() -> Vec<Swept> {
-    stale_runs().iter().map(|stale| sweep_run(&stale.run_id, &stale.dir, stale.keep)).collect()
+/// Sweeps every run directory in the temp dir whose owner is dead; directories it cannot trust are
+/// left alone and named.
+pub(crate) fn sweep() -> (Vec<Swept>, Vec<(PathBuf, String)>) {
+    let found = stale_runs();
+    (found.stale.iter().map(|stale| sweep_run(&stale.run_id, &stale.dir, stale.keep)).collect(), found.untrusted)
 }
 
 fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
     let processes = kill_run_processes(run_id);
     let server_dir = postgres::private_dir(run_id);
-    let server = stop_orphan_server(&server_dir);
+    // The private server's directory belongs to this user, or (as root) to the user it runs as.
+    let mut owners = vec![euid()];
+    if euid() == 0 {
+        owners.extend(postgres::lookup_user("postgres").map(|(uid, _)| uid));
+    }
+    let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();
+    let server = trusted_server && stop_orphan_server(&server_dir);
     let databases = match rundir::recorded_database(run_dir) {
-        Some((url, prefix)) => ExternalServer::connect(&url, &prefix)
-            .map(|server| server.leftover_databases().len()) // dropped as `server` goes
-            .map_err(|error| format!("{error:#}")),
+        Some((url, names)) => postgres::drop_recorded(&url, &names),
         None => Ok(0),
     };
     if keep {
         let _ = fs::remove_file(run_dir.join(OWNER_FILE));
     } else {
-        let _ = fs::remove_dir_all(&server_dir);
+        if trusted_server {
+            let _ = fs::remove_dir_all(&server_dir);
+        }
         let _ = fs::remove_dir_all(run_dir);
     }
     Swept { run_id: run_id.to_owned(), processes, server, databases, kept: keep.then(|| run_dir.to_owned()) }

@@ -65,7 +65,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
         ),
         None,
     )];
-    let python = &ctx.config.backend.python;
+    let python = &ctx.config.backend.base_python;
     checks.push(match which(python) {
         Some(path) => check("python", Ok, format!("{} ({})", version_of(&path, "--version"), path.display()), None),
         None => {
@@ -91,6 +91,27 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
         ),
         Err(error) => check("backend venv", Missing, error.to_string(), None),
     });
+    let interpreter = std::env::var_os("XTASK_PYTHON")
+        .map(std::path::PathBuf::from)
+        .or_else(|| ctx.config.backend.python.as_ref().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| venv.python());
+    if let Some(versions) = crate::runners::pytest::plugin_versions(&interpreter) {
+        let shown: Vec<String> = versions
+            .iter()
+            .map(|(name, version)| format!("{name} {}", version.as_deref().unwrap_or("missing")))
+            .collect();
+        let has = |name: &str| versions.iter().any(|(n, v)| n == name && v.is_some());
+        checks.push(match (has("pytest"), has("pytest-xdist")) {
+            (true, true) => check("pytest plugins", Ok, shown.join(", "), None),
+            (true, false) => check(
+                "pytest plugins",
+                Warn,
+                format!("{}: without pytest-xdist every suite runs in one process", shown.join(", ")),
+                Some("cargo xtask setup (adds pytest-xdist to the managed environment)"),
+            ),
+            _ => check("pytest plugins", Missing, shown.join(", "), Some("cargo xtask setup")),
+        });
+    }
     checks.push(match which("uv") {
         Some(path) => check("uv", Ok, path.display().to_string(), None),
         None => check("uv", Warn, "not found: setup uses venv + pip (slower)", Some("pip install uv")),
@@ -181,7 +202,16 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
         });
     }
-    let stale: Vec<String> = sweep::stale_runs().into_iter().map(|stale| stale.run_id).collect();
+    let found = sweep::stale_runs();
+    for (dir, why) in &found.untrusted {
+        checks.push(check(
+            "leftovers",
+            Warn,
+            format!("{} is left alone: {why}", dir.display()),
+            Some("remove it if you know what it is; no xtask of yours made it"),
+        ));
+    }
+    let stale: Vec<String> = found.stale.into_iter().map(|stale| stale.run_id).collect();
     checks.push(if stale.is_empty() {
         check("leftovers", Ok, "no run killed outright has left anything", None)
     } else {

@@ -2,6 +2,7 @@
 
 pub(crate) mod ci;
 pub(crate) mod doctor;
+pub(crate) mod init;
 pub(crate) mod setup;
 pub(crate) mod stress;
 pub(crate) mod test;

@@ -8,22 +8,36 @@ use crate::flags;
 use crate::reporter::Reporter;
 use crate::services::frontend::{self, App};
 use crate::services::postgres;
-use crate::services::python::{Venv, VenvState};
+use crate::services::python::{self, Venv, VenvState};
 use crate::Ctx;
 
 impl flags::Setup {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
         let mut reporter = Reporter::new(false);
-        let venv = Venv::of(ctx);
-        let before = venv.state()?;
         let log = ctx.root.join("target").join("xtask").join("setup.log");
-        venv.ensure(ctx, self.force, &log, &mut |event| reporter.handle(&event))?;
-        let what = if before == VenvState::Fresh && !self.force { "already up to date" } else { "installed" };
-        reporter.handle(&Event::Note(format!(
-            "backend environment {what}: {} (requirements: {})",
-            venv.python().display(),
-            venv.requirements.display()
-        )));
+        match &ctx.config.backend.python {
+            // The user's own environment: nothing to install, only to check.
+            Some(_) => {
+                let python = python::interpreter(ctx, &log, &mut |event| reporter.handle(&event))?;
+                let plugins = crate::runners::pytest::probe_plugins(&python)?;
+                reporter.handle(&Event::Note(format!(
+                    "backend environment managed by you: {} ({})",
+                    python.display(),
+                    if plugins.xdist { "pytest-xdist found" } else { "no pytest-xdist: tests run in one process" }
+                )));
+            }
+            None => {
+                let venv = Venv::of(ctx);
+                let before = venv.state()?;
+                venv.ensure(self.force, &log, &mut |event| reporter.handle(&event))?;
+                let what = if before == VenvState::Fresh && !self.force { "already up to date" } else { "installed" };
+                reporter.handle(&Event::Note(format!(
+                    "backend environment {what}: {} (from {})",
+                    venv.python().display(),
+                    venv.describe_source()
+                )));
+            }
+        }
         postgres::ensure_server_user(&log, &mut |event| reporter.handle(&event))?;
         if let Some(config) = &ctx.config.frontend {
             let logs = ctx.root.join("target").join("xtask");

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::config::{Behaviour, SuiteKind, UNASSIGNED};
+use crate::config::{Behaviour, DatabaseKind, SuiteKind, UNASSIGNED};
 use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::{tests_failed, ExitKind};
 use crate::flags::{self, RunArgs};
@@ -69,8 +69,11 @@ pub(crate) struct Session<'a> {
     app_dir: Option<PathBuf>,
     playwright_bin: Option<PathBuf>,
     e2e: Option<(Browser, PathBuf, Option<Vec<Listed>>)>,
-    database_url: String,
+    /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
+    database_url: Option<String>,
     database_text: String,
+    /// Whether the run may stop its private server once the settings say they do not use it.
+    database_auto: bool,
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
@@ -112,8 +115,15 @@ impl<'a> Session<'a> {
         let plugins = pytest::probe_plugins(&python)?;
         let backend_dir = ctx.config.backend_dir(&ctx.root);
         if !args.dry_run {
-            for swept in sweep::sweep() {
+            let (swept, untrusted) = sweep::sweep();
+            for swept in swept {
                 reporter.handle(&Event::Note(swept.to_string()));
+            }
+            for (dir, why) in untrusted {
+                reporter.handle(&Event::Note(format!(
+                    "warning: left {} alone: {why} (no xtask of yours made it; remove it if you know what it is)",
+                    dir.display()
+                )));
             }
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
@@ -149,41 +159,28 @@ impl<'a> Session<'a> {
             lister = Some((browser, reporter_path, listing));
         }
 
-        let (database_url, database_text) = match &args.db_url {
-            Some(url) => (
-                url.clone(),
-                format!("{} (given; this run's test databases are dropped at the end)", postgres::describe(url)),
-            ),
-            None => {
-                let dir = postgres::private_dir(&run_id);
-                (
-                    postgres::private_url(&dir),
-                    format!("private PostgreSQL started for this run, socket in {}", dir.display()),
-                )
+        let durations = Durations::load(&ctx.root);
+        let (database_url, database_text, database) = decide_database(ctx, &args, &run_id, &durations)?;
+        let database = match database {
+            _ if args.dry_run => None,
+            Need::Nothing => None,
+            Need::Given(url) => {
+                let prefix = format!("test_{}_{run_id}_", ctx.config.project);
+                run_dir.record_database(&url, &[])?;
+                Some(Database::External(ExternalServer::connect(&url, &prefix)?))
             }
-        };
-        let database = if args.dry_run {
-            None
-        } else {
-            let prefix = format!("test_{}_{run_id}_", ctx.config.project);
-            Some(match &args.db_url {
-                Some(url) => {
-                    run_dir.record_database(url, &prefix)?;
-                    Database::External(ExternalServer::connect(url, &prefix)?)
-                }
-                None => {
-                    postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
-                    // It starts while the pytest session imports; its first test waits for it.
-                    Database::Starting(Starting::spawn(&run_id, args.keep_artifacts))
-                }
-            })
+            Need::Private => {
+                postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
+                // It starts while the pytest session imports; its first test waits for it.
+                Some(Database::Starting(Starting::spawn(&run_id, args.keep_artifacts)))
+            }
         };
         let e2e = match lister {
             Some((browser, reporter_path, Some(listing))) => Some((browser, reporter_path, Some(listing.finish()?))),
             Some((browser, reporter_path, None)) => Some((browser, reporter_path, None)),
             None => None,
         };
-        let database_url = database.as_ref().map_or(database_url, |db| db.url().to_owned());
+        let database_url = database.as_ref().map(|db| db.url().to_owned()).or(database_url);
         Ok(Session {
             ctx,
             selection,
@@ -195,11 +192,12 @@ impl<'a> Session<'a> {
             project_markers: pytest::project_markers(&backend_dir),
             backend_dir,
             plugins,
-            durations: Durations::load(&ctx.root),
+            durations,
             shard_durations: Durations::load_committed(&ctx.root),
             playwright_bin: app.as_ref().map(App::playwright),
             app_dir: app.map(|app| app.dir),
             e2e,
+            database_auto: ctx.config.backend.database.is_none() && args.db_url.is_none(),
             database_url,
             database_text,
             began,
@@ -232,7 +230,7 @@ impl<'a> Session<'a> {
             backend_dir: &self.backend_dir,
             run_dir: self.run_dir.path(),
             log_dir: &self.log_dir,
-            database_url: &self.database_url,
+            database_url: self.database_url.as_deref(),
             database: self.database_text.clone(),
             project_markers: self.project_markers.clone(),
             e2e,
@@ -254,6 +252,9 @@ impl<'a> Session<'a> {
             shard: plan.shard,
             log_dir: self.log_dir.clone(),
         });
+        if let Some(Database::External(server)) = &self.database {
+            self.run_dir.record_database(server.url(), &database_names(plan))?;
+        }
         let reporter = &mut self.reporter;
         let mut emit = |event: Event| reporter.handle(&event);
         let mut waiting: VecDeque<&SessionPlan> =
@@ -266,6 +267,8 @@ impl<'a> Session<'a> {
             running.push(SessionRun::start(first, &mut emit)?);
         }
         let mut database_ready = false;
+        let mut engines_seen: Option<Vec<String>> = None;
+        let mut excluded = 0;
         let mut results: Vec<SuiteResult> = Vec::new();
         while !running.is_empty() || !browsers.is_empty() {
             if !database_ready {
@@ -304,13 +307,34 @@ impl<'a> Session<'a> {
                 }
                 break;
             }
+            let unused = running.iter().find_map(|session| session.engines()).filter(|engines| {
+                !engines.iter().any(|engine| engine.contains("postgresql"))
+                    && !plan.sessions.iter().any(|s| s.kind == SuiteKind::Playwright)
+            });
+            if let Some(engines) =
+                unused.map(<[String]>::to_vec).filter(|_| self.database_auto && self.database.is_some())
+            {
+                // Nobody will connect: stop it now rather than keep it to the end.
+                self.database = None;
+                engines_seen = Some(engines.clone());
+                emit(Event::Note(format!(
+                    "the Django settings use {} only: the private PostgreSQL server is stopped \
+                     (set [backend] database = \"none\" in xtask.toml not to start it)",
+                    engines.join(", ")
+                )));
+            }
             let mut index = 0;
             while index < running.len() {
                 let Some(status) = running[index].poll(&mut emit)? else {
                     index += 1;
                     continue;
                 };
-                let ended = running.remove(index).finish(status, &mut emit);
+                let session = running.remove(index);
+                if let Some(engines) = session.engines() {
+                    engines_seen = Some(engines.to_vec());
+                }
+                let ended = session.finish(status, &mut emit);
+                excluded += ended.excluded;
                 if let Some(refused) = ended.refused {
                     // Nothing of this run counts: stop the rest and say why, as a usage of the config.
                     for session in running.drain(..) {
@@ -340,7 +364,7 @@ impl<'a> Session<'a> {
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
         let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
-        if let Err(error) = Durations::record(&self.ctx.root, &results, complete) {
+        if let Err(error) = Durations::record(&self.ctx.root, &results, complete, engines_seen) {
             self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}")));
         }
         let unassigned = plan
@@ -353,11 +377,70 @@ impl<'a> Session<'a> {
             log_dir: self.log_dir.clone(),
             kept: self.run_dir.kept().map(|path| path.to_owned()),
             wall: run_started.elapsed(),
+            excluded: (excluded > 0).then(|| (excluded, self.ctx.config.backend.exclude.clone().unwrap_or_default())),
             spans,
             window: (began, crate::events::now()),
         });
         Ok(results)
     }
+}
+
+/// Every name a test database of this plan can have on the server: pytest-django's `<name>` and
+/// `<name>_gwN` (replacement workers included), the E2E harness's `<name>_pN` and template.
+fn database_names(plan: &Plan) -> Vec<String> {
+    let mut names = Vec::new();
+    for session in &plan.sessions {
+        let base = session.test_database.split_whitespace().next().unwrap_or_default();
+        let base = base.strip_suffix("_p0").unwrap_or(base).to_owned();
+        // xdist replaces a crashed worker with a new id, up to 4 restarts per worker by default.
+        let ids = 5 * session.workers.max(1) + 4;
+        let suffix = if session.kind == SuiteKind::Pytest { "gw" } else { "p" };
+        names.push(base.clone());
+        names.push(format!("{base}_tpl"));
+        names.extend((0..ids).map(|n| format!("{base}_{suffix}{n}")));
+    }
+    names
+}
+
+/// What the run's tests need of a database server.
+enum Need {
+    Nothing,
+    Given(String),
+    Private,
+}
+
+/// `DATABASE_URL` for the tests, the plan's line about it, and what to start: `[backend] database`
+/// decides, then a given server, then what the last run saw in the Django settings.
+fn decide_database(
+    ctx: &Ctx,
+    args: &RunArgs,
+    run_id: &str,
+    durations: &Durations,
+) -> anyhow::Result<(Option<String>, String, Need)> {
+    let private = || {
+        let dir = postgres::private_dir(run_id);
+        (Some(postgres::private_url(&dir)), dir)
+    };
+    Ok(match (ctx.config.backend.database, &args.db_url) {
+        (Some(DatabaseKind::None), _) => (None, "none ([backend] database = \"none\")".to_owned(), Need::Nothing),
+        (_, Some(url)) => (
+            Some(url.clone()),
+            format!("{} (given; this run's test databases are dropped at the end)", postgres::describe(url)),
+            Need::Given(url.clone()),
+        ),
+        (None, None) if durations.engines().is_some_and(|e| !e.iter().any(|e| e.contains("postgresql"))) => (
+            None,
+            format!(
+                "none: the Django settings of the last run use {} only (set [backend] database to decide)",
+                durations.engines().unwrap_or_default().join(", ")
+            ),
+            Need::Nothing,
+        ),
+        _ => {
+            let (url, dir) = private();
+            (url, format!("private PostgreSQL started for this run, socket in {}", dir.display()), Need::Private)
+        }
+    })
 }
 
 /// Interrupted beats failed, failed beats "no tests", and an optional suite may be empty when

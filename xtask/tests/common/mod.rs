@@ -47,6 +47,21 @@ impl Project {
         Project { dir, env: Vec::new() }
     }
 
+    /// A private copy of `xtask/tests/fixtures/<name>` exactly as it is (no backend added).
+    pub fn bare_copy_of(name: &str) -> Project {
+        let dir = tempfile::Builder::new().prefix("xtask-it-").tempdir().unwrap();
+        copy_tree(&repo_root().join("xtask/tests/fixtures").join(name), dir.path());
+        Project { dir, env: Vec::new() }
+    }
+
+    /// The built xtask in this project with no interpreter given: it manages the project's own
+    /// environment, as in a repository that adopts it.
+    pub fn xtask_managing(&self, args: &[&str]) -> Command {
+        let mut command = self.xtask(args);
+        command.env_remove("XTASK_PYTHON");
+        command
+    }
+
     /// Sets a variable for every xtask this project runs.
     pub fn with_env(mut self, key: &str, value: &str) -> Project {
         self.env.push((key.to_owned(), value.to_owned()));

@@ -1,0 +1,149 @@
+//! Another repository adopts the xtask with `cargo xtask init` and no hand edits: a legacy Django
+//! project (addopts with -m, SQLite, no pytest-xdist in its requirements) and a reusable library
+//! (pyproject.toml with a test group, settings made in conftest.py, no markers). Every collected test
+//! must run exactly once, on more than one worker, with no PostgreSQL server nobody uses.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Project, Run};
+
+/// Every test id the run's kept event streams reported, with how many times.
+fn reported(run_id: &str) -> BTreeMap<String, u32> {
+    let mut ran = BTreeMap::new();
+    let events = Path::new("/tmp").join(format!("xtask-{run_id}")).join("events");
+    for entry in std::fs::read_dir(&events).unwrap() {
+        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            if event["event"] == "test" {
+                *ran.entry(event["id"].as_str().unwrap().to_owned()).or_default() += 1;
+            }
+        }
+    }
+    ran
+}
+
+/// What pytest itself collects with no marker filter, in the environment the xtask made.
+fn collected(project: &Project) -> Vec<String> {
+    let out = Command::new(project.path().join(".venv/bin/python"))
+        .args(["-m", "pytest", "--collect-only", "-q", "-m", ""])
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    let mut ids: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("::")).map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
+
+fn traced_lanes(project: &Project) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(project.path().join("target/xtask/reports/trace.json")).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let lane = |tid: &serde_json::Value| {
+        events
+            .iter()
+            .find(|e| e["ph"] == "M" && &e["tid"] == tid)
+            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
+    };
+    let mut test_lanes: Vec<String> =
+        events.iter().filter(|e| e["ph"] == "X" && e["cat"] != "set-up").filter_map(|e| lane(&e["tid"])).collect();
+    test_lanes.sort();
+    test_lanes.dedup();
+    let set_up: Vec<String> = events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] == "set-up")
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    (test_lanes, set_up)
+}
+
+#[test]
+fn a_legacy_project_is_adopted_with_init_and_every_test_runs_once() {
+    let project = Project::bare_copy_of("legacy");
+    let init = Run::from(project.xtask_managing(&["init"]).output().unwrap());
+    assert_eq!(init.code, 0, "{}", init.explain());
+    let toml = std::fs::read_to_string(project.path().join("xtask.toml")).unwrap();
+    for expected in [
+        "settings = \"legacy.settings_test\"",
+        "requirements = [\"requirements.txt\"]",
+        "database = \"none\"",
+        "name = \"unit\"",
+        "name = \"postgres\"",
+        "# 2 tests today.",
+    ] {
+        assert!(toml.contains(expected), "{expected} is not in:\n{toml}");
+    }
+    assert!(
+        toml.contains("name = \"processing\"\nmarker = \"processing\"\nmax_workers = 1\n# No test carries"),
+        "{toml}"
+    );
+    assert!(init.stderr.contains("next: cargo xtask test-all"), "{}", init.explain());
+
+    let run = Run::from(project.xtask_managing(&["test-all", "--keep-artifacts"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let run_id = run.run_id();
+    let ran = reported(&run_id);
+    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-{run_id}")));
+    let expected = collected(&project);
+    assert_eq!(expected.len(), 21, "{expected:?}");
+    assert!(ran.values().all(|&times| times == 1), "some ran twice: {ran:?}");
+    assert_eq!(ran.keys().cloned().collect::<Vec<_>>(), expected, "the project's own -m is overridden");
+    assert!(run.stdout.contains("reconciled: 21 of 21 planned tests reported an outcome"), "{}", run.stdout);
+
+    // pytest-xdist was installed by the xtask, and the run used it.
+    let xdist = Command::new(project.path().join(".venv/bin/python")).args(["-c", "import xdist"]).status().unwrap();
+    assert!(xdist.success(), "pytest-xdist is not in the managed environment");
+    assert!(run.stdout.contains("on 2 workers"), "{}", run.stdout);
+    let (lanes, set_up) = traced_lanes(&project);
+    assert_eq!(lanes, ["gw0", "gw1"]);
+    assert!(!set_up.iter().any(|name| name.contains("server start")), "a server was started: {set_up:?}");
+    assert!(!run.stdout.contains("xtask-pg-") && !run.stderr.contains("PostgreSQL"), "{}", run.explain());
+
+    // Left to find out itself, the xtask keeps no server the settings do not use: the last run's
+    // engines decide the plan, and without that record the server is stopped once the session says.
+    project.edit("xtask.toml", |text| text.replace("database = \"none\"", ""));
+    let plan = Run::from(project.xtask_managing(&["test-all", "--dry-run"]).output().unwrap());
+    assert!(
+        plan.stdout.contains("database: none: the Django settings of the last run use django.db.backends.sqlite3 only"),
+        "{}",
+        plan.explain()
+    );
+    std::fs::remove_file(project.path().join("target/xtask/history.json")).unwrap();
+    let unknown = Run::from(project.xtask_managing(&["test-all"]).output().unwrap());
+    assert_eq!(unknown.code, 0, "{}", unknown.explain());
+    assert!(
+        unknown.stderr.contains("use django.db.backends.sqlite3 only: the private PostgreSQL server is stopped"),
+        "{}",
+        unknown.explain()
+    );
+    assert!(common::leftovers(&unknown.run_id()).is_empty(), "{:?}", common::leftovers(&unknown.run_id()));
+
+    std::fs::write(project.path().join("xtask.toml"), "# hand-made\n").unwrap();
+    let again = Run::from(project.xtask_managing(&["init"]).output().unwrap());
+    assert_eq!(again.code, 2, "{}", again.explain());
+    assert_eq!(std::fs::read_to_string(project.path().join("xtask.toml")).unwrap(), "# hand-made\n");
+    assert!(again.stderr.contains("init never overwrites it"), "{}", again.explain());
+    assert_eq!(again.stderr.lines().count(), 1, "{}", again.stderr);
+}
+
+#[test]
+fn a_library_with_a_test_group_and_settings_in_conftest_is_adopted_too() {
+    let project = Project::bare_copy_of("library");
+    let init = Run::from(project.xtask_managing(&["init"]).output().unwrap());
+    assert_eq!(init.code, 0, "{}", init.explain());
+    let toml = std::fs::read_to_string(project.path().join("xtask.toml")).unwrap();
+    assert!(toml.contains("install = { pyproject = \".\", groups = [\"test\"], extras = [] }"), "{toml}");
+    assert!(toml.contains("conftest.py configures Django") && !toml.contains("settings ="), "{toml}");
+    assert!(toml.contains("database = \"none\""), "{toml}");
+
+    let run = Run::from(project.xtask_managing(&["test-all"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("reconciled: 13 of 13 planned tests reported an outcome"), "{}", run.stdout);
+    assert_eq!(collected(&project).len(), 13);
+    let (lanes, _) = traced_lanes(&project);
+    assert_eq!(lanes, ["gw0", "gw1"], "more than one worker");
+}
