@@ -36,6 +36,10 @@ pub(crate) struct Profile {
     pub(crate) fail_fast: Option<bool>,
     /// Retry failing tests this many times (flaky tests are still reported).
     pub(crate) retries: Option<u32>,
+    /// Seconds after which a running test is shown as SLOW.
+    pub(crate) slow_after: Option<u64>,
+    /// Seconds after which a test fails as timed out (and its process is ended if it does not stop).
+    pub(crate) timeout: Option<u64>,
 }
 
 /// A profile with every choice made.
@@ -45,7 +49,16 @@ pub(crate) struct Behaviour {
     pub(crate) junit: bool,
     pub(crate) fail_fast: bool,
     pub(crate) retries: u32,
+    pub(crate) slow_after: u64,
+    pub(crate) timeout: u64,
+    /// Whether `timeout` was chosen in xtask.toml (it is then given to Playwright too).
+    pub(crate) timeout_set: bool,
 }
+
+/// A test running longer than this is shown as SLOW, unless a profile says otherwise.
+pub(crate) const DEFAULT_SLOW_AFTER: u64 = 60;
+/// A test running longer than this fails as timed out, unless a profile or a suite says otherwise.
+pub(crate) const DEFAULT_TIMEOUT: u64 = 600;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +186,9 @@ pub(crate) struct Suite {
     /// An empty optional suite is no error inside a multi-suite run.
     #[serde(default)]
     pub(crate) optional: bool,
+    /// This suite's per-test timeout in seconds, over the profile's.
+    #[serde(default)]
+    pub(crate) timeout: Option<u64>,
 }
 
 impl Suite {
@@ -309,8 +325,24 @@ impl Config {
     pub(crate) fn behaviour(&self, name: Option<&str>) -> anyhow::Result<Behaviour> {
         let name = name.unwrap_or("default");
         let mut behaviour = match name {
-            "ci" => Behaviour { progress: false, junit: true, fail_fast: false, retries: 0 },
-            _ => Behaviour { progress: true, junit: false, fail_fast: false, retries: 0 },
+            "ci" => Behaviour {
+                progress: false,
+                junit: true,
+                fail_fast: false,
+                retries: 0,
+                slow_after: DEFAULT_SLOW_AFTER,
+                timeout: DEFAULT_TIMEOUT,
+                timeout_set: false,
+            },
+            _ => Behaviour {
+                progress: true,
+                junit: false,
+                fail_fast: false,
+                retries: 0,
+                slow_after: DEFAULT_SLOW_AFTER,
+                timeout: DEFAULT_TIMEOUT,
+                timeout_set: false,
+            },
         };
         match self.profiles.get(name) {
             Some(profile) => {
@@ -318,6 +350,9 @@ impl Config {
                 behaviour.junit = profile.junit.unwrap_or(behaviour.junit);
                 behaviour.fail_fast = profile.fail_fast.unwrap_or(behaviour.fail_fast);
                 behaviour.retries = profile.retries.unwrap_or(behaviour.retries);
+                behaviour.slow_after = profile.slow_after.unwrap_or(behaviour.slow_after);
+                behaviour.timeout_set = profile.timeout.is_some();
+                behaviour.timeout = profile.timeout.unwrap_or(behaviour.timeout);
             }
             None if name == "default" || name == "ci" => {}
             None => {

@@ -140,6 +140,16 @@ pub(crate) enum Event {
         suite: String,
         test: TestRecord,
     },
+    /// A test has been running longer than the slow period (shown once per test).
+    Slow {
+        suite: String,
+        id: String,
+        seconds: u64,
+    },
+    /// Every 30 s: the tests running longest right now (suite, id, seconds), for plain output.
+    Heartbeat {
+        running: Vec<(String, String, u64)>,
+    },
     /// A worker started a service of its own, e.g. an E2E backend on a port with its database.
     ServiceStarted {
         suite: String,

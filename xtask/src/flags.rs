@@ -92,6 +92,10 @@ pub(crate) struct RunArgs {
     /// Retry a failing test up to N times; a test that passes on a retry is reported flaky.
     #[arg(long, value_name = "N")]
     pub(crate) retries: Option<u32>,
+    /// Seconds a test may run before it fails as timed out (its process is ended if it does not
+    /// stop); over `timeout` in xtask.toml. Default 600.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) timeout: Option<u64>,
     /// Settings from [profile.NAME] in xtask.toml; `ci` is built in (no bars, JUnit reports).
     #[arg(long, value_name = "NAME")]
     pub(crate) profile: Option<String>,

@@ -74,6 +74,11 @@ pub(crate) struct SessionPlan {
     pub(crate) spec: Option<(PathBuf, String)>,
     /// Why this suite has a session of its own, when it does.
     pub(crate) alone_because: Option<String>,
+    /// Seconds after which a running test is shown as SLOW.
+    pub(crate) slow_after: u64,
+    /// Seconds without any event after which the session is taken as hung and stopped: longer than
+    /// any test may run (its timeout and the grace to end it).
+    pub(crate) watchdog: u64,
 }
 
 impl SessionPlan {
@@ -145,6 +150,10 @@ pub(crate) struct Facts<'a> {
     /// `stress --random-order`: pytest-randomly's seed for this run.
     pub(crate) random_seed: Option<u64>,
     pub(crate) retries: u32,
+    /// Per-test timeout in seconds, and whether it was asked for (flag or xtask.toml) rather than
+    /// the default (then Playwright keeps its project's own).
+    pub(crate) timeout: (u64, bool),
+    pub(crate) slow_after: u64,
 }
 
 /// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
@@ -254,6 +263,12 @@ fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBu
         env.push(("DATABASE_URL".to_owned(), url.to_owned()));
     }
     (env, events, media_base)
+}
+
+/// The longest a session may go without a word: a test's timeout, the grace to end it, and a margin
+/// for a worker's start-up and collection.
+fn watchdog(facts: &Facts) -> u64 {
+    facts.timeout.0 + 10 + 120
 }
 
 pub(crate) fn test_database_name(project: &str, run_id: &str, session: &str) -> String {

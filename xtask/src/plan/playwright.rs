@@ -60,6 +60,11 @@ pub(super) fn session(
     if facts.retries > 0 {
         playwright_args.push(format!("--retries={}", facts.retries));
     }
+    // Playwright keeps its project's own per-test timeout unless one was asked for.
+    let timeout = args.timeout.or(suite.timeout).or(facts.timeout.1.then_some(facts.timeout.0));
+    if let Some(seconds) = timeout {
+        playwright_args.push(format!("--timeout={}", seconds * 1000));
+    }
     playwright_args.extend(suite.args.iter().cloned());
     playwright_args.extend(args.passthrough.iter().cloned());
     if let Some((locations, _)) = &chosen {
@@ -99,6 +104,8 @@ pub(super) fn session(
         ),
         spec: None,
         alone_because: None,
+        slow_after: facts.slow_after,
+        watchdog: super::watchdog(facts),
         name,
     }
 }

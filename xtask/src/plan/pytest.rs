@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::workers::{pytest_workers, Budget, Recorded};
-use super::{isolation_env, test_database_name, Facts, Group, SessionPlan, SuiteSlot};
+use super::{isolation_env, test_database_name, watchdog, Facts, Group, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::flags::RunArgs;
 
@@ -157,6 +157,13 @@ fn session(
         "shard": args.shard.map(|shard| [shard.index, shard.count]),
         "shard_durations": args.shard.map(|_| facts.shard_durations.tests()),
         "durations": facts.durations.tests(),
+        "timeout": facts.timeout.0,
+        // A suite's own timeout, unless --timeout says otherwise for the whole run.
+        "timeouts": all
+            .iter()
+            .filter(|_| args.timeout.is_none())
+            .filter_map(|slot| Some((slot.name.clone(), config.suite(&slot.name)?.timeout?)))
+            .collect::<std::collections::BTreeMap<_, _>>(),
         "labels": facts.run_dir.join("tmp").join(format!("{name}.labels.json")),
     });
     SessionPlan {
@@ -174,6 +181,8 @@ fn session(
         test_database: test_database_name(&config.project, facts.run_id, &name),
         spec: Some((spec_path, spec.to_string())),
         alone_because,
+        slow_after: facts.slow_after,
+        watchdog: watchdog(facts),
         name,
     }
 }

@@ -47,6 +47,8 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         database: "private".to_owned(),
         project_markers: Some("not slow".to_owned()),
         e2e: None,
+        timeout: (600, false),
+        slow_after: 60,
     }
 }
 

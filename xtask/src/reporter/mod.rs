@@ -123,6 +123,23 @@ impl Reporter {
                 }
             }
             Event::ServiceStarted { suite, worker, detail } => outln!("{suite}: worker {worker} serves {detail}"),
+            Event::Slow { suite, id, seconds } => outln!("{}", summary::slow_line(suite, id, *seconds, self.style)),
+            Event::Heartbeat { running } => {
+                let l = &self.lines;
+                let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
+                outln!(
+                    "still running after {}: {}/{} done; longest: {}",
+                    summary::seconds(elapsed),
+                    l.done,
+                    l.total,
+                    running
+                        .iter()
+                        .take(3)
+                        .map(|(suite, id, seconds)| format!("{suite} {id} ({seconds} s)"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
             Event::TestFinished { suite, test } => {
                 self.lines.done += 1;
                 match test.outcome {

@@ -104,6 +104,11 @@ impl Bars {
                     entry.bar.abandon();
                 }
             }
+            Event::Slow { suite, id, seconds } => {
+                let _ = self.multi.println(summary::slow_line(suite, id, *seconds, self.style));
+            }
+            // The bars move, and the SLOW lines name what does not.
+            Event::Heartbeat { .. } => {}
             Event::ServiceStarted { suite, worker, detail } => {
                 let _ = self.multi.println(format!("{suite}: worker {worker} serves {detail}"));
             }

@@ -54,6 +54,11 @@ pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> Stri
     )
 }
 
+/// `SLOW unit core/tests/x.py::test_y: running for 60 s`
+pub(crate) fn slow_line(suite: &str, id: &str, seconds: u64, style: Style) -> String {
+    format!("{} {suite} {id}: running for {seconds} s", style.paint("33", "SLOW"))
+}
+
 /// `FLAKY e2e tests/e2e/a.spec.ts › logs in: passed on a retry (first: Timeout 5000ms exceeded)`
 pub(crate) fn flaky_line(suite: &str, test: &TestRecord, style: Style) -> String {
     let first = test.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();

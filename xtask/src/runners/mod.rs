@@ -52,6 +52,13 @@ pub(crate) struct SessionRun<'p> {
     workers: Vec<BTreeSet<String>>,
     excluded: u64,
     engines: Option<Vec<String>>,
+    /// Tests begun and not yet reported: id → (suite, start, shown as SLOW yet).
+    running: BTreeMap<String, (Option<String>, f64, bool)>,
+    /// Tests whose process was ended because they ran past their timeout: id → seconds.
+    timed_out: BTreeMap<String, f64>,
+    last_event: Instant,
+    /// Set when the watchdog stopped a session that had gone silent.
+    hung: Option<String>,
 }
 
 impl<'p> SessionRun<'p> {
@@ -110,6 +117,10 @@ impl<'p> SessionRun<'p> {
             workers: vec![BTreeSet::new(); plan.suites.len()],
             excluded: 0,
             engines: None,
+            running: BTreeMap::new(),
+            timed_out: BTreeMap::new(),
+            last_event: Instant::now(),
+            hung: None,
         })
     }
 
@@ -118,9 +129,52 @@ impl<'p> SessionRun<'p> {
         self.engines.as_deref()
     }
 
+    /// The tests running longest right now: (suite, id, seconds).
+    pub(crate) fn longest_running(&self) -> Vec<(String, String, u64)> {
+        let now = crate::events::now();
+        let mut running: Vec<(String, String, u64)> = self
+            .running
+            .iter()
+            .map(|(id, (suite, start, _))| {
+                (self.suite_name(suite.as_deref()), id.clone(), (now - start).max(0.0) as u64)
+            })
+            .collect();
+        running.sort_by_key(|entry| std::cmp::Reverse(entry.2));
+        running
+    }
+
+    fn suite_name(&self, suite: Option<&str>) -> String {
+        self.slot_of(suite)
+            .map_or_else(|| suite.unwrap_or("?").to_owned(), |index| self.plan.suites[index].name.clone())
+    }
+
     /// Forwards what arrived; returns the exit status once the session's process ended.
     pub(crate) fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Option<ExitStatus>> {
         self.forward(emit);
+        let now = crate::events::now();
+        let slow_after = self.plan.slow_after as f64;
+        let mut slow = Vec::new();
+        for (id, (suite, start, shown)) in self.running.iter_mut() {
+            if !*shown && now - *start >= slow_after {
+                *shown = true;
+                slow.push((suite.clone(), id.clone(), (now - *start) as u64));
+            }
+        }
+        for (suite, id, seconds) in slow {
+            emit(Event::Slow { suite: self.suite_name(suite.as_deref()), id, seconds });
+        }
+        if self.hung.is_none() && self.last_event.elapsed() >= Duration::from_secs(self.plan.watchdog) {
+            // Silent longer than any test may run: something outside a test hangs (a worker that never
+            // started, a teardown, the tool itself). Stop it rather than wait forever.
+            let running: Vec<String> = self.running.keys().cloned().collect();
+            self.hung = Some(format!(
+                "{} sent no event for {} s and was stopped{}",
+                self.plan.kind_name(),
+                self.plan.watchdog,
+                if running.is_empty() { String::new() } else { format!(" (running: {})", running.join(", ")) }
+            ));
+            self.child.stop();
+        }
         let status = self.child.try_wait()?;
         if status.is_some() {
             self.forward(emit);
@@ -130,6 +184,7 @@ impl<'p> SessionRun<'p> {
 
     /// Stops the session's process group (Ctrl-C, SIGTERM) and ends every suite as interrupted.
     pub(crate) fn interrupt(mut self, emit: &mut dyn FnMut(Event)) -> Ended {
+        let running = self.longest_running();
         self.child.stop();
         self.forward(emit);
         let wall = self.started.elapsed();
@@ -137,6 +192,16 @@ impl<'p> SessionRun<'p> {
             if !self.announced[index] {
                 result.status = SuiteStatus::Interrupted;
                 result.wall = wall;
+                let here: Vec<String> = running
+                    .iter()
+                    .filter(|(suite, ..)| *suite == result.suite)
+                    .map(|(_, id, seconds)| format!("{id} ({seconds} s)"))
+                    .collect();
+                result.error = Some(if here.is_empty() {
+                    format!("interrupted after {} of {} tests", result.tests.len(), result.total)
+                } else {
+                    format!("interrupted while running {}", here.join(", "))
+                });
                 emit(Event::SuiteFinished(result.clone()));
             }
         }
@@ -145,6 +210,7 @@ impl<'p> SessionRun<'p> {
 
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
         for line in self.tail.read_lines() {
+            self.last_event = Instant::now();
             if let Ok(event) = serde_json::from_str::<StreamEvent>(&line) {
                 self.handle(event, emit);
             }
@@ -163,6 +229,12 @@ impl<'p> SessionRun<'p> {
     fn handle(&mut self, event: StreamEvent, emit: &mut dyn FnMut(Event)) {
         match event {
             StreamEvent::Databases { engines } => self.engines = Some(engines),
+            StreamEvent::Start { id, suite, time } => {
+                self.running.insert(id, (suite, time, false));
+            }
+            StreamEvent::Timeout { id, seconds } => {
+                self.timed_out.insert(id, seconds);
+            }
             StreamEvent::Planned { suites, excluded } => {
                 self.excluded = excluded.values().sum();
                 for (index, result) in self.results.iter_mut().enumerate() {
@@ -181,6 +253,7 @@ impl<'p> SessionRun<'p> {
                 self.planned = Some(suites);
             }
             StreamEvent::Test(test) => {
+                self.running.remove(&test.id);
                 let Some(index) = self.slot_of(test.suite.as_deref()) else {
                     self.unplanned.push(test.id);
                     return;
@@ -195,7 +268,11 @@ impl<'p> SessionRun<'p> {
                         self.unplanned.push(test.id.clone());
                     }
                 }
-                let record = test.record();
+                let mut record = test.record();
+                if let Some(seconds) = self.timed_out.get(&test.id) {
+                    record.message =
+                        Some(format!("timed out after {seconds} s and ignored it: its worker was ended and replaced"));
+                }
                 self.workers[index].insert(record.worker.clone());
                 let result = &mut self.results[index];
                 match record.outcome {
@@ -286,6 +363,15 @@ impl<'p> SessionRun<'p> {
                 if !missing.is_empty() || result.failed == 0 {
                     errors.push(error.clone());
                 }
+            }
+            if let Some(hung) = &self.hung {
+                errors.push(hung.clone());
+            }
+            for id in missing.iter().filter(|id| self.timed_out.contains_key(**id)) {
+                errors.push(format!(
+                    "{id} timed out after {} s and ignored it: its process was ended",
+                    self.timed_out[*id]
+                ));
             }
             if !missing.is_empty() {
                 errors.push(format!(

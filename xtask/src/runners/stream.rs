@@ -21,6 +21,17 @@ pub(super) enum StreamEvent {
         #[serde(default)]
         excluded: BTreeMap<String, u64>,
     },
+    /// A test began (pytest's controller; no worker is known there).
+    Start {
+        id: String,
+        suite: Option<String>,
+        time: f64,
+    },
+    /// A test ran past its timeout and ignored it: its worker process was ended.
+    Timeout {
+        id: String,
+        seconds: f64,
+    },
     /// The database engines of the Django settings the session runs with.
     Databases {
         engines: Vec<String>,

@@ -16,7 +16,9 @@ The project under test is not edited: nothing here is imported unless the xtask 
 """
 import json
 import os
+import signal
 import statistics
+import threading
 import time
 
 import pytest
@@ -96,6 +98,54 @@ def pytest_runtestloop(session):
             raise pytest.UsageError(f"xtask: the database server was not ready within 120 s ({ready} is missing)")
         time.sleep(0.01)
     return None
+
+
+def _timeout_for(nodeid):
+    timeouts = (_spec or {}).get("timeouts") or {}
+    return timeouts.get((_labels or {}).get(nodeid, ""), (_spec or {}).get("timeout"))
+
+
+def _hard_kill(nodeid, seconds):
+    """The test ignored its timeout (stuck in C code, signals blocked): say so, then end the process.
+    Under xdist a new worker replaces this one and the run goes on."""
+    events = os.environ.get("XTASK_EVENTS")
+    if events:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        line = json.dumps({"event": "timeout", "id": nodeid, "worker": worker, "seconds": seconds})
+        with open(events, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    os._exit(70)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """The test's timeout (`timeout` in xtask.toml, --timeout): a failure raised inside the test when
+    it runs out, then, 10 s later if it still runs, the end of its process."""
+    seconds = _timeout_for(item.nodeid) if _spec is not None else None
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        pytest.fail(f"timed out after {seconds:g} s (the xtask's per-test timeout)", pytrace=False)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    killer = threading.Timer(seconds + 10, _hard_kill, args=(item.nodeid, seconds))
+    killer.daemon = True
+    killer.start()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        killer.cancel()
+
+
+def pytest_runtest_logstart(nodeid, location):
+    """A test began (on the controller, for any worker): the xtask shows tests that run long."""
+    if _stream is not None:
+        _stream.emit(event="start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
 
 
 def _matcher_for(item):

@@ -236,6 +236,11 @@ impl<'a> Session<'a> {
             e2e,
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
+            slow_after: self.behaviour.slow_after,
+            timeout: match self.args.timeout {
+                Some(seconds) => (seconds, true),
+                None => (self.behaviour.timeout, self.behaviour.timeout_set),
+            },
         };
         plan::build(&self.ctx.config, &self.selection, &self.args, &facts)
     }
@@ -267,6 +272,7 @@ impl<'a> Session<'a> {
             running.push(SessionRun::start(first, &mut emit)?);
         }
         let mut database_ready = false;
+        let mut last_heartbeat = Instant::now();
         let mut engines_seen: Option<Vec<String>> = None;
         let mut excluded = 0;
         let mut results: Vec<SuiteResult> = Vec::new();
@@ -322,6 +328,15 @@ impl<'a> Session<'a> {
                      (set [backend] database = \"none\" in xtask.toml not to start it)",
                     engines.join(", ")
                 )));
+            }
+            if last_heartbeat.elapsed() >= HEARTBEAT {
+                last_heartbeat = Instant::now();
+                let mut longest: Vec<(String, String, u64)> =
+                    running.iter().flat_map(SessionRun::longest_running).collect();
+                longest.sort_by_key(|entry| std::cmp::Reverse(entry.2));
+                if !longest.is_empty() {
+                    emit(Event::Heartbeat { running: longest });
+                }
             }
             let mut index = 0;
             while index < running.len() {
@@ -401,6 +416,9 @@ fn database_names(plan: &Plan) -> Vec<String> {
     }
     names
 }
+
+/// Plain output says which tests run longest at least this often, so a quiet log is never silent.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What the run's tests need of a database server.
 enum Need {

@@ -1,0 +1,106 @@
+//! No run hangs: a test that sleeps forever fails as timed out and the run goes on; one that ignores
+//! the timeout has its worker ended and replaced; slow tests are shown while they run, and plain
+//! output names the longest-running tests every 30 s; an interrupted run says what was running.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{leftovers, send_signal, Project, Run};
+
+#[test]
+fn a_test_that_sleeps_forever_times_out_and_the_run_goes_on() {
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let run = Run::from(
+        project
+            .xtask(&["test", "db", "--timeout", "2", "--workers", "1"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_SLEEP", "600")
+            .output()
+            .unwrap(),
+    );
+    assert!(started.elapsed() < Duration::from_secs(60), "it waited for the sleep: {:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(run.stdout.contains("tests/test_db.py::test_sleeps_on_request"), "{}", run.stdout);
+    assert!(run.stdout.contains("timed out after 2 s"), "{}", run.stdout);
+    assert_eq!(run.row("db"), (5, 4, 1, 0, 1), "the other tests ran: {}", run.stdout);
+    assert!(leftovers(&run.run_id()).is_empty(), "{:?}", leftovers(&run.run_id()));
+}
+
+#[test]
+fn a_test_that_ignores_its_timeout_has_its_worker_replaced() {
+    let project = Project::copy_of("mini");
+    std::fs::write(
+        project.path().join("backend/tests/test_stubborn.py"),
+        "import signal\nimport time\n\nimport pytest\n\npytestmark = pytest.mark.fast\n\n\n\
+         def test_ignores_alarms():\n    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})\n    time.sleep(600)\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = project.run(&["test", "fast", "--timeout", "1", "--workers", "2"]);
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(
+        run.stdout.contains("tests/test_stubborn.py::test_ignores_alarms")
+            && run.stdout.contains("timed out after 1 s and ignored it: its worker was ended and replaced"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("reconciled: 12 of 12 planned tests reported an outcome"), "{}", run.stdout);
+}
+
+#[test]
+fn slow_tests_are_named_while_they_run_and_plain_output_has_a_heartbeat() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| text + "\n[profile.default]\nslow_after = 1\n");
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project
+            .xtask(&["test", "db", "--no-progress"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_SLEEP", "32")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("SLOW db tests/test_db.py::test_sleeps_on_request: running for "), "{}", run.stdout);
+    let heartbeat =
+        run.stdout.lines().find(|l| l.starts_with("still running after ")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(heartbeat.contains("longest: db tests/test_db.py::test_sleeps_on_request ("), "{heartbeat}");
+}
+
+#[test]
+fn an_interrupted_run_names_the_test_it_interrupted() {
+    let project = Project::copy_of("mini");
+    let (child, _out, _run_id) = project.start_with_a_sleeping_test(&["test", "db", "--no-progress"]);
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(child.id(), libc::SIGINT);
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "{}", run.explain());
+    assert!(
+        run.stdout.contains("interrupted while running tests/test_db.py::test_sleeps_on_request ("),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn a_crashed_worker_in_a_loadscope_suite_does_not_hang_the_run() {
+    let project = Project::copy_of("mini");
+    project.edit("xtask.toml", |text| {
+        text.replace("max_workers = 8", "max_workers = 8\nargs = [\"--dist\", \"loadscope\"]")
+    });
+    std::fs::write(
+        project.path().join("backend/tests/test_dies.py"),
+        "import os\n\nimport pytest\n\npytestmark = pytest.mark.fast\n\n\ndef test_dies():\n    os._exit(1)\n\n\ndef test_after():\n    pass\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = project.run(&["test", "fast", "--workers", "2"]);
+    assert!(started.elapsed() < Duration::from_secs(60), "{:?}", started.elapsed());
+    assert_eq!(run.code, 1, "{}", run.explain());
+    assert!(run.stdout.contains("tests/test_dies.py::test_dies") && run.stdout.contains("crashed"), "{}", run.stdout);
+    assert!(run.stdout.contains("reconciled: 13 of 13 planned tests reported an outcome"), "{}", run.stdout);
+}
