@@ -36,6 +36,7 @@ fn main() {
         }
     };
     signals::install();
+    services::process::become_subreaper();
     let outcome = run(flags);
     let kind = match outcome {
         Ok(kind) => kind,

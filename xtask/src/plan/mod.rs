@@ -222,6 +222,20 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
             "--random-order needs pytest-randomly in the backend environment: add it to the requirements",
         ));
     }
+    // A broken `-m` after `--` would take xdist's workers down with an internal error: refuse it here.
+    let mut words = args.passthrough.iter();
+    while let Some(word) = words.next() {
+        let expression = match word.strip_prefix("-m") {
+            Some("") => words.next().cloned(),
+            Some(rest) if !word.starts_with("--") => Some(rest.trim_start_matches('=').to_owned()),
+            _ => None,
+        };
+        if let Some(expression) = expression.filter(|_| wants_pytest) {
+            crate::config::check_marker_expression(&expression).map_err(|problem| {
+                usage(format!("`-m {expression}` after -- is not a pytest marker expression: {problem}"))
+            })?;
+        }
+    }
     let e2e_suite = chosen.iter().find(|suite| suite.kind == SuiteKind::Playwright);
     let catch_all = (*selection == Selection::All).then_some(config.backend.unassigned);
     let pytest_suites: Vec<&Suite> = chosen.iter().copied().filter(|s| s.kind == SuiteKind::Pytest).collect();

@@ -34,6 +34,8 @@ pub(crate) struct Ended {
     pub(crate) refused: Option<String>,
     /// Tests left out by `[backend] exclude`.
     pub(crate) excluded: u64,
+    /// The session could not start because of its configuration (exit 2, not a test failure): why.
+    pub(crate) usage: Option<String>,
 }
 
 /// A session on its way: started, polled until its process ends, then reconciled.
@@ -59,6 +61,8 @@ pub(crate) struct SessionRun<'p> {
     last_event: Instant,
     /// Set when the watchdog stopped a session that had gone silent.
     hung: Option<String>,
+    /// Modules that could not be collected: their tests are in no suite, so the run fails.
+    collect_errors: Vec<String>,
 }
 
 impl<'p> SessionRun<'p> {
@@ -121,6 +125,7 @@ impl<'p> SessionRun<'p> {
             timed_out: BTreeMap::new(),
             last_event: Instant::now(),
             hung: None,
+            collect_errors: Vec::new(),
         })
     }
 
@@ -205,7 +210,7 @@ impl<'p> SessionRun<'p> {
                 emit(Event::SuiteFinished(result.clone()));
             }
         }
-        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded }
+        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded, usage: None }
     }
 
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
@@ -229,6 +234,12 @@ impl<'p> SessionRun<'p> {
     fn handle(&mut self, event: StreamEvent, emit: &mut dyn FnMut(Event)) {
         match event {
             StreamEvent::Databases { engines } => self.engines = Some(engines),
+            StreamEvent::Collecterror { nodeid, message } => {
+                self.collect_errors.push(format!(
+                    "{} could not be collected: {message}",
+                    if nodeid.is_empty() { "the test tree" } else { &nodeid }
+                ));
+            }
             StreamEvent::Start { id, suite, time } => {
                 self.running.insert(id, (suite, time, false));
             }
@@ -325,13 +336,22 @@ impl<'p> SessionRun<'p> {
             for result in &mut self.results {
                 result.status = SuiteStatus::NotRun;
             }
-            return Ended { results: self.results, spans: self.spans, refused: Some(refused), excluded: 0 };
+            return Ended {
+                results: self.results,
+                spans: self.spans,
+                refused: Some(refused),
+                excluded: 0,
+                usage: None,
+            };
         }
         let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
         let expected_exit = match self.plan.kind {
             SuiteKind::Pytest => matches!(status.code(), Some(0 | 1 | 5)),
             SuiteKind::Playwright => matches!(status.code(), Some(0 | 1)),
         };
+        if let Some(usage) = self.usage_error(status, &log) {
+            return Ended { results: self.results, spans: self.spans, refused: None, excluded: 0, usage: Some(usage) };
+        }
         let session_error = (!expected_exit).then(|| {
             format!(
                 "{} ended with {status}: {} (log: {})",
@@ -366,6 +386,9 @@ impl<'p> SessionRun<'p> {
             }
             if let Some(hung) = &self.hung {
                 errors.push(hung.clone());
+            }
+            if index == 0 {
+                errors.extend(self.collect_errors.iter().cloned());
             }
             for id in missing.iter().filter(|id| self.timed_out.contains_key(**id)) {
                 errors.push(format!(
@@ -409,7 +432,7 @@ impl<'p> SessionRun<'p> {
             self.announced[index] = true;
             emit(Event::SuiteFinished(result.clone()));
         }
-        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded }
+        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded, usage: None }
     }
 }
 
@@ -426,6 +449,38 @@ fn span_of(tests: &[TestRecord]) -> Option<Duration> {
     let first = tests.iter().filter_map(|t| t.start).reduce(f64::min)?;
     let last = tests.iter().filter_map(|t| t.stop).reduce(f64::max)?;
     Some(Duration::from_secs_f64((last - first).max(0.0)))
+}
+
+impl SessionRun<'_> {
+    /// A session that ran no test because of its configuration: pytest's usage errors (an unknown
+    /// option after `--`, an invalid marker expression in xtask.toml), or a settings module that
+    /// does not exist.
+    fn usage_error(&self, status: ExitStatus, log: &str) -> Option<String> {
+        if self.plan.kind != SuiteKind::Pytest || self.planned.is_some() {
+            return None;
+        }
+        let settings = self.plan.env.iter().find(|(key, _)| key == "DJANGO_SETTINGS_MODULE").map(|(_, v)| v.as_str());
+        let missing_settings = settings.filter(|module| {
+            let package = module.split('.').next().unwrap_or(module);
+            log.contains(&format!("No module named '{package}")) || log.contains(&format!("No module named '{module}'"))
+        });
+        if log.contains("while loading conftest") {
+            // The project's own code failed to import: its failure, reported as one (exit 1).
+            return None;
+        }
+        match (status.code(), missing_settings) {
+            (_, Some(module)) => Some(format!(
+                "the settings module `{module}` cannot be imported: {} (fix [backend] settings in xtask.toml)",
+                telling_line(log)
+            )),
+            (Some(4), None) => Some(format!(
+                "pytest refused its arguments: {} (check `-- ARGS`, and the markers and args in xtask.toml; log: {})",
+                telling_line(log),
+                self.plan.log.display()
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Polls sessions until each has ended, an interrupt arrives, or (fail fast) one has failed.

@@ -21,6 +21,11 @@ pub(super) enum StreamEvent {
         #[serde(default)]
         excluded: BTreeMap<String, u64>,
     },
+    /// A module or directory that could not be collected.
+    Collecterror {
+        nodeid: String,
+        message: String,
+    },
     /// A test began (pytest's controller; no worker is known there).
     Start {
         id: String,

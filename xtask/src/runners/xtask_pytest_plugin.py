@@ -142,6 +142,13 @@ def pytest_runtest_protocol(item, nextitem):
         killer.cancel()
 
 
+def pytest_collectreport(report):
+    """A module that cannot be collected (syntax error, import error) has no test to report: say so,
+    or its tests would be missing from a green run."""
+    if _stream is not None and report.failed:
+        _stream.emit(event="collecterror", nodeid=report.nodeid, message=_first_line(report, last=True))
+
+
 def pytest_runtest_logstart(nodeid, location):
     """A test began (on the controller, for any worker): the xtask shows tests that run long."""
     if _stream is not None:
@@ -258,6 +265,14 @@ def _refuse(unassigned):
         _stream.emit(event="refused", message=_refusal(unassigned))
 
 
+def _read_labels():
+    try:
+        with open(_spec["labels"], encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 def _excluded_by_suite(excluded):
     counts = {}
     for _, suite in excluded:
@@ -326,8 +341,10 @@ def pytest_xdist_node_collection_finished(node, ids):
     )
     if _spec is None or _planned_sent:
         return
-    with open(_spec["labels"], encoding="utf-8") as handle:
-        written = json.load(handle)
+    written = _read_labels()
+    if written is None:
+        # The workers failed before labelling (their collection raised): pytest reports why.
+        return
     _labels = written["labels"]
     _send_planned(_excluded_by_suite(written.get("excluded", [])))
 
@@ -455,10 +472,7 @@ class _Scheduler:
         self._fill()
 
     def _units(self):
-        labels = _labels
-        if labels is None:
-            with open(self.spec["labels"], encoding="utf-8") as handle:
-                labels = json.load(handle)["labels"]
+        labels = _labels if _labels is not None else (_read_labels() or {}).get("labels", {})
         durations = self.spec.get("durations", {})
         known = [durations[test] for test in self.collection if test in durations]
         # A test never timed counts as a typical one: the median of the known.
@@ -521,14 +535,16 @@ class _Scheduler:
                     node.shutdown()
 
 
-def _first_line(report):
+def _first_line(report, last=False):
+    """The telling line of a report: its first `E` line (an assertion), or with `last` its final one
+    (the exception of a collection error)."""
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     text = report.longreprtext or ""
     lines = [line for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("E "):
-            return line[1:].strip()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    if errors:
+        return errors[-1] if last else errors[0]
     return lines[-1].strip() if lines else ""
 
 

@@ -122,3 +122,48 @@ pub(crate) fn kill_run_processes(run_id: &str) -> usize {
     }
     killed
 }
+
+/// Makes this process the reaper of its orphaned descendants (Linux): a test's child that left its
+/// process group, its session and its environment still ends up ours, so `kill_orphans` finds it.
+pub(crate) fn become_subreaper() {
+    // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) only sets a flag on this process.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    }
+}
+
+/// Kills and reaps every process still a child of this one: at the end of a run every child it
+/// started was stopped and waited for, so what is left is an orphan of the run's. Returns how many.
+pub(crate) fn kill_orphans() -> usize {
+    let own = std::process::id().to_string();
+    let mut killed = 0;
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // Fields after the command name: state, then the parent's pid.
+        let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if parent == Some(own.as_str()) {
+            // SAFETY: kill(2) on a child of this process; no memory is involved.
+            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    // SAFETY: waitpid(-1, WNOHANG) reaps any exited child and touches only `status`.
+    while Instant::now() < deadline {
+        let mut status = 0;
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 && killed == 0 {
+            break;
+        }
+        if pid < 0 {
+            break;
+        }
+        if pid == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    killed
+}

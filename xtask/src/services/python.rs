@@ -292,7 +292,7 @@ impl Pyproject {
 /// The interpreter tests run with: `XTASK_PYTHON`, else `[backend] python` (the user's environment,
 /// only checked), else the managed virtualenv (set up when stale).
 pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<PathBuf> {
-    if let Some(python) = std::env::var_os("XTASK_PYTHON") {
+    if let Some(python) = std::env::var_os("XTASK_PYTHON").filter(|value| !value.is_empty()) {
         let python = PathBuf::from(python);
         return which(&python.to_string_lossy())
             .ok_or_else(|| usage(format!("XTASK_PYTHON={} is not an executable: fix or unset it", python.display())));

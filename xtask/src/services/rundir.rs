@@ -66,6 +66,8 @@ impl Drop for RunDir {
         // Whatever a test started and did not stop (a server that left its process group, say)
         // still carries the run's id in its environment.
         crate::services::process::kill_run_processes(&self.run_id);
+        // And what left the run's process groups, sessions and environment: orphans are ours.
+        crate::services::process::kill_orphans();
         if self.keep {
             // Kept for the user: no sweep may take it.
             let _ = std::fs::remove_file(self.path.join(OWNER_FILE));

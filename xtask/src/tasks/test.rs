@@ -350,6 +350,12 @@ impl<'a> Session<'a> {
                 }
                 let ended = session.finish(status, &mut emit);
                 excluded += ended.excluded;
+                if let Some(problem) = ended.usage {
+                    for session in running.drain(..) {
+                        session.interrupt(&mut |_| {});
+                    }
+                    return Err(crate::exit::usage(problem));
+                }
                 if let Some(refused) = ended.refused {
                     // Nothing of this run counts: stop the rest and say why, as a usage of the config.
                     for session in running.drain(..) {
