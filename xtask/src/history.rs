@@ -36,7 +36,16 @@ fn history_path(root: &Path) -> PathBuf {
 }
 
 fn read(path: &Path) -> Durations {
-    std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+    read_checked(path).unwrap_or_default()
+}
+
+/// The file's durations; nothing when it does not exist; why not when it exists but does not parse.
+fn read_checked(path: &Path) -> Result<Durations, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|error| format!("{} is corrupt ({error})", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Durations::default()),
+        Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+    }
 }
 
 impl Durations {
@@ -119,9 +128,15 @@ impl Durations {
         results: &[SuiteResult],
         complete: bool,
         engines: Option<Vec<String>>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let path = history_path(root);
-        let mut history = read(&path);
+        // Read, add, replace: under a lock, or two runs at once would each drop the other's entries.
+        let _lock =
+            crate::services::lock::FileLock::acquire(&path.with_extension("lock"), "recording durations", &mut |_| {})?;
+        let (mut history, replaced) = match read_checked(&path) {
+            Ok(history) => (history, None),
+            Err(why) => (Durations::default(), Some(format!("{why}: replaced by this run's durations"))),
+        };
         if engines.is_some() {
             history.engines = engines;
         }
@@ -132,7 +147,8 @@ impl Durations {
             let seconds = result.tests.iter().map(|t| t.duration.as_secs_f64()).sum();
             history.suites.insert(result.suite.clone(), SuiteRecord { tests: result.tests.len() as u64, seconds });
         }
-        write(&path, &history)
+        write(&path, &history)?;
+        Ok(replaced)
     }
 
     /// Rewrites the committed durations file from everything known here (not this machine's engines).

@@ -289,7 +289,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
             args: &["test", "fast", "--workers", "2"],
             env: &[],
             code: 1,
-            says: "tests/test_segv.py::test_segv",
+            says: "crashed while running 'tests/test_segv.py::test_segv'; the worker's output: ",
             never: None,
         },
         Case {

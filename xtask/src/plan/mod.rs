@@ -47,6 +47,12 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The plugins a dry run assumes when the environment is not made yet: set-up installs the
+    /// runner's own needs (pytest-xdist); the others are the project's.
+    pub(crate) fn assumed_plugins() -> Plugins {
+        Plugins { xdist: true, reruns: true, randomly: true }
+    }
+
     /// Every suite of the run, in run order.
     pub(crate) fn suites(&self) -> impl Iterator<Item = &SuiteSlot> {
         self.sessions.iter().flat_map(|session| &session.suites)

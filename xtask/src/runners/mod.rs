@@ -280,6 +280,13 @@ impl<'p> SessionRun<'p> {
                     }
                 }
                 let mut record = test.record();
+                if test.crashed() {
+                    // How the worker died, from its last words in the session's log.
+                    if let Some(words) = last_words(&fs::read_to_string(&self.plan.log).unwrap_or_default()) {
+                        record.message =
+                            Some(format!("{}; the worker's output: {words}", record.message.unwrap_or_default()));
+                    }
+                }
                 if let Some(seconds) = self.timed_out.get(&test.id) {
                     record.message =
                         Some(format!("timed out after {seconds} s and ignored it: its worker was ended and replaced"));
@@ -434,6 +441,17 @@ impl<'p> SessionRun<'p> {
         }
         Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded, usage: None }
     }
+}
+
+/// The line of a session's log that says how a worker died (a fatal signal, a fatal Python error,
+/// xdist's own word), if there is one.
+fn last_words(log: &str) -> Option<String> {
+    let telling = ["Fatal Python error", "Segmentation fault", "Killed", "Aborted", "node down", "exit code"];
+    log.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| telling.iter().any(|word| line.contains(word)))
+        .map(|line| line.chars().take(200).collect())
 }
 
 fn named(ids: &[&str]) -> String {

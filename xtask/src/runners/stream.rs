@@ -76,6 +76,10 @@ pub(super) struct TestLine {
 }
 
 impl TestLine {
+    pub(super) fn crashed(&self) -> bool {
+        self.outcome == "crashed"
+    }
+
     pub(super) fn record(&self) -> TestRecord {
         let outcome = match self.outcome.as_str() {
             "passed" => Outcome::Passed,

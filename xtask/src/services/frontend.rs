@@ -9,6 +9,7 @@ use crate::config::Frontend;
 use crate::events::Event;
 use crate::exit::environment;
 use crate::services::fnv1a;
+use crate::services::lock::FileLock;
 use crate::services::python::run_logged;
 use crate::services::{is_executable, is_root, which};
 
@@ -60,6 +61,12 @@ impl App<'_> {
     /// Installs node modules and rebuilds, each only when its inputs changed. Each input is hashed
     /// once, before the work: the stamp then says exactly what was installed or built.
     pub(crate) fn prepare(&self, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        if self.modules_fresh() && self.build_fresh() {
+            return Ok(());
+        }
+        // One run installs and builds; another waits for it. Stamps are written last, so work an
+        // interrupted run left half done is done again.
+        let _guard = FileLock::acquire(&self.dir.join(".xtask-setup.lock"), "setting up the frontend", emit)?;
         let lock = self.lock_hash();
         if !(self.stamped(MODULES_STAMP, &lock) && is_executable(&self.playwright())) {
             emit(Event::Note(format!("installing node modules in {} (log: {})", self.dir.display(), log.display())));

@@ -1,6 +1,7 @@
 //! Things a run needs and must always tear down. Each is a guard whose `Drop` cleans up.
 
 pub(crate) mod frontend;
+pub(crate) mod lock;
 pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod python;

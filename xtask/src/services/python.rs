@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::events::Event;
 use crate::exit::{environment, usage};
+use crate::services::lock::FileLock;
 use crate::services::process::ChildGroup;
 use crate::services::{fnv1a, telling_line, which};
 use crate::Ctx;
@@ -87,10 +88,12 @@ impl Venv {
     }
 
     fn state_for(&self, inputs_hash: &str) -> VenvState {
+        // The stamp is written last: without it the environment never finished (an interrupted
+        // set-up, a failed install), and is made again from nothing rather than trusted.
+        let Ok(stamp) = fs::read_to_string(self.dir.join(STAMP)) else { return VenvState::Missing };
         if !self.python().exists() {
             return VenvState::Missing;
         }
-        let stamp = fs::read_to_string(self.dir.join(STAMP)).unwrap_or_default();
         if stamp.trim() == inputs_hash {
             VenvState::Fresh
         } else {
@@ -145,13 +148,24 @@ impl Venv {
         Ok(words)
     }
 
-    /// Creates or refreshes the virtualenv; does nothing when it is fresh (unless `force`).
-    pub(crate) fn ensure(&self, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+    /// Creates or refreshes the virtualenv; does nothing when it is fresh (unless `force`). Whether
+    /// it installed anything.
+    pub(crate) fn ensure(&self, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<bool> {
         // The hash of what is about to be installed is the one stamped afterwards.
         let hash = self.inputs_hash()?;
+        if self.state_for(&hash) == VenvState::Fresh && !force {
+            return Ok(false);
+        }
+        // One run sets it up; another waits, then finds it fresh.
+        let lock_path = self.dir.with_file_name(format!(
+            "{}.lock",
+            self.dir.file_name().map_or_else(|| ".venv".into(), |n| n.to_string_lossy())
+        ));
+        let _lock = FileLock::acquire(&lock_path, &format!("setting up {}", self.dir.display()), emit)?;
         let state = self.state_for(&hash);
         if state == VenvState::Fresh && !force {
-            return Ok(());
+            // Another run made it while this one waited.
+            return Ok(false);
         }
         let arguments = self.install_arguments()?;
         let uv = which("uv");
@@ -175,23 +189,47 @@ impl Venv {
         }
         fs::write(log, "")?;
         let _ = fs::remove_file(self.dir.join(STAMP));
+        // What pip and ensurepip leave in the temp dir goes with this directory.
+        let scratch = self.dir.with_file_name(format!(".xtask-setup-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&scratch);
+        fs::create_dir_all(&scratch)?;
+        let result = self.install(state, force, &uv, &base, &arguments, &scratch, log);
+        let _ = fs::remove_dir_all(&scratch);
+        result?;
+        fs::write(self.dir.join(STAMP), hash + "\n")
+            .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
+        Ok(true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn install(
+        &self,
+        state: VenvState,
+        force: bool,
+        uv: &Option<PathBuf>,
+        base: &Path,
+        arguments: &[String],
+        scratch: &Path,
+        log: &Path,
+    ) -> anyhow::Result<()> {
         if state == VenvState::Missing || force {
             let _ = fs::remove_dir_all(&self.dir);
-            let mut create = match &uv {
+            let mut create = match uv {
                 Some(uv) => {
                     let mut command = Command::new(uv);
-                    command.args(["venv", "--seed", "--python"]).arg(&base).arg(&self.dir);
+                    command.args(["venv", "--seed", "--python"]).arg(base).arg(&self.dir);
                     command
                 }
                 None => {
-                    let mut command = Command::new(&base);
+                    let mut command = Command::new(base);
                     command.args(["-m", "venv"]).arg(&self.dir);
                     command
                 }
             };
+            create.env("TMPDIR", scratch);
             run_logged(&mut create, log, "creating the virtualenv")?;
         }
-        let mut install = match &uv {
+        let mut install = match uv {
             Some(uv) => {
                 let mut command = Command::new(uv);
                 command.args(["pip", "install", "--python"]).arg(self.python());
@@ -203,7 +241,7 @@ impl Venv {
                 command
             }
         };
-        install.args(&arguments);
+        install.args(arguments).env("TMPDIR", scratch);
         if let Err(error) = run_logged(&mut install, log, "installing the backend's requirements") {
             let text = fs::read_to_string(log).unwrap_or_default();
             if text.contains("ResolutionImpossible")
@@ -220,8 +258,6 @@ impl Venv {
             }
             return Err(error);
         }
-        fs::write(self.dir.join(STAMP), hash + "\n")
-            .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(())
     }
 }
@@ -310,6 +346,21 @@ pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) ->
     let venv = Venv::of(ctx);
     venv.ensure(false, log, emit)?;
     Ok(venv.python())
+}
+
+/// The interpreter a run would use, without setting anything up (`--dry-run`), and what set-up would
+/// do first, if anything.
+pub(crate) fn planned_interpreter(ctx: &Ctx) -> anyhow::Result<(PathBuf, Option<String>)> {
+    if std::env::var_os("XTASK_PYTHON").is_some_and(|value| !value.is_empty()) || ctx.config.backend.python.is_some() {
+        return Ok((interpreter(ctx, Path::new("/dev/null"), &mut |_| {})?, None));
+    }
+    let venv = Venv::of(ctx);
+    let would = match venv.state()? {
+        VenvState::Fresh => None,
+        VenvState::Missing => Some(format!("would create {} from {}", venv.dir.display(), venv.describe_source())),
+        VenvState::Stale => Some(format!("would update {} from {}", venv.dir.display(), venv.describe_source())),
+    };
+    Ok((venv.python(), would))
 }
 
 /// Runs a set-up command with its output appended to `log`; fails with the telling line of it.

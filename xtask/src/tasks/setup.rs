@@ -8,7 +8,7 @@ use crate::flags;
 use crate::reporter::Reporter;
 use crate::services::frontend::{self, App};
 use crate::services::postgres;
-use crate::services::python::{self, Venv, VenvState};
+use crate::services::python::{self, Venv};
 use crate::Ctx;
 
 impl flags::Setup {
@@ -28,9 +28,8 @@ impl flags::Setup {
             }
             None => {
                 let venv = Venv::of(ctx);
-                let before = venv.state()?;
-                venv.ensure(self.force, &log, &mut |event| reporter.handle(&event))?;
-                let what = if before == VenvState::Fresh && !self.force { "already up to date" } else { "installed" };
+                let installed = venv.ensure(self.force, &log, &mut |event| reporter.handle(&event))?;
+                let what = if installed { "installed" } else { "already up to date" };
                 reporter.handle(&Event::Note(format!(
                     "backend environment {what}: {} (from {})",
                     venv.python().display(),

@@ -68,7 +68,7 @@ pub(crate) struct Session<'a> {
     shard_durations: Durations,
     app_dir: Option<PathBuf>,
     playwright_bin: Option<PathBuf>,
-    e2e: Option<(Browser, PathBuf, Option<Vec<Listed>>)>,
+    e2e: Option<(Option<Browser>, PathBuf, Option<Vec<Listed>>)>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -108,12 +108,6 @@ impl<'a> Session<'a> {
         let mut reporter =
             Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs);
         let run_id = plan::new_run_id();
-        let log_dir = super::run_log_dir(&ctx.root, &run_id)?;
-        let python = timed(&mut spans, "set-up", "backend environment", || {
-            python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))
-        })?;
-        let plugins = pytest::probe_plugins(&python)?;
-        let backend_dir = ctx.config.backend_dir(&ctx.root);
         if !args.dry_run {
             let (swept, untrusted) = sweep::sweep();
             for swept in swept {
@@ -128,6 +122,26 @@ impl<'a> Session<'a> {
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
         pytest::install_plugin(&run_dir.plugin_dir())?;
+        // A dry run changes nothing: no log directory, no set-up; it says what set-up would do.
+        let log_dir = if args.dry_run { run_dir.path().join("tmp") } else { super::run_log_dir(&ctx.root, &run_id)? };
+        let python = if args.dry_run {
+            let (python, would) = python::planned_interpreter(ctx)?;
+            if let Some(would) = would {
+                reporter.handle(&Event::Note(format!("dry run: {would}")));
+            }
+            python
+        } else {
+            timed(&mut spans, "set-up", "backend environment", || {
+                python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))
+            })?
+        };
+        let plugins = if python.exists() {
+            pytest::probe_plugins(&python)?
+        } else {
+            // What the set-up would install: the runner's own needs at least.
+            Plan::assumed_plugins()
+        };
+        let backend_dir = ctx.config.backend_dir(&ctx.root);
 
         // The frontend: modules and build when their inputs changed, a browser; the test listing
         // only when a shard or the dry run needs it before the run (the run itself tells its tests).
@@ -139,12 +153,27 @@ impl<'a> Session<'a> {
             .map(|config| App { dir: ctx.root.join(&config.dir), config });
         let mut lister = None;
         if let Some(app) = &app {
-            timed(&mut spans, "set-up", "frontend modules and build", || {
-                app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))
-            })?;
-            let browser = frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?;
+            let browser = if args.dry_run {
+                for (fresh, would) in
+                    [(app.modules_fresh(), "install the node modules"), (app.build_fresh(), "build the frontend")]
+                {
+                    if !fresh {
+                        reporter.handle(&Event::Note(format!("dry run: would {would} in {}", app.dir.display())));
+                    }
+                }
+                let found = frontend::find_browser().ok();
+                if found.is_none() {
+                    reporter.handle(&Event::Note("dry run: would install Debian's chromium-headless-shell".to_owned()));
+                }
+                found
+            } else {
+                timed(&mut spans, "set-up", "frontend modules and build", || {
+                    app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))
+                })?;
+                Some(frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?)
+            };
             let reporter_path = playwright::install_reporter(&run_dir.path().join("js"))?;
-            let listing = if args.shard.is_some() || args.dry_run {
+            let listing = if args.shard.is_some() || (args.dry_run && app.modules_fresh()) {
                 Some(Lister::spawn(
                     &app.playwright(),
                     &app.dir,
@@ -216,7 +245,7 @@ impl<'a> Session<'a> {
                 playwright,
                 reporter,
                 listed: listed.as_deref(),
-                chromium: browser.system(),
+                chromium: browser.as_ref().and_then(Browser::system),
             }),
             _ => None,
         };
@@ -385,8 +414,10 @@ impl<'a> Session<'a> {
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
         let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
-        if let Err(error) = Durations::record(&self.ctx.root, &results, complete, engines_seen) {
-            self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}")));
+        match Durations::record(&self.ctx.root, &results, complete, engines_seen) {
+            Ok(None) => {}
+            Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
+            Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
         }
         let unassigned = plan
             .catch_all

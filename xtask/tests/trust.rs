@@ -1,0 +1,133 @@
+//! Shared places are trusted only when proven: a temp dir planted by someone else is left alone (and
+//! its database is not dropped), a half-built environment is built again, two set-ups at once take
+//! turns, four runs at once keep every recorded duration, a corrupt history is reported and replaced,
+//! and a dry run changes nothing.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use common::{Project, Run, TestServer};
+
+#[test]
+fn a_planted_temp_dir_is_left_alone_and_its_database_is_not_dropped() {
+    let server = TestServer::start();
+    server.psql("CREATE DATABASE test_important_app").unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    // Someone else's directory, naming a dead owner and our server's database.
+    let foreign = temp.path().join("xtask-zzprobe1");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("owner"), "4000000 1\n").unwrap();
+    std::fs::write(foreign.join("database"), format!("{}\ntest_important_app\n", server.url())).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(4_000_000), Some(4_000_000)).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // One of ours, but open to others: as untrustworthy.
+    let open = temp.path().join("xtask-zzprobe2");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::write(open.join("owner"), "4000000 1\n").unwrap();
+    std::fs::write(open.join("database"), format!("{}\ntest_important_app\n", server.url())).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let project = Project::copy_of("mini");
+    let run = Run::from(project.xtask(&["test", "fast"]).env("TMPDIR", temp.path()).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(
+        run.stderr.contains("left") && run.stderr.contains("xtask-zzprobe1 alone: it is owned by uid 4000000"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("xtask-zzprobe2 alone: its mode is 777"), "{}", run.stderr);
+    assert_eq!(server.databases(), ["test_important_app"], "the planted database name was dropped");
+    assert!(foreign.exists() && open.exists(), "a planted directory was removed");
+}
+
+#[test]
+fn a_half_built_environment_is_built_again_and_two_set_ups_take_turns() {
+    let project = Project::bare_copy_of("legacy");
+    std::fs::write(project.path().join("xtask.toml"), "project = \"legacy\"\n[backend]\ndir = \".\"\nsettings = \"legacy.settings_test\"\ndatabase = \"none\"\n[[suite]]\nname = \"unit\"\nmarker = \"unit\"\nmax_workers = 2\n").unwrap();
+    // What a set-up killed while it made the virtualenv leaves: an interpreter, no pip, no stamp.
+    let made = Command::new("python3")
+        .args(["-m", "venv", "--without-pip", ".venv"])
+        .current_dir(project.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let first = project
+        .xtask_managing(&["setup"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let second = Run::from(project.xtask_managing(&["setup"]).output().unwrap());
+    let first = Run::from(first.wait_with_output().unwrap());
+    assert_eq!(first.code, 0, "{}", first.explain());
+    assert_eq!(second.code, 0, "{}", second.explain());
+    assert!(
+        first.stderr.contains("creating") && first.stderr.contains(".venv"),
+        "rebuilt from nothing: {}",
+        first.explain()
+    );
+    assert!(second.stderr.contains("waiting for another xtask to finish setting up"), "{}", second.explain());
+    assert!(second.stderr.contains("already up to date"), "{}", second.explain());
+    let run = Run::from(project.xtask_managing(&["test", "unit"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let leftovers: Vec<_> = std::fs::read_dir(project.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".xtask-setup"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn four_runs_at_once_keep_every_duration_and_a_corrupt_history_is_replaced() {
+    let project = Project::copy_of("mini");
+    let history = project.path().join("target/xtask/history.json");
+    std::fs::create_dir_all(history.parent().unwrap()).unwrap();
+    std::fs::write(&history, "{ torn").unwrap();
+    let selections: [&[&str]; 4] = [
+        &["test", "fast", "--", "-k", "arithmetic"],
+        &["test", "fast", "--", "-k", "not arithmetic"],
+        &["test", "db", "--workers", "1"],
+        &["test-all", "--", "-k", "plain or arithmetic or create_user"],
+    ];
+    let children: Vec<_> = selections.iter().map(|args| project.xtask(args).output()).collect();
+    let runs: Vec<Run> = children.into_iter().map(|out| Run::from(out.unwrap())).collect();
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.explain());
+    }
+    assert!(
+        runs.iter().any(|run| run.stderr.contains("history.json is corrupt") && run.stderr.contains("replaced")),
+        "the corrupt file was not reported"
+    );
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&history).unwrap()).unwrap();
+    let ids: Vec<&String> = recorded["durations"].as_object().unwrap().keys().collect();
+    assert_eq!(ids.len(), 19, "every test's duration (the skipped one included) is kept: {ids:?}");
+}
+
+#[test]
+fn a_dry_run_on_a_bare_checkout_changes_nothing() {
+    let project = Project::bare_copy_of("legacy");
+    std::fs::write(project.path().join("xtask.toml"), "project = \"legacy\"\n[backend]\ndir = \".\"\nsettings = \"legacy.settings_test\"\n[[suite]]\nname = \"unit\"\nmarker = \"unit\"\nmax_workers = 2\n").unwrap();
+    let before = tree(project.path());
+    let run = Run::from(project.xtask_managing(&["test-all", "--dry-run"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stderr.contains("dry run: would create") && run.stderr.contains(".venv from"), "{}", run.explain());
+    assert!(run.stdout.contains("session backend (pytest): unit, unassigned"), "{}", run.stdout);
+    assert_eq!(tree(project.path()), before, "the dry run wrote something");
+}
+
+fn tree(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        found.push(entry.path().display().to_string());
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(tree(&entry.path()));
+        }
+    }
+    found.sort();
+    found
+}
