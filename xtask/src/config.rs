@@ -245,7 +245,19 @@ impl Config {
         let path = root.join(FILE_NAME);
         let text = std::fs::read_to_string(&path)
             .map_err(|error| usage(format!("cannot read {}: {error}", path.display())))?;
-        Config::parse(&text)
+        let config = Config::parse(&text)?;
+        for (key, dir) in
+            [("[backend] dir", Some(&config.backend.dir)), ("[frontend] dir", config.frontend.as_ref().map(|f| &f.dir))]
+        {
+            if let Some(dir) = dir.filter(|dir| !root.join(dir).is_dir()) {
+                return Err(usage(format!(
+                    "{FILE_NAME}: {key} = \"{}\" is not a directory under {}: fix it",
+                    dir.display(),
+                    root.display()
+                )));
+            }
+        }
+        Ok(config)
     }
 
     pub(crate) fn parse(text: &str) -> anyhow::Result<Config> {

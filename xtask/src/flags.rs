@@ -71,7 +71,7 @@ pub(crate) struct Test {
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct RunArgs {
     /// Workers per suite, overriding min(configured maximum, CPUs, tests in the suite).
-    #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256), allow_negative_numbers = true)]
     pub(crate) workers: Option<u32>,
     /// Print the resolved plan (suites, commands, environment, workers and why) and exit.
     #[arg(long)]
@@ -90,11 +90,11 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "K/N")]
     pub(crate) shard: Option<crate::shard::Shard>,
     /// Retry a failing test up to N times; a test that passes on a retry is reported flaky.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub(crate) retries: Option<u32>,
     /// Seconds a test may run before it fails as timed out (its process is ended if it does not
     /// stop); over `timeout` in xtask.toml. Default 600.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400), allow_negative_numbers = true)]
     pub(crate) timeout: Option<u64>,
     /// Settings from [profile.NAME] in xtask.toml; `ci` is built in (no bars, JUnit reports).
     #[arg(long, value_name = "NAME")]

@@ -151,6 +151,11 @@ fn configuration_errors_exit_2_with_file_line_and_column() {
         ),
         case("no xtask.toml", |p| std::fs::remove_file(p.path().join("xtask.toml")).unwrap(), "no xtask.toml in"),
         case(
+            "a backend dir that is not there",
+            |p| toml(p, "dir = \"backend\"", "dir = \"server\""),
+            "[backend] dir = \"server\" is not a directory",
+        ),
+        case(
             "a settings module that does not exist",
             |p| toml(p, "settings = \"mini.settings\"", "settings = \"nowhere.settings\""),
             "the settings module `nowhere.settings` cannot be imported",
@@ -180,7 +185,7 @@ fn usage_errors_exit_2_and_never_echo_a_password() {
         case("zero timeout", &["test-all", "--timeout", "0"], &[], "invalid value '0'", None),
         case("unknown profile", &["test-all", "--profile", "quik"], &[], "unknown profile `quik`", None),
         case("unknown command", &["tets-all"], &[], "unrecognized subcommand", None),
-        case("negative retries", &["test-all", "--retries", "-1"], &[], "unexpected argument '-1'", None),
+        case("negative retries", &["test-all", "--retries", "-1"], &[], "invalid value '-1' for '--retries <N>'", None),
         case("stress once", &["stress", "--runs", "1"], &[], "1 is not in 2..=100", None),
         case("XTASK_ROOT without xtask.toml", &["test-all"], &[("XTASK_ROOT", "/")], "holds no xtask.toml", None),
         case(
@@ -312,7 +317,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
             args: &["test", "fast"],
             env: &[],
             code: 0,
-            says: "reconciled: 12 of 12",
+            says: "stopped what the tests left running: ",
             never: None,
         },
         Case {

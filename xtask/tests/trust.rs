@@ -26,8 +26,18 @@ fn a_planted_temp_dir_is_left_alone_and_its_database_is_not_dropped() {
     let open = temp.path().join("xtask-zzprobe2");
     std::fs::create_dir(&open).unwrap();
     std::fs::write(open.join("owner"), "4000000 1\n").unwrap();
-    std::fs::write(open.join("database"), format!("{}\ntest_important_app\n", server.url())).unwrap();
+    // A name made to run SQL if it were pasted into a query.
+    let injection = "zz'); CREATE TABLE injected_marker(x int); SELECT ('";
+    std::fs::write(open.join("database"), format!("{}\ntest_important_app\n{injection}\n", server.url())).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    // Ours and private, its owner dead: swept, but only names the xtask could have made are dropped.
+    server.psql("CREATE DATABASE important_app").unwrap();
+    let ours = temp.path().join("xtask-zzprobe3");
+    std::fs::create_dir(&ours).unwrap();
+    std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(ours.join("owner"), "4000000 1\n").unwrap();
+    std::fs::write(ours.join("database"), format!("{}\nimportant_app\n{injection}\n", server.url())).unwrap();
 
     let project = Project::copy_of("mini");
     let run = Run::from(project.xtask(&["test", "fast"]).env("TMPDIR", temp.path()).output().unwrap());
@@ -39,7 +49,11 @@ fn a_planted_temp_dir_is_left_alone_and_its_database_is_not_dropped() {
     );
     assert!(run.stderr.contains("xtask-zzprobe2 alone: its mode is 777"), "{}", run.stderr);
     assert_eq!(server.databases(), ["test_important_app"], "the planted database name was dropped");
+    assert_eq!(server.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'injected_marker'").unwrap().trim(), "0");
     assert!(foreign.exists() && open.exists(), "a planted directory was removed");
+    assert!(!ours.exists() && run.stderr.contains("swept what run zzprobe3 left"), "{}", run.stderr);
+    let kept = server.psql("SELECT count(*) FROM pg_database WHERE datname = 'important_app'").unwrap();
+    assert_eq!(kept.trim(), "1", "a name the xtask cannot have made was dropped");
 }
 
 #[test]

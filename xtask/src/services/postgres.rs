@@ -34,6 +34,14 @@ impl Database {
         }
     }
 
+    /// The server process this run started, if it started one.
+    pub(crate) fn server_pid(&self) -> Option<u32> {
+        match self {
+            Database::Private(server) => server.server.as_ref().map(ChildGroup::pid),
+            _ => None,
+        }
+    }
+
     /// Whether the server accepts connections, without waiting; a server that failed to start is
     /// an error (and this becomes `None`).
     pub(crate) fn poll_ready(slot: &mut Option<Database>) -> anyhow::Result<bool> {

@@ -64,6 +64,10 @@ impl ChildGroup {
         }
     }
 
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Asks the group to stop, waits up to the grace period, then kills what is left.
     pub(crate) fn stop(&mut self) {
         if self.done {
@@ -132,21 +136,26 @@ pub(crate) fn become_subreaper() {
     }
 }
 
-/// Kills and reaps every process still a child of this one: at the end of a run every child it
-/// started was stopped and waited for, so what is left is an orphan of the run's. Returns how many.
-pub(crate) fn kill_orphans() -> usize {
+/// Kills and reaps every process still a child of this one but `spare`: at the end of a run every
+/// child it started was stopped and waited for, so what is left is an orphan of the run's. Returns
+/// what it killed.
+pub(crate) fn kill_orphans(spare: &[u32]) -> Vec<String> {
     let own = std::process::id().to_string();
-    let mut killed = 0;
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+    let mut killed = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
     for entry in entries.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if u32::try_from(pid).is_ok_and(|pid| spare.contains(&pid)) {
+            continue;
+        }
         let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
         // Fields after the command name: state, then the parent's pid.
         let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
         if parent == Some(own.as_str()) {
+            let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
             // SAFETY: kill(2) on a child of this process; no memory is involved.
             if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                killed += 1;
+                killed.push(format!("{pid} ({})", String::from_utf8_lossy(&command).replace('\0', " ").trim()));
             }
         }
     }
@@ -155,7 +164,7 @@ pub(crate) fn kill_orphans() -> usize {
     while Instant::now() < deadline {
         let mut status = 0;
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 && killed == 0 {
+        if pid <= 0 && killed.is_empty() {
             break;
         }
         if pid < 0 {

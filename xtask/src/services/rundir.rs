@@ -67,7 +67,7 @@ impl Drop for RunDir {
         // still carries the run's id in its environment.
         crate::services::process::kill_run_processes(&self.run_id);
         // And what left the run's process groups, sessions and environment: orphans are ours.
-        crate::services::process::kill_orphans();
+        crate::services::process::kill_orphans(&[]);
         if self.keep {
             // Kept for the user: no sweep may take it.
             let _ = std::fs::remove_file(self.path.join(OWNER_FILE));

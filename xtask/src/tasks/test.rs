@@ -411,6 +411,19 @@ impl<'a> Session<'a> {
                 results.push(skipped);
             }
         }
+        // Every session has ended: a process still here is one the tests left behind. Say which.
+        // (Not while the server is still starting: its initdb is a child too.)
+        if !matches!(self.database, Some(Database::Starting(_))) {
+            let spare: Vec<u32> = self.database.as_ref().and_then(Database::server_pid).into_iter().collect();
+            let mut left = crate::services::process::kill_orphans(&spare);
+            let by_id = crate::services::process::kill_run_processes(&self.run_id);
+            if by_id > 0 {
+                left.push(format!("{by_id} process(es) that still carried this run's id"));
+            }
+            if !left.is_empty() {
+                self.reporter.handle(&Event::Note(format!("stopped what the tests left running: {}", left.join(", "))));
+            }
+        }
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
         let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
