@@ -39,25 +39,14 @@ fn collected(project: &Project) -> Vec<String> {
     ids
 }
 
+/// The lanes that ran tests, and the names of the set-up steps, of a run's trace.json.
 fn traced_lanes(project: &Project) -> (Vec<String>, Vec<String>) {
-    let text = std::fs::read_to_string(project.path().join("target/xtask/reports/trace.json")).unwrap();
-    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let events = trace["traceEvents"].as_array().unwrap();
-    let lane = |tid: &serde_json::Value| {
-        events
-            .iter()
-            .find(|e| e["ph"] == "M" && &e["tid"] == tid)
-            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
-    };
+    let boxes = common::trace(project.path());
     let mut test_lanes: Vec<String> =
-        events.iter().filter(|e| e["ph"] == "X" && e["cat"] != "set-up").filter_map(|e| lane(&e["tid"])).collect();
+        boxes.iter().filter(|(_, category, ..)| category != "set-up").map(|(_, _, lane, ..)| lane.clone()).collect();
     test_lanes.sort();
     test_lanes.dedup();
-    let set_up: Vec<String> = events
-        .iter()
-        .filter(|e| e["ph"] == "X" && e["cat"] == "set-up")
-        .map(|e| e["name"].as_str().unwrap().to_owned())
-        .collect();
+    let set_up = boxes.iter().filter(|(_, category, ..)| category == "set-up").map(|(name, ..)| name.clone()).collect();
     (test_lanes, set_up)
 }
 

@@ -10,30 +10,7 @@ use common::{leftovers, Project, Run};
 
 /// (name, suite, lane, start µs, end µs) of every test in a run's trace.json.
 fn traced(project: &Project) -> Vec<(String, String, String, f64, f64)> {
-    let text = std::fs::read_to_string(project.path().join("target/xtask/reports/trace.json")).unwrap();
-    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let events = trace["traceEvents"].as_array().unwrap();
-    let lane = |tid: &serde_json::Value| {
-        events
-            .iter()
-            .find(|e| e["ph"] == "M" && &e["tid"] == tid)
-            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
-            .unwrap()
-    };
-    events
-        .iter()
-        .filter(|e| e["ph"] == "X" && e["cat"] != "set-up")
-        .map(|e| {
-            let start = e["ts"].as_f64().unwrap();
-            (
-                e["name"].as_str().unwrap().to_owned(),
-                e["cat"].as_str().unwrap().to_owned(),
-                lane(&e["tid"]),
-                start,
-                start + e["dur"].as_f64().unwrap(),
-            )
-        })
-        .collect()
+    common::trace(project.path()).into_iter().filter(|(_, category, ..)| category != "set-up").collect()
 }
 
 fn marks(dir: &Path, prefix: &str) -> Vec<String> {

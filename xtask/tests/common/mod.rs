@@ -336,3 +336,32 @@ pub fn send_signal(pid: u32, signal: i32) {
     // SAFETY: kill(2) with a pid we started; no memory is involved.
     unsafe { libc::kill(pid as i32, signal) };
 }
+
+/// Every box of a run's `target/xtask/reports/trace.json`: (name, category: the suite or `set-up`,
+/// lane, start µs, end µs).
+pub fn trace(project: &Path) -> Vec<(String, String, String, f64, f64)> {
+    let text = std::fs::read_to_string(project.join("target/xtask/reports/trace.json")).unwrap();
+    let trace: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let lane = |tid: &serde_json::Value| {
+        events
+            .iter()
+            .find(|e| e["ph"] == "M" && &e["tid"] == tid)
+            .map(|e| e["args"]["name"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    events
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .map(|e| {
+            let start = e["ts"].as_f64().unwrap();
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["cat"].as_str().unwrap().to_owned(),
+                lane(&e["tid"]),
+                start,
+                start + e["dur"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
