@@ -25,6 +25,13 @@ pub(crate) struct Durations {
     engines: Option<Vec<String>>,
 }
 
+/// What the last complete runs recorded of a set of suites: tests and seconds of work.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Recorded {
+    pub(crate) tests: u64,
+    pub(crate) seconds: f64,
+}
+
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
 struct SuiteRecord {
     tests: u64,
@@ -90,8 +97,8 @@ impl Durations {
     }
 
     /// The last complete run of a suite: tests and seconds of work.
-    pub(crate) fn suite(&self, name: &str) -> Option<crate::plan::Recorded> {
-        self.suites.get(name).map(|r| crate::plan::Recorded { tests: r.tests, seconds: r.seconds })
+    pub(crate) fn suite(&self, name: &str) -> Option<Recorded> {
+        self.suites.get(name).map(|r| Recorded { tests: r.tests, seconds: r.seconds })
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<f64> {

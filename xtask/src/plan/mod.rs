@@ -16,9 +16,9 @@ use crate::history::Durations;
 use crate::shard::Shard;
 
 pub(crate) use self::pytest::{python_path, PLUGIN_MODULE};
+pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
 use self::workers::choose_workers;
-pub(crate) use self::workers::{available_cpus, Recorded};
 
 /// Which suites a command asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,8 @@
 //! How many workers, and why: the run's CPU budget shared between the pytest session and the
 //! Playwright run beside it, then each sized by its suites' caps and recorded work.
 
+pub(crate) use crate::history::Recorded;
+
 /// Recorded work below which another worker costs more (start-up, database set-up) than it saves.
 pub(crate) const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
 pub(crate) const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
@@ -34,13 +36,6 @@ impl Budget {
         }
         Budget { pytest: cpus, playwright: cpus, why: format!("{cpus} CPUs") }
     }
-}
-
-/// What the last complete runs recorded of a set of suites: tests and seconds of work.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Recorded {
-    pub(crate) tests: u64,
-    pub(crate) seconds: f64,
 }
 
 /// The pytest session's pool: `min(CPUs, the suites' caps added up, recorded work / 1 s, recorded
