@@ -75,6 +75,7 @@ pub(crate) struct SessionPlan {
     pub(crate) events: PathBuf,
     pub(crate) media_base: PathBuf,
     pub(crate) log: PathBuf,
+    /// The test databases' base name: pytest-django adds `_gwN` per worker, the E2E fixtures `_pN`.
     pub(crate) test_database: String,
     /// pytest: the run as the shipped plugin reads it (`XTASK_PLAN`), written before the start.
     pub(crate) spec: Option<(PathBuf, String)>,

@@ -96,12 +96,8 @@ pub(super) fn session(
         events,
         media_base,
         log: facts.log_dir.join(format!("{name}.log")),
-        // One database per worker, cloned by the frontend's fixture from a seeded template.
-        test_database: format!(
-            "{db}_p0 … {db}_p{} (one backend and database per worker)",
-            workers.saturating_sub(1),
-            db = test_database_name(&config.project, facts.run_id, &name)
-        ),
+        // The base: the frontend's fixture clones a seeded template into `<base>_pN` per worker.
+        test_database: test_database_name(&config.project, facts.run_id, &name),
         spec: None,
         alone_because: None,
         slow_after: facts.slow_after,

@@ -257,7 +257,12 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
             let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
             let _ = writeln!(out, "  schedule: longest first from recorded durations, each suite within its cap");
         } else {
-            let _ = writeln!(out, "  database: {}", session.test_database);
+            let _ = writeln!(
+                out,
+                "  database: {db}_p0 … {db}_p{} (one backend and database per worker)",
+                session.workers.saturating_sub(1),
+                db = session.test_database
+            );
         }
         let _ = writeln!(out, "  log:      {}", session.log.display());
         let program = session.program.display().to_string();

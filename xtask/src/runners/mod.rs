@@ -210,7 +210,13 @@ impl<'p> SessionRun<'p> {
                 emit(Event::SuiteFinished(result.clone()));
             }
         }
-        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded, usage: None }
+        self.ended(None, None)
+    }
+
+    /// What the session leaves, once it is over.
+    fn ended(self, refused: Option<String>, usage: Option<String>) -> Ended {
+        let excluded = if refused.is_some() || usage.is_some() { 0 } else { self.excluded };
+        Ended { results: self.results, spans: self.spans, refused, excluded, usage }
     }
 
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
@@ -273,11 +279,6 @@ impl<'p> SessionRun<'p> {
                     // A second outcome for one test is a lie somewhere: keep the first, name it.
                     self.unplanned.push(format!("{} (reported twice)", test.id));
                     return;
-                }
-                if let Some(planned) = self.planned.as_ref().and_then(|p| p.get(&self.results[index].suite)) {
-                    if !planned.contains(&test.id) {
-                        self.unplanned.push(test.id.clone());
-                    }
                 }
                 let mut record = test.record();
                 if test.crashed() {
@@ -343,13 +344,7 @@ impl<'p> SessionRun<'p> {
             for result in &mut self.results {
                 result.status = SuiteStatus::NotRun;
             }
-            return Ended {
-                results: self.results,
-                spans: self.spans,
-                refused: Some(refused),
-                excluded: 0,
-                usage: None,
-            };
+            return self.ended(Some(refused), None);
         }
         let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
         let expected_exit = match self.plan.kind {
@@ -357,7 +352,7 @@ impl<'p> SessionRun<'p> {
             SuiteKind::Playwright => matches!(status.code(), Some(0 | 1)),
         };
         if let Some(usage) = self.usage_error(status, &log) {
-            return Ended { results: self.results, spans: self.spans, refused: None, excluded: 0, usage: Some(usage) };
+            return self.ended(None, Some(usage));
         }
         let session_error = (!expected_exit).then(|| {
             format!(
@@ -367,7 +362,16 @@ impl<'p> SessionRun<'p> {
                 self.plan.log.display()
             )
         });
-        let unplanned = std::mem::take(&mut self.unplanned);
+        let mut unplanned = std::mem::take(&mut self.unplanned);
+        // Reported under a suite that did not plan them (once the session said what it planned).
+        if let Some(planned) = &self.planned {
+            for result in &self.results {
+                let of_suite: BTreeSet<&str> =
+                    planned.get(&result.suite).map(|ids| ids.iter().map(String::as_str).collect()).unwrap_or_default();
+                unplanned
+                    .extend(result.tests.iter().filter(|t| !of_suite.contains(t.id.as_str())).map(|t| t.id.clone()));
+            }
+        }
         for index in 0..self.results.len() {
             let slot = &self.plan.suites[index];
             let planned: Vec<String> =
@@ -439,7 +443,7 @@ impl<'p> SessionRun<'p> {
             self.announced[index] = true;
             emit(Event::SuiteFinished(result.clone()));
         }
-        Ended { results: self.results, spans: self.spans, refused: None, excluded: self.excluded, usage: None }
+        self.ended(None, None)
     }
 }
 

@@ -27,8 +27,13 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 
 /// Whether we run as root: initdb then needs another user, and apt-get may install a browser.
 pub(crate) fn is_root() -> bool {
+    euid() == 0
+}
+
+/// The effective user id: whose files and processes this run may trust and touch.
+pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    unsafe { libc::geteuid() }
 }
 
 /// A log file opened for appending (created when missing), for a child's stdout or stderr.

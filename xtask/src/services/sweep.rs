@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::services::postgres;
 use crate::services::process::kill_run_processes;
 use crate::services::rundir::{self, OWNER_FILE};
+use crate::services::{euid, is_root};
 
 /// What was found and cleaned for one dead run.
 #[derive(Debug)]
@@ -92,11 +93,6 @@ pub(crate) struct Found {
     pub(crate) untrusted: Vec<(PathBuf, String)>,
 }
 
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
-
 /// The run directories in the temp dir whose owner is dead (`doctor` lists them). A directory is
 /// only looked into when it is a real directory of this user, open to nobody else.
 pub(crate) fn stale_runs() -> Found {
@@ -131,7 +127,7 @@ fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
     let server_dir = postgres::private_dir(run_id);
     // The private server's directory belongs to this user, or (as root) to the user it runs as.
     let mut owners = vec![euid()];
-    if euid() == 0 {
+    if is_root() {
         owners.extend(postgres::lookup_user("postgres").map(|(uid, _)| uid));
     }
     let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();

@@ -131,9 +131,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
         ),
     });
     if is_root() {
-        let has_user =
-            std::fs::read_to_string("/etc/passwd").is_ok_and(|p| p.lines().any(|l| l.starts_with("postgres:")));
-        checks.push(if has_user {
+        checks.push(if crate::services::postgres::lookup_user("postgres").is_some() {
             check("postgres user", Ok, "running as root: the private server runs as `postgres`", None)
         } else {
             check(

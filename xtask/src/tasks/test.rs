@@ -327,9 +327,7 @@ impl<'a> Session<'a> {
                         }
                     }
                     Err(error) => {
-                        for session in running.drain(..) {
-                            session.interrupt(&mut |_| {});
-                        }
+                        abandon(&mut running);
                         return Err(error);
                     }
                 }
@@ -380,16 +378,12 @@ impl<'a> Session<'a> {
                 let ended = session.finish(status, &mut emit);
                 excluded += ended.excluded;
                 if let Some(problem) = ended.usage {
-                    for session in running.drain(..) {
-                        session.interrupt(&mut |_| {});
-                    }
+                    abandon(&mut running);
                     return Err(crate::exit::usage(problem));
                 }
                 if let Some(refused) = ended.refused {
-                    // Nothing of this run counts: stop the rest and say why, as a usage of the config.
-                    for session in running.drain(..) {
-                        session.interrupt(&mut |_| {});
-                    }
+                    // Nothing of this run counts: stop the rest and say why.
+                    abandon(&mut running);
                     return Err(tests_failed(refused));
                 }
                 results.extend(ended.results);
@@ -450,13 +444,19 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Stops the sessions still running, when the run ends in an error before they do.
+fn abandon(running: &mut Vec<SessionRun>) {
+    for session in running.drain(..) {
+        session.interrupt(&mut |_| {});
+    }
+}
+
 /// Every name a test database of this plan can have on the server: pytest-django's `<name>` and
 /// `<name>_gwN` (replacement workers included), the E2E harness's `<name>_pN` and template.
 fn database_names(plan: &Plan) -> Vec<String> {
     let mut names = Vec::new();
     for session in &plan.sessions {
-        let base = session.test_database.split_whitespace().next().unwrap_or_default();
-        let base = base.strip_suffix("_p0").unwrap_or(base).to_owned();
+        let base = &session.test_database;
         // xdist replaces a crashed worker with a new id, up to 4 restarts per worker by default.
         let ids = 5 * session.workers.max(1) + 4;
         let suffix = if session.kind == SuiteKind::Pytest { "gw" } else { "p" };
