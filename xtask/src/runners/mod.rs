@@ -5,6 +5,7 @@
 
 pub(crate) mod playwright;
 pub(crate) mod pytest;
+mod reconcile;
 mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,17 +15,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::config::SuiteKind;
-use crate::events::{Event, Outcome, Span, SuiteResult, SuiteStatus, TestRecord};
+use crate::events::{Event, Outcome, Span, SuiteResult, SuiteStatus};
 use crate::plan::SessionPlan;
+use crate::services::log_file;
 use crate::services::process::ChildGroup;
-use crate::services::{log_file, telling_line};
 
+use self::reconcile::{last_words, span_of};
 pub(crate) use self::stream::EventTail;
 use self::stream::StreamEvent;
-
-/// How many lost test ids an error names before it says "and N more".
-const NAMED: usize = 10;
 
 /// What a session leaves: a result per suite, its timeline spans, and whether it refused to run.
 pub(crate) struct Ended {
@@ -336,172 +334,6 @@ impl<'p> SessionRun<'p> {
         result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
         result.status = if result.failed > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
         emit(Event::SuiteFinished(result.clone()));
-    }
-
-    /// After the process ended: every planned test must have reported, or the suite fails naming them.
-    pub(crate) fn finish(mut self, status: ExitStatus, emit: &mut dyn FnMut(Event)) -> Ended {
-        if let Some(refused) = self.refused.take() {
-            for result in &mut self.results {
-                result.status = SuiteStatus::NotRun;
-            }
-            return self.ended(Some(refused), None);
-        }
-        let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
-        let expected_exit = match self.plan.kind {
-            SuiteKind::Pytest => matches!(status.code(), Some(0 | 1 | 5)),
-            SuiteKind::Playwright => matches!(status.code(), Some(0 | 1)),
-        };
-        if let Some(usage) = self.usage_error(status, &log) {
-            return self.ended(None, Some(usage));
-        }
-        let session_error = (!expected_exit).then(|| {
-            format!(
-                "{} ended with {status}: {} (log: {})",
-                self.plan.kind_name(),
-                telling_line(&log),
-                self.plan.log.display()
-            )
-        });
-        let mut unplanned = std::mem::take(&mut self.unplanned);
-        // Reported under a suite that did not plan them (once the session said what it planned).
-        if let Some(planned) = &self.planned {
-            for result in &self.results {
-                let of_suite: BTreeSet<&str> =
-                    planned.get(&result.suite).map(|ids| ids.iter().map(String::as_str).collect()).unwrap_or_default();
-                unplanned
-                    .extend(result.tests.iter().filter(|t| !of_suite.contains(t.id.as_str())).map(|t| t.id.clone()));
-            }
-        }
-        for index in 0..self.results.len() {
-            let slot = &self.plan.suites[index];
-            let planned: Vec<String> =
-                self.planned.as_ref().and_then(|p| p.get(&slot.name)).cloned().unwrap_or_default();
-            let result = &mut self.results[index];
-            let reported: BTreeSet<&str> = result.tests.iter().map(|t| t.id.as_str()).collect();
-            let missing: Vec<&str> = planned.iter().map(String::as_str).filter(|id| !reported.contains(id)).collect();
-            let mut errors = Vec::new();
-            if self.planned.is_none() {
-                match (&session_error, status.code()) {
-                    (_, Some(5)) if self.plan.kind == SuiteKind::Pytest => {}
-                    (Some(error), _) => errors.push(error.clone()),
-                    (None, _) => errors.push(format!(
-                        "{} ended ({status}) without saying which tests it planned: its event stream was lost (log: {})",
-                        self.plan.kind_name(),
-                        self.plan.log.display()
-                    )),
-                }
-            } else if let Some(error) = &session_error {
-                if !missing.is_empty() || result.failed == 0 {
-                    errors.push(error.clone());
-                }
-            }
-            if let Some(hung) = &self.hung {
-                errors.push(hung.clone());
-            }
-            if index == 0 {
-                errors.extend(self.collect_errors.iter().cloned());
-            }
-            for id in missing.iter().filter(|id| self.timed_out.contains_key(**id)) {
-                errors.push(format!(
-                    "{id} timed out after {} s and ignored it: its process was ended",
-                    self.timed_out[*id]
-                ));
-            }
-            if !missing.is_empty() {
-                errors.push(format!(
-                    "{} of {} planned test(s) never reported an outcome (a crashed worker, a hook that \
-                     dropped them, or a lost event stream): {}",
-                    missing.len(),
-                    planned.len(),
-                    named(&missing)
-                ));
-            }
-            if index == 0 && !unplanned.is_empty() {
-                let unplanned: Vec<&str> = unplanned.iter().map(String::as_str).collect();
-                errors.push(format!(
-                    "{} test(s) reported that were not planned: {}",
-                    unplanned.len(),
-                    named(&unplanned)
-                ));
-            }
-            if !errors.is_empty() {
-                result.error = Some(errors.join("; "));
-            }
-            if self.announced[index] && errors.is_empty() {
-                continue;
-            }
-            result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
-            result.status = if result.error.is_some() {
-                SuiteStatus::Errored
-            } else if result.failed > 0 {
-                SuiteStatus::Failed
-            } else if planned.is_empty() {
-                SuiteStatus::Empty { optional: slot.optional }
-            } else {
-                SuiteStatus::Passed
-            };
-            self.announced[index] = true;
-            emit(Event::SuiteFinished(result.clone()));
-        }
-        self.ended(None, None)
-    }
-}
-
-/// The line of a session's log that says how a worker died (a fatal signal, a fatal Python error,
-/// xdist's own word), if there is one.
-fn last_words(log: &str) -> Option<String> {
-    let telling = ["Fatal Python error", "Segmentation fault", "Killed", "Aborted", "node down", "exit code"];
-    log.lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| telling.iter().any(|word| line.contains(word)))
-        .map(|line| line.chars().take(200).collect())
-}
-
-fn named(ids: &[&str]) -> String {
-    let mut text = ids.iter().take(NAMED).copied().collect::<Vec<_>>().join(", ");
-    if ids.len() > NAMED {
-        text += &format!(" and {} more", ids.len() - NAMED);
-    }
-    text
-}
-
-/// From the first test's start to the last one's end: how long a suite took inside its session.
-fn span_of(tests: &[TestRecord]) -> Option<Duration> {
-    let first = tests.iter().filter_map(|t| t.start).reduce(f64::min)?;
-    let last = tests.iter().filter_map(|t| t.stop).reduce(f64::max)?;
-    Some(Duration::from_secs_f64((last - first).max(0.0)))
-}
-
-impl SessionRun<'_> {
-    /// A session that ran no test because of its configuration: pytest's usage errors (an unknown
-    /// option after `--`, an invalid marker expression in xtask.toml), or a settings module that
-    /// does not exist.
-    fn usage_error(&self, status: ExitStatus, log: &str) -> Option<String> {
-        if self.plan.kind != SuiteKind::Pytest || self.planned.is_some() {
-            return None;
-        }
-        let settings = self.plan.env.iter().find(|(key, _)| key == "DJANGO_SETTINGS_MODULE").map(|(_, v)| v.as_str());
-        let missing_settings = settings.filter(|module| {
-            let package = module.split('.').next().unwrap_or(module);
-            log.contains(&format!("No module named '{package}")) || log.contains(&format!("No module named '{module}'"))
-        });
-        if log.contains("while loading conftest") {
-            // The project's own code failed to import: its failure, reported as one (exit 1).
-            return None;
-        }
-        match (status.code(), missing_settings) {
-            (_, Some(module)) => Some(format!(
-                "the settings module `{module}` cannot be imported: {} (fix [backend] settings in xtask.toml)",
-                telling_line(log)
-            )),
-            (Some(4), None) => Some(format!(
-                "pytest refused its arguments: {} (check `-- ARGS`, and the markers and args in xtask.toml; log: {})",
-                telling_line(log),
-                self.plan.log.display()
-            )),
-            _ => None,
-        }
     }
 }
 

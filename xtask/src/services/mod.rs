@@ -4,6 +4,8 @@ pub(crate) mod frontend;
 pub(crate) mod lock;
 pub(crate) mod postgres;
 pub(crate) mod process;
+pub(crate) mod psql;
+pub(crate) mod pyproject;
 pub(crate) mod python;
 pub(crate) mod rundir;
 pub(crate) mod sweep;

@@ -10,10 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::services::postgres;
 use crate::services::process::kill_run_processes;
 use crate::services::rundir::{self, OWNER_FILE};
 use crate::services::{euid, is_root};
+use crate::services::{postgres, psql};
 
 /// What was found and cleaned for one dead run.
 #[derive(Debug)]
@@ -133,7 +133,7 @@ fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
     let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();
     let server = trusted_server && stop_orphan_server(&server_dir);
     let databases = match rundir::recorded_database(run_dir) {
-        Some((url, names)) => postgres::drop_recorded(&url, &names),
+        Some((url, names)) => psql::drop_recorded(&url, &names),
         None => Ok(0),
     };
     if keep {

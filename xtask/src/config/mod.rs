@@ -7,6 +7,12 @@ use toml::Spanned;
 
 use crate::exit::usage;
 
+mod markers;
+mod profile;
+
+pub(crate) use self::markers::check_marker_expression;
+pub(crate) use self::profile::{Behaviour, Profile};
+
 pub(crate) const FILE_NAME: &str = "xtask.toml";
 /// The catch-all suite of `test-all`: every test no configured suite claims.
 pub(crate) const UNASSIGNED: &str = "unassigned";
@@ -23,42 +29,6 @@ struct RawConfig {
     #[serde(rename = "profile", default)]
     profiles: std::collections::BTreeMap<String, Profile>,
 }
-
-/// `[profile.NAME]`: how a run behaves; every field is optional and falls back to the default.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Profile {
-    /// Live bars when on a terminal (false: plain lines always).
-    pub(crate) progress: Option<bool>,
-    /// Write JUnit XML per suite and summary.md under target/xtask/reports/.
-    pub(crate) junit: Option<bool>,
-    /// Stop after the first suite that fails.
-    pub(crate) fail_fast: Option<bool>,
-    /// Retry failing tests this many times (flaky tests are still reported).
-    pub(crate) retries: Option<u32>,
-    /// Seconds after which a running test is shown as SLOW.
-    pub(crate) slow_after: Option<u64>,
-    /// Seconds after which a test fails as timed out (and its process is ended if it does not stop).
-    pub(crate) timeout: Option<u64>,
-}
-
-/// A profile with every choice made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Behaviour {
-    pub(crate) progress: bool,
-    pub(crate) junit: bool,
-    pub(crate) fail_fast: bool,
-    pub(crate) retries: u32,
-    pub(crate) slow_after: u64,
-    pub(crate) timeout: u64,
-    /// Whether `timeout` was chosen in xtask.toml (it is then given to Playwright too).
-    pub(crate) timeout_set: bool,
-}
-
-/// A test running longer than this is shown as SLOW, unless a profile says otherwise.
-pub(crate) const DEFAULT_SLOW_AFTER: u64 = 60;
-/// A test running longer than this fails as timed out, unless a profile or a suite says otherwise.
-pub(crate) const DEFAULT_TIMEOUT: u64 = 600;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -338,52 +308,6 @@ impl Config {
         })
     }
 
-    /// The named profile over the built-in one of that name (`default`, `ci`); unknown names are a
-    /// usage error naming the closest.
-    pub(crate) fn behaviour(&self, name: Option<&str>) -> anyhow::Result<Behaviour> {
-        let name = name.unwrap_or("default");
-        let mut behaviour = match name {
-            "ci" => Behaviour {
-                progress: false,
-                junit: true,
-                fail_fast: false,
-                retries: 0,
-                slow_after: DEFAULT_SLOW_AFTER,
-                timeout: DEFAULT_TIMEOUT,
-                timeout_set: false,
-            },
-            _ => Behaviour {
-                progress: true,
-                junit: false,
-                fail_fast: false,
-                retries: 0,
-                slow_after: DEFAULT_SLOW_AFTER,
-                timeout: DEFAULT_TIMEOUT,
-                timeout_set: false,
-            },
-        };
-        match self.profiles.get(name) {
-            Some(profile) => {
-                behaviour.progress = profile.progress.unwrap_or(behaviour.progress);
-                behaviour.junit = profile.junit.unwrap_or(behaviour.junit);
-                behaviour.fail_fast = profile.fail_fast.unwrap_or(behaviour.fail_fast);
-                behaviour.retries = profile.retries.unwrap_or(behaviour.retries);
-                behaviour.slow_after = profile.slow_after.unwrap_or(behaviour.slow_after);
-                behaviour.timeout_set = profile.timeout.is_some();
-                behaviour.timeout = profile.timeout.unwrap_or(behaviour.timeout);
-            }
-            None if name == "default" || name == "ci" => {}
-            None => {
-                let names = self.profiles.keys().map(String::as_str).chain(["default", "ci"]);
-                let hint = closest(name, names).map(|c| format!(": did you mean `{c}`?")).unwrap_or_default();
-                return Err(usage(format!(
-                    "unknown profile `{name}`{hint} (define it as [profile.{name}] in xtask.toml)"
-                )));
-            }
-        }
-        Ok(behaviour)
-    }
-
     pub(crate) fn suite(&self, name: &str) -> Option<&Suite> {
         self.suites.iter().find(|suite| suite.name() == name)
     }
@@ -403,96 +327,6 @@ fn check_identifier(value: &str, what: &str) -> Result<(), String> {
         Err(format!(
             "{what} `{value}` must start with a letter and use only a-z, 0-9 and _ (it becomes part of database names)"
         ))
-    }
-}
-
-/// Checks a `-m` expression as pytest parses it: `or` of `and` of `not`, parentheses, and marker
-/// names (with optional keyword arguments in parentheses); empty means "every test".
-pub(crate) fn check_marker_expression(text: &str) -> Result<(), String> {
-    let mut tokens: Vec<String> = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        if c.is_whitespace() {
-            chars.next();
-        } else if c == '(' || c == ')' {
-            tokens.push(c.to_string());
-            chars.next();
-        } else {
-            let mut word = String::new();
-            while let Some(&c) = chars.peek() {
-                if c.is_whitespace() || c == '(' || c == ')' {
-                    break;
-                }
-                word.push(c);
-                chars.next();
-            }
-            // A marker's keyword arguments: `mark(key=value)` directly after the name.
-            if chars.peek() == Some(&'(') && !["and", "or", "not"].contains(&word.as_str()) {
-                let mut depth = 0;
-                for c in chars.by_ref() {
-                    depth += i32::from(c == '(') - i32::from(c == ')');
-                    if depth == 0 {
-                        break;
-                    }
-                }
-                if depth != 0 {
-                    return Err("a `(` is never closed".to_owned());
-                }
-            }
-            tokens.push(word);
-        }
-    }
-    if tokens.is_empty() {
-        return Ok(());
-    }
-    let mut at = 0;
-    marker_or(&tokens, &mut at)?;
-    match tokens.get(at) {
-        None => Ok(()),
-        Some(token) => Err(format!("unexpected `{token}`")),
-    }
-}
-
-fn marker_or(tokens: &[String], at: &mut usize) -> Result<(), String> {
-    marker_and(tokens, at)?;
-    while tokens.get(*at).is_some_and(|t| t == "or") {
-        *at += 1;
-        marker_and(tokens, at)?;
-    }
-    Ok(())
-}
-
-fn marker_and(tokens: &[String], at: &mut usize) -> Result<(), String> {
-    marker_not(tokens, at)?;
-    while tokens.get(*at).is_some_and(|t| t == "and") {
-        *at += 1;
-        marker_not(tokens, at)?;
-    }
-    Ok(())
-}
-
-fn marker_not(tokens: &[String], at: &mut usize) -> Result<(), String> {
-    match tokens.get(*at).map(String::as_str) {
-        Some("not") => {
-            *at += 1;
-            marker_not(tokens, at)
-        }
-        Some("(") => {
-            *at += 1;
-            marker_or(tokens, at)?;
-            if tokens.get(*at).map(String::as_str) != Some(")") {
-                return Err("a `(` is never closed".to_owned());
-            }
-            *at += 1;
-            Ok(())
-        }
-        Some(word @ ("and" | "or" | ")")) => Err(format!("`{word}` where a marker name was expected")),
-        Some(word) if word.chars().all(|c| c.is_alphanumeric() || "_:+-.[]\\/".contains(c)) => {
-            *at += 1;
-            Ok(())
-        }
-        Some(word) => Err(format!("`{word}` is not a marker name")),
-        None => Err("it ends where a marker name was expected".to_owned()),
     }
 }
 
@@ -525,163 +359,4 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exit::{kind_of, ExitKind};
-
-    const GOOD: &str = r#"
-project = "demo"
-
-[backend]
-dir = "backend"
-settings = "config.settings_test"
-
-[[suite]]
-name = "unit"
-marker = "unit"
-max_workers = 8
-
-[[suite]]
-name = "api"
-marker = "api and not slow"
-max_workers = 4
-args = ["--dist", "loadscope"]
-"#;
-
-    fn error_of(text: &str) -> String {
-        let error = Config::parse(text).unwrap_err();
-        assert_eq!(kind_of(&error), ExitKind::Usage);
-        error.to_string()
-    }
-
-    #[test]
-    fn parses_a_good_file_in_order() {
-        let config = Config::parse(GOOD).unwrap();
-        assert_eq!(config.project, "demo");
-        let names: Vec<&str> = config.suites.iter().map(Suite::name).collect();
-        assert_eq!(names, ["unit", "api"]);
-        assert_eq!(config.suites[1].args, ["--dist", "loadscope"]);
-        assert_eq!(config.backend.venv, PathBuf::from(".venv"));
-        assert_eq!(config.backend.unassigned, Unassigned::Run);
-    }
-
-    #[test]
-    fn unknown_field_names_its_line_and_column() {
-        let text = GOOD.replace("max_workers = 4", "max_worker = 4");
-        let message = error_of(&text);
-        assert!(message.starts_with("xtask.toml:16:1: unknown field `max_worker`"), "{message}");
-        assert!(message.contains("max_workers"), "the expected fields are listed: {message}");
-    }
-
-    #[test]
-    fn wrong_type_names_its_position() {
-        let message = error_of(&GOOD.replace("max_workers = 8", "max_workers = \"eight\""));
-        assert!(message.starts_with("xtask.toml:11:15:"), "{message}");
-    }
-
-    #[test]
-    fn syntax_error_names_its_position() {
-        let message = error_of(&GOOD.replace("[backend]", "[backend"));
-        assert!(message.starts_with("xtask.toml:4:"), "{message}");
-    }
-
-    #[test]
-    fn duplicate_suite_is_refused_at_the_second() {
-        let message = error_of(&GOOD.replace("name = \"api\"", "name = \"unit\""));
-        assert_eq!(message, "xtask.toml:14:8: suite `unit` is defined twice");
-    }
-
-    #[test]
-    fn unsafe_names_are_refused() {
-        assert!(error_of(&GOOD.replace("\"demo\"", "\"Demo-App\"")).contains("only a-z, 0-9 and _"));
-        assert!(error_of(&GOOD.replace("name = \"api\"", "name = \"unassigned\"")).contains("catch-all"));
-    }
-
-    #[test]
-    fn zero_workers_is_refused() {
-        assert_eq!(
-            error_of(&GOOD.replace("max_workers = 8", "max_workers = 0")),
-            "xtask.toml:11:15: max_workers must be at least 1"
-        );
-    }
-
-    #[test]
-    fn database_names_must_fit_postgres() {
-        let long = format!("\"{}\"", "p".repeat(40));
-        assert!(error_of(&GOOD.replace("\"demo\"", &long)).contains("PostgreSQL allows 63"));
-    }
-
-    #[test]
-    fn unassigned_policy_is_checked() {
-        let text = GOOD.replace("dir = \"backend\"", "dir = \"backend\"\nunassigned = \"ignore\"");
-        assert!(error_of(&text).contains("unknown variant `ignore`"));
-    }
-
-    #[test]
-    fn playwright_suites_need_a_frontend() {
-        let text = format!("{GOOD}\n[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4\n");
-        assert!(error_of(&text).contains("needs a [frontend] section"));
-        let with_frontend =
-            text.replace("[[suite]]\nname = \"unit\"", "[frontend]\ndir = \"web\"\n\n[[suite]]\nname = \"unit\"");
-        let config = Config::parse(&with_frontend).unwrap();
-        assert_eq!(config.suites[2].kind, SuiteKind::Playwright);
-        assert_eq!(config.frontend.as_ref().unwrap().build, ["npm", "run", "build"]);
-        assert_eq!(config.suites.iter().filter(|s| s.kind == SuiteKind::Pytest).count(), 2);
-    }
-
-    #[test]
-    fn marker_expressions_are_checked_as_pytest_parses_them() {
-        for good in ["unit", "api and not slow", "(a or b) and not (c)", "", "slow(reason='x') or unit", "a:b"] {
-            assert_eq!(check_marker_expression(good), Ok(()), "{good}");
-        }
-        for bad in ["unit and (", "and unit", "unit or", "(unit", "unit)", "not", "a b"] {
-            assert!(check_marker_expression(bad).is_err(), "{bad}");
-        }
-        let message = error_of(&GOOD.replace("marker = \"unit\"", "marker = \"unit and (\""));
-        assert!(message.starts_with("xtask.toml:9:8: suite `unit`: marker `unit and (` is not"), "{message}");
-    }
-
-    #[test]
-    fn a_pytest_suite_without_a_marker_takes_the_rest() {
-        let config = Config::parse(&GOOD.replace("marker = \"unit\"\n", "")).unwrap();
-        assert_eq!(config.suites[0].marker, "");
-    }
-
-    #[test]
-    fn requirements_and_install_exclude_each_other() {
-        let text = GOOD.replace(
-            "settings = \"config.settings_test\"",
-            "requirements = [\"a.txt\", \"b.txt\"]\ninstall = { pyproject = \".\", groups = [\"test\"] }",
-        );
-        assert!(error_of(&text).contains("has both requirements and install"));
-        let config = Config::parse(&GOOD.replace(
-            "settings = \"config.settings_test\"",
-            "requirements = [\"a.txt\", \"b.txt\"]\ndatabase = \"none\"\nexclude = \"slow\"",
-        ))
-        .unwrap();
-        assert_eq!(config.backend.requirements.unwrap().paths().len(), 2);
-        assert_eq!(config.backend.database, Some(DatabaseKind::None));
-        assert!(error_of(&GOOD.replace("settings = \"config.settings_test\"", "database = \"mysql\""))
-            .contains("unknown variant"));
-    }
-
-    #[test]
-    fn profiles_override_the_built_in_ones() {
-        let text = format!("{GOOD}\n[profile.ci]\nretries = 2\n\n[profile.quick]\nfail_fast = true\n");
-        let config = Config::parse(&text).unwrap();
-        let ci = config.behaviour(Some("ci")).unwrap();
-        assert_eq!((ci.progress, ci.junit, ci.retries), (false, true, 2));
-        assert!(config.behaviour(Some("quick")).unwrap().fail_fast);
-        assert!(config.behaviour(None).unwrap().progress);
-        let error = config.behaviour(Some("quik")).unwrap_err().to_string();
-        assert!(error.contains("did you mean `quick`?"), "{error}");
-        assert!(error_of(&format!("{GOOD}\n[profile.ci]\nbars = false\n")).contains("unknown field `bars`"));
-    }
-
-    #[test]
-    fn closest_name_for_typos() {
-        assert_eq!(closest("unti", ["unit", "api", "smoke"]), Some("unit"));
-        assert_eq!(closest("smok", ["unit", "api", "smoke"]), Some("smoke"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-}
+mod tests;

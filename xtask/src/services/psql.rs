@@ -1,0 +1,182 @@
+//! A PostgreSQL server reached through `psql`: the user's server (`--db-url`), whose test databases
+//! of this run are dropped at the end, the sweep's exact drops, and describing a URL without its
+//! credentials.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use crate::exit::environment;
+use crate::services::postgres::find_bindir;
+use crate::services::{is_executable, telling_line, which};
+
+/// The user's server. This run's test databases (names starting with its prefix) are dropped on drop.
+pub(crate) struct ExternalServer {
+    url: String,
+    prefix: String,
+}
+
+impl ExternalServer {
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn connect(url: &str, prefix: &str) -> anyhow::Result<ExternalServer> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            // Not echoed: without a scheme, nothing tells a password from a host name in it.
+            return Err(crate::exit::usage(
+                "the database URL (--db-url or DATABASE_URL) must start with postgresql://: fix it, e.g. \
+                 postgresql://user@localhost:5432/postgres",
+            ));
+        }
+        psql(url, "SELECT 1").map_err(|error| {
+            environment(format!(
+                "cannot reach PostgreSQL at {}: {error}: start it or fix --db-url / DATABASE_URL",
+                describe(url)
+            ))
+        })?;
+        // The prefix goes into a query: only the characters of names the xtask makes.
+        if !is_safe_name(prefix) {
+            return Err(crate::exit::usage(format!("`{prefix}` cannot prefix database names: [a-z0-9_] only")));
+        }
+        Ok(ExternalServer { url: url.to_owned(), prefix: prefix.to_owned() })
+    }
+
+    /// This run's test databases still on the server.
+    fn leftover_databases(&self) -> Vec<String> {
+        let query = format!("SELECT datname FROM pg_database WHERE starts_with(datname, '{}')", self.prefix);
+        psql(&self.url, &query)
+            .map(|out| out.lines().map(str::trim).filter(|name| is_safe_name(name)).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ExternalServer {
+    fn drop(&mut self) {
+        for name in self.leftover_databases() {
+            let _ = psql(&self.url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&name)));
+        }
+    }
+}
+
+/// The sweep's part: drops exactly these names (those a dead run recorded), where they exist; how
+/// many were dropped. A name that is not one the xtask could have made is never touched.
+pub(crate) fn drop_recorded(url: &str, names: &[String]) -> Result<usize, String> {
+    let names: Vec<&String> = names.iter().filter(|name| is_safe_name(name) && name.starts_with("test_")).collect();
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let list = names.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ");
+    let existing = psql(url, &format!("SELECT datname FROM pg_database WHERE datname IN ({list})"))?;
+    let mut dropped = 0;
+    for name in existing.lines().map(str::trim).filter(|name| names.iter().any(|n| n == name)) {
+        psql(url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(name)))?;
+        dropped += 1;
+    }
+    Ok(dropped)
+}
+
+/// `"name"`, as SQL quotes an identifier.
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `psql` on PATH, else beside the server binaries (where PostgreSQL's packages always put it).
+pub(crate) fn find_psql() -> Option<PathBuf> {
+    which("psql").or_else(|| find_bindir().map(|dir| dir.join("psql")).filter(|path| is_executable(path)))
+}
+
+/// Runs one statement through `psql`. A password in the URL goes to psql's environment
+/// (`PGPASSWORD`), never to its command line, where any user could read it.
+pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let psql = find_psql().ok_or("psql is not installed (apt-get install postgresql-client-15)")?;
+    let (url, password) = split_password(url);
+    let mut command = Command::new(psql);
+    command
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(Stdio::null());
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let output = command.output().map_err(|error| error.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(crate::services::redact(
+            &telling_line(&String::from_utf8_lossy(&output.stderr)).replace("psql: error: ", ""),
+        ))
+    }
+}
+
+/// The URL without its password, and the password (percent-decoded, as libpq would).
+fn split_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else { return (url.to_owned(), None) };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some((credentials, host)) = rest[..end].rsplit_once('@') else { return (url.to_owned(), None) };
+    let Some((user, password)) = credentials.split_once(':') else { return (url.to_owned(), None) };
+    (format!("{scheme}://{user}@{host}{}", &rest[end..]), Some(percent_decode(password)))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[index], bytes.get(index + 1).and_then(|b| hex(*b)), bytes.get(index + 2).and_then(|b| hex(*b))) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                index += 3;
+            }
+            (byte, ..) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A name the xtask could have made: `[a-z0-9_]`, at most 63 bytes (PostgreSQL's limit).
+fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `host:port/db` of a URL, without user or password, for messages.
+pub(crate) fn describe(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let socket = query.split('&').find_map(|pair| pair.strip_prefix("host="));
+    match socket {
+        Some(dir) => format!("{dir} ({address})"),
+        None => address.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_hides_credentials() {
+        assert_eq!(describe("postgresql://user:secret@db.local:5433/app"), "db.local:5433/app");
+        assert_eq!(describe("postgresql://postgres@/postgres?host=/tmp/x&port=5432"), "/tmp/x (/postgres)");
+        assert_eq!(
+            split_password("postgresql://u:p%40ss@h:5/d?x=1"),
+            ("postgresql://u@h:5/d?x=1".to_owned(), Some("p@ss".to_owned()))
+        );
+        assert_eq!(split_password("postgresql://u@h/d"), ("postgresql://u@h/d".to_owned(), None));
+    }
+
+    #[test]
+    fn unsafe_database_names_are_never_dropped() {
+        assert!(is_safe_name("test_demo_ab12cd34_unit_gw0"));
+        assert!(!is_safe_name("test\"; DROP"));
+        assert!(!is_safe_name(""));
+        assert!(!is_safe_name("zz'); CREATE TABLE injected_marker(x int); SELECT ('"));
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+}

@@ -1,0 +1,49 @@
+//! Which database server a run's tests need: `[backend] database` decides, then a server the user
+//! gave, then what the last run saw in the Django settings.
+
+use crate::config::DatabaseKind;
+use crate::flags::RunArgs;
+use crate::history::Durations;
+use crate::services::{postgres, psql};
+use crate::Ctx;
+
+/// What the run's tests need of a database server.
+pub(super) enum Need {
+    Nothing,
+    Given(String),
+    Private,
+}
+
+/// `DATABASE_URL` for the tests, the plan's line about it, and what to start: `[backend] database`
+/// decides, then a given server, then what the last run saw in the Django settings.
+pub(super) fn decide_database(
+    ctx: &Ctx,
+    args: &RunArgs,
+    run_id: &str,
+    durations: &Durations,
+) -> anyhow::Result<(Option<String>, String, Need)> {
+    let private = || {
+        let dir = postgres::private_dir(run_id);
+        (Some(postgres::private_url(&dir)), dir)
+    };
+    Ok(match (ctx.config.backend.database, &args.db_url) {
+        (Some(DatabaseKind::None), _) => (None, "none ([backend] database = \"none\")".to_owned(), Need::Nothing),
+        (_, Some(url)) => (
+            Some(url.clone()),
+            format!("{} (given; this run's test databases are dropped at the end)", psql::describe(url)),
+            Need::Given(url.clone()),
+        ),
+        (None, None) if durations.engines().is_some_and(|e| !e.iter().any(|e| e.contains("postgresql"))) => (
+            None,
+            format!(
+                "none: the Django settings of the last run use {} only (set [backend] database to decide)",
+                durations.engines().unwrap_or_default().join(", ")
+            ),
+            Need::Nothing,
+        ),
+        _ => {
+            let (url, dir) = private();
+            (url, format!("private PostgreSQL started for this run, socket in {}", dir.display()), Need::Private)
+        }
+    })
+}
