@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::events::Event;
 use crate::exit::environment;
+use crate::services::pg_bin::find_bindir;
 use crate::services::process::ChildGroup;
 use crate::services::psql::ExternalServer;
 use crate::services::python::run_logged;
@@ -106,27 +107,6 @@ pub(crate) struct PrivateServer {
     url: String,
     server: Option<ChildGroup>,
     keep: bool,
-}
-
-/// The directory holding both `initdb` and `postgres`: PATH, `pg_config --bindir`, then
-/// /usr/lib/postgresql/*/bin (newest first).
-pub(crate) fn find_bindir() -> Option<PathBuf> {
-    let complete = |dir: &Path| is_executable(&dir.join("initdb")) && is_executable(&dir.join("postgres"));
-    let on_path =
-        which("initdb").and_then(|path| fs::canonicalize(path).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
-    let from_pg_config = which("pg_config").and_then(|pg_config| {
-        let output = Command::new(pg_config).arg("--bindir").output().ok()?;
-        Some(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
-    });
-    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
-    debian.sort_by_key(|path| std::cmp::Reverse(version_of(path)));
-    on_path.into_iter().chain(from_pg_config).chain(debian).find(|dir| complete(dir))
-}
-
-fn version_of(bindir: &Path) -> u32 {
-    bindir.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// The uid and gid of a user, from /etc/passwd.

@@ -2,12 +2,11 @@
 //! of this run are dropped at the end, the sweep's exact drops, and describing a URL without its
 //! credentials.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::exit::environment;
-use crate::services::postgres::find_bindir;
-use crate::services::{is_executable, telling_line, which};
+use crate::services::pg_bin::find_psql;
+use crate::services::telling_line;
 
 /// The user's server. This run's test databases (names starting with its prefix) are dropped on drop.
 pub(crate) struct ExternalServer {
@@ -78,11 +77,6 @@ pub(crate) fn drop_recorded(url: &str, names: &[String]) -> Result<usize, String
 /// `"name"`, as SQL quotes an identifier.
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `psql` on PATH, else beside the server binaries (where PostgreSQL's packages always put it).
-pub(crate) fn find_psql() -> Option<PathBuf> {
-    which("psql").or_else(|| find_bindir().map(|dir| dir.join("psql")).filter(|path| is_executable(path)))
 }
 
 /// Runs one statement through `psql`. A password in the URL goes to psql's environment
