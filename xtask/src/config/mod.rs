@@ -340,22 +340,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The configured name closest to `wanted` (edit distance), for "did you mean" hints.
 pub(crate) fn closest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    names.into_iter().map(|name| (edit_distance(wanted, name), name)).min().map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
+    names.into_iter().map(|name| (strsim::levenshtein(wanted, name), name)).min().map(|(_, name)| name)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ fn md(text: &str) -> String {
 }
 
 pub(crate) fn summary_markdown(results: &[SuiteResult], unassigned: Option<u64>, run: &str) -> String {
-    let plain = Style { color: false };
+    let plain = Style::plain();
     let mut out = format!("## Test results (run {run})\n\n");
     out.push_str("| suite | tests | passed | failed | skipped | flaky | workers | wall | status |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");

