@@ -60,15 +60,48 @@ pub(crate) enum SuiteStatus {
     NotRun,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct SuiteResult {
-    pub(crate) suite: String,
-    pub(crate) status: SuiteStatus,
+/// The outcomes of a suite's tests so far, counted in one place: the runner's result, the plain
+/// progress lines and the bars all keep one of these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SuiteStats {
+    /// Tests expected (the runner's count once it said, else the plan's).
     pub(crate) total: u64,
     pub(crate) passed: u64,
     pub(crate) failed: u64,
     pub(crate) skipped: u64,
     pub(crate) flaky: u64,
+}
+
+impl SuiteStats {
+    pub(crate) fn record(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Flaky => self.flaky += 1,
+        }
+    }
+
+    /// Tests with an outcome.
+    pub(crate) fn done(&self) -> u64 {
+        self.passed + self.failed + self.skipped + self.flaky
+    }
+
+    /// These counts and `other`'s together (a run's total over its suites).
+    pub(crate) fn add(&mut self, other: &SuiteStats) {
+        self.total += other.total;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.flaky += other.flaky;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SuiteResult {
+    pub(crate) suite: String,
+    pub(crate) status: SuiteStatus,
+    pub(crate) stats: SuiteStats,
     pub(crate) workers: u32,
     pub(crate) wall: Duration,
     pub(crate) tests: Vec<TestRecord>,
@@ -87,11 +120,7 @@ impl SuiteResult {
         SuiteResult {
             suite: suite.to_owned(),
             status: SuiteStatus::Passed,
-            total,
-            passed: 0,
-            failed: 0,
-            skipped: 0,
-            flaky: 0,
+            stats: SuiteStats { total, ..SuiteStats::default() },
             workers,
             wall: Duration::ZERO,
             tests: Vec::new(),
@@ -108,8 +137,75 @@ impl SuiteResult {
     }
 }
 
+/// A run's plan as `--dry-run` shows it: what will run where, and why.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanView {
+    pub(crate) run_id: String,
+    pub(crate) cpus: usize,
+    pub(crate) python: PathBuf,
+    pub(crate) backend: PathBuf,
+    /// The database server, its password redacted.
+    pub(crate) database: String,
+    /// How the CPUs are shared between sessions that run side by side.
+    pub(crate) budget: String,
+    /// The project's own `-m`, overridden by the suites.
+    pub(crate) overridden_markers: Option<String>,
+    pub(crate) sessions: Vec<SessionView>,
+    /// A test no suite claims fails the run (`unassigned = "fail"`).
+    pub(crate) unassigned_fails: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SessionView {
+    pub(crate) name: String,
+    pub(crate) tool: &'static str,
+    pub(crate) suites: Vec<SuiteView>,
+    pub(crate) alone_because: Option<String>,
+    pub(crate) workers: u32,
+    pub(crate) workers_why: String,
+    /// The test databases' base name.
+    pub(crate) test_database: String,
+    pub(crate) log: PathBuf,
+    /// The program and its arguments.
+    pub(crate) command: Vec<String>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SuiteView {
+    pub(crate) name: String,
+    /// The marker expression that claims its tests; empty for the catch-all.
+    pub(crate) expression: String,
+    pub(crate) cap: u32,
+    /// `--dist loadscope` or `loadfile`: tests handed out in whole scopes or files.
+    pub(crate) dist: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CheckStatus {
+    Ok,
+    /// Needed and absent: the run would fail.
+    Missing,
+    /// Works without it, but worse.
+    Warn,
+}
+
+/// One line of `doctor`: what was looked for, what was found, and the command that fixes it.
+#[derive(Debug, Clone)]
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) status: CheckStatus,
+    pub(crate) detail: String,
+    pub(crate) fix: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
+    /// `--dry-run`: the plan, instead of a run.
+    Planned(Box<PlanView>),
+    /// `doctor`: what it found.
+    Checked(Vec<Check>),
     /// Something the user should know while the run prepares (setup, services, warnings).
     Note(String),
     RunStarted {
@@ -179,4 +275,22 @@ pub(crate) enum Event {
         flaky: Vec<(String, Vec<usize>)>,
         always_failing: Vec<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_count_each_outcome_once_and_add_up() {
+        let mut first = SuiteStats { total: 5, ..SuiteStats::default() };
+        for outcome in [Outcome::Passed, Outcome::Passed, Outcome::Failed, Outcome::Skipped, Outcome::Flaky] {
+            first.record(outcome);
+        }
+        assert_eq!((first.passed, first.failed, first.skipped, first.flaky, first.done()), (2, 1, 1, 1, 5));
+        let mut run = SuiteStats::default();
+        run.add(&first);
+        run.add(&SuiteStats { total: 2, passed: 1, ..SuiteStats::default() });
+        assert_eq!((run.total, run.passed, run.done()), (7, 3, 6));
+    }
 }

@@ -12,19 +12,12 @@ mod services;
 mod shard;
 mod signals;
 mod tasks;
-
-use std::path::PathBuf;
+mod text;
 
 use clap::Parser;
 
-use crate::config::Config;
+use crate::config::{Config, Ctx};
 use crate::exit::ExitKind;
-
-/// What every task gets: where the project is and what its xtask.toml says.
-pub(crate) struct Ctx {
-    pub(crate) root: PathBuf,
-    pub(crate) config: Config,
-}
 
 fn main() {
     let flags = match flags::Xtask::try_parse() {

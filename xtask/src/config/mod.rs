@@ -14,6 +14,12 @@ pub(crate) use self::markers::check_marker_expression;
 pub(crate) use self::profile::{Behaviour, Profile};
 
 pub(crate) const FILE_NAME: &str = "xtask.toml";
+/// What every task gets: where the project is and what its xtask.toml says.
+pub(crate) struct Ctx {
+    pub(crate) root: PathBuf,
+    pub(crate) config: Config,
+}
+
 /// The catch-all suite of `test-all`: every test no configured suite claims.
 pub(crate) const UNASSIGNED: &str = "unassigned";
 

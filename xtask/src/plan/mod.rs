@@ -5,6 +5,7 @@
 
 mod playwright;
 mod pytest;
+mod view;
 mod workers;
 
 use std::path::{Path, PathBuf};

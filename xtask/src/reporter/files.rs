@@ -41,8 +41,8 @@ pub(crate) fn junit(root: &Path, result: &SuiteResult) -> String {
         "name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\" time=\"{:.3}\"",
         xml(&result.suite),
         result.tests.len(),
-        result.failed,
-        result.skipped,
+        result.stats.failed,
+        result.stats.skipped,
         result.wall.as_secs_f64()
     );
     let _ = writeln!(out, "<testsuites {counts}>\n  <testsuite {counts}>");
@@ -109,11 +109,11 @@ pub(crate) fn summary_markdown(results: &[SuiteResult], unassigned: Option<u64>,
             out,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md(&r.suite),
-            r.total,
-            r.passed,
-            r.failed,
-            r.skipped,
-            r.flaky,
+            r.stats.total,
+            r.stats.passed,
+            r.stats.failed,
+            r.stats.skipped,
+            r.stats.flaky,
             r.workers,
             seconds(r.wall),
             status_word(r, plain)
@@ -234,7 +234,7 @@ mod tests {
             record("core/tests/test_x.py::test_<bad>[a,b]", Outcome::Failed, Some("assert \"x\" == 'y' & 100%\nmore")),
             record("core/tests/test_x.py::test_retry", Outcome::Flaky, Some("timeout")),
         ];
-        (result.passed, result.failed, result.flaky) = (1, 1, 1);
+        (result.stats.passed, result.stats.failed, result.stats.flaky) = (1, 1, 1);
         result
     }
 

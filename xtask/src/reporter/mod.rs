@@ -3,18 +3,17 @@
 
 mod files;
 mod progress;
-pub(crate) mod summary;
 mod style;
+pub(crate) mod summary;
 mod timeline;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::events::{Event, Outcome};
+use crate::events::{Event, Outcome, SuiteStats};
 use crate::exit::ExitKind;
 pub(crate) use style::{Style, Tone};
-use crate::plan::Plan;
 
 // Writes that fail (a reader that went away: `cargo xtask test-all | head`) are dropped: the run
 // goes on and still cleans up, where `println!` would panic mid-run.
@@ -55,10 +54,8 @@ pub(crate) struct Reporter {
 /// Plain-mode counters over the whole run: enough for a progress line every few seconds.
 #[derive(Default)]
 struct PlainLines {
-    total: u64,
-    done: u64,
-    failed: u64,
-    skipped: u64,
+    /// The whole run's counts, over every suite.
+    stats: SuiteStats,
     started: Option<Instant>,
     last_line: Option<Instant>,
 }
@@ -77,13 +74,19 @@ impl Reporter {
 
     pub(crate) fn handle(&mut self, event: &Event) {
         if let Some(bars) = self.bars.as_mut() {
-            if !matches!(event, Event::RunFinished { .. } | Event::StressFinished { .. }) {
+            if !matches!(
+                event,
+                Event::RunFinished { .. } | Event::StressFinished { .. } | Event::Planned(_) | Event::Checked(_)
+            ) {
                 bars.handle(event);
                 return;
             }
         }
         match event {
-            Event::Note(text) => errln!("{} {}", self.style.paint(Tone::Dim, "note:"), crate::services::redact(text)),
+            // Secrets were redacted when the view was made.
+            Event::Planned(plan) => out!("{}", summary::render_plan(plan)),
+            Event::Checked(checks) => out!("{}", summary::render_doctor(checks, self.style)),
+            Event::Note(text) => errln!("{} {}", self.style.paint(Tone::Dim, "note:"), crate::text::redact(text)),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
                 self.lines = PlainLines {
                     started: Some(Instant::now()),
@@ -97,7 +100,7 @@ impl Reporter {
             }
             Event::SuiteStarted { .. } => {}
             Event::TestsCollected { suite, total } => {
-                self.lines.total += *total;
+                self.lines.stats.total += *total;
                 if *total == 0 {
                     outln!("{suite}: no tests");
                 } else {
@@ -112,8 +115,8 @@ impl Reporter {
                 outln!(
                     "still running after {}: {}/{} done; longest: {}",
                     summary::seconds(elapsed),
-                    l.done,
-                    l.total,
+                    l.stats.done(),
+                    l.stats.total,
                     running
                         .iter()
                         .take(3)
@@ -123,15 +126,11 @@ impl Reporter {
                 );
             }
             Event::TestFinished { suite, test } => {
-                self.lines.done += 1;
+                self.lines.stats.record(test.outcome);
                 match test.outcome {
-                    Outcome::Failed => {
-                        self.lines.failed += 1;
-                        outln!("{}", summary::failure_line(suite, test, self.style));
-                    }
-                    Outcome::Skipped => self.lines.skipped += 1,
+                    Outcome::Failed => outln!("{}", summary::failure_line(suite, test, self.style)),
                     Outcome::Flaky => outln!("{}", summary::flaky_line(suite, test, self.style)),
-                    Outcome::Passed => {}
+                    Outcome::Passed | Outcome::Skipped => {}
                 }
                 if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {
                     self.lines.last_line = Some(Instant::now());
@@ -139,10 +138,10 @@ impl Reporter {
                     let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
                     outln!(
                         "progress: {}/{} done, {} failed, {} skipped ({})",
-                        l.done,
-                        l.total,
-                        l.failed,
-                        l.skipped,
+                        l.stats.done(),
+                        l.stats.total,
+                        l.stats.failed,
+                        l.stats.skipped,
                         summary::seconds(elapsed)
                     );
                 }
@@ -188,7 +187,7 @@ impl Reporter {
                 if self.outputs.github {
                     self.github(results, &markdown);
                 }
-                out!("{}", crate::services::redact(&text));
+                out!("{}", crate::text::redact(&text));
                 let _ = std::io::stdout().flush();
             }
             Event::StressFinished { runs, seeds, flaky, always_failing } => {
@@ -212,21 +211,16 @@ impl Reporter {
             outln!("{line}");
         }
     }
-
-    pub(crate) fn plan(&self, plan: &Plan) {
-        out!("{}", crate::services::redact(&summary::render_plan(plan)));
-    }
-
-    pub(crate) fn doctor(&self, checks: &[crate::tasks::doctor::Check]) {
-        out!("{}", summary::render_doctor(checks, self.style));
-    }
 }
 
 pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
     let style = Style::stderr();
     if kind == ExitKind::Interrupted {
-        errln!("{} interrupted: everything this run started was stopped and removed", style.paint(Tone::Warn, "xtask:"));
+        errln!(
+            "{} interrupted: everything this run started was stopped and removed",
+            style.paint(Tone::Warn, "xtask:")
+        );
         return;
     }
-    errln!("{} {}", style.paint(Tone::Alarm, "error:"), crate::services::redact(&format!("{error:#}")));
+    errln!("{} {}", style.paint(Tone::Alarm, "error:"), crate::text::redact(&format!("{error:#}")));
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::events::{Event, Outcome};
+use crate::events::{Event, Outcome, SuiteStats};
 use crate::reporter::{summary, Style};
 
 pub(crate) struct Bars {
@@ -17,20 +17,18 @@ pub(crate) struct Bars {
 struct SuiteBar {
     bar: ProgressBar,
     workers: u32,
-    passed: u64,
-    failed: u64,
-    skipped: u64,
-    flaky: u64,
+    stats: SuiteStats,
 }
 
 impl SuiteBar {
     fn message(&self) -> String {
-        let flaky = if self.flaky > 0 { format!("  ~ {} flaky", self.flaky) } else { String::new() };
+        let stats = &self.stats;
+        let flaky = if stats.flaky > 0 { format!("  ~ {} flaky", stats.flaky) } else { String::new() };
         format!(
             "✓ {}  ✗ {}  ↷ {}{flaky}  · {} worker{}",
-            self.passed,
-            self.failed,
-            self.skipped,
+            stats.passed,
+            stats.failed,
+            stats.skipped,
             self.workers,
             if self.workers == 1 { "" } else { "s" }
         )
@@ -71,30 +69,30 @@ impl Bars {
                 bar.set_style(self.template());
                 bar.set_prefix(suite.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
-                let entry = SuiteBar { bar, workers: *workers, passed: 0, failed: 0, skipped: 0, flaky: 0 };
+                let stats = SuiteStats { total: *total, ..SuiteStats::default() };
+                let entry = SuiteBar { bar, workers: *workers, stats };
                 entry.bar.set_message(entry.message());
                 self.suites.insert(suite.clone(), entry);
             }
             Event::TestsCollected { suite, total } => {
-                if let Some(entry) = self.suites.get(suite) {
+                if let Some(entry) = self.suites.get_mut(suite) {
+                    entry.stats.total = *total;
                     entry.bar.set_length(*total);
                 }
             }
             Event::TestFinished { suite, test } => {
                 let Some(entry) = self.suites.get_mut(suite) else { return };
+                entry.stats.record(test.outcome);
                 match test.outcome {
-                    Outcome::Passed => entry.passed += 1,
-                    Outcome::Skipped => entry.skipped += 1,
                     Outcome::Flaky => {
-                        entry.flaky += 1;
                         let _ = self.multi.println(summary::flaky_line(suite, test, self.style));
                     }
                     Outcome::Failed => {
-                        entry.failed += 1;
                         let _ = self.multi.println(summary::failure_line(suite, test, self.style));
                     }
+                    Outcome::Passed | Outcome::Skipped => {}
                 }
-                entry.bar.inc(1);
+                entry.bar.set_position(entry.stats.done());
                 entry.bar.set_message(entry.message());
             }
             Event::SuiteFinished(result) => {
@@ -112,7 +110,8 @@ impl Bars {
             Event::ServiceStarted { suite, worker, detail } => {
                 let _ = self.multi.println(format!("{suite}: worker {worker} serves {detail}"));
             }
-            Event::RunFinished { .. } | Event::StressFinished { .. } => {}
+            // Printed whole by the reporter, past the bars.
+            Event::RunFinished { .. } | Event::StressFinished { .. } | Event::Planned(_) | Event::Checked(_) => {}
         }
     }
 

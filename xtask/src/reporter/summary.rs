@@ -5,11 +5,9 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::events::{SuiteResult, SuiteStatus, TestRecord};
-use crate::plan::Plan;
+use crate::events::{Check, CheckStatus, PlanView, SuiteResult, SuiteStats, SuiteStatus, TestRecord};
 use crate::reporter::{Style, Tone};
 use crate::shard::Shard;
-use crate::tasks::doctor::{Check, CheckStatus};
 
 pub(crate) fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
@@ -81,8 +79,12 @@ pub(crate) fn render_stress(
     out.push('\n');
     for (id, failed_in) in flaky {
         let failed_in: Vec<String> = failed_in.iter().map(usize::to_string).collect();
-        let _ =
-            writeln!(out, "{} {id}: failed in run(s) {} of {runs}", style.paint(Tone::Loud, "FLAKY"), failed_in.join(", "));
+        let _ = writeln!(
+            out,
+            "{} {id}: failed in run(s) {} of {runs}",
+            style.paint(Tone::Loud, "FLAKY"),
+            failed_in.join(", ")
+        );
     }
     for id in always_failing {
         let _ = writeln!(out, "{} {id}: failed in every run", style.paint(Tone::Alarm, "FAILING"));
@@ -92,17 +94,17 @@ pub(crate) fn render_stress(
 }
 
 pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
-    if result.total == 0 && result.error.is_none() {
+    if result.stats.total == 0 && result.error.is_none() {
         return format!("{}: {}", result.suite, status_word(result, style));
     }
     let mut line = format!(
         "{}: {} — {} passed, {} failed, {} skipped of {} in {} on {} worker{}",
         result.suite,
         status_word(result, style),
-        result.passed,
-        result.failed,
-        result.skipped,
-        result.total,
+        result.stats.passed,
+        result.stats.failed,
+        result.stats.skipped,
+        result.stats.total,
         seconds(result.wall),
         result.workers,
         if result.workers == 1 { "" } else { "s" }
@@ -131,25 +133,35 @@ pub(crate) fn render(
     };
     out.push('\n');
     row(&mut out, [&"suite", &"tests", &"passed", &"failed", &"skipped", &"flaky", &"workers", &"wall"], "status");
-    let (mut tests, mut passed, mut failed, mut skipped, mut flaky) = (0, 0, 0, 0, 0);
+    let mut sum = SuiteStats::default();
     let (mut planned, mut reported) = (0, 0);
     for r in results {
         let status = status_word(r, style);
         row(
             &mut out,
-            [&r.suite, &r.total, &r.passed, &r.failed, &r.skipped, &r.flaky, &r.workers, &seconds(r.wall)],
+            [
+                &r.suite,
+                &r.stats.total,
+                &r.stats.passed,
+                &r.stats.failed,
+                &r.stats.skipped,
+                &r.stats.flaky,
+                &r.workers,
+                &seconds(r.wall),
+            ],
             &status,
         );
-        tests += r.total;
-        passed += r.passed + r.flaky;
-        failed += r.failed;
-        skipped += r.skipped;
-        flaky += r.flaky;
-        planned += r.planned.unwrap_or(r.total);
+        sum.add(&r.stats);
+        planned += r.planned.unwrap_or(r.stats.total);
         reported += r.tests.len() as u64;
     }
     // Suites of one session run side by side: the run's wall time is not their sum.
-    row(&mut out, [&"total (run)", &tests, &passed, &failed, &skipped, &flaky, &"", &seconds(run_wall)], "");
+    // A flaky test passed in the end: the total counts it with the passed ones too.
+    let passed = sum.passed + sum.flaky;
+    let cells: [&dyn std::fmt::Display; 8] =
+        [&"total (run)", &sum.total, &passed, &sum.failed, &sum.skipped, &sum.flaky, &"", &seconds(run_wall)];
+    row(&mut out, cells, "");
+    let flaky = sum.flaky;
     for r in results.iter().filter(|r| !r.services.is_empty()) {
         let _ = writeln!(out, "\n{} workers:", r.suite);
         for service in &r.services {
@@ -157,8 +169,11 @@ pub(crate) fn render(
         }
     }
     if flaky > 0 {
-        let _ =
-            writeln!(out, "\n{} {flaky} test(s) passed only on a retry: they are flaky", style.paint(Tone::Warn, "warning:"));
+        let _ = writeln!(
+            out,
+            "\n{} {flaky} test(s) passed only on a retry: they are flaky",
+            style.paint(Tone::Warn, "warning:")
+        );
     }
     if let Some(count) = unassigned {
         let _ =
@@ -198,7 +213,7 @@ pub(crate) fn render(
     }
     let _ = writeln!(out, "reconciled: {reported} of {planned} planned tests reported an outcome");
     // The closing line CI tools read: "N passed, N failed, N skipped".
-    let _ = writeln!(out, "xtask: {passed} passed, {failed} failed, {skipped} skipped");
+    let _ = writeln!(out, "xtask: {passed} passed, {} failed, {} skipped", sum.failed, sum.skipped);
     out
 }
 
@@ -219,11 +234,11 @@ fn shell_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
         .join(" ")
 }
 
-pub(crate) fn render_plan(plan: &Plan) -> String {
+pub(crate) fn render_plan(plan: &PlanView) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "plan for run {} ({} CPUs available)", plan.run_id, plan.cpus);
     let _ = writeln!(out, "  python:   {}", plan.python.display());
-    let _ = writeln!(out, "  backend:  {}", plan.backend_dir.display());
+    let _ = writeln!(out, "  backend:  {}", plan.backend.display());
     let _ = writeln!(out, "  database: {}", plan.database);
     let _ = writeln!(out, "  budget:   {}", plan.budget);
     if let Some(markers) = &plan.overridden_markers {
@@ -234,25 +249,25 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
         );
     }
     for session in &plan.sessions {
-        let names: Vec<&str> = session.suites.iter().map(|slot| slot.name.as_str()).collect();
-        let _ = writeln!(out, "\nsession {} ({}): {}", session.name, session.kind_name(), names.join(", "));
+        let names: Vec<&str> = session.suites.iter().map(|suite| suite.name.as_str()).collect();
+        let _ = writeln!(out, "\nsession {} ({}): {}", session.name, session.tool, names.join(", "));
         if let Some(why) = &session.alone_because {
             let _ = writeln!(out, "  alone:    {why}");
         }
         let _ = writeln!(out, "  workers:  {} ({})", session.workers, session.workers_why);
-        if session.kind == crate::config::SuiteKind::Pytest {
-            for slot in &session.suites {
-                let claims = if slot.expression.is_empty() {
+        if session.tool == "pytest" {
+            for suite in &session.suites {
+                let claims = if suite.expression.is_empty() {
                     "every test no suite claims".to_owned()
                 } else {
-                    format!("marker `{}`", slot.expression)
+                    format!("marker `{}`", suite.expression)
                 };
-                let group = match slot.group {
-                    Some(crate::plan::Group::Scope) => ", in whole scopes (--dist loadscope)",
-                    Some(crate::plan::Group::File) => ", in whole files (--dist loadfile)",
-                    None => "",
+                let group = match suite.dist {
+                    Some("loadscope") => ", in whole scopes (--dist loadscope)".to_owned(),
+                    Some(dist) => format!(", in whole files (--dist {dist})"),
+                    None => String::new(),
                 };
-                let _ = writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}", slot.name, slot.cap);
+                let _ = writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}", suite.name, suite.cap);
             }
             let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
             let _ = writeln!(out, "  schedule: longest first from recorded durations, each suite within its cap");
@@ -265,15 +280,13 @@ pub(crate) fn render_plan(plan: &Plan) -> String {
             );
         }
         let _ = writeln!(out, "  log:      {}", session.log.display());
-        let program = session.program.display().to_string();
-        let command = shell_words(std::iter::once(program.as_str()).chain(session.args.iter().map(String::as_str)));
-        let _ = writeln!(out, "  command:  {command}");
+        let _ = writeln!(out, "  command:  {}", shell_words(session.command.iter().map(String::as_str)));
         let _ = writeln!(out, "  in:       {}", session.cwd.display());
         for (key, value) in &session.env {
             let _ = writeln!(out, "  env:      {key}={value}");
         }
     }
-    if plan.catch_all == Some(crate::config::Unassigned::Fail) {
+    if plan.unassigned_fails {
         let _ = writeln!(out, "\nunassigned: a test no suite claims fails the run (unassigned = \"fail\")");
     }
     out
@@ -305,7 +318,7 @@ mod tests {
     fn result(suite: &str, status: SuiteStatus, passed: u64, failed: u64) -> SuiteResult {
         let mut result = SuiteResult::new(suite, passed + failed, 2, PathBuf::from("/repo/backend"));
         result.status = status;
-        (result.passed, result.failed) = (passed, failed);
+        (result.stats.passed, result.stats.failed) = (passed, failed);
         result.wall = Duration::from_millis(1500);
         result.tests = (0..failed)
             .map(|n| TestRecord {
@@ -355,6 +368,5 @@ mod tests {
     }
 
     #[test]
-    fn colours_only_when_asked() {
-    }
+    fn colours_only_when_asked() {}
 }

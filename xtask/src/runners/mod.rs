@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::events::{Event, Outcome, Span, SuiteResult, SuiteStatus};
+use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::plan::SessionPlan;
 use crate::services::log_file;
 use crate::services::process::ChildGroup;
@@ -201,7 +201,7 @@ impl<'p> SessionRun<'p> {
                     .map(|(_, id, seconds)| format!("{id} ({seconds} s)"))
                     .collect();
                 result.error = Some(if here.is_empty() {
-                    format!("interrupted after {} of {} tests", result.tests.len(), result.total)
+                    format!("interrupted after {} of {} tests", result.tests.len(), result.stats.total)
                 } else {
                     format!("interrupted while running {}", here.join(", "))
                 });
@@ -254,7 +254,7 @@ impl<'p> SessionRun<'p> {
                 self.excluded = excluded.values().sum();
                 for (index, result) in self.results.iter_mut().enumerate() {
                     let ids = suites.get(&result.suite).map_or(0, Vec::len) as u64;
-                    result.total = ids;
+                    result.stats.total = ids;
                     result.planned = Some(ids);
                     emit(Event::TestsCollected { suite: result.suite.clone(), total: ids });
                     if ids == 0 {
@@ -292,12 +292,7 @@ impl<'p> SessionRun<'p> {
                 }
                 self.workers[index].insert(record.worker.clone());
                 let result = &mut self.results[index];
-                match record.outcome {
-                    Outcome::Passed => result.passed += 1,
-                    Outcome::Skipped => result.skipped += 1,
-                    Outcome::Flaky => result.flaky += 1,
-                    Outcome::Failed => result.failed += 1,
-                }
+                result.stats.record(record.outcome);
                 result.workers = self.workers[index].len() as u32;
                 result.tests.push(record.clone());
                 emit(Event::TestFinished { suite: result.suite.clone(), test: record });
@@ -332,7 +327,7 @@ impl<'p> SessionRun<'p> {
         self.announced[index] = true;
         let result = &mut self.results[index];
         result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
-        result.status = if result.failed > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
+        result.status = if result.stats.failed > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
         emit(Event::SuiteFinished(result.clone()));
     }
 }

@@ -10,8 +10,9 @@ use anyhow::Context;
 use crate::exit::tests_failed;
 use crate::plan::Listed;
 use crate::runners::EventTail;
+use crate::services::log_file;
 use crate::services::process::ChildGroup;
-use crate::services::{log_file, telling_line};
+use crate::text::telling_line;
 
 const REPORTER_SOURCE: &str = include_str!("xtask_playwright_reporter.cjs");
 pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Ended, SessionRun};
 use crate::config::SuiteKind;
 use crate::events::{Event, SuiteStatus, TestRecord};
-use crate::services::telling_line;
+use crate::text::telling_line;
 
 /// How many lost test ids an error names before it says "and N more".
 const NAMED: usize = 10;
@@ -69,7 +69,7 @@ impl SessionRun<'_> {
                     )),
                 }
             } else if let Some(error) = &session_error {
-                if !missing.is_empty() || result.failed == 0 {
+                if !missing.is_empty() || result.stats.failed == 0 {
                     errors.push(error.clone());
                 }
             }
@@ -111,7 +111,7 @@ impl SessionRun<'_> {
             result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
             result.status = if result.error.is_some() {
                 SuiteStatus::Errored
-            } else if result.failed > 0 {
+            } else if result.stats.failed > 0 {
                 SuiteStatus::Failed
             } else if planned.is_empty() {
                 SuiteStatus::Empty { optional: slot.optional }

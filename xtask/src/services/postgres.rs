@@ -15,8 +15,9 @@ use crate::services::process::ChildGroup;
 use crate::services::psql::ExternalServer;
 use crate::services::python::run_logged;
 use crate::services::rundir::{create_private_dir, short_temp_dir};
-use crate::services::{is_executable, is_root, log_file, telling_line, which};
+use crate::services::{is_executable, is_root, log_file, which};
 use crate::signals;
+use crate::text::telling_line;
 
 const PORT: u16 = 5432;
 

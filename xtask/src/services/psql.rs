@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use crate::exit::environment;
 use crate::services::pg_bin::find_psql;
-use crate::services::telling_line;
+use crate::text::telling_line;
 
 /// The user's server. This run's test databases (names starting with its prefix) are dropped on drop.
 pub(crate) struct ExternalServer {
@@ -96,9 +96,7 @@ pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
-        Err(crate::services::redact(
-            &telling_line(&String::from_utf8_lossy(&output.stderr)).replace("psql: error: ", ""),
-        ))
+        Err(crate::text::redact(&telling_line(&String::from_utf8_lossy(&output.stderr)).replace("psql: error: ", "")))
     }
 }
 

@@ -9,13 +9,14 @@ use std::process::{Command, Stdio};
 use anyhow::Context;
 
 use crate::config::Config;
+use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::{environment, usage};
 use crate::services::lock::FileLock;
 use crate::services::process::ChildGroup;
 use crate::services::pyproject::Pyproject;
-use crate::services::{fnv1a, telling_line, which};
-use crate::Ctx;
+use crate::services::{fnv1a, which};
+use crate::text::telling_line;
 
 const STAMP: &str = ".xtask-requirements";
 

@@ -3,13 +3,13 @@
 
 use std::process::Command;
 
+use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::{tests_failed, ExitKind};
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
 use crate::reporter::Reporter;
 use crate::services::process::ChildGroup;
-use crate::Ctx;
 
 const CHECKS: [(&str, &[&str]); 3] = [
     ("format", &["fmt", "--all", "--check"]),

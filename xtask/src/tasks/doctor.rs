@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use crate::config::Ctx;
+use crate::events::{Check, CheckStatus, Event};
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
@@ -11,24 +13,6 @@ use crate::services::pg_bin::{find_bindir, find_psql};
 use crate::services::psql::{describe, psql};
 use crate::services::python::{Venv, VenvState};
 use crate::services::{is_root, sweep, which};
-use crate::Ctx;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CheckStatus {
-    Ok,
-    /// Needed and absent: the run would fail.
-    Missing,
-    /// Works without it, but worse.
-    Warn,
-}
-
-#[derive(Debug)]
-pub(crate) struct Check {
-    pub(crate) name: String,
-    pub(crate) status: CheckStatus,
-    pub(crate) detail: String,
-    pub(crate) fix: Option<String>,
-}
 
 fn check(name: &str, status: CheckStatus, detail: impl Into<String>, fix: Option<&str>) -> Check {
     Check { name: name.to_owned(), status, detail: detail.into(), fix: fix.map(str::to_owned) }
@@ -48,7 +32,7 @@ fn version_of(program: &std::path::Path, arg: &str) -> String {
 impl flags::Doctor {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
         let checks = gather(ctx);
-        Reporter::new(false).doctor(&checks);
+        Reporter::new(false).handle(&Event::Checked(checks.clone()));
         let missing = checks.iter().any(|c| c.status == CheckStatus::Missing);
         Ok(if missing { ExitKind::Environment } else { ExitKind::Success })
     }

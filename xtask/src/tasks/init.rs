@@ -16,7 +16,7 @@ use crate::exit::{environment, usage, ExitKind};
 use crate::flags;
 use crate::reporter::Reporter;
 use crate::services::python::{Source, Venv};
-use crate::services::telling_line;
+use crate::text::telling_line;
 
 /// Markers that pytest and its common plugins register themselves: not the project's suites.
 const PLUGIN_MARKERS: &[&str] = &[

@@ -2,6 +2,7 @@
 //! when we are root, the frontend's modules and build, and a browser for the E2E tests (every test
 //! command also does what it needs of this when stale).
 
+use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::ExitKind;
 use crate::flags;
@@ -9,7 +10,6 @@ use crate::reporter::Reporter;
 use crate::services::frontend::{self, App};
 use crate::services::postgres;
 use crate::services::python::{self, Venv};
-use crate::Ctx;
 
 impl flags::Setup {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {

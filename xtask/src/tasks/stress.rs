@@ -27,7 +27,7 @@ impl flags::Stress {
             let seed = self.random_order.then(|| fnv1a(format!("{}-{run}", session.run_id).as_bytes()) % 1_000_000_000);
             let plan = session.plan(seed)?;
             if run == 1 && session.args.dry_run {
-                session.reporter.plan(&plan);
+                session.reporter.handle(&Event::Planned(Box::new(plan.view())));
                 return Ok(ExitKind::Success);
             }
             seeds.push(seed);

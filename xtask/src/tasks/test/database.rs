@@ -1,11 +1,11 @@
 //! Which database server a run's tests need: `[backend] database` decides, then a server the user
 //! gave, then what the last run saw in the Django settings.
 
+use crate::config::Ctx;
 use crate::config::DatabaseKind;
 use crate::flags::RunArgs;
 use crate::history::Durations;
 use crate::services::{postgres, psql};
-use crate::Ctx;
 
 /// What the run's tests need of a database server.
 pub(super) enum Need {

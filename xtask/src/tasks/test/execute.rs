@@ -172,7 +172,7 @@ impl Session<'_> {
         }
         let unassigned = plan
             .catch_all
-            .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.total)));
+            .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
         self.reporter.handle(&Event::RunFinished {
             run_id: self.run_id.clone(),
             results: results.clone(),

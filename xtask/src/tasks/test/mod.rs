@@ -43,7 +43,7 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
     let mut session = Session::prepare(ctx, selection, args)?;
     let plan = session.plan(None)?;
     if session.args.dry_run {
-        session.reporter.plan(&plan);
+        session.reporter.handle(&Event::Planned(Box::new(plan.view())));
         return Ok(ExitKind::Success);
     }
     let results = session.execute(&plan)?;
