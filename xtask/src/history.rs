@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{SuiteResult, SuiteStatus};
@@ -39,7 +38,7 @@ struct SuiteRecord {
 }
 
 fn history_path(root: &Path) -> PathBuf {
-    root.join("target").join("xtask").join("history.json")
+    crate::layout::history_file(root)
 }
 
 fn read(path: &Path) -> Durations {
@@ -172,10 +171,7 @@ fn write(path: &Path, durations: &Durations) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let text = serde_json::to_string_pretty(durations)? + "\n";
-    // Beside it, then renamed over it: a reader never sees half a file.
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot replace {}", path.display()))
+    crate::services::write_atomically(path, &text)
 }
 
 #[cfg(test)]

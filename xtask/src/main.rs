@@ -5,6 +5,7 @@ mod events;
 mod exit;
 mod flags;
 mod history;
+mod layout;
 mod plan;
 mod reporter;
 mod runners;

@@ -10,6 +10,8 @@ mod workers;
 
 use std::path::{Path, PathBuf};
 
+use crate::layout::RunLayout;
+
 use crate::config::{Config, Suite, SuiteKind, Unassigned};
 use crate::exit::usage;
 use crate::flags::RunArgs;
@@ -146,7 +148,7 @@ pub(crate) struct Facts<'a> {
     pub(crate) shard_durations: &'a Durations,
     pub(crate) python: &'a Path,
     pub(crate) backend_dir: &'a Path,
-    pub(crate) run_dir: &'a Path,
+    pub(crate) layout: &'a RunLayout,
     pub(crate) log_dir: &'a Path,
     /// `DATABASE_URL` for the tests; None leaves it as the caller's environment has it.
     pub(crate) database_url: Option<&'a str>,
@@ -271,15 +273,15 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
 
 /// The environment of DESIGN.md's contract, given to every test process of a session.
 fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBuf, PathBuf) {
-    let events = facts.run_dir.join("events").join(format!("{session}.jsonl"));
-    let media_base = facts.run_dir.join("media").join(session);
+    let events = facts.layout.events(session);
+    let media_base = facts.layout.media(session);
     let mut env = vec![
         ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
         ("XTASK_SUITE".to_owned(), session.to_owned()),
         ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
         ("XTASK_EVENTS".to_owned(), events.display().to_string()),
         // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
-        ("TMPDIR".to_owned(), facts.run_dir.join("tmp").display().to_string()),
+        ("TMPDIR".to_owned(), facts.layout.scratch().display().to_string()),
     ];
     if let Some(url) = facts.database_url {
         env.push(("DATABASE_URL".to_owned(), url.to_owned()));

@@ -74,7 +74,7 @@ pub(super) fn session(
     let (mut env, events, media_base) = isolation_env(facts, &name);
     env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
     env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
-    env.push(("XTASK_ARTIFACTS".to_owned(), facts.run_dir.join("artifacts").join(&name).display().to_string()));
+    env.push(("XTASK_ARTIFACTS".to_owned(), facts.layout.artifacts(&name).display().to_string()));
     if let Some(chromium) = e2e.chromium {
         env.push(("XTASK_CHROMIUM".to_owned(), chromium.display().to_string()));
     }

@@ -133,15 +133,15 @@ fn session(
     pytest_args.extend(args.passthrough.iter().cloned());
 
     let (mut env, events, media_base) = isolation_env(facts, &name);
-    env.push(("PYTHONPATH".to_owned(), python_path(&facts.run_dir.join("py"))));
+    env.push(("PYTHONPATH".to_owned(), python_path(&facts.layout.plugin_dir())));
     env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
     if let Some(settings) = &config.backend.settings {
         env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
     }
-    let spec_path = facts.run_dir.join("tmp").join(format!("{name}.plan.json"));
+    let spec_path = facts.layout.session_spec(&name);
     env.push(("XTASK_PLAN".to_owned(), spec_path.display().to_string()));
     // The session imports while the private server starts; its first test waits for this file.
-    let ready = crate::services::rundir::database_ready_file(facts.run_dir);
+    let ready = facts.layout.database_ready();
     env.push(("XTASK_DB_READY".to_owned(), ready.display().to_string()));
     let spec = json!({
         "suites": all.iter().map(|slot| json!({
@@ -164,7 +164,7 @@ fn session(
             .filter(|_| args.timeout.is_none())
             .filter_map(|slot| Some((slot.name.clone(), config.suite(&slot.name)?.timeout?)))
             .collect::<std::collections::BTreeMap<_, _>>(),
-        "labels": facts.run_dir.join("tmp").join(format!("{name}.labels.json")),
+        "labels": facts.layout.labels(&name),
     });
     SessionPlan {
         kind: SuiteKind::Pytest,

@@ -28,6 +28,9 @@ max_workers = 1
     .unwrap()
 }
 
+static LAYOUT: std::sync::LazyLock<RunLayout> =
+    std::sync::LazyLock::new(|| RunLayout::at("/tmp/xtask-ab12cd34".into()));
+
 const PLUGINS: Plugins = Plugins { xdist: true, reruns: true, randomly: true };
 
 fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'a> {
@@ -41,7 +44,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         plugins,
         python: Path::new("/venv/bin/python"),
         backend_dir: Path::new("/repo/backend"),
-        run_dir: Path::new("/tmp/xtask-ab12cd34"),
+        layout: &LAYOUT,
         log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
         database_url: Some("postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432"),
         database: "private".to_owned(),

@@ -162,7 +162,7 @@ impl Reporter {
                         1,
                     );
                 }
-                let timeline_dir = self.outputs.root.join("target").join("xtask").join("reports");
+                let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
                 match timeline::write(&timeline_dir, run_id, results, spans, *window) {
                     Ok(written) => {
                         text = text.replacen(

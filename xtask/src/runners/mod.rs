@@ -75,7 +75,9 @@ impl<'p> SessionRun<'p> {
         for suite in &suites {
             emit(Event::SuiteStarted { suite: suite.clone(), workers: plan.workers, total: 0 });
         }
-        crate::services::rundir::make_private_dir(&plan.media_base)?;
+        // Inside the run's private directory, which this run made (0700); a rerun (stress) finds it.
+        fs::create_dir_all(&plan.media_base)
+            .with_context(|| format!("cannot create directory {}", plan.media_base.display()))?;
         // A session may run again in the same run directory (`stress`): start from an empty stream.
         match fs::remove_file(&plan.events) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {

@@ -36,6 +36,15 @@ pub(crate) fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The uid and gid of a user, from /etc/passwd.
+pub(crate) fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 3 && fields[0] == name).then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
+    })
+}
+
 /// A log file opened for appending (created when missing), for a child's stdout or stderr.
 pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
     use anyhow::Context;
@@ -44,6 +53,22 @@ pub(crate) fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .append(true)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Replaces `path` with `text` at once: written to a new file beside it, then renamed over it, so a
+/// reader sees the old text or the new, never a torn one.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // Readable by others, as a file written in place would be (a temp file is 0600).
+    let mut file = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    file.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", file.path().display()))?;
+    file.persist(path).map_err(|error| error.error).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// FNV-1a, 64 bits: a stable content hash for the requirements stamp without a crypto crate.

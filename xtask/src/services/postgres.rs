@@ -7,15 +7,17 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use tempfile::TempDir;
 
 use crate::events::Event;
 use crate::exit::environment;
+use crate::layout::server_dir;
 use crate::services::pg_bin::find_bindir;
 use crate::services::process::ChildGroup;
 use crate::services::psql::ExternalServer;
 use crate::services::python::run_logged;
-use crate::services::rundir::{create_private_dir, short_temp_dir};
-use crate::services::{is_executable, is_root, log_file, which};
+use crate::services::rundir::create_private_dir;
+use crate::services::{is_executable, is_root, log_file, lookup_user, which};
 use crate::signals;
 use crate::text::telling_line;
 
@@ -73,7 +75,7 @@ impl Starting {
     pub(crate) fn spawn(run_id: &str, keep: bool) -> Starting {
         let id = run_id.to_owned();
         let thread = std::thread::spawn(move || PrivateServer::start(&id, keep));
-        Starting { url: private_url(&private_dir(run_id)), thread: Some(thread) }
+        Starting { url: private_url(&server_dir(run_id)), thread: Some(thread) }
     }
 
     fn is_finished(&self) -> bool {
@@ -94,11 +96,6 @@ impl Drop for Starting {
     }
 }
 
-/// Where the server will be, decided before it starts (the plan prints it).
-pub(crate) fn private_dir(run_id: &str) -> PathBuf {
-    short_temp_dir().join(format!("xtask-pg-{run_id}"))
-}
-
 pub(crate) fn private_url(dir: &Path) -> String {
     format!("postgresql://postgres@/postgres?host={}&port={PORT}", dir.display())
 }
@@ -107,16 +104,8 @@ pub(crate) struct PrivateServer {
     dir: PathBuf,
     url: String,
     server: Option<ChildGroup>,
-    keep: bool,
-}
-
-/// The uid and gid of a user, from /etc/passwd.
-pub(crate) fn lookup_user(name: &str) -> Option<(u32, u32)> {
-    let passwd = fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 3 && fields[0] == name).then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
-    })
+    /// Removes the directory as the last field to drop, once the server has stopped, unless kept.
+    _made: TempDir,
 }
 
 /// As root, the private server runs as the unprivileged `postgres` user, which PostgreSQL's Debian
@@ -177,9 +166,10 @@ impl PrivateServer {
         } else {
             None
         };
-        let dir = private_dir(run_id);
-        create_private_dir(&dir)?;
-        let mut server = PrivateServer { url: private_url(&dir), dir, server: None, keep };
+        let dir = server_dir(run_id);
+        let mut made = create_private_dir(&dir)?;
+        made.disable_cleanup(keep);
+        let mut server = PrivateServer { url: private_url(&dir), dir, server: None, _made: made };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
@@ -258,11 +248,8 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        // Stop first (fast shutdown), then the directory can go.
+        // Stop first (fast shutdown), then the directory can go (`_made`).
         drop(self.server.take());
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
     }
 }
 

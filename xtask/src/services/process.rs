@@ -102,6 +102,18 @@ impl Drop for ChildGroup {
     }
 }
 
+/// The start time of a running process, from /proc/<pid>/stat; None when it is gone or a zombie
+/// (killed, not yet reaped), which is as dead.
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
+    let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// SIGKILLs every process (but this one) whose environment holds `XTASK_RUN_ID=<run_id>`: the last
 /// line of defence for "a run leaves no process behind". Returns how many were signalled.
 pub(crate) fn kill_run_processes(run_id: &str) -> usize {

@@ -1,63 +1,53 @@
 //! The private directory of one run: events, media roots, the shipped plugin. Removed on drop.
 //! It names its owner (see `sweep`), and the user's server when there is one, so that the next run
-//! can clean up after an xtask that was killed outright.
+//! can clean up after an xtask that was killed outright. Its layout is `layout::RunLayout`'s.
 
-use std::path::{Path, PathBuf};
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use anyhow::Context;
+use tempfile::TempDir;
 
-/// The owner of a run directory: `<pid> <start time> [keep]` of the xtask that made it (`sweep`).
-pub(crate) const OWNER_FILE: &str = "owner";
-/// The user's server of the run, then the exact names of the test databases the run may make there,
-/// one per line: the sweep drops those names and nothing else.
-const DATABASE_FILE: &str = "database";
+use crate::layout::RunLayout;
 
 pub(crate) struct RunDir {
     run_id: String,
-    path: PathBuf,
+    layout: RunLayout,
+    /// Removes the directory when dropped, unless the user asked to keep it.
+    dir: TempDir,
     keep: bool,
 }
 
 impl RunDir {
     pub(crate) fn create(run_id: &str, keep: bool) -> anyhow::Result<RunDir> {
-        let path = short_temp_dir().join(format!("xtask-{run_id}"));
+        let layout = RunLayout::of(run_id);
         // Made here and now, or not at all: a directory of that name that someone else made (in a
         // temp dir every user can write to) is never used.
-        create_private_dir(&path)?;
-        let dir = RunDir { run_id: run_id.to_owned(), path, keep };
-        for sub in ["events", "media", "py", "js", "tmp", "artifacts"] {
-            create_private_dir(&dir.path.join(sub))?;
+        let mut dir = create_private_dir(layout.root())?;
+        dir.disable_cleanup(keep);
+        for sub in RunLayout::SUBDIRS {
+            create_private_dir(&layout.root().join(sub))?.disable_cleanup(true);
         }
-        write_new(&dir.path.join(OWNER_FILE), &super::sweep::owner_line(keep))?;
-        Ok(dir)
+        write_new(&layout.owner(), &owner_line(keep))?;
+        Ok(RunDir { run_id: run_id.to_owned(), layout, dir, keep })
     }
 
     /// Notes the user's server and the exact names of the test databases this run may make there,
     /// before it makes any.
     pub(crate) fn record_database(&self, url: &str, names: &[String]) -> anyhow::Result<()> {
-        let path = self.path.join(DATABASE_FILE);
         let text = std::iter::once(url).chain(names.iter().map(String::as_str)).collect::<Vec<_>>().join("\n") + "\n";
-        // Replaced whole: a later plan (stress) records its names again.
-        let temporary = self.path.join("database.new");
-        std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
-        std::fs::rename(&temporary, &path).with_context(|| format!("cannot write {}", path.display()))
+        // Replaced whole and at once: a later plan (stress) records its names again, and a sweep
+        // never reads half a file.
+        crate::services::write_atomically(&self.layout.database(), &text)
     }
 
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Written once the run's database server accepts connections (`XTASK_DB_READY`).
-    pub(crate) fn database_ready(&self) -> PathBuf {
-        database_ready_file(&self.path)
-    }
-
-    pub(crate) fn plugin_dir(&self) -> PathBuf {
-        self.path.join("py")
+    pub(crate) fn layout(&self) -> &RunLayout {
+        &self.layout
     }
 
     pub(crate) fn kept(&self) -> Option<&Path> {
-        self.keep.then_some(self.path.as_path())
+        self.keep.then_some(self.dir.path())
     }
 }
 
@@ -70,25 +60,40 @@ impl Drop for RunDir {
         crate::services::process::kill_orphans(&[]);
         if self.keep {
             // Kept for the user: no sweep may take it.
-            let _ = std::fs::remove_file(self.path.join(OWNER_FILE));
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
+            let _ = std::fs::remove_file(self.layout.owner());
         }
+        // `dir` removes the directory as it drops, unless kept.
     }
 }
 
+/// `<pid> <start time> [keep]` of this process, the owner line of the run directory it makes. The
+/// start time (clock ticks after boot, from /proc) tells a reused pid from the owner.
+pub(crate) fn owner_line(keep: bool) -> String {
+    let pid = std::process::id();
+    let start = crate::services::process::start_time(pid).unwrap_or(0);
+    format!("{pid} {start}{}\n", if keep { " keep" } else { "" })
+}
+
 /// The server and database names a run directory recorded with `record_database`.
-pub(crate) fn recorded_database(run_dir: &Path) -> Option<(String, Vec<String>)> {
-    let text = std::fs::read_to_string(run_dir.join(DATABASE_FILE)).ok()?;
+pub(crate) fn recorded_database(layout: &RunLayout) -> Option<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(layout.database()).ok()?;
     let mut lines = text.lines();
     Some((lines.next()?.to_owned(), lines.map(str::to_owned).collect()))
 }
 
-/// Creates `path` (0700), failing when anything is already there.
-pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    match std::fs::DirBuilder::new().mode(0o700).create(path) {
-        Ok(()) => Ok(()),
+/// Creates `path` (0700, in one step), failing when anything is already there; removed when the
+/// returned guard drops, unless its clean-up is disabled.
+pub(crate) fn create_private_dir(path: &Path) -> anyhow::Result<TempDir> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        anyhow::bail!("cannot create directory {}: it has no parent", path.display());
+    };
+    let made = tempfile::Builder::new()
+        .prefix(name)
+        .rand_bytes(0)
+        .permissions(Permissions::from_mode(0o700))
+        .tempdir_in(parent);
+    match made {
+        Ok(dir) => Ok(dir),
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Err(crate::exit::environment(format!(
             "{} already exists and this run did not make it: remove it if it is yours, or look at who made it",
             path.display()
@@ -124,26 +129,34 @@ pub(crate) fn check_private_dir(path: &Path, owners: &[u32]) -> Result<(), Strin
     }
     Ok(())
 }
-pub(crate) fn make_private_dir(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("cannot create directory {}", path.display()))
-}
 
-/// The system temp dir, unless its path is so long that a PostgreSQL socket inside would pass
-/// the 107-byte limit of Unix socket paths; then /tmp.
-pub(crate) fn short_temp_dir() -> PathBuf {
-    let temp = std::env::temp_dir();
-    if temp.as_os_str().len() > 60 {
-        return PathBuf::from("/tmp");
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn a_private_dir_is_made_0700_or_refused_when_something_is_there() {
+        let parent = tempfile::tempdir().unwrap();
+        let path = parent.path().join("xtask-ab12cd34");
+        let made = create_private_dir(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o700);
+        let error = create_private_dir(&path).expect_err("a second creation is refused");
+        assert!(error.to_string().contains("already exists and this run did not make it"), "{error}");
+        drop(made);
+        assert!(!path.exists(), "removed when its guard drops");
+        std::fs::write(&path, "planted").unwrap();
+        assert!(create_private_dir(&path).is_err(), "a planted file is refused too");
     }
-    temp
-}
 
-/// Where the run tells its pytest sessions that the database is up (the plan gives them the path).
-pub(crate) fn database_ready_file(run_dir: &Path) -> PathBuf {
-    run_dir.join("tmp").join("database-ready")
+    #[test]
+    fn atomic_writes_replace_the_whole_file_and_leave_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("database");
+        crate::services::write_atomically(&path, "one\n").unwrap();
+        crate::services::write_atomically(&path, "two\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

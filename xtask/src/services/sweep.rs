@@ -10,10 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::services::process::kill_run_processes;
-use crate::services::rundir::{self, OWNER_FILE};
-use crate::services::{euid, is_root};
-use crate::services::{postgres, psql};
+use crate::layout::{run_id_of, server_dir, temp_root, RunLayout};
+use crate::services::process::{kill_run_processes, start_time};
+use crate::services::rundir;
+use crate::services::{euid, is_root, lookup_user, psql};
 
 /// What was found and cleaned for one dead run.
 #[derive(Debug)]
@@ -45,25 +45,6 @@ impl fmt::Display for Swept {
     }
 }
 
-/// `<pid> <start time> [keep]` of this process, the owner line of the run directory it makes. The
-/// start time (clock ticks after boot, from /proc) tells a reused pid from the owner.
-pub(crate) fn owner_line(keep: bool) -> String {
-    let pid = std::process::id();
-    format!("{pid} {}{}\n", start_time(pid).unwrap_or(0), if keep { " keep" } else { "" })
-}
-
-/// The start time of a running process, from /proc/<pid>/stat; None when it is gone or a zombie
-/// (killed, not yet reaped), which is as dead.
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
-    let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
-    if fields.next()? == "Z" {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
-}
-
 fn owner_alive(line: &str) -> bool {
     let mut fields = line.split_whitespace().map(str::parse::<u64>);
     match (fields.next(), fields.next()) {
@@ -75,14 +56,10 @@ fn owner_alive(line: &str) -> bool {
     }
 }
 
-fn is_run_id(id: &str) -> bool {
-    id.len() == 8 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
 /// A run directory whose owner is dead.
 pub(crate) struct Stale {
     pub(crate) run_id: String,
-    dir: PathBuf,
+    layout: RunLayout,
     keep: bool,
 }
 
@@ -97,18 +74,19 @@ pub(crate) struct Found {
 /// only looked into when it is a real directory of this user, open to nobody else.
 pub(crate) fn stale_runs() -> Found {
     let mut found = Found { stale: Vec::new(), untrusted: Vec::new() };
-    let Ok(entries) = fs::read_dir(rundir::short_temp_dir()) else { return found };
+    let Ok(entries) = fs::read_dir(temp_root()) else { return found };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(run_id) = name.strip_prefix("xtask-").filter(|id| is_run_id(id)) else { continue };
+        let Some(run_id) = run_id_of(&name) else { continue };
         if let Err(why) = rundir::check_private_dir(&entry.path(), &[euid()]) {
             found.untrusted.push((entry.path(), why));
             continue;
         }
-        let Ok(owner) = fs::read_to_string(entry.path().join(OWNER_FILE)) else { continue };
+        let layout = RunLayout::at(entry.path());
+        let Ok(owner) = fs::read_to_string(layout.owner()) else { continue };
         if !owner_alive(&owner) {
             let keep = owner.split_whitespace().nth(2) == Some("keep");
-            found.stale.push(Stale { run_id: run_id.to_owned(), dir: entry.path(), keep });
+            found.stale.push(Stale { run_id: run_id.to_owned(), layout, keep });
         }
     }
     found
@@ -118,17 +96,17 @@ pub(crate) fn stale_runs() -> Found {
 /// left alone and named.
 pub(crate) fn sweep() -> (Vec<Swept>, Vec<(PathBuf, String)>) {
     let found = stale_runs();
-    (found.stale.iter().map(|stale| sweep_run(&stale.run_id, &stale.dir, stale.keep)).collect(), found.untrusted)
+    (found.stale.iter().map(|stale| sweep_run(&stale.run_id, &stale.layout, stale.keep)).collect(), found.untrusted)
 }
 
-fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
+fn sweep_run(run_id: &str, run_dir: &RunLayout, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
     let processes = kill_run_processes(run_id);
-    let server_dir = postgres::private_dir(run_id);
+    let server_dir = server_dir(run_id);
     // The private server's directory belongs to this user, or (as root) to the user it runs as.
     let mut owners = vec![euid()];
     if is_root() {
-        owners.extend(postgres::lookup_user("postgres").map(|(uid, _)| uid));
+        owners.extend(lookup_user("postgres").map(|(uid, _)| uid));
     }
     let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();
     let server = trusted_server && stop_orphan_server(&server_dir);
@@ -137,14 +115,14 @@ fn sweep_run(run_id: &str, run_dir: &Path, keep: bool) -> Swept {
         None => Ok(0),
     };
     if keep {
-        let _ = fs::remove_file(run_dir.join(OWNER_FILE));
+        let _ = fs::remove_file(run_dir.owner());
     } else {
         if trusted_server {
             let _ = fs::remove_dir_all(&server_dir);
         }
-        let _ = fs::remove_dir_all(run_dir);
+        let _ = fs::remove_dir_all(run_dir.root());
     }
-    Swept { run_id: run_id.to_owned(), processes, server, databases, kept: keep.then(|| run_dir.to_owned()) }
+    Swept { run_id: run_id.to_owned(), processes, server, databases, kept: keep.then(|| run_dir.root().to_owned()) }
 }
 
 /// Stops the postmaster named by the data directory's postmaster.pid, if it is still that server:
@@ -184,6 +162,8 @@ fn running(pid: i32) -> bool {
 mod tests {
     use super::*;
 
+    use crate::services::rundir::owner_line;
+
     #[test]
     fn this_process_owns_its_line_and_a_dead_or_reused_pid_does_not() {
         assert!(owner_alive(&owner_line(false)));
@@ -208,14 +188,6 @@ mod tests {
         }
         assert!(!owner_alive(&line), "a zombie owns nothing");
         child.wait().unwrap();
-    }
-
-    #[test]
-    fn run_ids_are_eight_lowercase_letters_or_digits() {
-        assert!(is_run_id("ab12cd34"));
-        assert!(!is_run_id("pg-ab12cd34"));
-        assert!(!is_run_id("AB12CD34"));
-        assert!(!is_run_id("ab12cd3"));
     }
 
     #[test]

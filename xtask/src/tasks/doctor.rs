@@ -116,7 +116,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
         ),
     });
     if is_root() {
-        checks.push(if crate::services::postgres::lookup_user("postgres").is_some() {
+        checks.push(if crate::services::lookup_user("postgres").is_some() {
             check("postgres user", Ok, "running as root: the private server runs as `postgres`", None)
         } else {
             check(

@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use anyhow::Context;
 use serde::Deserialize;
 
 use crate::config::{Config, FILE_NAME};
@@ -83,7 +84,7 @@ impl flags::Init {
             ))
         })?;
         let venv = Venv::new(&backend, source.clone(), Path::new(".venv"), "python3");
-        let logs = root.join("target").join("xtask");
+        let logs = crate::layout::project_dir(&root);
         fs::create_dir_all(&logs)?;
         let python = match std::env::var_os("XTASK_PYTHON") {
             Some(python) => PathBuf::from(python),
@@ -206,14 +207,19 @@ fn environment_source(backend: &Path) -> Option<Source> {
 
 /// A real collection with the shipped plugin: markers and their counts, the settings' engines.
 fn describe(python: &Path, backend: &Path, settings: Option<&str>, log: &Path) -> anyhow::Result<Described> {
-    let dir = tempfile_dir()?;
-    crate::runners::pytest::install_plugin(&dir)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("xtask-init-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("cannot create a private directory in the temp dir")?;
+    let dir = scratch.path();
+    crate::runners::pytest::install_plugin(dir)?;
     let out = dir.join("described.json");
     let mut command = Command::new(python);
     command
         .args(["-m", "pytest", "--collect-only", "-q", "-p", crate::plan::PLUGIN_MODULE, "-m", "", "-p", "no:randomly"])
         .current_dir(backend)
-        .env("PYTHONPATH", crate::plan::python_path(&dir))
+        .env("PYTHONPATH", crate::plan::python_path(dir))
         .env("XTASK_INIT_OUT", &out)
         .stdin(Stdio::null())
         .stdout(crate::services::log_file(log)?)
@@ -223,7 +229,7 @@ fn describe(python: &Path, backend: &Path, settings: Option<&str>, log: &Path) -
     }
     let status = command.status()?;
     let described = fs::read_to_string(&out).ok().and_then(|text| serde_json::from_str(&text).ok());
-    let _ = fs::remove_dir_all(&dir);
+    drop(scratch);
     match described {
         Some(described) if status.success() || status.code() == Some(5) => Ok(described),
         _ => Err(environment(format!(
@@ -233,12 +239,6 @@ fn describe(python: &Path, backend: &Path, settings: Option<&str>, log: &Path) -
             log.display()
         ))),
     }
-}
-
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("xtask-init-{}", std::process::id()));
-    crate::services::rundir::make_private_dir(&dir)?;
-    Ok(dir)
 }
 
 fn uses_postgresql(described: &Described) -> bool {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// `<root>/target/xtask/logs/<run>`, created; older run logs beyond the newest 20 are pruned.
 pub(crate) fn run_log_dir(root: &Path, run_id: &str) -> anyhow::Result<PathBuf> {
-    let logs = root.join("target").join("xtask").join("logs");
+    let logs = crate::layout::logs_dir(root);
     std::fs::create_dir_all(&logs)?;
     let mut runs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&logs)?
         .filter_map(|entry| entry.ok())

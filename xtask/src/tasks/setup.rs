@@ -14,7 +14,7 @@ use crate::services::python::{self, Venv};
 impl flags::Setup {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
         let mut reporter = Reporter::new(false);
-        let log = ctx.root.join("target").join("xtask").join("setup.log");
+        let log = crate::layout::project_dir(&ctx.root).join("setup.log");
         match &ctx.config.backend.python {
             // The user's own environment: nothing to install, only to check.
             Some(_) => {
@@ -39,7 +39,7 @@ impl flags::Setup {
         }
         postgres::ensure_server_user(&log, &mut |event| reporter.handle(&event))?;
         if let Some(config) = &ctx.config.frontend {
-            let logs = ctx.root.join("target").join("xtask");
+            let logs = crate::layout::project_dir(&ctx.root);
             let app = App { dir: ctx.root.join(&config.dir), config };
             app.prepare(&logs.join("frontend.log"), &mut |event| reporter.handle(&event))?;
             let browser = frontend::ensure_browser(&logs.join("browser.log"), &mut |event| reporter.handle(&event))?;

@@ -23,7 +23,7 @@ pub(super) fn decide_database(
     durations: &Durations,
 ) -> anyhow::Result<(Option<String>, String, Need)> {
     let private = || {
-        let dir = postgres::private_dir(run_id);
+        let dir = crate::layout::server_dir(run_id);
         (Some(postgres::private_url(&dir)), dir)
     };
     Ok(match (ctx.config.backend.database, &args.db_url) {

@@ -64,7 +64,7 @@ impl Session<'_> {
                                 stop: crate::events::now(),
                             });
                         }
-                        let ready = self.run_dir.database_ready();
+                        let ready = self.run_dir.layout().database_ready();
                         std::fs::write(&ready, "").with_context(|| format!("cannot write {}", ready.display()))?;
                         for session in browsers.drain(..) {
                             running.push(SessionRun::start(session, &mut emit)?);

@@ -104,7 +104,7 @@ impl<'a> Session<'a> {
         let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
         let outputs = Outputs {
             root: ctx.root.clone(),
-            reports: behaviour.junit.then(|| ctx.root.join("target").join("xtask").join("reports")),
+            reports: behaviour.junit.then(|| crate::layout::reports_dir(&ctx.root)),
             github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
         };
         let mut reporter =
@@ -123,9 +123,9 @@ impl<'a> Session<'a> {
             }
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
-        pytest::install_plugin(&run_dir.plugin_dir())?;
+        pytest::install_plugin(&run_dir.layout().plugin_dir())?;
         // A dry run changes nothing: no log directory, no set-up; it says what set-up would do.
-        let log_dir = if args.dry_run { run_dir.path().join("tmp") } else { super::run_log_dir(&ctx.root, &run_id)? };
+        let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
         let python = if args.dry_run {
             let (python, would) = python::planned_interpreter(ctx)?;
             if let Some(would) = would {
@@ -174,13 +174,13 @@ impl<'a> Session<'a> {
                 })?;
                 Some(frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?)
             };
-            let reporter_path = playwright::install_reporter(&run_dir.path().join("js"))?;
+            let reporter_path = playwright::install_reporter(&run_dir.layout().reporter_dir())?;
             let listing = if args.shard.is_some() || (args.dry_run && app.modules_fresh()) {
                 Some(Lister::spawn(
                     &app.playwright(),
                     &app.dir,
                     &reporter_path,
-                    run_dir.path().join("tmp").join("e2e-list.jsonl"),
+                    run_dir.layout().e2e_listing(),
                     log_dir.join("e2e-list.log"),
                     &args.passthrough,
                 )?)
@@ -259,7 +259,7 @@ impl<'a> Session<'a> {
             shard_durations: &self.shard_durations,
             python: &self.python,
             backend_dir: &self.backend_dir,
-            run_dir: self.run_dir.path(),
+            layout: self.run_dir.layout(),
             log_dir: &self.log_dir,
             database_url: self.database_url.as_deref(),
             database: self.database_text.clone(),

@@ -1,0 +1,157 @@
+//! Where a run keeps things on disk, in one place: its private directory in the temp dir (events,
+//! media roots, the shipped plugin, scratch), its PostgreSQL server's directory beside it, and what
+//! stays in the project under `target/xtask` (logs, reports, durations). Paths only: the services
+//! create and remove them.
+
+use std::path::{Path, PathBuf};
+
+/// The temp dir, unless its path is so long that a PostgreSQL socket inside would pass the 107-byte
+/// limit of Unix socket paths; then /tmp.
+pub(crate) fn temp_root() -> PathBuf {
+    let temp = std::env::temp_dir();
+    if temp.as_os_str().len() > 60 {
+        return PathBuf::from("/tmp");
+    }
+    temp
+}
+
+/// The run whose private directory is named `name` (`xtask-<run id>`), if it is one.
+pub(crate) fn run_id_of(name: &str) -> Option<&str> {
+    name.strip_prefix("xtask-").filter(|id| is_run_id(id))
+}
+
+/// Run ids are eight lowercase letters or digits.
+pub(crate) fn is_run_id(id: &str) -> bool {
+    id.len() == 8 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The directory of a run's private PostgreSQL server: data, socket and log.
+pub(crate) fn server_dir(run_id: &str) -> PathBuf {
+    temp_root().join(format!("xtask-pg-{run_id}"))
+}
+
+/// The private directory of one run, `<temp>/xtask-<run id>`.
+#[derive(Debug, Clone)]
+pub(crate) struct RunLayout {
+    root: PathBuf,
+}
+
+impl RunLayout {
+    /// Made private (0700) when the run starts, each in turn.
+    pub(crate) const SUBDIRS: [&'static str; 6] = ["events", "media", "py", "js", "tmp", "artifacts"];
+
+    pub(crate) fn of(run_id: &str) -> RunLayout {
+        RunLayout { root: temp_root().join(format!("xtask-{run_id}")) }
+    }
+
+    /// The layout of a run directory found on disk (the sweep).
+    pub(crate) fn at(root: PathBuf) -> RunLayout {
+        RunLayout { root }
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<pid> <start time> [keep]` of the xtask that made the directory.
+    pub(crate) fn owner(&self) -> PathBuf {
+        self.root.join("owner")
+    }
+
+    /// The user's server of the run, then the exact names of the test databases it may make there.
+    pub(crate) fn database(&self) -> PathBuf {
+        self.root.join("database")
+    }
+
+    /// Written once the run's database server accepts connections (`XTASK_DB_READY`).
+    pub(crate) fn database_ready(&self) -> PathBuf {
+        self.scratch().join("database-ready")
+    }
+
+    /// The shipped pytest plugin, on the sessions' PYTHONPATH.
+    pub(crate) fn plugin_dir(&self) -> PathBuf {
+        self.root.join("py")
+    }
+
+    /// The shipped Playwright reporter.
+    pub(crate) fn reporter_dir(&self) -> PathBuf {
+        self.root.join("js")
+    }
+
+    /// The run's TMPDIR, and where the plan's files for the sessions go.
+    pub(crate) fn scratch(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// The event stream of one session.
+    pub(crate) fn events(&self, session: &str) -> PathBuf {
+        self.root.join("events").join(format!("{session}.jsonl"))
+    }
+
+    /// The media roots of one session's workers live under this.
+    pub(crate) fn media(&self, session: &str) -> PathBuf {
+        self.root.join("media").join(session)
+    }
+
+    /// The plan of a pytest session, as its plugin reads it (`XTASK_PLAN`).
+    pub(crate) fn session_spec(&self, session: &str) -> PathBuf {
+        self.scratch().join(format!("{session}.plan.json"))
+    }
+
+    /// Where a pytest session's plugin writes the suite of each test it labelled.
+    pub(crate) fn labels(&self, session: &str) -> PathBuf {
+        self.scratch().join(format!("{session}.labels.json"))
+    }
+
+    /// Screenshots and traces of one Playwright suite.
+    pub(crate) fn artifacts(&self, suite: &str) -> PathBuf {
+        self.root.join("artifacts").join(suite)
+    }
+
+    /// Playwright's listing of the E2E tests (`--shard`, `--dry-run`).
+    pub(crate) fn e2e_listing(&self) -> PathBuf {
+        self.scratch().join("e2e-list.jsonl")
+    }
+}
+
+/// What the xtask keeps in the project: `<root>/target/xtask`.
+pub(crate) fn project_dir(root: &Path) -> PathBuf {
+    root.join("target").join("xtask")
+}
+
+/// JUnit XML, summary.md, the timeline and the trace.
+pub(crate) fn reports_dir(root: &Path) -> PathBuf {
+    project_dir(root).join("reports")
+}
+
+/// One directory of logs per run.
+pub(crate) fn logs_dir(root: &Path) -> PathBuf {
+    project_dir(root).join("logs")
+}
+
+/// The durations recorded on this machine.
+pub(crate) fn history_file(root: &Path) -> PathBuf {
+    project_dir(root).join("history.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_directories_are_told_by_name() {
+        assert_eq!(run_id_of("xtask-ab12cd34"), Some("ab12cd34"));
+        assert_eq!(run_id_of("xtask-pg-ab12cd34"), None);
+        assert_eq!(run_id_of("xtask-AB12CD34"), None);
+        assert_eq!(run_id_of("xtask-ab12cd3"), None);
+        let layout = RunLayout::of("ab12cd34");
+        assert_eq!(run_id_of(&layout.root().file_name().unwrap().to_string_lossy()), Some("ab12cd34"));
+        assert!(layout.events("backend").starts_with(layout.root()));
+    }
+
+    #[test]
+    fn a_socket_in_the_server_dir_fits_the_unix_limit() {
+        let socket = server_dir("ab12cd34").join(".s.PGSQL.5432");
+        assert!(socket.as_os_str().len() < 107, "{}", socket.display());
+    }
+}
