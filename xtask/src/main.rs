@@ -25,7 +25,7 @@ fn main() {
         Ok(flags) => flags,
         Err(error) => {
             let is_usage = error.use_stderr();
-            let _ = error.print();
+            reporter::print_flags_error(&error);
             std::process::exit(if is_usage { ExitKind::Usage.code() } else { 0 });
         }
     };

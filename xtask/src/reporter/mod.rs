@@ -213,6 +213,11 @@ impl Reporter {
     }
 }
 
+/// clap's own message: the usage error, or `--help` and `--version`.
+pub(crate) fn print_flags_error(error: &clap::Error) {
+    let _ = error.print();
+}
+
 pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
     let style = Style::stderr();
     if kind == ExitKind::Interrupted {

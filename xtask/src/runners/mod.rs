@@ -10,15 +10,14 @@ mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
 use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::plan::SessionPlan;
-use crate::services::log_file;
-use crate::services::process::ChildGroup;
+use crate::services::process::{logged, ChildGroup};
 
 use self::reconcile::{last_words, span_of};
 pub(crate) use self::stream::EventTail;
@@ -75,8 +74,10 @@ impl<'p> SessionRun<'p> {
         for suite in &suites {
             emit(Event::SuiteStarted { suite: suite.clone(), workers: plan.workers, total: 0 });
         }
-        // Inside the run's private directory, which this run made (0700); a rerun (stress) finds it.
-        fs::create_dir_all(&plan.media_base)
+        // Inside the run's private directory, which this run made; private too, and a rerun (stress)
+        // finds it there.
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&plan.media_base)
             .with_context(|| format!("cannot create directory {}", plan.media_base.display()))?;
         // A session may run again in the same run directory (`stress`): start from an empty stream.
         match fs::remove_file(&plan.events) {
@@ -88,15 +89,12 @@ impl<'p> SessionRun<'p> {
         if let Some((path, text)) = &plan.spec {
             fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let mut command = Command::new(&plan.program);
-        command
-            .args(&plan.args)
-            .current_dir(&plan.cwd)
-            .envs(plan.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(log_file(&plan.log)?)
-            .stderr(log_file(&plan.log)?);
-        let child = ChildGroup::spawn(command, &format!("the `{}` session ({})", plan.name, plan.program.display()))?;
+        let command = plan
+            .env
+            .iter()
+            .fold(duct::cmd(&plan.program, &plan.args).dir(&plan.cwd), |command, (k, v)| command.env(k, v));
+        let what = format!("the `{}` session ({})", plan.name, plan.program.display());
+        let child = ChildGroup::start(logged(command, &plan.log)?, &what)?;
         let results = plan
             .suites
             .iter()

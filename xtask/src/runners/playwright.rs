@@ -3,15 +3,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
 use crate::exit::tests_failed;
 use crate::plan::Listed;
 use crate::runners::EventTail;
-use crate::services::log_file;
-use crate::services::process::ChildGroup;
+use crate::services::process::{logged, ChildGroup};
 use crate::text::telling_line;
 
 const REPORTER_SOURCE: &str = include_str!("xtask_playwright_reporter.cjs");
@@ -40,18 +38,10 @@ impl Lister {
         log: PathBuf,
         passthrough: &[String],
     ) -> anyhow::Result<Lister> {
-        let mut command = Command::new(playwright);
-        command
-            .args(["test", "--list", "--reporter"])
-            .arg(reporter)
-            .args(passthrough)
-            .current_dir(frontend_dir)
-            .env("XTASK_EVENTS", &events)
-            .env("XTASK_LIST", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file(&log)?)
-            .stderr(log_file(&log)?);
-        Ok(Lister { child: ChildGroup::spawn(command, "playwright test --list")?, events, log })
+        let mut args = vec!["test".into(), "--list".into(), "--reporter".into(), reporter.as_os_str().to_owned()];
+        args.extend(passthrough.iter().map(Into::into));
+        let command = duct::cmd(playwright, args).dir(frontend_dir).env("XTASK_EVENTS", &events).env("XTASK_LIST", "1");
+        Ok(Lister { child: ChildGroup::start(logged(command, &log)?, "playwright test --list")?, events, log })
     }
 
     pub(crate) fn finish(mut self) -> anyhow::Result<Vec<Listed>> {

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use xshell::{cmd, Shell};
 
 use anyhow::Context;
 
@@ -23,9 +23,9 @@ pub(crate) fn install_plugin(dir: &Path) -> anyhow::Result<()> {
 pub(crate) fn probe_plugins(python: &Path) -> anyhow::Result<Plugins> {
     let script = "import importlib.util as u\n\
                   print(' '.join(str(bool(u.find_spec(m))) for m in ('pytest', 'xdist', 'pytest_rerunfailures', 'pytest_randomly')))";
-    let output = Command::new(python)
-        .args(["-c", script])
-        .stdin(Stdio::null())
+    let sh = Shell::new()?;
+    let output = cmd!(sh, "{python} -c {script}")
+        .ignore_status()
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     let text = String::from_utf8_lossy(&output.stdout);
@@ -52,7 +52,8 @@ pub(crate) fn plugin_versions(python: &Path) -> Option<Vec<(String, Option<Strin
     let script = format!(
         "import importlib.metadata as m\nfor n in {NAMES:?}:\n    try: print(n, m.version(n))\n    except m.PackageNotFoundError: print(n, '-')"
     );
-    let output = Command::new(python).args(["-c", &script]).stdin(Stdio::null()).output().ok()?;
+    let sh = Shell::new().ok()?;
+    let output = cmd!(sh, "{python} -c {script}").ignore_status().output().ok()?;
     output.status.success().then(|| {
         String::from_utf8_lossy(&output.stdout)
             .lines()

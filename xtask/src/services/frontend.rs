@@ -3,14 +3,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::config::Frontend;
 use crate::events::Event;
 use crate::exit::environment;
 use crate::services::fnv1a;
 use crate::services::lock::FileLock;
-use crate::services::python::run_logged;
+use crate::services::process::run_logged;
 use crate::services::{is_executable, is_root, which};
 
 const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
@@ -89,9 +88,7 @@ impl App<'_> {
         if let Some(parent) = log.parent() {
             fs::create_dir_all(parent)?;
         }
-        let mut command = Command::new(program);
-        command.args(&argv[1..]).current_dir(&self.dir);
-        run_logged(&mut command, log, what)
+        run_logged(duct::cmd(program, &argv[1..]).dir(&self.dir), log, what)
     }
 }
 
@@ -177,13 +174,9 @@ pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow:
         fs::create_dir_all(parent)?;
     }
     fs::write(log, "")?;
-    let mut update = Command::new(&apt);
-    update.args(["update", "-qq"]);
-    run_logged(&mut update, log, "apt-get update")?;
-    let mut install = Command::new(&apt);
-    install
-        .args(["install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"])
+    run_logged(duct::cmd(&apt, ["update", "-qq"]), log, "apt-get update")?;
+    let install = duct::cmd(&apt, ["install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"])
         .env("DEBIAN_FRONTEND", "noninteractive");
-    run_logged(&mut install, log, "apt-get install chromium-headless-shell")?;
+    run_logged(install, log, "apt-get install chromium-headless-shell")?;
     find_browser().map_err(environment)
 }

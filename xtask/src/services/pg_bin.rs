@@ -3,7 +3,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use xshell::{cmd, Shell};
 
 use crate::services::{is_executable, which};
 
@@ -14,8 +15,8 @@ pub(crate) fn find_bindir() -> Option<PathBuf> {
     let on_path =
         which("initdb").and_then(|path| fs::canonicalize(path).ok()).and_then(|p| p.parent().map(Path::to_path_buf));
     let from_pg_config = which("pg_config").and_then(|pg_config| {
-        let output = Command::new(pg_config).arg("--bindir").output().ok()?;
-        Some(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+        let sh = Shell::new().ok()?;
+        Some(PathBuf::from(cmd!(sh, "{pg_config} --bindir").read().ok()?))
     });
     let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
         .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())

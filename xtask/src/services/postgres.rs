@@ -3,7 +3,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,11 +12,10 @@ use crate::events::Event;
 use crate::exit::environment;
 use crate::layout::server_dir;
 use crate::services::pg_bin::find_bindir;
-use crate::services::process::ChildGroup;
+use crate::services::process::{logged, run_logged, ChildGroup};
 use crate::services::psql::ExternalServer;
-use crate::services::python::run_logged;
 use crate::services::rundir::create_private_dir;
-use crate::services::{is_executable, is_root, log_file, lookup_user, which};
+use crate::services::{is_executable, is_root, lookup_user, which};
 use crate::signals;
 use crate::text::telling_line;
 
@@ -129,18 +127,20 @@ pub(crate) fn ensure_server_user(log: &Path, emit: &mut dyn FnMut(Event)) -> any
     if let Some(parent) = log.parent() {
         fs::create_dir_all(parent)?;
     }
-    let mut command = Command::new(useradd);
-    command.args([
-        "--system",
-        "--user-group",
-        "--no-create-home",
-        "--home-dir",
-        "/var/lib/postgresql",
-        "--shell",
-        "/usr/sbin/nologin",
-        "postgres",
-    ]);
-    match run_logged(&mut command, log, "useradd postgres") {
+    let command = duct::cmd(
+        useradd,
+        [
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/var/lib/postgresql",
+            "--shell",
+            "/usr/sbin/nologin",
+            "postgres",
+        ],
+    );
+    match run_logged(command, log, "useradd postgres") {
         // Another run on the machine created it first.
         Err(_) if lookup_user("postgres").is_some() => Ok(()),
         result => result,
@@ -174,25 +174,29 @@ impl PrivateServer {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
         }
-        let as_owner = |program: PathBuf| {
-            let mut command = Command::new(program);
-            command.current_dir(&server.dir).env("LC_ALL", "C").stdin(Stdio::null());
-            if let Some((uid, gid)) = owner {
-                use std::os::unix::process::CommandExt;
-                command.uid(uid).gid(gid);
-            }
-            command
+        let as_owner = |command: duct::Expression| {
+            command.dir(&server.dir).env("LC_ALL", "C").before_spawn(move |command| {
+                if let Some((uid, gid)) = owner {
+                    use std::os::unix::process::CommandExt;
+                    command.uid(uid).gid(gid);
+                }
+                Ok(())
+            })
         };
         let data = server.dir.join("data");
         let log = server.dir.join("server.log");
 
-        let mut initdb = as_owner(bindir.join("initdb"));
-        initdb
-            .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
-            .arg(&data)
-            .stdout(log_file(&log)?)
-            .stderr(log_file(&log)?);
-        let status = ChildGroup::spawn(initdb, "initdb")?.wait(|| ())?;
+        let initdb = duct::cmd!(
+            bindir.join("initdb"),
+            "--no-sync",
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "-D",
+            &data
+        );
+        let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
         if !status.success() {
             return Err(environment(format!(
                 "initdb failed ({status}): {} (log: {})",
@@ -201,8 +205,14 @@ impl PrivateServer {
             )));
         }
 
-        let mut postgres = as_owner(bindir.join("postgres"));
-        postgres.arg("-D").arg(&data).arg("-k").arg(&server.dir).arg("-p").arg(PORT.to_string());
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "-D".into(),
+            data.clone().into(),
+            "-k".into(),
+            server.dir.clone().into(),
+            "-p".into(),
+            PORT.to_string().into(),
+        ];
         for setting in [
             "listen_addresses=",
             "fsync=off",
@@ -211,10 +221,10 @@ impl PrivateServer {
             "max_connections=300",
             "shared_buffers=64MB",
         ] {
-            postgres.arg("-c").arg(setting);
+            args.extend(["-c".into(), setting.into()]);
         }
-        postgres.stdout(log_file(&log)?).stderr(log_file(&log)?);
-        let child = ChildGroup::spawn(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
+        let postgres = logged(as_owner(duct::cmd(bindir.join("postgres"), args)), &log)?;
+        let child = ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
         server.server = Some(child);
         server.wait_ready(&data, &log)?;
         Ok(server)

@@ -1,17 +1,41 @@
-//! Long-lived children in their own process group: waited on with the interrupt flag in view,
-//! terminated as a group (grace period, then SIGKILL), and never left running when the guard drops.
+//! Children in their own process group: started through duct with their output appended to a log,
+//! waited on with the interrupt flag in view, terminated as a group (grace period, then SIGKILL), and
+//! never left running when the guard drops.
 
-use std::process::{Child, Command, ExitStatus};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use duct::{Expression, Handle};
 
+use crate::exit::environment;
+use crate::services::log_file;
 use crate::signals;
+use crate::text::telling_line;
 
 const POLL: Duration = Duration::from_millis(40);
 
+/// `expression` with an empty stdin, and its stdout and stderr appended to `log`: how the xtask
+/// starts every tool whose output only its log needs.
+pub(crate) fn logged(expression: Expression, log: &Path) -> anyhow::Result<Expression> {
+    Ok(expression.stdin_null().stderr_to_stdout().stdout_file(log_file(log)?))
+}
+
+/// Runs a set-up command with its output appended to `log`; fails with the telling line of it.
+pub(crate) fn run_logged(expression: Expression, log: &Path, what: &str) -> anyhow::Result<()> {
+    let status = ChildGroup::start(logged(expression, log)?, what)?.wait(|| ())?;
+    if !status.success() {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        return Err(environment(format!("{what} failed ({status}): {} (log: {})", telling_line(&text), log.display())));
+    }
+    Ok(())
+}
+
 pub(crate) struct ChildGroup {
-    child: Child,
+    // Boxed: a duct handle is large, and guards move around in enums.
+    handle: Box<Handle>,
+    pid: u32,
     what: String,
     /// The signal that asks this kind of process to stop cleanly (SIGINT is "fast shutdown" for postgres).
     stop_signal: i32,
@@ -20,12 +44,22 @@ pub(crate) struct ChildGroup {
 }
 
 impl ChildGroup {
-    pub(crate) fn spawn(mut command: Command, what: &str) -> anyhow::Result<ChildGroup> {
-        use std::os::unix::process::CommandExt;
-        command.process_group(0);
-        let child = command.spawn().with_context(|| format!("cannot start {what}"))?;
+    /// Starts `expression` (one command) as the leader of a process group of its own. Its exit
+    /// status is the caller's to judge.
+    pub(crate) fn start(expression: Expression, what: &str) -> anyhow::Result<ChildGroup> {
+        let handle = expression
+            .before_spawn(|command| {
+                use std::os::unix::process::CommandExt;
+                command.process_group(0);
+                Ok(())
+            })
+            .unchecked()
+            .start()
+            .with_context(|| format!("cannot start {what}"))?;
+        let pid = *handle.pids().first().context("duct started no process")?;
         Ok(ChildGroup {
-            child,
+            handle: Box::new(handle),
+            pid,
             what: what.to_owned(),
             stop_signal: libc::SIGTERM,
             grace: Duration::from_secs(5),
@@ -41,7 +75,8 @@ impl ChildGroup {
 
     /// The exit status once the leader exited; stragglers left in its group are killed then.
     pub(crate) fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
-        let status = self.child.try_wait().with_context(|| format!("cannot wait for {}", self.what))?;
+        let output = self.handle.try_wait().with_context(|| format!("cannot wait for {}", self.what))?;
+        let status = output.map(|output| output.status);
         if status.is_some() {
             self.done = true;
             self.signal_group(libc::SIGKILL);
@@ -65,7 +100,7 @@ impl ChildGroup {
     }
 
     pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Asks the group to stop, waits up to the grace period, then kills what is left.
@@ -76,18 +111,18 @@ impl ChildGroup {
         self.signal_group(self.stop_signal);
         let deadline = Instant::now() + self.grace;
         while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_)) | Err(_)) {
+            if matches!(self.handle.try_wait(), Ok(Some(_)) | Err(_)) {
                 break;
             }
             std::thread::sleep(POLL);
         }
         self.signal_group(libc::SIGKILL);
-        let _ = self.child.wait();
+        let _ = self.handle.wait();
         self.done = true;
     }
 
     fn signal_group(&self, signal: i32) {
-        let Ok(pid) = i32::try_from(self.child.id()) else { return };
+        let Ok(pid) = i32::try_from(self.pid) else { return };
         // SAFETY: kill(2) has no memory effects; a negative pid addresses the process group the
         // child leads (it was spawned with process_group(0)). ESRCH when it is gone is fine.
         unsafe {

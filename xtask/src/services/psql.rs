@@ -2,7 +2,7 @@
 //! of this run are dropped at the end, the sweep's exact drops, and describing a URL without its
 //! credentials.
 
-use std::process::{Command, Stdio};
+use xshell::{cmd, Shell};
 
 use crate::exit::environment;
 use crate::services::pg_bin::find_psql;
@@ -84,13 +84,11 @@ fn quote_identifier(name: &str) -> String {
 pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
     let psql = find_psql().ok_or("psql is not installed (apt-get install postgresql-client-15)")?;
     let (url, password) = split_password(url);
-    let mut command = Command::new(psql);
-    command
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c", sql])
-        .env("PGCONNECT_TIMEOUT", "5")
-        .stdin(Stdio::null());
+    let sh = Shell::new().map_err(|error| error.to_string())?;
+    let mut command =
+        cmd!(sh, "{psql} -X -A -t -v ON_ERROR_STOP=1 -d {url} -c {sql}").env("PGCONNECT_TIMEOUT", "5").ignore_status();
     if let Some(password) = password {
-        command.env("PGPASSWORD", password);
+        command = command.env("PGPASSWORD", password);
     }
     let output = command.output().map_err(|error| error.to_string())?;
     if output.status.success() {

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
@@ -13,10 +12,9 @@ use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::{environment, usage};
 use crate::services::lock::FileLock;
-use crate::services::process::ChildGroup;
+use crate::services::process::run_logged;
 use crate::services::pyproject::Pyproject;
 use crate::services::{fnv1a, which};
-use crate::text::telling_line;
 
 const STAMP: &str = ".xtask-requirements";
 
@@ -216,35 +214,20 @@ impl Venv {
     ) -> anyhow::Result<()> {
         if state == VenvState::Missing || force {
             let _ = fs::remove_dir_all(&self.dir);
-            let mut create = match uv {
-                Some(uv) => {
-                    let mut command = Command::new(uv);
-                    command.args(["venv", "--seed", "--python"]).arg(base).arg(&self.dir);
-                    command
-                }
-                None => {
-                    let mut command = Command::new(base);
-                    command.args(["-m", "venv"]).arg(&self.dir);
-                    command
-                }
+            let create = match uv {
+                Some(uv) => duct::cmd!(uv, "venv", "--seed", "--python", base, &self.dir),
+                None => duct::cmd!(base, "-m", "venv", &self.dir),
             };
-            create.env("TMPDIR", scratch);
-            run_logged(&mut create, log, "creating the virtualenv")?;
+            run_logged(create.env("TMPDIR", scratch), log, "creating the virtualenv")?;
         }
-        let mut install = match uv {
-            Some(uv) => {
-                let mut command = Command::new(uv);
-                command.args(["pip", "install", "--python"]).arg(self.python());
-                command
-            }
-            None => {
-                let mut command = Command::new(self.python());
-                command.args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input"]);
-                command
-            }
+        let mut args: Vec<std::ffi::OsString> = match uv {
+            Some(_) => vec!["pip".into(), "install".into(), "--python".into(), self.python().into()],
+            None => ["-m", "pip", "install", "--disable-pip-version-check", "--no-input"].map(Into::into).into(),
         };
-        install.args(arguments).env("TMPDIR", scratch);
-        if let Err(error) = run_logged(&mut install, log, "installing the backend's requirements") {
+        args.extend(arguments.iter().map(Into::into));
+        let program = uv.clone().unwrap_or_else(|| self.python());
+        let install = duct::cmd(program, args).env("TMPDIR", scratch);
+        if let Err(error) = run_logged(install, log, "installing the backend's requirements") {
             let text = fs::read_to_string(log).unwrap_or_default();
             if text.contains("ResolutionImpossible")
                 || text.contains("conflicting dependencies")
@@ -300,18 +283,6 @@ pub(crate) fn planned_interpreter(ctx: &Ctx) -> anyhow::Result<(PathBuf, Option<
         VenvState::Stale => Some(format!("would update {} from {}", venv.dir.display(), venv.describe_source())),
     };
     Ok((venv.python(), would))
-}
-
-/// Runs a set-up command with its output appended to `log`; fails with the telling line of it.
-pub(crate) fn run_logged(command: &mut Command, log: &Path, what: &str) -> anyhow::Result<()> {
-    let file = fs::OpenOptions::new().create(true).append(true).open(log)?;
-    command.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file);
-    let status = ChildGroup::spawn(std::mem::replace(command, Command::new("true")), what)?.wait(|| ())?;
-    if !status.success() {
-        let text = fs::read_to_string(log).unwrap_or_default();
-        return Err(environment(format!("{what} failed ({status}): {} (log: {})", telling_line(&text), log.display())));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

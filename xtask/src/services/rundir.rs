@@ -42,6 +42,10 @@ impl RunDir {
         crate::services::write_atomically(&self.layout.database(), &text)
     }
 
+    pub(crate) fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     pub(crate) fn layout(&self) -> &RunLayout {
         &self.layout
     }

@@ -1,8 +1,6 @@
 //! `ci`: what CI runs. The xtask's own checks (format, lints, tests), then `test-all` with the `ci`
 //! profile: no bars, JUnit and summary.md in target/xtask/reports, fail-fast off.
 
-use std::process::Command;
-
 use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::{tests_failed, ExitKind};
@@ -32,9 +30,9 @@ impl flags::Ci {
         for &(what, args) in checks {
             let shown = format!("cargo {}", args.join(" "));
             reporter.handle(&Event::Note(format!("ci: {what}: {shown}")));
-            let mut command = Command::new(&cargo);
-            command.args(args).current_dir(&ctx.root);
-            let status = ChildGroup::spawn(command, &shown)?.wait(|| ())?;
+            // Minutes long, and stopped as a group on an interrupt: a ChildGroup, not a short xshell
+            // command. Its output goes to the terminal, as cargo's would.
+            let status = ChildGroup::start(duct::cmd(&cargo, args).dir(&ctx.root), &shown)?.wait(|| ())?;
             if !status.success() {
                 reporter.handle(&Event::Note(format!("ci: {what} failed ({status})")));
                 failed.push(shown);

@@ -1,7 +1,7 @@
 //! `doctor`: what the xtask finds and what is missing, each missing piece with the command that
 //! fixes it. Exit 3 when something required is missing.
 
-use std::process::Command;
+use xshell::{cmd, Shell};
 
 use crate::config::Ctx;
 use crate::events::{Check, CheckStatus, Event};
@@ -19,8 +19,9 @@ fn check(name: &str, status: CheckStatus, detail: impl Into<String>, fix: Option
 }
 
 fn version_of(program: &std::path::Path, arg: &str) -> String {
-    Command::new(program)
-        .arg(arg)
+    let Ok(sh) = Shell::new() else { return String::new() };
+    cmd!(sh, "{program} {arg}")
+        .ignore_status()
         .output()
         .map(|out| {
             let text = if out.stdout.is_empty() { out.stderr } else { out.stdout };

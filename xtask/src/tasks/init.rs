@@ -6,7 +6,6 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::events::Event;
 use crate::exit::{environment, usage, ExitKind};
 use crate::flags;
 use crate::reporter::Reporter;
+use crate::services::process::{logged, ChildGroup};
 use crate::services::python::{Source, Venv};
 use crate::text::telling_line;
 
@@ -215,19 +215,16 @@ fn describe(python: &Path, backend: &Path, settings: Option<&str>, log: &Path) -
     let dir = scratch.path();
     crate::runners::pytest::install_plugin(dir)?;
     let out = dir.join("described.json");
-    let mut command = Command::new(python);
-    command
-        .args(["-m", "pytest", "--collect-only", "-q", "-p", crate::plan::PLUGIN_MODULE, "-m", "", "-p", "no:randomly"])
-        .current_dir(backend)
-        .env("PYTHONPATH", crate::plan::python_path(dir))
-        .env("XTASK_INIT_OUT", &out)
-        .stdin(Stdio::null())
-        .stdout(crate::services::log_file(log)?)
-        .stderr(crate::services::log_file(log)?);
+    let plugin = crate::plan::PLUGIN_MODULE;
+    let mut command =
+        duct::cmd!(python, "-m", "pytest", "--collect-only", "-q", "-p", plugin, "-m", "", "-p", "no:randomly")
+            .dir(backend)
+            .env("PYTHONPATH", crate::plan::python_path(dir))
+            .env("XTASK_INIT_OUT", &out);
     if let Some(settings) = settings {
-        command.env("DJANGO_SETTINGS_MODULE", settings);
+        command = command.env("DJANGO_SETTINGS_MODULE", settings);
     }
-    let status = command.status()?;
+    let status = ChildGroup::start(logged(command, log)?, "pytest --collect-only")?.wait(|| ())?;
     let described = fs::read_to_string(&out).ok().and_then(|text| serde_json::from_str(&text).ok());
     drop(scratch);
     match described {

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::config::Ctx;
 use crate::events::{Event, Outcome, SuiteStatus};
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::plan::Selection;
 use crate::services::fnv1a;
+use crate::signals;
 use crate::tasks::test::Session;
-use crate::{signals, Ctx};
 
 impl flags::Stress {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {

@@ -5,7 +5,12 @@ use crate::config::Ctx;
 use crate::config::DatabaseKind;
 use crate::flags::RunArgs;
 use crate::history::Durations;
+use crate::services::postgres::{Database, Starting};
+use crate::services::psql::ExternalServer;
+use crate::services::rundir::RunDir;
 use crate::services::{postgres, psql};
+
+use super::prepare::Steps;
 
 /// What the run's tests need of a database server.
 pub(super) enum Need {
@@ -46,4 +51,26 @@ pub(super) fn decide_database(
             (url, format!("private PostgreSQL started for this run, socket in {}", dir.display()), Need::Private)
         }
     })
+}
+
+impl Steps<'_> {
+    /// Connects to the given server, or starts the private one on a thread of its own: it starts
+    /// while the pytest session imports, and the session's first test waits for it.
+    pub(super) fn database(&mut self, need: Need, ctx: &Ctx, run_dir: &RunDir) -> anyhow::Result<Option<Database>> {
+        Ok(match need {
+            _ if self.args.dry_run => None,
+            Need::Nothing => None,
+            Need::Given(url) => {
+                let run_id = run_dir.run_id();
+                let prefix = format!("test_{}_{run_id}_", ctx.config.project);
+                run_dir.record_database(&url, &[])?;
+                Some(Database::External(ExternalServer::connect(&url, &prefix)?))
+            }
+            Need::Private => {
+                let reporter = &mut *self.reporter;
+                postgres::ensure_server_user(&self.log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
+                Some(Database::Starting(Starting::spawn(run_dir.run_id(), self.args.keep_artifacts)))
+            }
+        })
+    }
 }

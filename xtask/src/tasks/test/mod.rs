@@ -4,26 +4,26 @@
 
 use std::path::PathBuf;
 
+use crate::config::Ctx;
 use crate::config::{Behaviour, SuiteKind};
 use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
 use crate::plan::{self, E2eFacts, Facts, Listed, Plan, Plugins, Selection};
-use crate::reporter::{self, Outputs, Reporter};
-use crate::runners::playwright::{self, Lister};
+use crate::reporter::Reporter;
 use crate::runners::pytest;
-use crate::services::frontend::{self, App, Browser};
-use crate::services::postgres::{self, Database, Starting};
-use crate::services::psql::ExternalServer;
+use crate::services::frontend::{App, Browser};
+use crate::services::postgres::Database;
 use crate::services::rundir::RunDir;
-use crate::services::{python, sweep};
-use crate::{signals, Ctx};
+use crate::signals;
 
 mod database;
 mod execute;
+mod prepare;
 
-use self::database::{decide_database, Need};
+use self::database::decide_database;
+use self::prepare::{open_reporter, sweep_leftovers, Steps};
 
 impl flags::Test {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
@@ -86,14 +86,6 @@ pub(crate) struct Session<'a> {
     run_dir: RunDir,
 }
 
-/// Runs `work` and notes how long it took on the timeline's `lane`.
-fn timed<T>(spans: &mut Vec<Span>, lane: &str, name: &str, work: impl FnOnce() -> T) -> T {
-    let start = crate::events::now();
-    let value = work();
-    spans.push(Span { lane: lane.to_owned(), name: name.to_owned(), start, stop: crate::events::now() });
-    value
-}
-
 impl<'a> Session<'a> {
     pub(crate) fn prepare(ctx: &'a Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<Session<'a>> {
         let began = crate::events::now();
@@ -102,41 +94,17 @@ impl<'a> Session<'a> {
         let chosen = plan::resolve(&ctx.config, &selection)?;
         let behaviour = ctx.config.behaviour(args.profile.as_deref())?;
         let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
-        let outputs = Outputs {
-            root: ctx.root.clone(),
-            reports: behaviour.junit.then(|| crate::layout::reports_dir(&ctx.root)),
-            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
-        };
-        let mut reporter =
-            Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs);
+        let mut reporter = open_reporter(ctx, &args, &behaviour);
         let run_id = plan::new_run_id();
         if !args.dry_run {
-            let (swept, untrusted) = sweep::sweep();
-            for swept in swept {
-                reporter.handle(&Event::Note(swept.to_string()));
-            }
-            for (dir, why) in untrusted {
-                reporter.handle(&Event::Note(format!(
-                    "warning: left {} alone: {why} (no xtask of yours made it; remove it if you know what it is)",
-                    dir.display()
-                )));
-            }
+            sweep_leftovers(&mut reporter);
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
         pytest::install_plugin(&run_dir.layout().plugin_dir())?;
         // A dry run changes nothing: no log directory, no set-up; it says what set-up would do.
         let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
-        let python = if args.dry_run {
-            let (python, would) = python::planned_interpreter(ctx)?;
-            if let Some(would) = would {
-                reporter.handle(&Event::Note(format!("dry run: {would}")));
-            }
-            python
-        } else {
-            timed(&mut spans, "set-up", "backend environment", || {
-                python::interpreter(ctx, &log_dir.join("setup.log"), &mut |event| reporter.handle(&event))
-            })?
-        };
+        let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
+        let python = steps.backend_interpreter(ctx)?;
         let plugins = if python.exists() {
             pytest::probe_plugins(&python)?
         } else {
@@ -144,68 +112,21 @@ impl<'a> Session<'a> {
             Plan::assumed_plugins()
         };
         let backend_dir = ctx.config.backend_dir(&ctx.root);
-
-        // The frontend: modules and build when their inputs changed, a browser; the test listing
-        // only when a shard or the dry run needs it before the run (the run itself tells its tests).
         let app = ctx
             .config
             .frontend
             .as_ref()
             .filter(|_| wants_e2e)
             .map(|config| App { dir: ctx.root.join(&config.dir), config });
-        let mut lister = None;
-        if let Some(app) = &app {
-            let browser = if args.dry_run {
-                for (fresh, would) in
-                    [(app.modules_fresh(), "install the node modules"), (app.build_fresh(), "build the frontend")]
-                {
-                    if !fresh {
-                        reporter.handle(&Event::Note(format!("dry run: would {would} in {}", app.dir.display())));
-                    }
-                }
-                let found = frontend::find_browser().ok();
-                if found.is_none() {
-                    reporter.handle(&Event::Note("dry run: would install Debian's chromium-headless-shell".to_owned()));
-                }
-                found
-            } else {
-                timed(&mut spans, "set-up", "frontend modules and build", || {
-                    app.prepare(&log_dir.join("frontend.log"), &mut |event| reporter.handle(&event))
-                })?;
-                Some(frontend::ensure_browser(&log_dir.join("browser.log"), &mut |event| reporter.handle(&event))?)
-            };
-            let reporter_path = playwright::install_reporter(&run_dir.layout().reporter_dir())?;
-            let listing = if args.shard.is_some() || (args.dry_run && app.modules_fresh()) {
-                Some(Lister::spawn(
-                    &app.playwright(),
-                    &app.dir,
-                    &reporter_path,
-                    run_dir.layout().e2e_listing(),
-                    log_dir.join("e2e-list.log"),
-                    &args.passthrough,
-                )?)
-            } else {
-                None
-            };
-            lister = Some((browser, reporter_path, listing));
-        }
+        let lister = match &app {
+            Some(app) => Some(steps.frontend(app, run_dir.layout())?),
+            None => None,
+        };
 
         let durations = Durations::load(&ctx.root);
         let (database_url, database_text, database) = decide_database(ctx, &args, &run_id, &durations)?;
-        let database = match database {
-            _ if args.dry_run => None,
-            Need::Nothing => None,
-            Need::Given(url) => {
-                let prefix = format!("test_{}_{run_id}_", ctx.config.project);
-                run_dir.record_database(&url, &[])?;
-                Some(Database::External(ExternalServer::connect(&url, &prefix)?))
-            }
-            Need::Private => {
-                postgres::ensure_server_user(&log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
-                // It starts while the pytest session imports; its first test waits for it.
-                Some(Database::Starting(Starting::spawn(&run_id, args.keep_artifacts)))
-            }
-        };
+        let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
+        let database = steps.database(database, ctx, &run_dir)?;
         let e2e = match lister {
             Some((browser, reporter_path, Some(listing))) => Some((browser, reporter_path, Some(listing.finish()?))),
             Some((browser, reporter_path, None)) => Some((browser, reporter_path, None)),
