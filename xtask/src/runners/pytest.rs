@@ -3,19 +3,28 @@
 
 use std::fs;
 use std::path::Path;
-use xshell::{cmd, Shell};
 
 use anyhow::Context;
+use xshell::{cmd, Shell};
 
 use crate::exit::environment;
 use crate::plan::{Plugins, PLUGIN_MODULE};
 
-const PLUGIN_SOURCE: &str = include_str!("xtask_pytest_plugin.py");
+/// The plugin's modules: the one `-p` loads, and the two it imports.
+const PLUGIN_FILES: [(&str, &str); 3] = [
+    ("xtask_pytest_plugin.py", include_str!("xtask_pytest_plugin.py")),
+    ("xtask_pytest_labels.py", include_str!("xtask_pytest_labels.py")),
+    ("xtask_pytest_scheduler.py", include_str!("xtask_pytest_scheduler.py")),
+];
 
 /// Writes the plugin where `PYTHONPATH` will find it.
 pub(crate) fn install_plugin(dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join(format!("{PLUGIN_MODULE}.py"));
-    fs::write(&path, PLUGIN_SOURCE).with_context(|| format!("cannot write {}", path.display()))
+    debug_assert_eq!(PLUGIN_FILES[0].0, format!("{PLUGIN_MODULE}.py"));
+    for (name, source) in PLUGIN_FILES {
+        let path = dir.join(name);
+        fs::write(&path, source).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Which of pytest-xdist, pytest-rerunfailures and pytest-randomly the interpreter can import; found

@@ -17,7 +17,6 @@ The project under test is not edited: nothing here is imported unless the xtask 
 import json
 import os
 import signal
-import statistics
 import threading
 import time
 
@@ -30,8 +29,6 @@ _phases = {}
 _session_start = time.time()
 _planned_sent = False
 _excluded = []
-# Every xdist worker needs two tests queued: the one it runs and the next (for fixture teardown).
-_MIN_PENDING = 2
 
 
 def _is_xdist_worker(config):
@@ -155,38 +152,6 @@ def pytest_runtest_logstart(nodeid, location):
         _stream.emit(event="start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
 
 
-def _matcher_for(item):
-    try:
-        from _pytest.mark import MarkMatcher  # pytest >= 8.2 matches marker keyword arguments too
-
-        return MarkMatcher.from_markers(item.iter_markers())
-    except (ImportError, AttributeError):
-        names = {mark.name for mark in item.iter_markers()}
-        return lambda name, /, **kwargs: name in names
-
-
-def _compile(text, what):
-    from _pytest.mark.expression import Expression
-
-    try:
-        return Expression.compile(text)
-    except Exception as error:  # ParseError's module moved between pytest versions
-        raise pytest.UsageError(f"xtask.toml: {what} `{text}` is not a valid marker expression: {error}")
-
-
-def _partition(ids, durations, count):
-    """Longest first into the lightest part; ties by id, so every process gets the same split."""
-    known = [durations[i] for i in ids if i in durations]
-    default = sum(known) / len(known) if known else 1.0
-    loads = [0.0] * count
-    owner = {}
-    for test in sorted(ids, key=lambda i: (-durations.get(i, default), i)):
-        lightest = min(range(count), key=lambda part: (loads[part], part))
-        loads[lightest] += max(durations.get(test, default), 0.0)
-        owner[test] = lightest
-    return owner
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     """Labels every test with its suite and deselects what this run does not run (after every other
@@ -194,52 +159,13 @@ def pytest_collection_modifyitems(session, config, items):
     global _labels
     if _spec is None:
         return
-    # A suite without a marker expression takes every test no earlier suite claimed.
-    suites = [
-        (suite["name"], _compile(suite["expr"], f"suite `{suite['name']}` marker") if suite["expr"].strip() else None)
-        for suite in _spec["suites"]
-    ]
-    exclude = _compile(_spec["exclude"], "[backend] exclude") if _spec.get("exclude") else None
-    catch_all = _spec.get("catch_all")
-    labels, kept, dropped, excluded, unassigned = {}, [], [], [], []
-    for item in items:
-        matcher = _matcher_for(item)
-        suite = next((name for name, expr in suites if expr is None or expr.evaluate(matcher)), None)
-        if exclude is not None and exclude.evaluate(matcher):
-            # Counted under the suite it would have run in, so that an emptied suite says why.
-            excluded.append([item.nodeid, suite or catch_all])
-            dropped.append(item)
-            continue
-        if suite is None and catch_all is not None:
-            suite = catch_all
-            unassigned.append(item.nodeid)
-        if suite is None:
-            dropped.append(item)
-            continue
-        labels[item.nodeid] = suite
-        kept.append(item)
+    from xtask_pytest_labels import select
+
+    labels, kept, dropped, excluded, unassigned = select(items, _spec)
     if unassigned and _spec.get("refuse_unassigned") and not _is_xdist_worker(config):
         # Under xdist the controller's scheduler refuses them (a worker cannot stop the session cleanly).
         _refuse(unassigned)
         raise pytest.UsageError(_refusal(unassigned))
-    # Labels are the run's (every chosen suite competes for a test); this session runs its own.
-    mine = set(_spec.get("mine") or [])
-    if mine:
-        dropped.extend(item for item in kept if labels[item.nodeid] not in mine)
-        kept = [item for item in kept if labels[item.nodeid] in mine]
-        labels = {test: label for test, label in labels.items() if label in mine}
-    shard = _spec.get("shard")
-    if shard:
-        index, count = shard
-        durations = _spec.get("shard_durations", {})
-        mine = set()
-        for name in {label for label in labels.values()}:
-            ids = [test for test, label in labels.items() if label == name]
-            owner = _partition(ids, durations, count)
-            mine.update(test for test in ids if owner[test] == index - 1)
-        dropped.extend(item for item in kept if item.nodeid not in mine)
-        kept = [item for item in kept if item.nodeid in mine]
-        labels = {test: label for test, label in labels.items() if test in mine}
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -353,186 +279,14 @@ def pytest_xdist_node_collection_finished(node, ids):
 def pytest_xdist_make_scheduler(config, log):
     if _spec is None:
         return None
-    return _Scheduler(config, log, _spec)
+    from xtask_pytest_scheduler import Scheduler
+
+    return Scheduler(config, log, _spec, labels=_current_labels, refuse=_refuse)
 
 
-class _Scheduler:
-    """Longest first from the recorded durations (unknown tests at the median), handed out from one
-    queue as workers run dry, with each suite's `max_workers` as its concurrency cap: a suite's tests
-    go to at most `cap` workers at a time (a worker runs its tests one after another). A suite that asks
-    for `--dist loadscope` or `loadfile` is handed out in whole scopes or files."""
-
-    def __init__(self, config, log, spec):
-        from xdist.workermanage import parse_tx_spec_config
-
-        self.numnodes = len(parse_tx_spec_config(config))
-        self.config = config
-        self.log = log
-        self.spec = spec
-        self.node2collection = {}
-        self.node2pending = {}
-        self.node2suites = {}
-        self.collection = None
-        self.queue = []
-        self.suite_of = {}
-        self.caps = {suite["name"]: suite.get("cap") for suite in spec["suites"]}
-        self.groups = {suite["name"]: suite.get("group") for suite in spec["suites"]}
-
-    @property
-    def nodes(self):
-        return list(self.node2pending)
-
-    @property
-    def collection_is_completed(self):
-        return len(self.node2collection) >= self.numnodes
-
-    @property
-    def tests_finished(self):
-        if not self.collection_is_completed or self.collection is None or self.queue:
-            return False
-        return all(len(pending) < _MIN_PENDING for pending in self.node2pending.values())
-
-    @property
-    def has_pending(self):
-        return bool(self.queue) or any(self.node2pending.values())
-
-    def add_node(self, node):
-        self.node2pending[node] = []
-        self.node2suites[node] = {}
-
-    def add_node_collection(self, node, collection):
-        if self.collection_is_completed and self.collection is not None:
-            # A replacement for a crashed worker: it must have collected the same tests.
-            if list(collection) != self.collection:
-                from xdist.report import report_collection_diff
-
-                self.log(report_collection_diff(self.collection, collection, "first", node.gateway.id))
-                return
-        self.node2collection[node] = list(collection)
-
-    def _forget(self, node, index):
-        pending = self.node2pending[node]
-        if index in pending:
-            pending.remove(index)
-            suite = self.suite_of.get(index)
-            counts = self.node2suites[node]
-            counts[suite] -= 1
-            if not counts[suite]:
-                del counts[suite]
-
-    def mark_test_complete(self, node, item_index, duration=None):
-        self._forget(node, item_index)
-        self._fill()
-
-    def mark_test_pending(self, item):
-        index = self.collection.index(item)
-        self.queue.insert(0, (self.suite_of.get(index), [index]))
-        self._fill()
-
-    def remove_pending_tests_from_node(self, node, indices):
-        for index in indices:
-            self._forget(node, index)
-        self.queue[:0] = [(self.suite_of.get(index), [index]) for index in indices]
-        self._fill()
-
-    def remove_node(self, node):
-        pending = self.node2pending.pop(node)
-        self.node2suites.pop(node, None)
-        crashed = None
-        if pending:
-            crashed = self.collection[pending.pop(0)]
-            # What the dead worker had queued runs elsewhere, first.
-            self.queue[:0] = [(self.suite_of.get(index), [index]) for index in pending]
-        self._fill()
-        return crashed
-
-    def schedule(self):
-        if self.collection is not None:
-            self._fill()
-            return
-        collections = list(self.node2collection.values())
-        if any(collection != collections[0] for collection in collections[1:]):
-            from xdist.report import report_collection_diff
-
-            for node, collection in list(self.node2collection.items())[1:]:
-                message = report_collection_diff(collections[0], collection, "first", node.gateway.id)
-                if message:
-                    self.log(message)
-                    self.config.hook.pytest_collectreport(
-                        report=pytest.CollectReport(nodeid=node.gateway.id, outcome="failed", longrepr=message, result=[])
-                    )
-            return
-        self.collection = collections[0]
-        self.queue = self._units()
-        catch_all = self.spec.get("catch_all")
-        unassigned = [self.collection[i] for i, suite in self.suite_of.items() if suite == catch_all]
-        if unassigned and self.spec.get("refuse_unassigned"):
-            _refuse(unassigned)
-            self.queue = []
-        self._fill()
-
-    def _units(self):
-        labels = _labels if _labels is not None else (_read_labels() or {}).get("labels", {})
-        durations = self.spec.get("durations", {})
-        known = [durations[test] for test in self.collection if test in durations]
-        # A test never timed counts as a typical one: the median of the known.
-        median = statistics.median(known) if known else 0.0
-        units = {}
-        for index, test in enumerate(self.collection):
-            suite = labels.get(test)
-            self.suite_of[index] = suite
-            group = self.groups.get(suite)
-            if group == "scope":
-                key = (suite, test.rsplit("::", 1)[0])
-            elif group == "file":
-                key = (suite, test.split("::", 1)[0])
-            else:
-                key = (suite, index)
-            units.setdefault(key, []).append(index)
-        weight = lambda indices: sum(durations.get(self.collection[i], median) for i in indices)  # noqa: E731
-        # Python's sort is stable: equal weights keep the collection order.
-        ordered = sorted(units.items(), key=lambda unit: -weight(unit[1]))
-        return [(suite, indices) for (suite, _), indices in ordered]
-
-    def _may_take(self, node, suite):
-        cap = self.caps.get(suite)
-        if not cap or suite in self.node2suites[node]:
-            return True
-        holders = sum(1 for other, counts in self.node2suites.items() if other is not node and suite in counts)
-        return holders < cap
-
-    def _take(self, node):
-        for position, (suite, indices) in enumerate(self.queue):
-            if self._may_take(node, suite):
-                del self.queue[position]
-                return suite, indices
-        return None
-
-    def _fill(self):
-        if self.collection is None:
-            return
-        # One unit per hungry worker per round, so the longest tests start on different workers.
-        while True:
-            sent = False
-            for node, pending in list(self.node2pending.items()):
-                if node.shutting_down or len(pending) >= _MIN_PENDING:
-                    continue
-                unit = self._take(node)
-                if unit is None:
-                    continue
-                suite, indices = unit
-                pending.extend(indices)
-                counts = self.node2suites[node]
-                counts[suite] = counts.get(suite, 0) + len(indices)
-                node.send_runtest_some(indices)
-                sent = True
-            if not sent:
-                break
-        if not self.queue:
-            # Nothing left to hand out: a worker runs its last queued test only once told to stop.
-            for node, pending in self.node2pending.items():
-                if not node.shutting_down and len(pending) < _MIN_PENDING:
-                    node.shutdown()
+def _current_labels():
+    """The suite of every collected test id: the controller's, else what the workers wrote."""
+    return _labels if _labels is not None else (_read_labels() or {}).get("labels", {})
 
 
 def _first_line(report, last=False):
