@@ -2,7 +2,7 @@
 //! waited on with the interrupt flag in view, terminated as a group (grace period, then SIGKILL), and
 //! never left running when the guard drops.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
@@ -140,38 +140,57 @@ impl Drop for ChildGroup {
 /// The start time of a running process, from /proc/<pid>/stat; None when it is gone or a zombie
 /// (killed, not yet reaped), which is as dead.
 pub(crate) fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces): state is field 3, starttime field 22.
-    let mut fields = stat.rsplit_once(") ")?.1.split_whitespace();
-    if fields.next()? == "Z" {
+    let fields = stat_fields(Path::new(&format!("/proc/{pid}")))?;
+    if fields.first()? == "Z" {
         return None;
     }
-    fields.nth(18)?.parse().ok()
+    fields.get(19)?.parse().ok()
+}
+
+/// The fields of `<proc dir>/stat` after the command name (which may hold spaces): the state is the
+/// first, the parent's pid the second, the start time the twentieth.
+fn stat_fields(proc_dir: &Path) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
+    Some(stat.rsplit_once(") ")?.1.split_whitespace().map(str::to_owned).collect())
+}
+
+/// Every process but this one: its pid and its /proc directory.
+fn other_processes() -> impl Iterator<Item = (i32, PathBuf)> {
+    let own = std::process::id();
+    std::fs::read_dir("/proc").into_iter().flatten().flatten().filter_map(move |entry| {
+        let pid = entry.file_name().to_str()?.parse::<u32>().ok().filter(|pid| *pid != own)?;
+        Some((i32::try_from(pid).ok()?, entry.path()))
+    })
+}
+
+/// SIGKILLs `pid` and says which process it was (`pid (command line)`), if the signal went out.
+fn kill_named(pid: i32, proc_dir: &Path) -> Option<String> {
+    let command = std::fs::read(proc_dir.join("cmdline")).unwrap_or_default();
+    // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
+    (unsafe { libc::kill(pid, libc::SIGKILL) } == 0)
+        .then(|| format!("{pid} ({})", String::from_utf8_lossy(&command).replace('\0', " ").trim()))
+}
+
+/// Stops what the tests of run `run_id` left behind but `spare` (the run's own server while it is
+/// still needed): every process that carries the run's id, then every orphan that ended up ours.
+/// Returns what it killed, by pid and command line.
+pub(crate) fn stop_leftovers(run_id: &str, spare: &[u32]) -> Vec<String> {
+    let mut killed = kill_run_processes(run_id);
+    killed.extend(kill_orphans(spare));
+    killed
 }
 
 /// SIGKILLs every process (but this one) whose environment holds `XTASK_RUN_ID=<run_id>`: the last
-/// line of defence for "a run leaves no process behind". Returns how many were signalled.
-pub(crate) fn kill_run_processes(run_id: &str) -> usize {
-    let mut killed = 0;
+/// line of defence for "a run leaves no process behind". Returns what it killed.
+pub(crate) fn kill_run_processes(run_id: &str) -> Vec<String> {
     let needle = format!("XTASK_RUN_ID={run_id}");
-    let own = std::process::id().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
-    for entry in entries.flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if pid == own || !pid.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|&b| b == 0).any(|var| var == needle.as_bytes()) {
-            if let Ok(pid) = pid.parse::<i32>() {
-                // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
-                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                    killed += 1;
-                }
-            }
-        }
-    }
-    killed
+    other_processes()
+        .filter(|(_, dir)| {
+            let environ = std::fs::read(dir.join("environ")).unwrap_or_default();
+            environ.split(|&b| b == 0).any(|var| var == needle.as_bytes())
+        })
+        .filter_map(|(pid, dir)| kill_named(pid, &dir))
+        .collect()
 }
 
 /// Makes this process the reaper of its orphaned descendants (Linux): a test's child that left its
@@ -184,28 +203,15 @@ pub(crate) fn become_subreaper() {
 }
 
 /// Kills and reaps every process still a child of this one but `spare`: at the end of a run every
-/// child it started was stopped and waited for, so what is left is an orphan of the run's. Returns
-/// what it killed.
-pub(crate) fn kill_orphans(spare: &[u32]) -> Vec<String> {
+/// child it started was stopped and waited for, so what is left is an orphan of the run's. An orphan
+/// that has already exited (a zombie) is only reaped. Returns what it killed.
+fn kill_orphans(spare: &[u32]) -> Vec<String> {
     let own = std::process::id().to_string();
-    let mut killed = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return killed };
-    for entry in entries.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        if u32::try_from(pid).is_ok_and(|pid| spare.contains(&pid)) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // Fields after the command name: state, then the parent's pid.
-        let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if parent == Some(own.as_str()) {
-            let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            // SAFETY: kill(2) on a child of this process; no memory is involved.
-            if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
-                killed.push(format!("{pid} ({})", String::from_utf8_lossy(&command).replace('\0', " ").trim()));
-            }
-        }
-    }
+    let killed: Vec<String> = other_processes()
+        .filter(|(pid, _)| !u32::try_from(*pid).is_ok_and(|pid| spare.contains(&pid)))
+        .filter(|(_, dir)| stat_fields(dir).is_some_and(|fields| fields.get(1) == Some(&own) && fields[0] != "Z"))
+        .filter_map(|(pid, dir)| kill_named(pid, &dir))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(2);
     // SAFETY: waitpid(-1, WNOHANG) reaps any exited child and touches only `status`.
     while Instant::now() < deadline {

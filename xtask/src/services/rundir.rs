@@ -58,10 +58,8 @@ impl RunDir {
 impl Drop for RunDir {
     fn drop(&mut self) {
         // Whatever a test started and did not stop (a server that left its process group, say)
-        // still carries the run's id in its environment.
-        crate::services::process::kill_run_processes(&self.run_id);
-        // And what left the run's process groups, sessions and environment: orphans are ours.
-        crate::services::process::kill_orphans(&[]);
+        // still carries the run's id in its environment; what left that too is an orphan of ours.
+        crate::services::process::stop_leftovers(&self.run_id, &[]);
         if self.keep {
             // Kept for the user: no sweep may take it.
             let _ = std::fs::remove_file(self.layout.owner());

@@ -101,7 +101,7 @@ pub(crate) fn sweep() -> (Vec<Swept>, Vec<(PathBuf, String)>) {
 
 fn sweep_run(run_id: &str, run_dir: &RunLayout, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
-    let processes = kill_run_processes(run_id);
+    let processes = kill_run_processes(run_id).len();
     let server_dir = server_dir(run_id);
     // The private server's directory belongs to this user, or (as root) to the user it runs as.
     let mut owners = vec![euid()];

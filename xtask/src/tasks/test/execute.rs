@@ -153,11 +153,7 @@ impl Session<'_> {
         // (Not while the server is still starting: its initdb is a child too.)
         if !matches!(self.database, Some(Database::Starting(_))) {
             let spare: Vec<u32> = self.database.as_ref().and_then(Database::server_pid).into_iter().collect();
-            let mut left = crate::services::process::kill_orphans(&spare);
-            let by_id = crate::services::process::kill_run_processes(&self.run_id);
-            if by_id > 0 {
-                left.push(format!("{by_id} process(es) that still carried this run's id"));
-            }
+            let left = crate::services::process::stop_leftovers(&self.run_id, &spare);
             if !left.is_empty() {
                 self.reporter.handle(&Event::Note(format!("stopped what the tests left running: {}", left.join(", "))));
             }
