@@ -3,7 +3,7 @@
 //! balance shards and to size workers by the work a suite really has.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,27 +18,17 @@ pub(crate) struct Durations {
     /// Per suite, its last complete run: how many tests and how many seconds of work. The plan sizes
     /// workers by it before any test is collected.
     #[serde(default)]
-    suites: BTreeMap<String, SuiteRecord>,
+    suites: BTreeMap<String, Recorded>,
     /// The database engines of the Django settings in the last run that said (this machine only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     engines: Option<Vec<String>>,
 }
 
-/// What the last complete runs recorded of a set of suites: tests and seconds of work.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// What the last complete runs recorded of a suite (or of a set of suites): tests and seconds of work.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Recorded {
     pub(crate) tests: u64,
     pub(crate) seconds: f64,
-}
-
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
-struct SuiteRecord {
-    tests: u64,
-    seconds: f64,
-}
-
-fn history_path(root: &Path) -> PathBuf {
-    crate::layout::history_file(root)
 }
 
 fn read(path: &Path) -> Durations {
@@ -64,7 +54,7 @@ impl Durations {
     /// The committed file, overlaid by this machine's history; empty when neither exists or parses.
     pub(crate) fn load(root: &Path) -> Durations {
         let mut durations = read(&root.join(COMMITTED));
-        let history = read(&history_path(root));
+        let history = read(&crate::layout::history_file(root));
         durations.durations.extend(history.durations);
         durations.suites.extend(history.suites);
         durations.engines = history.engines;
@@ -87,7 +77,7 @@ impl Durations {
 
     #[cfg(test)]
     pub(crate) fn record_suite(&mut self, name: &str, tests: u64, seconds: f64) {
-        self.suites.insert(name.to_owned(), SuiteRecord { tests, seconds });
+        self.suites.insert(name.to_owned(), Recorded { tests, seconds });
     }
 
     /// Every recorded test duration (the shipped pytest plugin orders and shards by them).
@@ -97,7 +87,7 @@ impl Durations {
 
     /// The last complete run of a suite: tests and seconds of work.
     pub(crate) fn suite(&self, name: &str) -> Option<Recorded> {
-        self.suites.get(name).map(|r| Recorded { tests: r.tests, seconds: r.seconds })
+        self.suites.get(name).copied()
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<f64> {
@@ -135,7 +125,7 @@ impl Durations {
         complete: bool,
         engines: Option<Vec<String>>,
     ) -> anyhow::Result<Option<String>> {
-        let path = history_path(root);
+        let path = crate::layout::history_file(root);
         // Read, add, replace: under a lock, or two runs at once would each drop the other's entries.
         let _lock =
             crate::services::lock::FileLock::acquire(&path.with_extension("lock"), "recording durations", &mut |_| {})?;
@@ -151,7 +141,7 @@ impl Durations {
         }
         for result in results.iter().filter(|r| complete && r.error.is_none() && r.status != SuiteStatus::Interrupted) {
             let seconds = result.tests.iter().map(|t| t.duration.as_secs_f64()).sum();
-            history.suites.insert(result.suite.clone(), SuiteRecord { tests: result.tests.len() as u64, seconds });
+            history.suites.insert(result.suite.clone(), Recorded { tests: result.tests.len() as u64, seconds });
         }
         write(&path, &history)?;
         Ok(replaced)
@@ -197,7 +187,7 @@ mod tests {
     fn history_overlays_the_committed_file() {
         let root = tempfile::tempdir().unwrap();
         write(&root.path().join(COMMITTED), &Durations::from_pairs(&[("a", 1.0), ("b", 2.0)])).unwrap();
-        write(&history_path(root.path()), &Durations::from_pairs(&[("b", 5.0)])).unwrap();
+        write(&crate::layout::history_file(root.path()), &Durations::from_pairs(&[("b", 5.0)])).unwrap();
         let loaded = Durations::load(root.path());
         assert_eq!((loaded.get("a"), loaded.get("b")), (Some(1.0), Some(5.0)));
         assert_eq!(Durations::write_committed(root.path()).unwrap(), 2);

@@ -52,7 +52,7 @@ impl ExternalServer {
 impl Drop for ExternalServer {
     fn drop(&mut self) {
         for name in self.leftover_databases() {
-            let _ = psql(&self.url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(&name)));
+            let _ = drop_database(&self.url, &name);
         }
     }
 }
@@ -68,10 +68,15 @@ pub(crate) fn drop_recorded(url: &str, names: &[String]) -> Result<usize, String
     let existing = psql(url, &format!("SELECT datname FROM pg_database WHERE datname IN ({list})"))?;
     let mut dropped = 0;
     for name in existing.lines().map(str::trim).filter(|name| names.iter().any(|n| n == name)) {
-        psql(url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(name)))?;
+        drop_database(url, name)?;
         dropped += 1;
     }
     Ok(dropped)
+}
+
+/// Drops one database, whoever is still connected to it.
+fn drop_database(url: &str, name: &str) -> Result<String, String> {
+    psql(url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(name)))
 }
 
 /// `"name"`, as SQL quotes an identifier.

@@ -189,13 +189,13 @@ impl Venv {
         }
         fs::write(log, "")?;
         let _ = fs::remove_file(self.dir.join(STAMP));
-        // What pip and ensurepip leave in the temp dir goes with this directory.
-        let scratch = self.dir.with_file_name(format!(".xtask-setup-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&scratch);
-        fs::create_dir_all(&scratch)?;
-        let result = self.install(state, force, &uv, &base, &arguments, &scratch, log);
-        let _ = fs::remove_dir_all(&scratch);
-        result?;
+        // What pip and ensurepip leave in the temp dir goes with this directory, removed on drop.
+        let scratch = tempfile::Builder::new()
+            .prefix(".xtask-setup-")
+            .tempdir_in(self.dir.parent().unwrap_or(Path::new(".")))
+            .context("cannot make a scratch directory beside the virtualenv")?;
+        self.install(state, force, &uv, &base, &arguments, scratch.path(), log)?;
+        drop(scratch);
         fs::write(self.dir.join(STAMP), hash + "\n")
             .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(true)
