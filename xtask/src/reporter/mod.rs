@@ -151,42 +151,35 @@ impl Reporter {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
                 }
-                let markdown = files::summary_markdown(results, *unassigned, run_id);
-                let mut text = summary::render(results, *unassigned, *wall, log_dir, kept.as_deref(), self.style);
+                let mut extra = Vec::new();
                 if let Some((count, expression)) = excluded {
-                    text = text.replacen(
-                        "\nlogs: ",
-                        &format!(
-                            "\nexcluded: {count} test(s) left out by [backend] exclude = \"{expression}\"\nlogs: "
-                        ),
-                        1,
-                    );
+                    extra.push(format!("excluded: {count} test(s) left out by [backend] exclude = \"{expression}\""));
                 }
                 let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
                 match timeline::write(&timeline_dir, run_id, results, spans, *window) {
                     Ok(written) => {
-                        text = text.replacen(
-                            "\nlogs: ",
-                            &format!(
-                                "\ntimeline: {} (utilisation {:.0}%)\ntrace: {}\nlogs: ",
-                                written.html.display(),
-                                written.utilisation * 100.0,
-                                written.trace.display()
-                            ),
-                            1,
-                        )
+                        extra.push(format!(
+                            "timeline: {} (utilisation {:.0}%)",
+                            written.html.display(),
+                            written.utilisation * 100.0
+                        ));
+                        extra.push(format!("trace: {}", written.trace.display()));
                     }
                     Err(error) => errln!("warning: cannot write the timeline in {}: {error}", timeline_dir.display()),
                 }
-                if let Some(dir) = &self.outputs.reports {
-                    match files::write_reports(dir, &self.outputs.root, results, &markdown) {
-                        Ok(_) => text = text.replacen("\nlogs: ", &format!("\nreports: {}\nlogs: ", dir.display()), 1),
-                        Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
+                if self.outputs.reports.is_some() || self.outputs.github {
+                    let markdown = files::summary_markdown(results, *unassigned, run_id);
+                    if let Some(dir) = &self.outputs.reports {
+                        match files::write_reports(dir, &self.outputs.root, results, &markdown) {
+                            Ok(_) => extra.push(format!("reports: {}", dir.display())),
+                            Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
+                        }
+                    }
+                    if self.outputs.github {
+                        self.github(results, &markdown);
                     }
                 }
-                if self.outputs.github {
-                    self.github(results, &markdown);
-                }
+                let text = summary::render(results, *unassigned, *wall, &extra, log_dir, kept.as_deref(), self.style);
                 out!("{}", crate::text::redact(&text));
                 let _ = std::io::stdout().flush();
             }

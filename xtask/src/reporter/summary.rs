@@ -119,6 +119,7 @@ pub(crate) fn render(
     results: &[SuiteResult],
     unassigned: Option<u64>,
     run_wall: Duration,
+    extra: &[String],
     log_dir: &Path,
     kept: Option<&Path>,
     style: Style,
@@ -207,7 +208,12 @@ pub(crate) fn render(
             result.suite
         );
     }
-    let _ = writeln!(out, "\nlogs: {}", log_dir.display());
+    // Where the run's other outputs went (timeline, reports), then its logs.
+    out.push('\n');
+    for line in extra {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "logs: {}", log_dir.display());
     if let Some(kept) = kept {
         let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
     }
@@ -340,7 +346,9 @@ mod tests {
     fn summary_lists_suites_failures_and_closes_with_counts() {
         let plain = Style::plain();
         let results = [result("unit", SuiteStatus::Passed, 10, 0), result("api", SuiteStatus::Failed, 3, 1)];
-        let text = render(&results, Some(2), Duration::from_secs(2), Path::new("/logs"), None, plain);
+        let extra = ["timeline: /reports/timeline.html".to_owned()];
+        let text = render(&results, Some(2), Duration::from_secs(2), &extra, Path::new("/logs"), None, plain);
+        assert!(text.contains("\n\ntimeline: /reports/timeline.html\nlogs: /logs\n"), "{text}");
         assert!(
             text.contains("unit               10      10       0        0      0        2     1.5s  passed"),
             "{text}"

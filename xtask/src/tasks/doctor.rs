@@ -11,7 +11,7 @@ use crate::reporter::Reporter;
 use crate::services::frontend::{find_browser, App};
 use crate::services::pg_bin::{find_bindir, find_psql};
 use crate::services::psql::{describe, psql};
-use crate::services::python::{Venv, VenvState};
+use crate::services::python::{self, Venv, VenvState};
 use crate::services::{is_root, sweep, which};
 
 fn check(name: &str, status: CheckStatus, detail: impl Into<String>, fix: Option<&str>) -> Check {
@@ -33,8 +33,8 @@ fn version_of(program: &std::path::Path, arg: &str) -> String {
 impl flags::Doctor {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
         let checks = gather(ctx);
-        Reporter::new(false).handle(&Event::Checked(checks.clone()));
         let missing = checks.iter().any(|c| c.status == CheckStatus::Missing);
+        Reporter::new(false).handle(&Event::Checked(checks));
         Ok(if missing { ExitKind::Environment } else { ExitKind::Success })
     }
 }
@@ -77,11 +77,11 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
         ),
         Err(error) => check("backend venv", Missing, error.to_string(), None),
     });
-    let interpreter = std::env::var_os("XTASK_PYTHON")
-        .map(std::path::PathBuf::from)
-        .or_else(|| ctx.config.backend.python.as_ref().map(std::path::PathBuf::from))
-        .unwrap_or_else(|| venv.python());
-    if let Some(versions) = crate::runners::pytest::plugin_versions(&interpreter) {
+    // The interpreter a run would use (XTASK_PYTHON, `[backend] python`, else the managed one).
+    let versions = python::planned_interpreter(ctx)
+        .ok()
+        .and_then(|(interpreter, _)| crate::runners::pytest::plugin_versions(&interpreter));
+    if let Some(versions) = versions {
         let shown: Vec<String> = versions
             .iter()
             .map(|(name, version)| format!("{name} {}", version.as_deref().unwrap_or("missing")))
