@@ -163,26 +163,30 @@ fn other_processes() -> impl Iterator<Item = (i32, PathBuf)> {
     })
 }
 
-/// SIGKILLs `pid` and says which process it was (`pid (command line)`), if the signal went out.
-fn kill_named(pid: i32, proc_dir: &Path) -> Option<String> {
+/// SIGKILLs `pid`; the pid and which process it was (`pid (command line)`) if one was still running.
+/// A process without a command line is already exiting: it is signalled all the same, not named.
+fn kill_named(pid: i32, proc_dir: &Path) -> Option<(i32, String)> {
     let command = std::fs::read(proc_dir.join("cmdline")).unwrap_or_default();
     // SAFETY: kill(2) on a pid read from /proc; no memory is involved.
-    (unsafe { libc::kill(pid, libc::SIGKILL) } == 0)
-        .then(|| format!("{pid} ({})", String::from_utf8_lossy(&command).replace('\0', " ").trim()))
+    let signalled = unsafe { libc::kill(pid, libc::SIGKILL) } == 0;
+    let command = String::from_utf8_lossy(&command).replace('\0', " ").trim().to_owned();
+    (signalled && !command.is_empty()).then(|| (pid, format!("{pid} ({command})")))
 }
 
 /// Stops what the tests of run `run_id` left behind but `spare` (the run's own server while it is
 /// still needed): every process that carries the run's id, then every orphan that ended up ours.
 /// Returns what it killed, by pid and command line.
 pub(crate) fn stop_leftovers(run_id: &str, spare: &[u32]) -> Vec<String> {
-    let mut killed = kill_run_processes(run_id);
-    killed.extend(kill_orphans(spare));
-    killed
+    let by_id = kill_run_processes(run_id);
+    // What was just killed by its id may be an orphan of ours too, still dying: named once.
+    let spare: Vec<u32> =
+        spare.iter().copied().chain(by_id.iter().filter_map(|(pid, _)| u32::try_from(*pid).ok())).collect();
+    by_id.into_iter().chain(kill_orphans(&spare)).map(|(_, named)| named).collect()
 }
 
 /// SIGKILLs every process (but this one) whose environment holds `XTASK_RUN_ID=<run_id>`: the last
-/// line of defence for "a run leaves no process behind". Returns what it killed.
-pub(crate) fn kill_run_processes(run_id: &str) -> Vec<String> {
+/// line of defence for "a run leaves no process behind". Returns what it killed: pid, and by name.
+pub(crate) fn kill_run_processes(run_id: &str) -> Vec<(i32, String)> {
     let needle = format!("XTASK_RUN_ID={run_id}");
     other_processes()
         .filter(|(_, dir)| {
@@ -205,9 +209,9 @@ pub(crate) fn become_subreaper() {
 /// Kills and reaps every process still a child of this one but `spare`: at the end of a run every
 /// child it started was stopped and waited for, so what is left is an orphan of the run's. An orphan
 /// that has already exited (a zombie) is only reaped. Returns what it killed.
-fn kill_orphans(spare: &[u32]) -> Vec<String> {
+fn kill_orphans(spare: &[u32]) -> Vec<(i32, String)> {
     let own = std::process::id().to_string();
-    let killed: Vec<String> = other_processes()
+    let killed: Vec<(i32, String)> = other_processes()
         .filter(|(pid, _)| !u32::try_from(*pid).is_ok_and(|pid| spare.contains(&pid)))
         .filter(|(_, dir)| stat_fields(dir).is_some_and(|fields| fields.get(1) == Some(&own) && fields[0] != "Z"))
         .filter_map(|(pid, dir)| kill_named(pid, &dir))
