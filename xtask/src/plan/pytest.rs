@@ -66,7 +66,7 @@ pub(super) fn sessions(
             (_, rest) => alone.push((slot(suite), rest)),
         }
     }
-    if catch_all == Some(Unassigned::Run) || catch_all == Some(Unassigned::Fail) {
+    if catch_all.is_some() {
         shared.push(SuiteSlot {
             name: UNASSIGNED.to_owned(),
             expression: String::new(),

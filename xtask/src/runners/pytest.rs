@@ -101,7 +101,7 @@ pub(crate) fn registered_markers(backend_dir: &Path) -> Vec<String> {
 
 /// The lines of one setting of pytest's configuration (its first line after `=`, then its
 /// continuation lines), from the first file that configures pytest.
-fn pytest_setting(backend_dir: &Path, key: &str) -> Option<Vec<String>> {
+pub(crate) fn pytest_setting(backend_dir: &Path, key: &str) -> Option<Vec<String>> {
     let sources = [
         ("pytest.ini", "[pytest]"),
         ("pyproject.toml", "[tool.pytest.ini_options]"),

@@ -97,10 +97,10 @@ impl flags::Init {
         let frontend = find_playwright(&root);
         let text = render(&root, &backend_rel, settings.as_deref(), &source, &backend, &described, frontend.as_deref());
         // What init writes must be what the xtask reads: parse it before it lands.
-        Config::parse(&text)
+        let written = Config::parse(&text)
             .map_err(|error| environment(format!("init made an invalid xtask.toml ({error:#}): please report it")))?;
         fs::write(&target, &text)?;
-        let suites: Vec<String> = Config::parse(&text)?.suites.iter().map(|s| s.name().to_owned()).collect();
+        let suites: Vec<String> = written.suites.iter().map(|s| s.name().to_owned()).collect();
         reporter.handle(&Event::Note(format!(
             "wrote {}: backend {backend_rel} ({} tests; settings {}; environment from {}; database {}), suites: {}{}",
             target.display(),
@@ -157,21 +157,12 @@ fn find_backend(root: &Path) -> Option<PathBuf> {
     })
 }
 
-/// `DJANGO_SETTINGS_MODULE` from pytest's configuration (pytest.ini, pyproject.toml, tox.ini, setup.cfg).
+/// `DJANGO_SETTINGS_MODULE` from pytest's configuration, as pytest-django reads it: the setting of
+/// the first file that configures pytest (pytest.ini, pyproject.toml, tox.ini, setup.cfg).
 fn settings_module(backend: &Path) -> Option<String> {
-    for file in PYTEST_CONFIGS {
-        let Ok(text) = fs::read_to_string(backend.join(file)) else { continue };
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once('=') else { continue };
-            if key.trim() == "DJANGO_SETTINGS_MODULE" {
-                let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
-                if !value.is_empty() {
-                    return Some(value.to_owned());
-                }
-            }
-        }
-    }
-    None
+    let lines = crate::runners::pytest::pytest_setting(backend, "DJANGO_SETTINGS_MODULE")?;
+    let value = lines.first()?.trim_matches(|c| c == '"' || c == '\'');
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// Requirements files (the main one, then a test or dev one), else a pyproject.toml with a test
