@@ -107,10 +107,10 @@ def _hard_kill(nodeid, seconds):
     Under xdist a new worker replaces this one and the run goes on."""
     events = os.environ.get("XTASK_EVENTS")
     if events:
+        # A worker has no stream of its own: it appends this one line (line-buffered, so written
+        # before the exit).
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        line = json.dumps({"event": "timeout", "id": nodeid, "worker": worker, "seconds": seconds})
-        with open(events, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        _Stream(events).emit(event="timeout", id=nodeid, worker=worker, seconds=seconds)
     os._exit(70)
 
 
