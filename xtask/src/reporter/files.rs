@@ -11,7 +11,8 @@ use crate::reporter::Style;
 /// GitHub shows at most 10 error annotations per step; the rest are counted in one notice.
 const GITHUB_ERROR_LIMIT: usize = 10;
 
-fn xml(text: &str) -> String {
+/// Text made safe inside XML and HTML (JUnit files, the timeline's SVG).
+pub(super) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::events::{Outcome, Span, SuiteResult};
+use crate::reporter::files::xml;
 
 const PALETTE: [&str; 8] = ["#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"];
 const WIDTH: f64 = 1100.0;
@@ -83,10 +84,6 @@ fn bars(results: &[SuiteResult], spans: &[Span]) -> Vec<Bar> {
     bars
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 /// Merged busy time of a lane's boxes (overlaps counted once).
 fn busy(mut intervals: Vec<(f64, f64)>) -> f64 {
     intervals.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -154,7 +151,7 @@ pub(crate) fn write(
             "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{:.1}\" class=\"lane\"/><text x=\"6\" y=\"{:.1}\" class=\"name\">{} <tspan class=\"dim\">{:.0}%</tspan></text>",
             LANE - 4.0,
             y + 13.0,
-            escape(lane),
+            xml(lane),
             lane_busy / wall * 100.0
         );
         for bar in bars.iter().filter(|b| &b.lane == lane) {
@@ -170,7 +167,7 @@ pub(crate) fn write(
                 x(bar.start),
                 ((bar.stop - bar.start) / wall * WIDTH).max(0.8),
                 LANE - 4.0,
-                escape(&what),
+                xml(&what),
                 bar.stop - bar.start,
                 bar.start - origin
             );
@@ -178,7 +175,7 @@ pub(crate) fn write(
     }
     let mut legend = String::new();
     for suite in &suites {
-        let _ = write!(legend, "<span><i style=\"background:{}\"></i>{}</span>", colour(suite), escape(suite));
+        let _ = write!(legend, "<span><i style=\"background:{}\"></i>{}</span>", colour(suite), xml(suite));
     }
     legend
         .push_str("<span><i style=\"background:#9aa0a6\"></i>set-up</span><span><i class=\"failed\"></i>failed</span>");
