@@ -216,20 +216,22 @@ fn kill_orphans(spare: &[u32]) -> Vec<(i32, String)> {
         .filter(|(_, dir)| stat_fields(dir).is_some_and(|fields| fields.get(1) == Some(&own) && fields[0] != "Z"))
         .filter_map(|(pid, dir)| kill_named(pid, &dir))
         .collect();
+    // Reap what has exited (the orphans just killed, and any that had exited already), waiting up
+    // to 2 s for the killed ones only: a child that is spared (the server) never exits here.
+    let mut pending: Vec<i32> = killed.iter().map(|(pid, _)| *pid).collect();
     let deadline = Instant::now() + Duration::from_secs(2);
-    // SAFETY: waitpid(-1, WNOHANG) reaps any exited child and touches only `status`.
-    while Instant::now() < deadline {
+    loop {
         let mut status = 0;
+        // SAFETY: waitpid(-1, WNOHANG) reaps any exited child and touches only `status`.
         let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if pid <= 0 && killed.is_empty() {
+        if pid > 0 {
+            pending.retain(|killed| *killed != pid);
+            continue;
+        }
+        if pid < 0 || pending.is_empty() || Instant::now() >= deadline {
             break;
         }
-        if pid < 0 {
-            break;
-        }
-        if pid == 0 {
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     killed
 }
