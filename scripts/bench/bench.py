@@ -137,7 +137,7 @@ def generated():
             ("old script sequence (+ unmarked)", lambda: [step for args in old_steps for step in pytest(*args)]),
         ]
         if BEFORE:
-            contenders.append(("xtask test-all before (one process per suite)", lambda: [(
+            contenders.append(("xtask test-all before (XTASK_BEFORE)", lambda: [(
                 [BEFORE, "test-all", "--no-progress", "--db-url", server.url], project, xtask_env)]))
         # Warm the caches (bytecode, the server's catalogue) and record durations once, untimed.
         timed(contenders[0][1]())
@@ -184,7 +184,7 @@ def repo():
                                              e2e("--workers=2")]),
         ]
         if BEFORE:
-            contenders.append(("xtask test-all before (suites one after another)", lambda: [(
+            contenders.append(("xtask test-all before (XTASK_BEFORE)", lambda: [(
                 [BEFORE, "test-all", "--no-progress"], ROOT, {"CI": "true"})]))
         timed(contenders[0][1]())
         samples = measure(contenders)

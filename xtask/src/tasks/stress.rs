@@ -44,15 +44,11 @@ impl flags::Stress {
             }
         }
         let (flaky, always_failing) = verdicts(&outcomes);
-        session.reporter.handle(&Event::StressFinished {
-            runs: seeds.len(),
-            seeds,
-            flaky: flaky.clone(),
-            always_failing: always_failing.clone(),
-        });
+        let failed = !flaky.is_empty() || !always_failing.is_empty() || errored;
+        session.reporter.handle(&Event::StressFinished { runs: seeds.len(), seeds, flaky, always_failing });
         Ok(if signals::interrupted() {
             ExitKind::Interrupted
-        } else if !flaky.is_empty() || !always_failing.is_empty() || errored {
+        } else if failed {
             ExitKind::TestsFailed
         } else {
             ExitKind::Success

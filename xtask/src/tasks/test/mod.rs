@@ -10,7 +10,7 @@ use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
-use crate::plan::{self, E2eFacts, Facts, Listed, Plan, Plugins, Selection};
+use crate::plan::{self, E2eFacts, Facts, Plan, Plugins, Selection};
 use crate::reporter::Reporter;
 use crate::runners::pytest;
 use crate::services::frontend::{App, Browser};
@@ -23,7 +23,7 @@ mod execute;
 mod prepare;
 
 use self::database::decide_database;
-use self::prepare::{open_reporter, sweep_leftovers, Steps};
+use self::prepare::{open_reporter, sweep_leftovers, Frontend, Listing, Steps};
 
 impl flags::Test {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
@@ -68,9 +68,7 @@ pub(crate) struct Session<'a> {
     project_markers: Option<String>,
     durations: Durations,
     shard_durations: Durations,
-    app_dir: Option<PathBuf>,
-    playwright_bin: Option<PathBuf>,
-    e2e: Option<(Option<Browser>, PathBuf, Option<Vec<Listed>>)>,
+    frontend: Option<Frontend>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -118,20 +116,15 @@ impl<'a> Session<'a> {
             .as_ref()
             .filter(|_| wants_e2e)
             .map(|config| App { dir: ctx.root.join(&config.dir), config });
-        let lister = match &app {
+        let listing = match &app {
             Some(app) => Some(steps.frontend(app, run_dir.layout())?),
             None => None,
         };
 
         let durations = Durations::load(&ctx.root);
         let (database_url, database_text, database) = decide_database(ctx, &args, &run_id, &durations)?;
-        let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
         let database = steps.database(database, ctx, &run_dir)?;
-        let e2e = match lister {
-            Some((browser, reporter_path, Some(listing))) => Some((browser, reporter_path, Some(listing.finish()?))),
-            Some((browser, reporter_path, None)) => Some((browser, reporter_path, None)),
-            None => None,
-        };
+        let frontend = listing.map(Listing::finish).transpose()?;
         let database_url = database.as_ref().map(|db| db.url().to_owned()).or(database_url);
         Ok(Session {
             ctx,
@@ -146,9 +139,7 @@ impl<'a> Session<'a> {
             plugins,
             durations,
             shard_durations: Durations::load_committed(&ctx.root),
-            playwright_bin: app.as_ref().map(App::playwright),
-            app_dir: app.map(|app| app.dir),
-            e2e,
+            frontend,
             database_auto: ctx.config.backend.database.is_none() && args.db_url.is_none(),
             database_url,
             database_text,
@@ -162,16 +153,13 @@ impl<'a> Session<'a> {
     }
 
     pub(crate) fn plan(&self, random_seed: Option<u64>) -> anyhow::Result<Plan> {
-        let e2e = match (&self.app_dir, &self.playwright_bin, &self.e2e) {
-            (Some(frontend_dir), Some(playwright), Some((browser, reporter, listed))) => Some(E2eFacts {
-                frontend_dir,
-                playwright,
-                reporter,
-                listed: listed.as_deref(),
-                chromium: browser.as_ref().and_then(Browser::system),
-            }),
-            _ => None,
-        };
+        let e2e = self.frontend.as_ref().map(|frontend| E2eFacts {
+            frontend_dir: &frontend.dir,
+            playwright: &frontend.playwright,
+            reporter: &frontend.reporter,
+            listed: frontend.listed.as_deref(),
+            chromium: frontend.browser.as_ref().and_then(Browser::system),
+        });
         let facts = Facts {
             run_id: &self.run_id,
             cpus: plan::available_cpus(),

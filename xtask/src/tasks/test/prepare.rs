@@ -8,6 +8,7 @@ use crate::config::{Behaviour, Ctx};
 use crate::events::{Event, Span};
 use crate::flags::RunArgs;
 use crate::layout::RunLayout;
+use crate::plan::Listed;
 use crate::reporter::{self, Outputs, Reporter};
 use crate::runners::playwright::{self, Lister};
 use crate::services::frontend::{self, App, Browser};
@@ -45,9 +46,33 @@ pub(super) struct Steps<'s> {
     pub(super) reporter: &'s mut Reporter,
 }
 
-/// The frontend's part of a run: its browser (None in a dry run without one), the shipped
-/// reporter's path, and the test listing when a shard or the dry run needs it before the run.
-pub(super) type FrontendReady = (Option<Browser>, PathBuf, Option<Lister>);
+/// The frontend's part of a run, prepared.
+pub(super) struct Frontend {
+    pub(super) dir: PathBuf,
+    pub(super) playwright: PathBuf,
+    /// None in a dry run that found none.
+    pub(super) browser: Option<Browser>,
+    /// The shipped Playwright reporter.
+    pub(super) reporter: PathBuf,
+    /// The tests, listed before the run when a shard or the dry run needs them.
+    pub(super) listed: Option<Vec<Listed>>,
+}
+
+/// A `Frontend` whose test listing, when it needs one, still runs beside the rest of the start-up.
+pub(super) struct Listing {
+    frontend: Frontend,
+    lister: Option<Lister>,
+}
+
+impl Listing {
+    pub(super) fn finish(self) -> anyhow::Result<Frontend> {
+        let mut frontend = self.frontend;
+        if let Some(lister) = self.lister {
+            frontend.listed = Some(lister.finish()?);
+        }
+        Ok(frontend)
+    }
+}
 
 impl Steps<'_> {
     fn note(&mut self, text: String) {
@@ -79,7 +104,7 @@ impl Steps<'_> {
 
     /// The frontend: modules and build when their inputs changed, a browser; the test listing only
     /// when a shard or the dry run needs it before the run (the run itself tells its tests).
-    pub(super) fn frontend(&mut self, app: &App, layout: &RunLayout) -> anyhow::Result<FrontendReady> {
+    pub(super) fn frontend(&mut self, app: &App, layout: &RunLayout) -> anyhow::Result<Listing> {
         let browser = if self.args.dry_run {
             for (fresh, would) in
                 [(app.modules_fresh(), "install the node modules"), (app.build_fresh(), "build the frontend")]
@@ -102,7 +127,7 @@ impl Steps<'_> {
             Some(frontend::ensure_browser(&log, &mut |event| self.reporter.handle(&event))?)
         };
         let reporter_path = playwright::install_reporter(&layout.reporter_dir())?;
-        let listing = if self.args.shard.is_some() || (self.args.dry_run && app.modules_fresh()) {
+        let lister = if self.args.shard.is_some() || (self.args.dry_run && app.modules_fresh()) {
             Some(Lister::spawn(
                 &app.playwright(),
                 &app.dir,
@@ -114,6 +139,13 @@ impl Steps<'_> {
         } else {
             None
         };
-        Ok((browser, reporter_path, listing))
+        let frontend = Frontend {
+            dir: app.dir.clone(),
+            playwright: app.playwright(),
+            browser,
+            reporter: reporter_path,
+            listed: None,
+        };
+        Ok(Listing { frontend, lister })
     }
 }
