@@ -180,6 +180,8 @@ pub(crate) struct SuiteView {
     pub(crate) cap: u32,
     /// `--dist loadscope` or `loadfile`: tests handed out in whole scopes or files.
     pub(crate) dist: Option<&'static str>,
+    /// `collection` (the order contract) or `durations` (the suite opted out).
+    pub(crate) order: &'static str,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The run model on fixture projects: one pytest session serves several suites, the scheduler
-//! keeps each suite's cap and starts the longest tests first, E2E overlaps the backend, and every
-//! run leaves a timeline that lists every test. Everything is read from what the run really did.
+//! keeps each suite's cap and each worker in collection order with ranges cut by recorded durations,
+//! E2E overlaps the backend, and every run leaves a timeline that lists every test. Everything is
+//! read from what the run really did.
 
 mod common;
 
@@ -67,26 +68,42 @@ fn a_suite_capped_at_one_worker_never_runs_two_tests_at_once() {
 }
 
 #[test]
-fn a_test_recorded_as_long_starts_first_and_the_timeline_lists_every_test() {
+fn recorded_durations_cut_the_ranges_each_worker_keeps_collection_order_and_the_timeline_lists_every_test() {
     let project = Project::copy_of("mini");
-    // The last test in collection order, recorded as the longest by far.
-    let long = "tests/test_plain.py::test_plain_three";
+    // A test that really takes 3 s, recorded as such: the rest of the collection is worth less.
+    let long = "tests/test_db.py::test_sleeps_on_request";
+    let order = common::collection_order(&project.path().join("backend"), "mini.settings");
+    let durations: serde_json::Map<String, serde_json::Value> =
+        order.iter().map(|id| (id.clone(), serde_json::json!(if id == long { 3.0 } else { 0.01 }))).collect();
     std::fs::create_dir_all(project.path().join("target/xtask")).unwrap();
     std::fs::write(
         project.path().join("target/xtask/history.json"),
-        serde_json::json!({"durations": {long: 30.0, "tests/test_fast.py::test_arithmetic[0]": 0.01}}).to_string(),
+        serde_json::json!({ "durations": durations }).to_string(),
     )
     .unwrap();
-    let run = project.run(&["test-all", "--workers", "2"]);
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project
+            .xtask(&["test-all", "--workers", "2"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_SLEEP", "3")
+            .output()
+            .unwrap(),
+    );
     assert_eq!(run.code, 0, "{}", run.explain());
+    let position =
+        |name: &str| order.iter().position(|id| id == name).unwrap_or_else(|| panic!("{name} not collected"));
     let mut tests = traced(&project);
     tests.sort_by(|a, b| a.3.total_cmp(&b.3));
-    // It is the first test its worker ran, and among the first wave of the run.
-    let (_, _, lane, start, _) = tests.iter().find(|(name, ..)| name == long).unwrap().clone();
-    let first_on_lane = tests.iter().find(|t| t.2 == lane).unwrap();
-    assert_eq!(first_on_lane.0, long, "its worker ran {} first", first_on_lane.0);
-    let rank = tests.iter().position(|t| t.3 >= start).unwrap();
-    assert!(rank < 3, "the long test started at rank {rank}: {:?}", &tests[..4]);
+    for lane in ["gw0", "gw1"] {
+        let ran: Vec<usize> = tests.iter().filter(|t| t.2 == lane).map(|t| position(&t.0)).collect();
+        assert!(ran.windows(2).all(|pair| pair[0] < pair[1]), "{lane} left collection order: {ran:?}");
+    }
+    // The long test's range ends with it: everything after it went to the other worker.
+    let lane = &tests.iter().find(|(name, ..)| name == long).unwrap().2;
+    let after: Vec<&String> =
+        tests.iter().filter(|t| &t.2 == lane && position(&t.0) > position(long)).map(|t| &t.0).collect();
+    assert!(after.is_empty(), "the long test's worker also ran {after:?}");
 
     let mut names: Vec<String> = tests.iter().map(|(name, ..)| name.clone()).collect();
     names.sort();

@@ -165,6 +165,30 @@ pub(crate) struct Suite {
     /// This suite's per-test timeout in seconds, over the profile's.
     #[serde(default)]
     pub(crate) timeout: Option<u64>,
+    /// `collection` (each worker runs the suite's tests in collection order, no scope entered twice)
+    /// or `durations` (longest first, for a suite that `stress --random-order` shows does not care).
+    #[serde(default)]
+    pub(crate) order: Order,
+}
+
+/// The order in which a worker runs a suite's tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Order {
+    /// A subsequence of the collection order: what `pytest` and `pytest -n N` do, and suites rely on.
+    #[default]
+    Collection,
+    /// Longest first by recorded durations: classes and modules may be set up more than once.
+    Durations,
+}
+
+impl Order {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Order::Collection => "collection",
+            Order::Durations => "durations",
+        }
+    }
 }
 
 impl Suite {

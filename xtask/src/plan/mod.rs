@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::layout::RunLayout;
 
-use crate::config::{Config, Suite, SuiteKind, Unassigned};
+use crate::config::{Config, Order, Suite, SuiteKind, Unassigned};
 use crate::exit::usage;
 use crate::flags::RunArgs;
 use crate::history::Durations;
@@ -110,6 +110,8 @@ pub(crate) struct SuiteSlot {
     pub(crate) cap: u32,
     /// Hand the suite's tests out in whole scopes or files (`--dist loadscope` / `loadfile`).
     pub(crate) group: Option<Group>,
+    /// Collection order (the contract) unless the suite opted out (`order = "durations"`).
+    pub(crate) order: Order,
     /// An empty optional suite is no error inside a multi-suite run.
     pub(crate) optional: bool,
 }

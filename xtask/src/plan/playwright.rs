@@ -85,6 +85,7 @@ pub(super) fn session(
             expression: String::new(),
             cap: max,
             group: None,
+            order: suite.order,
             optional: suite.optional || args.shard.is_some(),
         }],
         program: e2e.playwright.to_owned(),

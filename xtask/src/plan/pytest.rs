@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::workers::{pytest_workers, Budget, Recorded};
 use super::{isolation_env, test_database_name, watchdog, Facts, Group, SessionPlan, SuiteSlot};
-use crate::config::{Config, Suite, SuiteKind, Unassigned, UNASSIGNED};
+use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::flags::RunArgs;
 
 /// The module name of the plugin shipped in the binary (`-p xtask_pytest_plugin`).
@@ -54,6 +54,7 @@ pub(super) fn sessions(
             expression: suite.marker.clone(),
             cap: *suite.max_workers.get_ref(),
             group,
+            order: suite.order,
             optional: optional(suite),
         }
     };
@@ -72,6 +73,7 @@ pub(super) fn sessions(
             expression: String::new(),
             cap: cpus,
             group: None,
+            order: Order::Collection,
             optional: true,
         });
     }
@@ -149,6 +151,7 @@ fn session(
             "expr": slot.expression,
             "cap": slot.cap,
             "group": slot.group.map(Group::name),
+            "order": slot.order.name(),
         })).collect::<Vec<_>>(),
         "mine": mine.iter().map(|slot| &slot.name).collect::<Vec<_>>(),
         "catch_all": catch_all.map(|_| UNASSIGNED),

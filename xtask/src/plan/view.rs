@@ -24,6 +24,7 @@ impl Plan {
                             Group::Scope => "loadscope",
                             Group::File => "loadfile",
                         }),
+                        order: slot.order.name(),
                     })
                     .collect(),
                 alone_because: session.alone_because.clone(),

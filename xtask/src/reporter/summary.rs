@@ -273,10 +273,19 @@ pub(crate) fn render_plan(plan: &PlanView) -> String {
                     Some(dist) => format!(", in whole files (--dist {dist})"),
                     None => String::new(),
                 };
-                let _ = writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}", suite.name, suite.cap);
+                let order = match suite.order {
+                    "durations" => ", longest first (order = \"durations\": classes may be set up again)",
+                    _ => "",
+                };
+                let _ =
+                    writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}{order}", suite.name, suite.cap);
             }
             let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
-            let _ = writeln!(out, "  schedule: longest first from recorded durations, each suite within its cap");
+            let _ = writeln!(
+                out,
+                "  schedule: each worker runs its tests in collection order (no class or module set up twice); \
+                 blocks of whole classes, sized by recorded durations, large first, small at the end"
+            );
         } else {
             let _ = writeln!(
                 out,

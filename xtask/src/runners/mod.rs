@@ -315,6 +315,10 @@ impl<'p> SessionRun<'p> {
             }
             StreamEvent::Span { lane, name, start, stop } => self.spans.push(Span { lane, name, start, stop }),
             StreamEvent::Refused { message } => self.refused = Some(message),
+            StreamEvent::Finished { cost: Some(cost) } if cost.tests > 0 => {
+                emit(Event::Note(format!("{}: {}", self.plan.name, cost.describe())));
+            }
+            StreamEvent::Finished { .. } => {}
             StreamEvent::Other => {}
         }
     }

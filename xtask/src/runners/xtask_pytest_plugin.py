@@ -16,7 +16,6 @@ The project under test is not edited: nothing here is imported unless the xtask 
 """
 import json
 import os
-import signal
 import threading
 import time
 
@@ -29,6 +28,10 @@ _phases = {}
 _session_start = time.time()
 _planned_sent = False
 _excluded = []
+# The plugin's own work per test on the controller (events, labels), and the scheduler's: measured,
+# and reported with the `finished` event.
+_cost = {"seconds": 0.0, "tests": 0}
+_scheduler = None
 
 
 def _is_xdist_worker(config):
@@ -97,23 +100,6 @@ def pytest_runtestloop(session):
     return None
 
 
-def _timeout_for(nodeid):
-    timeouts = (_spec or {}).get("timeouts") or {}
-    return timeouts.get((_labels or {}).get(nodeid, ""), (_spec or {}).get("timeout"))
-
-
-def _hard_kill(nodeid, seconds):
-    """The test ignored its timeout (stuck in C code, signals blocked): say so, then end the process.
-    Under xdist a new worker replaces this one and the run goes on."""
-    events = os.environ.get("XTASK_EVENTS")
-    if events:
-        # A worker has no stream of its own: it appends this one line (line-buffered, so written
-        # before the exit).
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        _Stream(events).emit(event="timeout", id=nodeid, worker=worker, seconds=seconds)
-    os._exit(70)
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     """The test's timeout (`timeout` in xtask.toml, --timeout): a failure raised inside the test when
@@ -122,21 +108,15 @@ def pytest_runtest_protocol(item, nextitem):
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
+    from xtask_pytest_timeout import limited
 
-    def on_alarm(signum, frame):
-        pytest.fail(f"timed out after {seconds:g} s (the xtask's per-test timeout)", pytrace=False)
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    killer = threading.Timer(seconds + 10, _hard_kill, args=(item.nodeid, seconds))
-    killer.daemon = True
-    killer.start()
-    try:
+    with limited(item.nodeid, seconds):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        killer.cancel()
+
+
+def _timeout_for(nodeid):
+    timeouts = (_spec or {}).get("timeouts") or {}
+    return timeouts.get((_labels or {}).get(nodeid, ""), (_spec or {}).get("timeout"))
 
 
 def pytest_collectreport(report):
@@ -149,7 +129,9 @@ def pytest_collectreport(report):
 def pytest_runtest_logstart(nodeid, location):
     """A test began (on the controller, for any worker): the xtask shows tests that run long."""
     if _stream is not None:
+        started = time.perf_counter()
         _stream.emit(event="start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
+        _cost["seconds"] += time.perf_counter() - started
 
 
 @pytest.hookimpl(trylast=True)
@@ -277,11 +259,15 @@ def pytest_xdist_node_collection_finished(node, ids):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
+    global _scheduler
     if _spec is None:
         return None
+    from xdist.workermanage import parse_tx_spec_config
     from xtask_pytest_scheduler import Scheduler
 
-    return Scheduler(config, log, _spec, labels=_current_labels, refuse=_refuse)
+    numnodes = len(parse_tx_spec_config(config))
+    _scheduler = Scheduler(config, log, _spec, labels=_current_labels, refuse=_refuse, numnodes=numnodes)
+    return _scheduler
 
 
 def _current_labels():
@@ -310,6 +296,14 @@ def _worker_of(report):
 def pytest_runtest_logreport(report):
     if _stream is None:
         return
+    started = time.perf_counter()
+    try:
+        _follow(report)
+    finally:
+        _cost["seconds"] += time.perf_counter() - started
+
+
+def _follow(report):
     state = _phases.setdefault(
         report.nodeid,
         {"outcome": "passed", "message": None, "duration": 0.0, "reruns": 0, "rerun": False, "start": None},
@@ -349,6 +343,7 @@ def pytest_runtest_logreport(report):
 
 
 def _emit_test(report, outcome, state, message, stop):
+    _cost["tests"] += 1
     file, line, _ = report.location
     _stream.emit(
         event="test",
@@ -367,5 +362,13 @@ def _emit_test(report, outcome, state, message, stop):
 
 def pytest_sessionfinish(session, exitstatus):
     if _stream is not None and not _is_xdist_worker(session.config):
-        _stream.emit(event="finished", exitstatus=int(exitstatus))
+        cost = {"tests": _cost["tests"], "plugin_seconds": round(_cost["seconds"], 6)}
+        if _scheduler is not None:
+            cost.update(
+                scheduler_seconds=round(_scheduler.seconds, 6),
+                blocks=_scheduler.blocks,
+                relaxed=_scheduler.relaxed,
+                forced=_scheduler.forced,
+            )
+        _stream.emit(event="finished", exitstatus=int(exitstatus), cost=cost)
         _stream.close()

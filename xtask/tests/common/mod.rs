@@ -219,6 +219,26 @@ pub fn leftovers_in(temp: &Path, run_id: &str) -> Vec<String> {
     found
 }
 
+/// The test ids of a pytest project in its collection order (after its own hooks reorder them, as
+/// pytest-django does), from `pytest --collect-only` in `dir` with the given settings module.
+pub fn collection_order(dir: &Path, settings: &str) -> Vec<String> {
+    let out = Command::new(backend_python())
+        .args(["-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"])
+        .current_dir(dir)
+        .env("DJANGO_SETTINGS_MODULE", settings)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ids: Vec<String> = stdout.lines().filter(|line| line.contains("::")).map(str::to_owned).collect();
+    assert!(
+        !ids.is_empty(),
+        "nothing collected in {}:\n{stdout}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ids
+}
+
 /// Whether a process is still running: present in /proc and not a zombie (dead, awaiting its reaper).
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
