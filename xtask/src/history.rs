@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{SuiteResult, SuiteStatus};
+use crate::events::{Outcome, SuiteResult, SuiteStatus};
 
 pub(crate) const COMMITTED: &str = "xtask-durations.json";
 
@@ -117,8 +117,10 @@ impl Durations {
         durations.filter(|known| !known.is_empty()).map(|known| known.iter().fold(0.0, |sum, secs| sum + secs))
     }
 
-    /// Adds what a run measured to this machine's history; `complete` says whether the suites ran
-    /// whole (no shard, no pass-through selection), so that their sizes may be recorded too.
+    /// Adds what a run measured to this machine's history: the durations of the tests that passed
+    /// (a failing or erroring test's time says nothing of its work), never of a run cut short.
+    /// `complete` says whether the suites ran whole (no shard, no pass-through selection), so that
+    /// their sizes may be recorded too.
     pub(crate) fn record(
         root: &Path,
         results: &[SuiteResult],
@@ -136,10 +138,10 @@ impl Durations {
         if engines.is_some() {
             history.engines = engines;
         }
-        for test in results.iter().flat_map(|result| &result.tests) {
+        for test in results.iter().flat_map(|result| &result.tests).filter(|test| test.outcome == Outcome::Passed) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
         }
-        for result in results.iter().filter(|r| complete && r.error.is_none() && r.status != SuiteStatus::Interrupted) {
+        for result in results.iter().filter(|r| complete && r.status == SuiteStatus::Passed) {
             let seconds = result.tests.iter().map(|t| t.duration.as_secs_f64()).sum();
             history.suites.insert(result.suite.clone(), Recorded { tests: result.tests.len() as u64, seconds });
         }
@@ -181,6 +183,33 @@ mod tests {
         assert_eq!(durations.known_total(["a", "b"]), Some(4.0));
         assert_eq!(durations.known_total(["a", "new"]), None);
         assert_eq!(durations.known_total([]), None, "no tests, no evidence");
+    }
+
+    #[test]
+    fn only_tests_that_passed_are_recorded_and_only_suites_that_passed_are_sized() {
+        let root = tempfile::tempdir().unwrap();
+        let test = |id: &str, outcome, millis| crate::events::TestRecord {
+            id: id.to_owned(),
+            outcome,
+            duration: std::time::Duration::from_millis(millis),
+            worker: "gw0".to_owned(),
+            message: None,
+            file: None,
+            line: None,
+            start: None,
+            stop: None,
+        };
+        let mut green = SuiteResult::new("green", 2, 1, root.path().to_owned());
+        green.tests = vec![test("a", Outcome::Passed, 250), test("b", Outcome::Skipped, 1)];
+        let mut red = SuiteResult::new("red", 2, 1, root.path().to_owned());
+        red.status = SuiteStatus::Failed;
+        red.tests = vec![test("c", Outcome::Passed, 500), test("d", Outcome::Failed, 1)];
+        Durations::record(root.path(), &[green, red], true, None).unwrap();
+        let history = Durations::load(root.path());
+        assert_eq!((history.get("a"), history.get("c")), (Some(0.25), Some(0.5)));
+        assert_eq!((history.get("b"), history.get("d")), (None, None), "a skip or a failure times nothing");
+        assert_eq!(history.suite("green"), Some(Recorded { tests: 2, seconds: 0.251 }));
+        assert_eq!(history.suite("red"), None, "a failing suite's size is not its work");
     }
 
     #[test]
