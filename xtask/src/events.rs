@@ -150,6 +150,8 @@ pub(crate) struct PlanView {
     pub(crate) budget: String,
     /// The project's own `-m`, overridden by the suites.
     pub(crate) overridden_markers: Option<String>,
+    /// Isolation and migration of the test databases, in words.
+    pub(crate) databases: Vec<String>,
     pub(crate) sessions: Vec<SessionView>,
     /// A test no suite claims fails the run (`unassigned = "fail"`).
     pub(crate) unassigned_fails: bool,

@@ -99,6 +99,9 @@ pub(crate) struct RunArgs {
     /// Settings from [profile.NAME] in xtask.toml; `ci` is built in (no bars, JUnit reports).
     #[arg(long, value_name = "NAME")]
     pub(crate) profile: Option<String>,
+    /// Build the migrated template database again, even when one with the same content key exists.
+    #[arg(long)]
+    pub(crate) fresh_db: bool,
     /// Arguments passed through to every test runner invocation (pytest or playwright), after `--`.
     #[arg(last = true, value_name = "ARGS")]
     pub(crate) passthrough: Vec<String>,

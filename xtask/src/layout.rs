@@ -93,6 +93,17 @@ impl RunLayout {
         self.root.join("media").join(session)
     }
 
+    /// How the shipped Python side treats the Django databases of this run (`XTASK_DB_SPEC`).
+    pub(crate) fn database_spec(&self) -> PathBuf {
+        self.root.join("database.json")
+    }
+
+    /// The test databases the shipped Python side created, one name a line, as it creates them:
+    /// the sweep drops exactly these after an xtask killed outright.
+    pub(crate) fn created_databases(&self) -> PathBuf {
+        self.root.join("databases-created")
+    }
+
     /// The plan of a pytest session, as its plugin reads it (`XTASK_PLAN`).
     pub(crate) fn session_spec(&self, session: &str) -> PathBuf {
         self.scratch().join(format!("{session}.plan.json"))

@@ -50,8 +50,13 @@ export function e2eEnv(): E2eEnv {
 
 /** Runs `python manage.py ...` in the backend, with extra environment; throws with its output. */
 export function manage(env: E2eEnv, args: string[], extra: Record<string, string> = {}): string {
+  return python(env, ['manage.py', ...args], extra);
+}
+
+/** Runs the backend's Python in the backend directory, with extra environment; throws with its output. */
+export function python(env: E2eEnv, args: string[], extra: Record<string, string> = {}): string {
   try {
-    return execFileSync(env.python, ['manage.py', ...args], {
+    return execFileSync(env.python, args, {
       cwd: env.backendDir,
       env: { ...process.env, DJANGO_SETTINGS_MODULE: 'config.settings', ...extra },
       encoding: 'utf8',
@@ -60,7 +65,7 @@ export function manage(env: E2eEnv, args: string[], extra: Record<string, string
   } catch (error) {
     const failed = error as { stderr?: string; stdout?: string; message: string };
     const output = `${failed.stdout ?? ''}${failed.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
-    throw new Error(`manage.py ${args.join(' ')} failed:\n${output || failed.message}`);
+    throw new Error(`${args.join(' ')} failed:\n${output || failed.message}`);
   }
 }
 

@@ -98,6 +98,31 @@ pub(crate) struct Backend {
     /// Left out, the xtask finds out from the Django settings the tests run with.
     #[serde(default)]
     pub(crate) database: Option<DatabaseKind>,
+    /// `xtask`: the shipped plugin points every PostgreSQL alias at the run's server with a test
+    /// database name per run and worker, and MEDIA_ROOT at the worker's private dir, whatever the
+    /// settings say; `project`: the settings do that themselves and are left alone.
+    #[serde(default)]
+    pub(crate) isolation: Isolation,
+    /// `once`: migrate a template once (kept between runs, keyed by content) and clone it per
+    /// worker; `per-worker`: every worker migrates its own database, as pytest-django does.
+    #[serde(default)]
+    pub(crate) migrate: Migrate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Isolation {
+    #[default]
+    Xtask,
+    Project,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Migrate {
+    #[default]
+    Once,
+    PerWorker,
 }
 
 #[derive(Debug, Clone, Deserialize)]

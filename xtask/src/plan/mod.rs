@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub(crate) catch_all: Option<Unassigned>,
     /// The project's own `-m` (from its pytest configuration), overridden by the suites.
     pub(crate) overridden_markers: Option<String>,
+    /// What the shipped Python side does to the Django settings and test databases, in words.
+    pub(crate) databases: Vec<String>,
 }
 
 impl Plan {
@@ -80,8 +82,9 @@ pub(crate) struct SessionPlan {
     pub(crate) log: PathBuf,
     /// The test databases' base name: pytest-django adds `_gwN` per worker, the E2E fixtures `_pN`.
     pub(crate) test_database: String,
-    /// pytest: the run as the shipped plugin reads it (`XTASK_PLAN`), written before the start.
-    pub(crate) spec: Option<(PathBuf, String)>,
+    /// Files written before the session starts: the run as the shipped plugin reads it
+    /// (`XTASK_PLAN`), the database section (`XTASK_DB_SPEC`).
+    pub(crate) files: Vec<(PathBuf, String)>,
     /// Why this suite has a session of its own, when it does.
     pub(crate) alone_because: Option<String>,
     /// Seconds after which a running test is shown as SLOW.
@@ -166,6 +169,8 @@ pub(crate) struct Facts<'a> {
     /// the default (then Playwright keeps its project's own).
     pub(crate) timeout: (u64, bool),
     pub(crate) slow_after: u64,
+    /// `--fresh-db`: build the migrated template again.
+    pub(crate) fresh_db: bool,
 }
 
 /// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
@@ -270,13 +275,52 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
         shard: args.shard,
         catch_all,
         overridden_markers: facts.project_markers.clone().filter(|_| wants_pytest),
+        databases: database_words(config, facts),
     })
 }
 
-/// The environment of DESIGN.md's contract, given to every test process of a session.
-fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBuf, PathBuf) {
+/// The plan's lines on isolation and test databases.
+fn database_words(config: &Config, facts: &Facts) -> Vec<String> {
+    use crate::config::{Isolation, Migrate};
+    let mut words = vec![match config.backend.isolation {
+        Isolation::Xtask => format!(
+            "isolation: every PostgreSQL alias of the Django settings points at this run's server, whatever \
+             host, port and user they name; test databases test_{}_{}_<session>[_gwN]; MEDIA_ROOT (and \
+             FILE_UPLOAD_TEMP_DIR, a STATIC_ROOT not made yet) a private dir per worker",
+            config.project, facts.run_id
+        ),
+        Isolation::Project => "isolation: the project's own settings ([backend] isolation = \"project\")".to_owned(),
+    }];
+    words.push(match config.backend.migrate {
+        Migrate::Once if facts.fresh_db => format!(
+            "migrate:   once into a new template xtask_tpl_{}_<key> (--fresh-db), cloned per worker",
+            config.project
+        ),
+        Migrate::Once => format!(
+            "migrate:   once per content: the template xtask_tpl_{}_<key> is kept between runs (key: migrations, \
+             models of apps without migrations, settings, server version, installed packages) and cloned per worker",
+            config.project
+        ),
+        Migrate::PerWorker => "migrate:   by every worker ([backend] migrate = \"per-worker\")".to_owned(),
+    });
+    words
+}
+
+/// The environment of DESIGN.md's contract, given to every test process of a session, and the
+/// files it names.
+pub(crate) struct Isolation {
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) events: PathBuf,
+    pub(crate) media_base: PathBuf,
+    pub(crate) test_database: String,
+    pub(crate) files: Vec<(PathBuf, String)>,
+}
+
+fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Isolation {
     let events = facts.layout.events(session);
     let media_base = facts.layout.media(session);
+    let test_database = test_database_name(&config.project, facts.run_id, session);
+    let spec_path = facts.layout.database_spec();
     let mut env = vec![
         ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
         ("XTASK_SUITE".to_owned(), session.to_owned()),
@@ -284,11 +328,28 @@ fn isolation_env(facts: &Facts, session: &str) -> (Vec<(String, String)>, PathBu
         ("XTASK_EVENTS".to_owned(), events.display().to_string()),
         // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
         ("TMPDIR".to_owned(), facts.layout.scratch().display().to_string()),
+        // The exact base name of the session's test databases (pytest-django adds `_gwN`).
+        ("XTASK_TEST_DATABASE".to_owned(), test_database.clone()),
+        ("XTASK_DB_SPEC".to_owned(), spec_path.display().to_string()),
     ];
     if let Some(url) = facts.database_url {
         env.push(("DATABASE_URL".to_owned(), url.to_owned()));
     }
-    (env, events, media_base)
+    let spec = serde_json::json!({
+        "project": config.project,
+        "run": facts.run_id,
+        "isolation": match config.backend.isolation {
+            crate::config::Isolation::Xtask => "xtask",
+            crate::config::Isolation::Project => "project",
+        },
+        "migrate": match config.backend.migrate {
+            crate::config::Migrate::Once => "once",
+            crate::config::Migrate::PerWorker => "per-worker",
+        },
+        "fresh": facts.fresh_db,
+        "names_file": facts.layout.created_databases(),
+    });
+    Isolation { env, events, media_base, test_database, files: vec![(spec_path, spec.to_string())] }
 }
 
 /// The longest a session may go without a word: a test's timeout, the grace to end it, and a margin

@@ -2,7 +2,7 @@
 //! and under `--shard` this machine's `file:line` locations.
 
 use super::workers::{choose_workers, Budget, PLAYWRIGHT_SECONDS_PER_WORKER};
-use super::{isolation_env, test_database_name, E2eFacts, Facts, SessionPlan, SuiteSlot};
+use super::{isolation_env, E2eFacts, Facts, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind};
 use crate::flags::RunArgs;
 use crate::shard::partition;
@@ -71,8 +71,11 @@ pub(super) fn session(
         playwright_args.extend(locations.iter().cloned());
     }
 
-    let (mut env, events, media_base) = isolation_env(facts, &name);
+    let isolation = isolation_env(config, facts, &name);
+    let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
     env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
+    // The E2E set-up clones the migrated template with the shipped `python -m xtask_django_db`.
+    env.push(("PYTHONPATH".to_owned(), super::python_path(&facts.layout.plugin_dir())));
     env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
     env.push(("XTASK_ARTIFACTS".to_owned(), facts.layout.artifacts(&name).display().to_string()));
     if let Some(chromium) = e2e.chromium {
@@ -98,8 +101,8 @@ pub(super) fn session(
         media_base,
         log: facts.log_dir.join(format!("{name}.log")),
         // The base: the frontend's fixture clones a seeded template into `<base>_pN` per worker.
-        test_database: test_database_name(&config.project, facts.run_id, &name),
-        spec: None,
+        test_database: isolation.test_database,
+        files: isolation.files,
         alone_because: None,
         slow_after: facts.slow_after,
         watchdog: super::watchdog(facts),

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::workers::{pytest_workers, Budget, Recorded};
-use super::{isolation_env, test_database_name, watchdog, Facts, Group, SessionPlan, SuiteSlot};
+use super::{isolation_env, watchdog, Facts, Group, SessionPlan, SuiteSlot};
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::flags::RunArgs;
 
@@ -134,7 +134,9 @@ fn session(
     pytest_args.extend(config.backend.args.iter().cloned());
     pytest_args.extend(args.passthrough.iter().cloned());
 
-    let (mut env, events, media_base) = isolation_env(facts, &name);
+    let isolation = isolation_env(config, facts, &name);
+    let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
+    let mut files = isolation.files;
     env.push(("PYTHONPATH".to_owned(), python_path(&facts.layout.plugin_dir())));
     env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
     if let Some(settings) = &config.backend.settings {
@@ -181,8 +183,11 @@ fn session(
         events,
         media_base,
         log: facts.log_dir.join(format!("{name}.log")),
-        test_database: test_database_name(&config.project, facts.run_id, &name),
-        spec: Some((spec_path, spec.to_string())),
+        test_database: isolation.test_database,
+        files: {
+            files.push((spec_path, spec.to_string()));
+            files
+        },
         alone_because,
         slow_after: facts.slow_after,
         watchdog: watchdog(facts),

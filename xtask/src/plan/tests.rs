@@ -52,6 +52,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         e2e: None,
         timeout: (600, false),
         slow_after: 60,
+        fresh_db: false,
     }
 }
 
@@ -60,7 +61,8 @@ fn plan(selection: Selection, args: RunArgs, cpus: usize, unassigned: &str) -> a
 }
 
 fn spec(session: &SessionPlan) -> serde_json::Value {
-    serde_json::from_str(&session.spec.as_ref().expect("a pytest session has a spec").1).unwrap()
+    let plan = session.files.iter().find(|(path, _)| path.to_string_lossy().ends_with(".plan.json"));
+    serde_json::from_str(&plan.expect("a pytest session has a spec").1).unwrap()
 }
 
 #[test]

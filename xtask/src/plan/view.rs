@@ -47,6 +47,7 @@ impl Plan {
             database: redact(&self.database),
             budget: self.budget.clone(),
             overridden_markers: self.overridden_markers.clone(),
+            databases: self.databases.clone(),
             sessions,
             unassigned_fails: self.catch_all == Some(Unassigned::Fail),
         }

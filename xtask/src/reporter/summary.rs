@@ -247,6 +247,9 @@ pub(crate) fn render_plan(plan: &PlanView) -> String {
     let _ = writeln!(out, "  backend:  {}", plan.backend.display());
     let _ = writeln!(out, "  database: {}", plan.database);
     let _ = writeln!(out, "  budget:   {}", plan.budget);
+    for line in &plan.databases {
+        let _ = writeln!(out, "  {line}");
+    }
     if let Some(markers) = &plan.overridden_markers {
         let _ = writeln!(
             out,

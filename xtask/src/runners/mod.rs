@@ -33,6 +33,8 @@ pub(crate) struct Ended {
     pub(crate) excluded: u64,
     /// The session could not start because of its configuration (exit 2, not a test failure): why.
     pub(crate) usage: Option<String>,
+    /// The tests could not reach their database (exit 3): the one line that says which server.
+    pub(crate) unreachable: Option<String>,
 }
 
 /// A session on its way: started, polled until its process ends, then reconciled.
@@ -60,6 +62,8 @@ pub(crate) struct SessionRun<'p> {
     hung: Option<String>,
     /// Modules that could not be collected: their tests are in no suite, so the run fails.
     collect_errors: Vec<String>,
+    /// The tests could not reach their database server: the session was stopped, and why.
+    unreachable: Option<String>,
 }
 
 impl<'p> SessionRun<'p> {
@@ -86,7 +90,7 @@ impl<'p> SessionRun<'p> {
             }
             _ => {}
         }
-        if let Some((path, text)) = &plan.spec {
+        for (path, text) in &plan.files {
             fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
         let command = plan
@@ -124,6 +128,7 @@ impl<'p> SessionRun<'p> {
             last_event: Instant::now(),
             hung: None,
             collect_errors: Vec::new(),
+            unreachable: None,
         })
     }
 
@@ -214,7 +219,7 @@ impl<'p> SessionRun<'p> {
     /// What the session leaves, once it is over.
     fn ended(self, refused: Option<String>, usage: Option<String>) -> Ended {
         let excluded = if refused.is_some() || usage.is_some() { 0 } else { self.excluded };
-        Ended { results: self.results, spans: self.spans, refused, excluded, usage }
+        Ended { results: self.results, spans: self.spans, refused, excluded, usage, unreachable: self.unreachable }
     }
 
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
@@ -315,6 +320,25 @@ impl<'p> SessionRun<'p> {
             }
             StreamEvent::Span { lane, name, start, stop } => self.spans.push(Span { lane, name, start, stop }),
             StreamEvent::Refused { message } => self.refused = Some(message),
+            StreamEvent::Isolated { aliases } => {
+                let named: Vec<String> = aliases
+                    .iter()
+                    .map(|(alias, before)| format!("`{alias}` (the settings name {})", crate::text::redact(before)))
+                    .collect();
+                emit(Event::Note(format!(
+                    "{}: the test databases of {} are this run's, on its server; MEDIA_ROOT is a private dir per \
+                     worker ([backend] isolation = \"project\" leaves the settings alone)",
+                    self.plan.name,
+                    named.join(", ")
+                )));
+            }
+            StreamEvent::Unreachable { message } => {
+                if self.unreachable.is_none() {
+                    self.unreachable = Some(message);
+                    // Every other test would fail the same way: stop now and say it once.
+                    self.child.stop();
+                }
+            }
             StreamEvent::Finished { cost: Some(cost) } if cost.tests > 0 => {
                 emit(Event::Note(format!("{}: {}", self.plan.name, cost.describe())));
             }

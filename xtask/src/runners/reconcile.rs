@@ -24,6 +24,12 @@ impl SessionRun<'_> {
             }
             return self.ended(Some(refused), None);
         }
+        if self.unreachable.is_some() {
+            for result in &mut self.results {
+                result.status = SuiteStatus::NotRun;
+            }
+            return self.ended(None, None);
+        }
         let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
         let expected_exit = match self.plan.kind {
             SuiteKind::Pytest => matches!(status.code(), Some(0 | 1 | 5)),

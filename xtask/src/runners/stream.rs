@@ -57,6 +57,14 @@ pub(super) enum StreamEvent {
     Refused {
         message: String,
     },
+    /// The shipped plugin pointed these database aliases (and what they named) at the run's server.
+    Isolated {
+        aliases: Vec<(String, String)>,
+    },
+    /// The tests cannot reach the database server their settings name.
+    Unreachable {
+        message: String,
+    },
     /// The session is over; what the plugin's own work cost on the controller.
     Finished {
         #[serde(default)]

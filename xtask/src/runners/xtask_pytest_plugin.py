@@ -21,6 +21,9 @@ import time
 
 import pytest
 
+# Isolation, templates and set-up accounting in every test process.
+pytest_plugins = ["xtask_pytest_setup"]
+
 _spec = None
 _stream = None
 _labels = None
@@ -79,6 +82,10 @@ def pytest_sessionstart(session):
         engines = _engines()
         if engines is not None:
             _stream.emit(event="databases", engines=engines)
+        from xtask_pytest_setup import changed
+
+        if changed:
+            _stream.emit(event="isolated", aliases=[list(pair) for pair in changed])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -312,6 +319,15 @@ def _follow(report):
     start = getattr(report, "start", 0) or None
     if state["start"] is None and start:
         state["start"] = start
+    setup = getattr(report, "xtask_setup", None)
+    if setup:
+        # Session fixtures (the test databases) set up on this test's way: set-up, not its duration.
+        state["duration"] -= setup["seconds"]
+        if setup["until"]:
+            state["start"] = max(state["start"] or 0, setup["until"])
+        lane = f"{_worker_of(report)} set-up"
+        for name, span_start, span_stop in setup["spans"]:
+            _stream.emit(event="span", lane=lane, name=name, start=span_start, stop=span_stop)
     if report.when == "???":
         # pytest-xdist: the worker died while running this test. It ends here, as a crash.
         _phases.pop(report.nodeid, None)
@@ -350,7 +366,7 @@ def _emit_test(report, outcome, state, message, stop):
         id=report.nodeid,
         suite=(_labels or {}).get(report.nodeid),
         outcome=outcome,
-        duration=round(state["duration"], 6),
+        duration=round(max(state["duration"], 0.0), 6),
         worker=_worker_of(report),
         message=message,
         file=file,

@@ -76,11 +76,23 @@ pub(crate) fn owner_line(keep: bool) -> String {
     format!("{pid} {start}{}\n", if keep { " keep" } else { "" })
 }
 
-/// The server and database names a run directory recorded with `record_database`.
+/// The server and database names a run directory recorded with `record_database`, and those the
+/// tests' Python side noted as it created them (an alias's own name, a template being built).
 pub(crate) fn recorded_database(layout: &RunLayout) -> Option<(String, Vec<String>)> {
     let text = std::fs::read_to_string(layout.database()).ok()?;
     let mut lines = text.lines();
-    Some((lines.next()?.to_owned(), lines.map(str::to_owned).collect()))
+    let url = lines.next()?.to_owned();
+    let mut names: Vec<String> = lines.map(str::to_owned).collect();
+    let created = std::fs::read_to_string(layout.created_databases()).unwrap_or_default();
+    names.extend(
+        created
+            .lines()
+            .map(str::trim)
+            .filter(|name| !name.is_empty() && !names.iter().any(|n| n == name))
+            .map(str::to_owned)
+            .collect::<Vec<_>>(),
+    );
+    Some((url, names))
 }
 
 /// Creates `path` (0700, in one step), failing when anything is already there; removed when the

@@ -125,6 +125,13 @@ impl Session<'_> {
                     abandon(&mut running);
                     return Err(crate::exit::usage(problem));
                 }
+                if let Some(problem) = ended.unreachable {
+                    abandon(&mut running);
+                    return Err(crate::exit::environment(format!(
+                        "{problem}: start it, fix the settings, or leave [backend] isolation at \"xtask\" so the \
+                         run's own server is used"
+                    )));
+                }
                 if let Some(refused) = ended.refused {
                     // Nothing of this run counts: stop the rest and say why.
                     abandon(&mut running);
@@ -161,10 +168,13 @@ impl Session<'_> {
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
         let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
-        match Durations::record(&self.ctx.root, &results, complete, engines_seen) {
-            Ok(None) => {}
-            Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
-            Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
+        // A run cut short measured nothing worth keeping.
+        if !signals::interrupted() {
+            match Durations::record(&self.ctx.root, &results, complete, engines_seen) {
+                Ok(None) => {}
+                Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
+                Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
+            }
         }
         let unassigned = plan
             .catch_all

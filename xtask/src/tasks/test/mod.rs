@@ -176,6 +176,7 @@ impl<'a> Session<'a> {
             e2e,
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
+            fresh_db: self.args.fresh_db,
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),

@@ -1,0 +1,99 @@
+"""The set-up side of `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`, which loads this), shipped
+beside it: Django's settings isolated and its test databases cloned (`xtask_django_db`) in every test
+process, and set-up booked as set-up: the time a session-scoped fixture takes (the test databases
+above all) travels with the report of the test that triggered it, so that the controller shows it as
+a set-up span and leaves it out of that test's duration.
+"""
+import json
+import os
+import sys
+import time
+
+import pytest
+
+import xtask_django_db
+
+# Outermost session-scoped fixtures set up since the last report: [name, start, stop].
+_outer = []
+_depth = 0
+# What isolation changed in this process: (alias, what the settings named).
+changed = []
+
+
+def _settings():
+    conf = sys.modules.get("django.conf")
+    try:
+        return conf.settings if conf is not None and conf.settings.configured else None
+    except Exception:  # noqa: BLE001 - settings that fail to load are pytest-django's to report
+        return None
+
+
+def _isolate():
+    spec = xtask_django_db.load_spec()
+    settings = _settings()
+    if spec is not None and settings is not None:
+        changed.extend(xtask_django_db.isolate(settings, spec))
+    return settings
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # After pytest-django configured Django and the root conftest was imported.
+    yield
+    _isolate()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # Settings made in a conftest's pytest_configure exist only now (pytest-django's own
+    # `pytest_configure`, also trylast, was registered later and so has run).
+    _isolate()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    if _isolate() is not None and xtask_django_db.load_spec() is not None:
+        xtask_django_db.install()
+
+
+def _unreachable(message):
+    """The tests cannot reach their database: one line for the xtask, then this process ends."""
+    events = os.environ.get("XTASK_EVENTS")
+    if events:
+        with open(events, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"event": "unreachable", "message": message}) + "\n")
+    pytest.exit(message, returncode=3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    global _depth
+    if fixturedef.scope != "session":
+        yield
+        return
+    _depth += 1
+    start = time.time()
+    outcome = yield
+    _depth -= 1
+    if _depth == 0:
+        _outer.append([fixturedef.argname, start, time.time()])
+    error = outcome.excinfo[1] if outcome.excinfo else None
+    if isinstance(error, xtask_django_db.DatabaseUnreachable):
+        _unreachable(str(error))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if not (_outer or xtask_django_db.spans):
+        return
+    report = outcome.get_result()
+    # Plain data: xdist sends the report's attributes to the controller as they are.
+    report.xtask_setup = {
+        "seconds": sum(stop - start for _, start, stop in _outer),
+        "until": max(stop for _, _, stop in _outer) if _outer else None,
+        "spans": [[f"session fixture {name}", start, stop] for name, start, stop in _outer]
+        + [list(span) for span in xtask_django_db.spans],
+    }
+    _outer.clear()
+    xtask_django_db.spans.clear()
