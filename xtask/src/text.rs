@@ -43,6 +43,16 @@ pub(crate) fn telling_line(log: &str) -> String {
     })
 }
 
+/// `3 s ago`, `5 min ago`, `2 h ago`, `4 days ago`.
+pub(crate) fn ago(seconds: u64) -> String {
+    match seconds {
+        0..=119 => format!("{seconds} s ago"),
+        120..=7199 => format!("{} min ago", seconds / 60),
+        7200..=172_799 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 pub(crate) mod frontend;
 pub(crate) mod lock;
 pub(crate) mod pg_bin;
-
+pub(crate) mod pg_snapshot;
 pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod psql;

@@ -12,6 +12,7 @@ use crate::events::Event;
 use crate::exit::environment;
 use crate::layout::server_dir;
 use crate::services::pg_bin::find_bindir;
+use crate::services::pg_snapshot::{templates_on, Snapshot, Template};
 use crate::services::process::{logged, run_logged, ChildGroup};
 use crate::services::psql::ExternalServer;
 use crate::services::rundir::create_private_dir;
@@ -70,9 +71,9 @@ pub(crate) struct Starting {
 }
 
 impl Starting {
-    pub(crate) fn spawn(run_id: &str, keep: bool) -> Starting {
+    pub(crate) fn spawn(run_id: &str, keep: bool, snapshot: Option<Snapshot>) -> Starting {
         let id = run_id.to_owned();
-        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep));
+        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep, snapshot));
         Starting { url: private_url(&server_dir(run_id)), thread: Some(thread) }
     }
 
@@ -102,6 +103,10 @@ pub(crate) struct PrivateServer {
     dir: PathBuf,
     url: String,
     server: Option<ChildGroup>,
+    /// The kept cluster it started from (or will be saved to), and the templates it held then.
+    snapshot: Option<(Snapshot, Vec<String>)>,
+    /// How it started: from the kept cluster, or `initdb`.
+    pub(crate) restored: bool,
     /// Removes the directory as the last field to drop, once the server has stopped, unless kept.
     _made: TempDir,
 }
@@ -148,7 +153,7 @@ pub(crate) fn ensure_server_user(log: &Path, emit: &mut dyn FnMut(Event)) -> any
 }
 
 impl PrivateServer {
-    pub(crate) fn start(run_id: &str, keep: bool) -> anyhow::Result<PrivateServer> {
+    pub(crate) fn start(run_id: &str, keep: bool, snapshot: Option<Snapshot>) -> anyhow::Result<PrivateServer> {
         let bindir = find_bindir().ok_or_else(|| {
             environment(
                 "PostgreSQL's initdb and postgres were not found (PATH, pg_config, /usr/lib/postgresql): \
@@ -169,7 +174,8 @@ impl PrivateServer {
         let dir = server_dir(run_id);
         let mut made = create_private_dir(&dir)?;
         made.disable_cleanup(keep);
-        let mut server = PrivateServer { url: private_url(&dir), dir, server: None, _made: made };
+        let mut server =
+            PrivateServer { url: private_url(&dir), dir, server: None, snapshot: None, restored: false, _made: made };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
@@ -186,23 +192,35 @@ impl PrivateServer {
         let data = server.dir.join("data");
         let log = server.dir.join("server.log");
 
-        let initdb = duct::cmd!(
-            bindir.join("initdb"),
-            "--no-sync",
-            "--auth=trust",
-            "--username=postgres",
-            "--encoding=UTF8",
-            "--locale=C",
-            "-D",
-            &data
-        );
-        let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
-        if !status.success() {
-            return Err(environment(format!(
-                "initdb failed ({status}): {} (log: {})",
-                telling_line(&fs::read_to_string(&log).unwrap_or_default()),
-                log.display()
-            )));
+        let major = major_version(&bindir);
+        // The kept cluster, with the templates of earlier runs; initdb when there is none (or it
+        // cannot be copied: a run must not fail for want of a cache).
+        server.restored = match (&snapshot, &major) {
+            (Some(snapshot), Some(major)) => snapshot.restore(&data, major).unwrap_or_else(|_| {
+                let _ = fs::remove_dir_all(&data);
+                false
+            }),
+            _ => false,
+        };
+        if !server.restored {
+            let initdb = duct::cmd!(
+                bindir.join("initdb"),
+                "--no-sync",
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-D",
+                &data
+            );
+            let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
+            if !status.success() {
+                return Err(environment(format!(
+                    "initdb failed ({status}): {} (log: {})",
+                    telling_line(&fs::read_to_string(&log).unwrap_or_default()),
+                    log.display()
+                )));
+            }
         }
 
         let mut args: Vec<std::ffi::OsString> = vec![
@@ -227,7 +245,37 @@ impl PrivateServer {
         let child = ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
         server.server = Some(child);
         server.wait_ready(&data, &log)?;
+        if let Some(snapshot) = snapshot {
+            let templates = server.templates().into_iter().map(|t| t.name).collect();
+            server.snapshot = Some((snapshot, templates));
+        }
         Ok(server)
+    }
+
+    fn templates(&self) -> Vec<Template> {
+        templates_on(&self.url, None).unwrap_or_default()
+    }
+
+    /// When this run built a template, the cluster is kept for the next run: this run's test
+    /// databases are dropped, the server stops, and its data directory is saved.
+    fn keep_templates(&mut self) {
+        let Some((snapshot, before)) = self.snapshot.take() else { return };
+        let templates = self.templates();
+        let names: Vec<String> = templates.iter().map(|t| t.name.clone()).collect();
+        if names == before || templates.is_empty() {
+            return;
+        }
+        let others = crate::services::psql::psql(
+            &self.url,
+            "SELECT datname FROM pg_database WHERE datname NOT LIKE 'xtask\\_tpl\\_%' \
+             AND datname NOT IN ('postgres', 'template0', 'template1')",
+        )
+        .unwrap_or_default();
+        for name in others.lines().map(str::trim).filter(|name| !name.is_empty()) {
+            let _ = crate::services::psql::drop_database(&self.url, name);
+        }
+        drop(self.server.take());
+        let _ = snapshot.save(&self.dir.join("data"), &templates);
     }
 
     /// Ready when postmaster.pid says so (its 8th line) and the socket exists.
@@ -258,9 +306,21 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
+        if !signals::interrupted() {
+            self.keep_templates();
+        }
         // Stop first (fast shutdown), then the directory can go (`_made`).
         drop(self.server.take());
     }
+}
+
+/// `15` of `postgres (PostgreSQL) 15.18`: what a data directory's PG_VERSION must say.
+fn major_version(bindir: &Path) -> Option<String> {
+    let sh = xshell::Shell::new().ok()?;
+    let postgres = bindir.join("postgres");
+    let text = xshell::cmd!(sh, "{postgres} -V").read().ok()?;
+    let version = text.split_whitespace().find(|word| word.starts_with(|c: char| c.is_ascii_digit()))?;
+    Some(version.split('.').next()?.to_owned())
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ pub(crate) fn drop_recorded(url: &str, names: &[String]) -> Result<usize, String
 }
 
 /// Drops one database, whoever is still connected to it.
-fn drop_database(url: &str, name: &str) -> Result<String, String> {
+pub(crate) fn drop_database(url: &str, name: &str) -> Result<String, String> {
     psql(url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_identifier(name)))
 }
 

@@ -39,6 +39,47 @@ impl flags::Doctor {
     }
 }
 
+/// The migrated templates kept for this project: in the private server's kept cluster, and on the
+/// server of DATABASE_URL when there is one.
+fn template_checks(ctx: &Ctx) -> Vec<Check> {
+    use crate::services::pg_snapshot::{templates_on, Snapshot};
+    let mut checks = Vec::new();
+    let snapshot = Snapshot::of(&ctx.root);
+    checks.push(match (snapshot.templates(), snapshot.size_and_age()) {
+        (Some(templates), Some((bytes, age))) => check(
+            "kept templates",
+            CheckStatus::Ok,
+            format!(
+                "{} ({:.0} MB, saved {}): {}",
+                crate::layout::project_dir(&ctx.root).join("pgdata").display(),
+                bytes as f64 / 1e6,
+                crate::text::ago(age.as_secs()),
+                templates.iter().map(|t| t.describe()).collect::<Vec<_>>().join("; ")
+            ),
+            None,
+        ),
+        _ => check(
+            "kept templates",
+            CheckStatus::Ok,
+            "none yet for the private server: the first run migrates one and keeps it (--fresh-db rebuilds)",
+            None,
+        ),
+    });
+    if let Result::Ok(url) = std::env::var("DATABASE_URL") {
+        if let Result::Ok(templates) = templates_on(&url, Some(&ctx.config.project)) {
+            let shown: Vec<String> = templates.iter().map(|t| t.describe()).collect();
+            let detail = if shown.is_empty() { "none yet".to_owned() } else { shown.join("; ") };
+            checks.push(check(
+                "templates on DATABASE_URL",
+                CheckStatus::Ok,
+                format!("{}: {detail}", describe(&url)),
+                None,
+            ));
+        }
+    }
+    checks
+}
+
 pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
     use CheckStatus::*;
     let mut checks = vec![check(
@@ -145,6 +186,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             ),
         });
     }
+    checks.extend(template_checks(ctx));
     if let Some(config) = &ctx.config.frontend {
         let app = App { dir: ctx.root.join(&config.dir), config };
         checks.push(match which("node") {

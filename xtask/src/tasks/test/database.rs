@@ -69,7 +69,8 @@ impl Steps<'_> {
             Need::Private => {
                 let reporter = &mut *self.reporter;
                 postgres::ensure_server_user(&self.log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
-                Some(Database::Starting(Starting::spawn(run_dir.run_id(), self.args.keep_artifacts)))
+                let snapshot = crate::services::pg_snapshot::Snapshot::of(&ctx.root);
+                Some(Database::Starting(Starting::spawn(run_dir.run_id(), self.args.keep_artifacts, Some(snapshot))))
             }
         })
     }

@@ -1,0 +1,187 @@
+//! The test databases of a Django project the xtask knows nothing of (`fixtures/ledger`: settings that
+//! hard-code a database host, port and password that do not exist here, and one MEDIA_ROOT for
+//! everyone): isolated with no edit, migrated once into a template that is kept between runs and
+//! rebuilt exactly when what `migrate` makes changes, shared by runs at once, never half-made.
+//! The fixture's data migration leaves a `migrated-*` mark per run of `migrate` in FIXTURE_OUT.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Project, Run, TestServer};
+
+fn migrations(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("migrated-"))
+        .count()
+}
+
+/// test-all in the project, with its own FIXTURE_OUT: the run, and how often `migrate` ran.
+fn test_all(project: &Project, extra: &[&str]) -> (Run, usize) {
+    let out = tempfile::tempdir().unwrap();
+    let mut args = vec!["test-all", "--workers", "2"];
+    args.extend_from_slice(extra);
+    let run = Run::from(project.xtask(&args).env("FIXTURE_OUT", out.path()).output().unwrap());
+    (run, migrations(out.path()))
+}
+
+#[test]
+fn settings_that_ignore_the_xtask_are_isolated_with_no_edit_and_the_plan_says_so() {
+    let project = Project::bare_copy_of("ledger");
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(migrated, 1, "one process migrated the template, the other cloned it");
+    // Notes go to stderr, beside the progress.
+    assert!(
+        run.stderr.contains("the test databases of `default` (the settings name db.ledger.invalid:5433/ledger)"),
+        "{}",
+        run.explain()
+    );
+    assert!(!run.stdout.contains("ledger-secret") && !run.stderr.contains("ledger-secret"));
+    assert!(!project.path().join("media").exists(), "the settings' shared MEDIA_ROOT was written to");
+    let plan = project.run(&["test-all", "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}", plan.explain());
+    assert!(plan
+        .stdout
+        .contains("isolation: every PostgreSQL alias of the Django settings points at this run's server"));
+    assert!(plan.stdout.contains("migrate:   once per content: the template xtask_tpl_ledger_<key> is kept"));
+}
+
+#[test]
+fn isolation_by_the_project_leaves_the_settings_alone_and_an_unreachable_server_is_one_line_and_exit_3() {
+    let project = Project::bare_copy_of("ledger");
+    project.edit("xtask.toml", |text| {
+        text.replace(
+            "settings = \"ledger_site.settings\"",
+            "settings = \"ledger_site.settings\"\nisolation = \"project\"",
+        )
+    });
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!(run.code, 3, "{}", run.explain());
+    assert_eq!(migrated, 0);
+    let lines: Vec<&str> = run.stderr.lines().filter(|line| line.contains("cannot reach PostgreSQL")).collect();
+    assert_eq!(lines.len(), 1, "{}", run.explain());
+    assert!(lines[0].contains("db.ledger.invalid:5433 as ledger (database ledger)"), "{}", lines[0]);
+    assert!(!run.stderr.contains("ledger-secret") && !run.stdout.contains("ledger-secret"));
+    assert!(!run.stdout.contains("Traceback"), "{}", run.stdout);
+}
+
+#[test]
+fn the_template_is_kept_between_runs_and_rebuilt_exactly_when_what_migrate_makes_changes() {
+    let project = Project::bare_copy_of("ledger");
+    let expect = |extra: &[&str], migrated: usize, why: &str| {
+        let (run, count) = test_all(&project, extra);
+        assert_eq!(run.code, 0, "{why}: {}", run.explain());
+        assert_eq!(count, migrated, "{why}: migrate ran {count} time(s)\n{}", run.stdout);
+    };
+    expect(&[], 1, "the first run builds the template");
+    expect(&[], 0, "the second run clones the kept one");
+    project.edit("books/migrations/0002_house_account.py", |text| text.replace("name=\"house\"", "name=\"house\"  "));
+    expect(&[], 1, "a migration file changed");
+    expect(&[], 0, "and is kept again");
+    project.edit("notes/models.py", |text| text + "    title = models.CharField(max_length=20, default=\"\")\n");
+    expect(&[], 1, "a model of an app without migrations changed");
+    // The house account's currency comes from this setting, through the data migration: a stale
+    // template would fail the test that compares them.
+    project
+        .edit("ledger_site/settings.py", |text| text.replace("LEDGER_CURRENCY = \"EUR\"", "LEDGER_CURRENCY = \"CHF\""));
+    expect(&[], 1, "a setting changed");
+    expect(&["--fresh-db"], 1, "--fresh-db rebuilds");
+    expect(&[], 0, "and the rebuilt one is kept");
+    let kept = std::fs::read_to_string(project.path().join("target/xtask/pgdata/templates.json")).unwrap();
+    assert_eq!(kept.matches("xtask_tpl_ledger_").count(), 2, "the two used last are kept:\n{kept}");
+    let doctor = project.run(&["doctor"]);
+    assert!(doctor.stdout.contains("xtask_tpl_ledger_"), "doctor shows the kept templates:\n{}", doctor.stdout);
+}
+
+#[test]
+fn the_database_set_up_is_a_set_up_span_and_never_a_test_duration() {
+    let project = Project::bare_copy_of("ledger");
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project
+            .xtask(&["test-all", "--workers", "2"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_MIGRATE_SLEEP", "3")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let trace = common::trace(project.path());
+    let migrate =
+        trace.iter().find(|(name, ..)| name.starts_with("migrate xtask_tpl_ledger_")).expect("a migrate span");
+    assert!(migrate.2.ends_with(" set-up") && migrate.2.starts_with("gw"), "on a worker's set-up lane: {migrate:?}");
+    assert!(migrate.4 - migrate.3 >= 3e6, "the span holds the migration: {migrate:?}");
+    let history: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(project.path().join("target/xtask/history.json")).unwrap())
+            .unwrap();
+    let durations = history["durations"].as_object().unwrap();
+    assert_eq!(durations.len(), 100, "every test passed and was recorded");
+    let longest = durations.values().map(|v| v.as_f64().unwrap()).fold(0.0, f64::max);
+    assert!(longest < 2.0, "a test was booked the database set-up: {longest} s");
+    // On the timeline, a worker's tests begin once its set-up is over.
+    for (name, _, lane, start, _) in trace.iter().filter(|(_, category, ..)| category != "set-up") {
+        let set_up_lane = format!("{lane} set-up");
+        let ended = trace.iter().filter(|t| t.2 == set_up_lane).map(|t| t.4).fold(0.0, f64::max);
+        assert!(*start + 1000.0 >= ended, "{name} starts {} µs before its worker's set-up ended", ended - start);
+    }
+}
+
+#[test]
+fn two_runs_at_once_on_one_server_share_one_template_and_never_meet() {
+    let server = TestServer::start();
+    let project = Project::bare_copy_of("ledger");
+    let outs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let children: Vec<_> = outs
+        .iter()
+        .map(|out| {
+            project
+                .xtask(&["test-all", "--workers", "2", "--db-url", &server.url()])
+                .env("FIXTURE_OUT", out.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let run = Run::from(child.wait_with_output().unwrap());
+        assert_eq!(run.code, 0, "{}", run.explain());
+    }
+    let migrated: usize = outs.iter().map(|out| migrations(out.path())).sum();
+    assert_eq!(migrated, 1, "one template for both runs: the second waited for the first and cloned it");
+    let left = server.psql("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%' OR datname LIKE 'xtask\\_%'");
+    let left: Vec<String> = left.unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(left.len(), 1, "only the template stays: {left:?}");
+    assert!(left[0].starts_with("xtask_tpl_ledger_"), "{left:?}");
+    assert!(!project.path().join("media").exists(), "the settings' shared MEDIA_ROOT was written to");
+}
+
+#[test]
+fn an_interrupted_build_leaves_no_template_and_the_next_run_builds_one() {
+    let server = TestServer::start();
+    let project = Project::bare_copy_of("ledger");
+    let out = tempfile::tempdir().unwrap();
+    let mut child = project
+        .xtask(&["test-all", "--workers", "2", "--db-url", &server.url()])
+        .env("FIXTURE_OUT", out.path())
+        .env("FIXTURE_MIGRATE_SLEEP", "60")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for("the template's migration to run", Duration::from_secs(90), || migrations(out.path()) > 0);
+    common::send_signal(child.id(), libc::SIGINT);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let left = server.psql("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%' OR datname LIKE 'xtask\\_%'");
+    assert_eq!(left.unwrap().trim(), "", "nothing half-made stays on the server");
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(migrated, 1, "the next run builds the template");
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 0), "and the one after uses it: {}", run.explain());
+}
