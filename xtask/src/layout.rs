@@ -98,6 +98,12 @@ impl RunLayout {
         self.root.join("database.json")
     }
 
+    /// Written by the shipped Python side when it built a migrated template: the private server's
+    /// cluster is then kept for the next run.
+    pub(crate) fn templates_built(&self) -> PathBuf {
+        self.root.join("templates-built")
+    }
+
     /// The test databases the shipped Python side created, one name a line, as it creates them:
     /// the sweep drops exactly these after an xtask killed outright.
     pub(crate) fn created_databases(&self) -> PathBuf {

@@ -7,9 +7,11 @@ use toml::Spanned;
 
 use crate::exit::usage;
 
+mod choices;
 mod markers;
 mod profile;
 
+pub(crate) use self::choices::{DatabaseKind, Isolation, Migrate, Order, SuiteKind, Unassigned};
 pub(crate) use self::markers::check_marker_expression;
 pub(crate) use self::profile::{Behaviour, Profile};
 
@@ -50,14 +52,6 @@ pub(crate) struct Frontend {
     /// Files and directories (relative to `dir`) whose contents decide whether to rebuild.
     #[serde(default = "default_sources")]
     pub(crate) sources: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum SuiteKind {
-    #[default]
-    Pytest,
-    Playwright,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,22 +103,6 @@ pub(crate) struct Backend {
     pub(crate) migrate: Migrate,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Isolation {
-    #[default]
-    Xtask,
-    Project,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Migrate {
-    #[default]
-    Once,
-    PerWorker,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum OneOrMany {
@@ -154,21 +132,6 @@ pub(crate) struct PyprojectInstall {
     pub(crate) extras: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum DatabaseKind {
-    Postgresql,
-    None,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Unassigned {
-    #[default]
-    Run,
-    Fail,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Suite {
@@ -194,26 +157,6 @@ pub(crate) struct Suite {
     /// or `durations` (longest first, for a suite that `stress --random-order` shows does not care).
     #[serde(default)]
     pub(crate) order: Order,
-}
-
-/// The order in which a worker runs a suite's tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Order {
-    /// A subsequence of the collection order: what `pytest` and `pytest -n N` do, and suites rely on.
-    #[default]
-    Collection,
-    /// Longest first by recorded durations: classes and modules may be set up more than once.
-    Durations,
-}
-
-impl Order {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Order::Collection => "collection",
-            Order::Durations => "durations",
-        }
-    }
 }
 
 impl Suite {

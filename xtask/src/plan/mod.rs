@@ -171,6 +171,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) slow_after: u64,
     /// `--fresh-db`: build the migrated template again.
     pub(crate) fresh_db: bool,
+    /// The tests' server is the run's private one (fsync off, nobody else on it).
+    pub(crate) private_database: bool,
 }
 
 /// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
@@ -347,7 +349,9 @@ fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Isolation {
             crate::config::Migrate::PerWorker => "per-worker",
         },
         "fresh": facts.fresh_db,
+        "private": facts.private_database,
         "names_file": facts.layout.created_databases(),
+        "built_file": facts.layout.templates_built(),
     });
     Isolation { env, events, media_base, test_database, files: vec![(spec_path, spec.to_string())] }
 }

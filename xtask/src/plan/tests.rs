@@ -53,6 +53,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         timeout: (600, false),
         slow_after: 60,
         fresh_db: false,
+        private_database: true,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::exit::environment;
 use crate::plan::{Plugins, PLUGIN_MODULE};
 
 /// The plugin's modules: the one `-p` loads, and the two it imports.
-const PLUGIN_FILES: [(&str, &str); 7] = [
+const PLUGIN_FILES: [(&str, &str); 9] = [
     ("xtask_pytest_plugin.py", include_str!("xtask_pytest_plugin.py")),
     ("xtask_pytest_labels.py", include_str!("xtask_pytest_labels.py")),
     ("xtask_pytest_scheduler.py", include_str!("xtask_pytest_scheduler.py")),
@@ -19,6 +19,8 @@ const PLUGIN_FILES: [(&str, &str); 7] = [
     ("xtask_pytest_timeout.py", include_str!("xtask_pytest_timeout.py")),
     ("xtask_pytest_setup.py", include_str!("xtask_pytest_setup.py")),
     ("xtask_django_db.py", include_str!("xtask_django_db.py")),
+    ("xtask_django_settings.py", include_str!("xtask_django_settings.py")),
+    ("xtask_django_key.py", include_str!("xtask_django_key.py")),
 ];
 
 /// Writes the plugin where `PYTHONPATH` will find it.

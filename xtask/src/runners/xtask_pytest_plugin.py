@@ -82,10 +82,11 @@ def pytest_sessionstart(session):
         engines = _engines()
         if engines is not None:
             _stream.emit(event="databases", engines=engines)
-        from xtask_pytest_setup import changed
+        from xtask_pytest_setup import changed, start_early_template
 
         if changed:
             _stream.emit(event="isolated", aliases=[list(pair) for pair in changed])
+        start_early_template(session.config, _stream.emit)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import xtask_django_db
+import xtask_django_settings
 
 # Outermost session-scoped fixtures set up since the last report: [name, start, stop].
 _outer = []
@@ -29,10 +30,10 @@ def _settings():
 
 
 def _isolate():
-    spec = xtask_django_db.load_spec()
+    spec = xtask_django_settings.load_spec()
     settings = _settings()
     if spec is not None and settings is not None:
-        changed.extend(xtask_django_db.isolate(settings, spec))
+        changed.extend(xtask_django_settings.isolate(settings, spec))
     return settings
 
 
@@ -52,8 +53,40 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
-    if _isolate() is not None and xtask_django_db.load_spec() is not None:
+    if _isolate() is not None and xtask_django_settings.load_spec() is not None:
         xtask_django_db.install()
+
+
+def start_early_template(config, emit):
+    """The xdist controller builds the template while its workers start (see xtask_django_db)."""
+    spec = xtask_django_settings.load_spec()
+    if spec is None or spec.get("migrate") != "once" or _settings() is None:
+        return
+    if getattr(config.option, "dist", "no") == "no" or not getattr(config.option, "numprocesses", None):
+        return
+    blocker = _blocker(config)
+    if blocker is None:
+        return
+    import threading
+
+    threading.Thread(
+        target=xtask_django_db.prepare_early, args=(blocker.unblock, emit), name="xtask-template", daemon=True
+    ).start()
+
+
+def _blocker(config):
+    """pytest-django's database blocker (the controller runs no test: it blocks every query)."""
+    try:
+        from pytest_django.plugin import blocking_manager_key
+
+        return config.stash[blocking_manager_key]
+    except (ImportError, KeyError, AttributeError):
+        try:
+            from pytest_django.plugin import _blocking_manager
+
+            return _blocking_manager
+        except ImportError:
+            return None
 
 
 def _unreachable(message):

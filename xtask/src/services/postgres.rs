@@ -10,7 +10,7 @@ use tempfile::TempDir;
 
 use crate::events::Event;
 use crate::exit::environment;
-use crate::layout::server_dir;
+use crate::layout::{server_dir, RunLayout};
 use crate::services::pg_bin::find_bindir;
 use crate::services::pg_snapshot::{templates_on, Snapshot, Template};
 use crate::services::process::{logged, run_logged, ChildGroup};
@@ -103,8 +103,9 @@ pub(crate) struct PrivateServer {
     dir: PathBuf,
     url: String,
     server: Option<ChildGroup>,
-    /// The kept cluster it started from (or will be saved to), and the templates it held then.
-    snapshot: Option<(Snapshot, Vec<String>)>,
+    /// The kept cluster it started from (or will be saved to), and the file the tests' Python side
+    /// writes when it builds a template (nothing to save without one).
+    snapshot: Option<(Snapshot, PathBuf)>,
     /// How it started: from the kept cluster, or `initdb`.
     pub(crate) restored: bool,
     /// Removes the directory as the last field to drop, once the server has stopped, unless kept.
@@ -245,10 +246,7 @@ impl PrivateServer {
         let child = ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
         server.server = Some(child);
         server.wait_ready(&data, &log)?;
-        if let Some(snapshot) = snapshot {
-            let templates = server.templates().into_iter().map(|t| t.name).collect();
-            server.snapshot = Some((snapshot, templates));
-        }
+        server.snapshot = snapshot.map(|snapshot| (snapshot, RunLayout::of(run_id).templates_built()));
         Ok(server)
     }
 
@@ -259,10 +257,12 @@ impl PrivateServer {
     /// When this run built a template, the cluster is kept for the next run: this run's test
     /// databases are dropped, the server stops, and its data directory is saved.
     fn keep_templates(&mut self) {
-        let Some((snapshot, before)) = self.snapshot.take() else { return };
+        let Some((snapshot, built)) = self.snapshot.take() else { return };
+        if !built.exists() {
+            return;
+        }
         let templates = self.templates();
-        let names: Vec<String> = templates.iter().map(|t| t.name.clone()).collect();
-        if names == before || templates.is_empty() {
+        if templates.is_empty() {
             return;
         }
         let others = crate::services::psql::psql(

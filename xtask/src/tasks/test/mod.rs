@@ -177,6 +177,7 @@ impl<'a> Session<'a> {
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
             fresh_db: self.args.fresh_db,
+            private_database: matches!(self.database, Some(Database::Private(_) | Database::Starting(_))),
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),
