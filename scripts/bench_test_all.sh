@@ -4,14 +4,18 @@
 #   1. a generated Django project of the legacy shape (540 tests, 1 s start-up, 57 % unmarked) against
 #      `pytest -n auto --dist load`, `--dist worksteal`, plain `pytest`, the old script sequence, and
 #      the limit (sum of test durations + one start-up) / CPUs;
-#   2. this repository's test-all (E2E included) against `pytest -n auto` then `npx playwright test`.
-# Usage: bash scripts/bench_test_all.sh [generated|repo]   (both by default)
+#   2. a fine-grained project (1,600 tests in 40 TestCase classes) against `pytest -n auto --dist load`
+#      and `worksteal`, with the tests' own summed durations;
+#   3. a migration-heavy project (168 migrations), the xtask warm and cold against `pytest -n auto` and
+#      `pytest -n auto --reuse-db`;
+#   4. this repository's test-all (E2E included) against `pytest -n auto` then `npx playwright test`.
+# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo]   (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --package xtask
 cargo xtask setup >/dev/null
-for part in "${@:-generated repo}"; do
+for part in "${@:-generated fine migrations repo}"; do
     for which in $part; do
         python3 scripts/bench/bench.py "$which"
     done

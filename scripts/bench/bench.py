@@ -2,7 +2,12 @@
 interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which builds and sets up first.
 
     python3 scripts/bench/bench.py generated   # a generated Django project of the legacy shape
+    python3 scripts/bench/bench.py fine        # 1,600 tests of 2-10 ms in 40 TestCase classes
+    python3 scripts/bench/bench.py migrations  # 168 migrations in 24 apps, about 10 s to migrate
     python3 scripts/bench/bench.py repo        # this repository's test-all, E2E included
+
+Every xtask figure is of a run with recorded history: each round is preceded by an untimed run of
+the xtask (so the first measured run is a second run), and the xtask must pass every time.
 
 Every contender runs the same tests on the same PostgreSQL server (started here, not timed), except
 `cargo xtask test-all` on this repository, which starts its own as users run it (so its figure
@@ -72,8 +77,11 @@ def run_id():
     return f"bench{os.getpid() % 1000:03d}{_runs:03d}"[-8:]
 
 
-def timed(steps):
-    """Runs the steps (argv, cwd, env) one after another; returns (wall seconds, CPU seconds)."""
+def timed(steps, prepare=None):
+    """Runs the steps (argv, cwd, env) one after another, after `prepare` (untimed); returns (wall
+    seconds, CPU seconds)."""
+    if prepare:
+        prepare()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     for argv, cwd, env in steps:
@@ -87,30 +95,37 @@ def timed(steps):
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(contenders):
-    """Every contender once per round, the order rotated each round."""
-    samples = {name: [] for name, _ in contenders}
+def measure(contenders, extra=None):
+    """Every contender once per round, the order rotated each round. A contender is (name, steps) or
+    (name, steps, prepare); `extra(name)` is read after each run (e.g. the tests' summed durations)."""
+    samples = {contender[0]: [] for contender in contenders}
     for round_ in range(ROUNDS):
         order = contenders[round_ % len(contenders):] + contenders[:round_ % len(contenders)]
-        for name, steps in order:
-            wall, cpu = timed(steps())
-            samples[name].append((wall, cpu))
-            print(f"  round {round_ + 1}: {name}: {wall:.2f} s wall, {cpu:.1f} CPU-s", flush=True)
+        for contender in order:
+            name, steps = contender[0], contender[1]
+            prepare = contender[2] if len(contender) > 2 else None
+            wall, cpu = timed(steps(), prepare)
+            more = extra(name) if extra else None
+            samples[name].append((wall, cpu) if more is None else (wall, cpu, more))
+            note = "" if more is None else f", {more:.2f} s of tests"
+            print(f"  round {round_ + 1}: {name}: {wall:.2f} s wall, {cpu:.1f} CPU-s{note}", flush=True)
     return samples
 
 
-def table(title, samples, reference, extra_rows=()):
-    median = {name: statistics.median(w for w, _ in runs) for name, runs in samples.items()}
+def table(title, samples, reference, extra_rows=(), extra_title=None):
+    median = {name: statistics.median(run[0] for run in runs) for name, runs in samples.items()}
     print(f"\n{title}: median of {ROUNDS} interleaved rounds on {CPUS} CPUs\n")
-    print("| run | wall (median) | min – max | CPU-s (median) | xtask ÷ this |")
-    print("|---|---:|---:|---:|---:|")
+    more = f" {extra_title} (median) |" if extra_title else ""
+    print(f"| run | wall (median) | min – max | CPU-s (median) |{more} xtask ÷ this |")
+    print("|---|---:|---:|---:|" + ("---:|" if extra_title else "") + "---:|")
     for name, runs in samples.items():
-        walls = [w for w, _ in runs]
-        cpu = statistics.median(c for _, c in runs)
-        print(f"| {name} | {median[name]:.2f} s | {min(walls):.2f} – {max(walls):.2f} s | {cpu:.1f} | "
+        walls = [run[0] for run in runs]
+        cpu = statistics.median(run[1] for run in runs)
+        cell = f" {statistics.median(run[2] for run in runs):.2f} s |" if extra_title else ""
+        print(f"| {name} | {median[name]:.2f} s | {min(walls):.2f} – {max(walls):.2f} s | {cpu:.1f} |{cell} "
               f"{median[reference] / median[name]:.2f} |")
     for name, seconds in extra_rows:
-        print(f"| {name} | {seconds:.2f} s | | | {median[reference] / seconds:.2f} |")
+        print(f"| {name} | {seconds:.2f} s | | |{' |' if extra_title else ''} {median[reference] / seconds:.2f} |")
     return median
 
 
@@ -196,6 +211,103 @@ def repo():
         server.stop()
 
 
+def fine():
+    """1,600 tests of 2-10 ms in 40 TestCase classes: the tests' own summed durations (from the
+    project's conftest, without the test database's set-up) tell whether classes were set up again."""
+    project = ROOT / "target" / "bench-fine"
+    shutil.rmtree(project, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts/bench/generate_fine.py"), str(project)], check=True)
+    server = Server()
+    durations = Path(tempfile.mkdtemp(prefix="bench-durations-"))
+    try:
+        def env():
+            return {"DATABASE_URL": server.url, "XTASK_RUN_ID": run_id(), "XTASK_SUITE": "all",
+                    "BENCH_DURATIONS": str(durations)}
+
+        def pytest(*args):
+            return [([str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], project, env())]
+
+        def xtask():
+            return [([str(XTASK), "test-all", "--no-progress", "--db-url", server.url], project,
+                     {"XTASK_PYTHON": str(PYTHON), "CI": "true", "BENCH_DURATIONS": str(durations)})]
+
+        def summed(_name):
+            total = sum(json.loads(path.read_text())["seconds"] for path in durations.glob("*.json"))
+            for path in durations.glob("*.json"):
+                path.unlink()
+            return total
+
+        contenders = [
+            ("cargo xtask test-all", xtask),
+            ("pytest -n auto --dist load", lambda: pytest("-n", "auto", "--dist", "load")),
+            ("pytest -n auto --dist worksteal", lambda: pytest("-n", "auto", "--dist", "worksteal")),
+        ]
+        if BEFORE:
+            contenders.append(("xtask test-all before (XTASK_BEFORE)", lambda: [(
+                [BEFORE, "test-all", "--no-progress", "--db-url", server.url], project,
+                {"XTASK_PYTHON": str(PYTHON), "CI": "true", "BENCH_DURATIONS": str(durations)})]))
+        # The first run records durations (and builds the template), untimed: every measured xtask
+        # run has history, which is where a scheduler that reorders breaks suites.
+        timed(xtask())
+        summed(None)
+        samples = measure(contenders, extra=summed)
+        median = table("fine-grained project (1,600 tests of 2-10 ms in 40 TestCase classes, with history)",
+                       samples, "cargo xtask test-all", extra_title="tests' own time")
+        best = min(median["pytest -n auto --dist load"], median["pytest -n auto --dist worksteal"])
+        own = {name: statistics.median(run[2] for run in runs) for name, runs in samples.items()}
+        print(f"\ntargets: xtask ÷ best `pytest -n auto` = {median['cargo xtask test-all'] / best:.2f} (≤ 0.90); "
+              f"tests' own time, xtask ÷ `--dist load` = "
+              f"{own['cargo xtask test-all'] / own['pytest -n auto --dist load']:.2f} (≤ 1.05); "
+              f"{ROUNDS + 1} xtask runs, all passed")
+    finally:
+        server.stop()
+        shutil.rmtree(durations, ignore_errors=True)
+
+
+def migrations():
+    """168 migrations: the xtask with its template kept (warm) and with none (cold) against `pytest -n
+    auto`, which migrates a database per worker every run, and `--reuse-db`, which keeps them."""
+    project = ROOT / "target" / "bench-migr"
+    shutil.rmtree(project, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts/bench/generate_migrations.py"), str(project)], check=True)
+    server = Server()
+    try:
+        def psql(sql):
+            return subprocess.run(["psql", "-X", "-A", "-t", "-d", server.url, "-c", sql], capture_output=True,
+                                  text=True, check=True).stdout
+
+        def drop_templates():
+            for name in psql("SELECT datname FROM pg_database WHERE datname LIKE 'xtask\\_tpl\\_%'").split():
+                psql(f'DROP DATABASE "{name}"')
+
+        def pytest(*args, run="bench"):
+            env = {"DATABASE_URL": server.url, "XTASK_RUN_ID": run or run_id(), "XTASK_SUITE": "all"}
+            return [([str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], project, env)]
+
+        def xtask():
+            return [([str(XTASK), "test-all", "--no-progress", "--db-url", server.url], project,
+                     {"XTASK_PYTHON": str(PYTHON), "CI": "true"})]
+
+        contenders = [
+            ("cargo xtask test-all (warm: template kept)", xtask),
+            ("cargo xtask test-all (cold: no template)", xtask, drop_templates),
+            ("pytest -n auto", lambda: pytest("-n", "auto", run=None)),
+            ("pytest -n auto --reuse-db (warm)", lambda: pytest("-n", "auto", "--reuse-db", run="reuse")),
+        ]
+        # Untimed: the xtask's history and template, and --reuse-db's databases.
+        timed(xtask())
+        timed(pytest("-n", "auto", "--reuse-db", run="reuse"))
+        samples = measure(contenders)
+        median = table("migration-heavy project (168 migrations in 24 apps, 240 tests)", samples,
+                       "cargo xtask test-all (warm: template kept)")
+        reference = median["pytest -n auto"]
+        print(f"\ntargets: warm xtask ÷ `pytest -n auto` = "
+              f"{median['cargo xtask test-all (warm: template kept)'] / reference:.2f} (≤ 0.70); cold = "
+              f"{median['cargo xtask test-all (cold: no template)'] / reference:.2f} (≤ 0.90)")
+    finally:
+        server.stop()
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "generated"
-    {"generated": generated, "repo": repo}[which]()
+    {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo}[which]()
