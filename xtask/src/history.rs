@@ -198,6 +198,7 @@ mod tests {
             line: None,
             start: None,
             stop: None,
+            report: None,
         };
         let mut green = SuiteResult::new("green", 2, 1, root.path().to_owned());
         green.tests = vec![test("a", Outcome::Passed, 250), test("b", Outcome::Skipped, 1)];

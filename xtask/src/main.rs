@@ -15,23 +15,42 @@ mod signals;
 mod tasks;
 mod text;
 
-use clap::Parser;
-
 use crate::config::{Config, Ctx};
 use crate::exit::ExitKind;
 
 fn main() {
-    let flags = match flags::Xtask::try_parse() {
-        Ok(flags) => flags,
+    // The xtask.toml at hand names the suites, and so the `test-<suite>` commands; when it cannot be
+    // read, the built-in commands still parse (`init`, `--help`) and the error waits for a command
+    // that needs it.
+    let found = config::find_root().and_then(|root| Ok(Ctx { config: Config::load(&root)?, root }));
+    let suites: Vec<flags::SuiteCommand> = found
+        .as_ref()
+        .map(|ctx| ctx.config.suite_commands())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(name, about)| flags::SuiteCommand { name, about })
+        .collect();
+    let invocation = match flags::parse(std::env::args_os(), &suites) {
+        Ok(invocation) => invocation,
         Err(error) => {
-            let is_usage = error.use_stderr();
-            reporter::print_flags_error(&error);
-            std::process::exit(if is_usage { ExitKind::Usage.code() } else { 0 });
+            let unknown = error.kind() == clap::error::ErrorKind::InvalidSubcommand;
+            match found {
+                // `test-<suite>` with an xtask.toml that does not load: that is the problem to tell.
+                Err(config_error) if unknown => exit_with(Err(config_error)),
+                _ => {
+                    let is_usage = error.use_stderr();
+                    reporter::print_flags_error(&error);
+                    std::process::exit(if is_usage { ExitKind::Usage.code() } else { 0 });
+                }
+            }
         }
     };
     signals::install();
     services::process::become_subreaper();
-    let outcome = run(flags);
+    exit_with(run(invocation, found))
+}
+
+fn exit_with(outcome: anyhow::Result<ExitKind>) -> ! {
     let kind = match outcome {
         Ok(kind) => kind,
         Err(error) => {
@@ -43,29 +62,22 @@ fn main() {
     std::process::exit(kind.code());
 }
 
-fn run(flags: flags::Xtask) -> anyhow::Result<ExitKind> {
-    // `init` writes the xtask.toml every other task reads.
-    let flags = match flags.command {
-        flags::Command::Init(init) => return init.run(),
-        command => flags::Xtask { command },
-    };
-    let root = config::find_root()?;
-    let config = Config::load(&root)?;
-    let ctx = Ctx { root, config };
+fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Result<ExitKind> {
     use flags::Command::*;
-    match flags.command {
-        Test(test) => test.run(&ctx),
-        TestUnit(args) => tasks::test::run_named(&ctx, "unit", args),
-        TestApi(args) => tasks::test::run_named(&ctx, "api", args),
-        TestProcessing(args) => tasks::test::run_named(&ctx, "processing", args),
-        TestPostgres(args) => tasks::test::run_named(&ctx, "postgres", args),
-        TestSmoke(args) => tasks::test::run_named(&ctx, "smoke", args),
-        TestE2e(args) => tasks::test::run_named(&ctx, "e2e", args),
-        TestAll(args) => tasks::test::run_all(&ctx, args),
-        Stress(stress) => stress.run(&ctx),
-        Ci(ci) => ci.run(&ctx),
-        Setup(setup) => setup.run(&ctx),
-        Doctor(doctor) => doctor.run(&ctx),
-        Init(_) => unreachable!("init runs before the config is read"),
+    use flags::Invocation::{Builtin, Suite};
+    // `init` writes the xtask.toml every other task reads.
+    if let Builtin(Init(init)) = invocation {
+        return init.run();
+    }
+    let ctx = found?;
+    match invocation {
+        Suite { suite, args } => tasks::test::run_named(&ctx, &suite, args),
+        Builtin(Test(test)) => test.run(&ctx),
+        Builtin(TestAll(args)) => tasks::test::run_all(&ctx, args),
+        Builtin(Stress(stress)) => stress.run(&ctx),
+        Builtin(Ci(ci)) => ci.run(&ctx),
+        Builtin(Setup(setup)) => setup.run(&ctx),
+        Builtin(Doctor(doctor)) => doctor.run(&ctx),
+        Builtin(Init(_)) => unreachable!("init runs before the config is read"),
     }
 }

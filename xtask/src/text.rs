@@ -43,6 +43,36 @@ pub(crate) fn telling_line(log: &str) -> String {
     })
 }
 
+/// Text from the tests (an id, a message) as a person's terminal or a report may show it: control
+/// characters (an ANSI escape, a newline in a parametrized id, a NUL) are written out as `\x1b`,
+/// `\n`, `\x00`, so that they can neither redraw a terminal nor break a line, a table or an XML file.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// `printable` for a text of several lines (a failure's report): its newlines stay.
+pub(crate) fn printable_lines(text: &str) -> String {
+    text.split('\n').map(|line| printable(line).into_owned()).collect::<Vec<_>>().join("\n")
+}
+
+/// A short, stable hash of a text (FNV-1a, 32 bits): names that must differ, not a secret.
+pub(crate) fn short_hash(text: &str) -> u32 {
+    text.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193))
+}
+
 /// `3 s ago`, `5 min ago`, `2 h ago`, `4 days ago`.
 pub(crate) fn ago(seconds: u64) -> String {
     match seconds {
@@ -56,6 +86,14 @@ pub(crate) fn ago(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(printable("t.py::test[plain]"), "t.py::test[plain]");
+        assert_eq!(printable("t.py::test[\u{1b}[2J]"), "t.py::test[\\x1b[2J]");
+        assert_eq!(printable("a\nb\0c\u{9b}"), "a\\nb\\x00c\\x9b");
+        assert_eq!(printable_lines("E  x\u{7}\nE  y"), "E  x\\x07\nE  y");
+    }
 
     #[test]
     fn telling_line_prefers_errors() {

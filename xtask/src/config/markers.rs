@@ -81,12 +81,12 @@ fn marker_not(tokens: &[String], at: &mut usize) -> Result<(), String> {
             *at += 1;
             Ok(())
         }
-        Some(word @ ("and" | "or" | ")")) => Err(format!("`{word}` where a marker name was expected")),
+        Some(word @ ("and" | "or" | ")")) => Err(format!("`{word}` where a name was expected")),
         Some(word) if word.chars().all(|c| c.is_alphanumeric() || "_:+-.[]\\/".contains(c)) => {
             *at += 1;
             Ok(())
         }
         Some(word) => Err(format!("`{word}` is not a marker name")),
-        None => Err("it ends where a marker name was expected".to_owned()),
+        None => Err("it ends where a name was expected".to_owned()),
     }
 }

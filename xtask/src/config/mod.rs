@@ -152,7 +152,7 @@ pub(crate) struct Suite {
     pub(crate) optional: bool,
     /// This suite's per-test timeout in seconds, over the profile's.
     #[serde(default)]
-    pub(crate) timeout: Option<u64>,
+    pub(crate) timeout: Option<Spanned<u64>>,
     /// `collection` (each worker runs the suite's tests in collection order, no scope entered twice)
     /// or `durations` (longest first, for a suite that `stress --random-order` shows does not care).
     #[serde(default)]
@@ -245,6 +245,9 @@ impl Config {
         for suite in &raw.suites {
             let name = suite.name();
             check_identifier(name, "suite name").map_err(|message| invalid(suite.name.span(), message))?;
+            if name == "all" {
+                return Err(invalid(suite.name.span(), "`all` is taken by test-all: choose another name".into()));
+            }
             if name == UNASSIGNED {
                 return Err(invalid(
                     suite.name.span(),
@@ -257,6 +260,9 @@ impl Config {
             seen.push(name);
             if *suite.max_workers.get_ref() == 0 {
                 return Err(invalid(suite.max_workers.span(), "max_workers must be at least 1".into()));
+            }
+            if let Some(timeout) = &suite.timeout {
+                check_seconds(*timeout.get_ref(), "timeout").map_err(|message| invalid(timeout.span(), message))?;
             }
             if let Err(problem) = check_marker_expression(&suite.marker) {
                 return Err(invalid(
@@ -286,11 +292,31 @@ impl Config {
                 ),
             ));
         }
+        let venv = &raw.backend.venv;
+        let inside = !venv.as_os_str().is_empty()
+            && venv.is_relative()
+            && venv.components().all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(usage(format!(
+                "{}: [backend] venv = \"{}\" must name a directory inside the backend dir (relative, no `..`, \
+                 not the dir itself): an environment elsewhere is named with [backend] python",
+                at(None),
+                venv.display()
+            )));
+        }
         if raw.backend.requirements.is_some() && raw.backend.install.is_some() {
             return Err(usage(format!(
                 "{}: [backend] has both requirements and install: keep the one the project uses",
                 at(None)
             )));
+        }
+        for (name, profile) in &raw.profiles {
+            for (key, value) in [("timeout", &profile.timeout), ("slow_after", &profile.slow_after)] {
+                if let Some(value) = value {
+                    check_seconds(*value.get_ref(), key)
+                        .map_err(|message| invalid(value.span(), format!("[profile.{name}] {message}")))?;
+                }
+            }
         }
         if let Some(frontend) = &raw.frontend {
             if frontend.install.is_empty() || frontend.build.is_empty() {
@@ -306,12 +332,40 @@ impl Config {
         })
     }
 
+    /// Every suite's name and its `test-<suite>` line in `--help`.
+    pub(crate) fn suite_commands(&self) -> Vec<(String, String)> {
+        self.suites
+            .iter()
+            .map(|suite| {
+                let about = match suite.kind {
+                    SuiteKind::Playwright => {
+                        format!("Run the `{}` suite: Playwright, one backend per worker.", suite.name())
+                    }
+                    SuiteKind::Pytest if suite.marker.is_empty() => {
+                        format!("Run the `{}` suite (every test no earlier suite claims).", suite.name())
+                    }
+                    SuiteKind::Pytest => format!("Run the `{}` suite (marker `{}`).", suite.name(), suite.marker),
+                };
+                (suite.name().to_owned(), about)
+            })
+            .collect()
+    }
+
     pub(crate) fn suite(&self, name: &str) -> Option<&Suite> {
         self.suites.iter().find(|suite| suite.name() == name)
     }
 
     pub(crate) fn backend_dir(&self, root: &Path) -> PathBuf {
         root.join(&self.backend.dir)
+    }
+}
+
+/// Seconds as `--timeout` takes them: 1 to 86,400 (a day). Zero would mean no limit at all.
+fn check_seconds(value: u64, what: &str) -> Result<(), String> {
+    if (1..=86_400).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!("{what} = {value} is not between 1 and 86400 seconds"))
     }
 }
 

@@ -19,9 +19,9 @@ pub(crate) struct Profile {
     /// Retry failing tests this many times (flaky tests are still reported).
     pub(crate) retries: Option<u32>,
     /// Seconds after which a running test is shown as SLOW.
-    pub(crate) slow_after: Option<u64>,
+    pub(crate) slow_after: Option<toml::Spanned<u64>>,
     /// Seconds after which a test fails as timed out (and its process is ended if it does not stop).
-    pub(crate) timeout: Option<u64>,
+    pub(crate) timeout: Option<toml::Spanned<u64>>,
 }
 
 /// A profile with every choice made.
@@ -73,9 +73,9 @@ impl Config {
                 behaviour.junit = profile.junit.unwrap_or(behaviour.junit);
                 behaviour.fail_fast = profile.fail_fast.unwrap_or(behaviour.fail_fast);
                 behaviour.retries = profile.retries.unwrap_or(behaviour.retries);
-                behaviour.slow_after = profile.slow_after.unwrap_or(behaviour.slow_after);
+                behaviour.slow_after = profile.slow_after.as_ref().map_or(behaviour.slow_after, |s| *s.get_ref());
                 behaviour.timeout_set = profile.timeout.is_some();
-                behaviour.timeout = profile.timeout.unwrap_or(behaviour.timeout);
+                behaviour.timeout = profile.timeout.as_ref().map_or(behaviour.timeout, |t| *t.get_ref());
             }
             None if name == "default" || name == "ci" => {}
             None => {

@@ -117,6 +117,9 @@ pub(crate) struct SuiteSlot {
     pub(crate) order: Order,
     /// An empty optional suite is no error inside a multi-suite run.
     pub(crate) optional: bool,
+    /// How many tests the suite's last complete run had (history): a run that plans none of them
+    /// is an error, not an empty suite.
+    pub(crate) expected: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +176,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) fresh_db: bool,
     /// The tests' server is the run's private one (fsync off, nobody else on it).
     pub(crate) private_database: bool,
+    /// Directories no collection may enter (`XTASK_IGNORE`: the xtask's own crate and target dir).
+    pub(crate) ignore: &'a str,
 }
 
 /// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
@@ -241,18 +246,24 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
             "--random-order needs pytest-randomly in the backend environment: add it to the requirements",
         ));
     }
-    // A broken `-m` after `--` would take xdist's workers down with an internal error: refuse it here.
+    // A broken `-m` or `-k` after `--` takes xdist's workers down with an internal error, pytest's
+    // own words lost in a worker: refuse it here, with them.
     let mut words = args.passthrough.iter();
     while let Some(word) = words.next() {
-        let expression = match word.strip_prefix("-m") {
-            Some("") => words.next().cloned(),
-            Some(rest) if !word.starts_with("--") => Some(rest.trim_start_matches('=').to_owned()),
-            _ => None,
-        };
-        if let Some(expression) = expression.filter(|_| wants_pytest) {
-            crate::config::check_marker_expression(&expression).map_err(|problem| {
-                usage(format!("`-m {expression}` after -- is not a pytest marker expression: {problem}"))
-            })?;
+        for (flag, what) in [("-m", "marker"), ("-k", "keyword")] {
+            let expression = match word.strip_prefix(flag) {
+                Some("") => words.clone().next().cloned(),
+                Some(rest) if !word.starts_with("--") => Some(rest.trim_start_matches('=').to_owned()),
+                _ => None,
+            };
+            if let Some(expression) = expression.filter(|_| wants_pytest) {
+                crate::config::check_marker_expression(&expression).map_err(|problem| {
+                    usage(format!(
+                        "pytest refused its arguments: wrong expression passed to '{flag}': {expression}: {problem} \
+                         (a {what} expression after --)"
+                    ))
+                })?;
+            }
         }
     }
     let e2e_suite = chosen.iter().find(|suite| suite.kind == SuiteKind::Playwright);
@@ -264,7 +275,7 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
     if let Some(suite) = e2e_suite {
         let e2e = facts.e2e.as_ref().expect("the task gathers e2e facts when a playwright suite is chosen");
         // E2E first: its start-up (template database, servers, browsers) is the longest.
-        sessions.insert(0, playwright::session(config, args, facts, e2e, suite, &budget));
+        sessions.insert(0, playwright::session(config, args, facts, e2e, suite, &budget, wants_pytest));
     }
     Ok(Plan {
         run_id: facts.run_id.to_owned(),

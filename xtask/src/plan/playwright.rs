@@ -14,6 +14,7 @@ pub(super) fn session(
     e2e: &E2eFacts,
     suite: &Suite,
     budget: &Budget,
+    pytest_runs: bool,
 ) -> SessionPlan {
     let name = suite.name().to_owned();
     // Under --shard the listing pass knows every test: this machine takes its locations (`file:line`;
@@ -42,7 +43,7 @@ pub(super) fn session(
             .collect();
         (mine.into_iter().map(str::to_owned).collect(), ids)
     });
-    let recorded = facts.durations.suite(&name).filter(|_| args.passthrough.is_empty());
+    let recorded = facts.durations.suite(&name).filter(|_| !args.narrowed());
     let tests = match &chosen {
         Some((_, ids)) => Some(ids.len() as u64),
         None => recorded.map(|r| r.tests),
@@ -61,12 +62,13 @@ pub(super) fn session(
         playwright_args.push(format!("--retries={}", facts.retries));
     }
     // Playwright keeps its project's own per-test timeout unless one was asked for.
-    let timeout = args.timeout.or(suite.timeout).or(facts.timeout.1.then_some(facts.timeout.0));
+    let timeout =
+        args.timeout.or(suite.timeout.as_ref().map(|t| *t.get_ref())).or(facts.timeout.1.then_some(facts.timeout.0));
     if let Some(seconds) = timeout {
         playwright_args.push(format!("--timeout={}", seconds * 1000));
     }
     playwright_args.extend(suite.args.iter().cloned());
-    playwright_args.extend(args.passthrough.iter().cloned());
+    playwright_args.extend(args.for_playwright(pytest_runs));
     if let Some((locations, _)) = &chosen {
         playwright_args.extend(locations.iter().cloned());
     }
@@ -89,7 +91,13 @@ pub(super) fn session(
             cap: max,
             group: None,
             order: suite.order,
-            optional: suite.optional || args.shard.is_some(),
+            optional: suite.optional || args.shard.is_some() || (args.narrowed() && pytest_runs),
+            // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
+            expected: facts
+                .durations
+                .suite(&name)
+                .filter(|_| !args.narrowed() && args.shard.is_none())
+                .map(|recorded| recorded.tests),
         }],
         program: e2e.playwright.to_owned(),
         args: playwright_args,

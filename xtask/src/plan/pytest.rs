@@ -46,7 +46,10 @@ pub(super) fn sessions(
     budget: &Budget,
 ) -> Vec<SessionPlan> {
     let cpus = budget.pytest;
-    let optional = |suite: &Suite| suite.optional || args.shard.is_some();
+    // Under a shard, or a selection after `--` over several suites, a suite may have none of its
+    // tests in this run; alone, a suite that selects nothing is still `NO TESTS`.
+    let several = suites.len() > 1 || catch_all.is_some();
+    let optional = |suite: &Suite| suite.optional || args.shard.is_some() || (args.narrowed() && several);
     let slot = |suite: &Suite| {
         let (group, _) = split_args(&suite.args);
         SuiteSlot {
@@ -56,6 +59,7 @@ pub(super) fn sessions(
             group,
             order: suite.order,
             optional: optional(suite),
+            expected: None,
         }
     };
     let all: Vec<SuiteSlot> = suites.iter().map(|suite| slot(suite)).collect();
@@ -75,6 +79,7 @@ pub(super) fn sessions(
             group: None,
             order: Order::Collection,
             optional: true,
+            expected: None,
         });
     }
     let mut sessions = Vec::new();
@@ -112,7 +117,7 @@ fn session(
     let caps = mine.iter().fold(0u32, |sum, slot| sum.saturating_add(slot.cap));
     let recorded: Option<Vec<Recorded>> = mine.iter().map(|slot| facts.durations.suite(&slot.name)).collect();
     let recorded = recorded
-        .filter(|_| args.passthrough.is_empty() && args.shard.is_none())
+        .filter(|_| !args.narrowed() && args.shard.is_none())
         .map(|all| Recorded { tests: all.iter().map(|r| r.tests).sum(), seconds: all.iter().map(|r| r.seconds).sum() });
     let (workers, workers_why) = pytest_workers(cpus, caps, recorded, args.workers, facts.plugins.xdist);
 
@@ -139,6 +144,7 @@ fn session(
     let mut files = isolation.files;
     env.push(("PYTHONPATH".to_owned(), python_path(&facts.layout.plugin_dir())));
     env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
+    env.push(("XTASK_IGNORE".to_owned(), facts.ignore.to_owned()));
     if let Some(settings) = &config.backend.settings {
         env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
     }
@@ -167,7 +173,7 @@ fn session(
         "timeouts": all
             .iter()
             .filter(|_| args.timeout.is_none())
-            .filter_map(|slot| Some((slot.name.clone(), config.suite(&slot.name)?.timeout?)))
+            .filter_map(|slot| Some((slot.name.clone(), *config.suite(&slot.name)?.timeout.as_ref()?.get_ref())))
             .collect::<std::collections::BTreeMap<_, _>>(),
         "labels": facts.layout.labels(&name),
     });

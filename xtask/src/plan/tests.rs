@@ -54,6 +54,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         slow_after: 60,
         fresh_db: false,
         private_database: true,
+        ignore: "/repo/xtask:/repo/target",
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::events::{Outcome, SuiteResult, SuiteStatus, TestRecord};
 use crate::reporter::summary::{seconds, status_word};
 use crate::reporter::Style;
+use crate::text::printable;
 
 /// GitHub shows at most 10 error annotations per step; the rest are counted in one notice.
 const GITHUB_ERROR_LIMIT: usize = 10;
@@ -29,90 +30,25 @@ pub(super) fn xml(text: &str) -> String {
     out
 }
 
-/// A test's file relative to the repository root, as JUnit consumers and GitHub want it.
-fn repo_path(root: &Path, result: &SuiteResult, test: &TestRecord) -> Option<String> {
-    let file = result.dir.join(test.file.as_deref()?);
-    Some(file.strip_prefix(root).unwrap_or(&file).display().to_string())
-}
-
-pub(crate) fn junit(root: &Path, result: &SuiteResult) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let errors = u64::from(result.status == SuiteStatus::Errored);
-    let counts = format!(
-        "name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\" time=\"{:.3}\"",
-        xml(&result.suite),
-        result.tests.len(),
-        result.stats.failed,
-        result.stats.skipped,
-        result.wall.as_secs_f64()
-    );
-    let _ = writeln!(out, "<testsuites {counts}>\n  <testsuite {counts}>");
-    for test in &result.tests {
-        let mut attributes = format!(
-            "classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
-            xml(&result.suite),
-            xml(&test.id),
-            test.duration.as_secs_f64()
-        );
-        if let Some(file) = repo_path(root, result, test) {
-            let _ = write!(attributes, " file=\"{}\"", xml(&file));
-        }
-        if let Some(line) = test.line {
-            let _ = write!(attributes, " line=\"{line}\"");
-        }
-        let message = xml(test.message.as_deref().unwrap_or(""));
-        match test.outcome {
-            Outcome::Passed => {
-                let _ = writeln!(out, "    <testcase {attributes}/>");
-            }
-            Outcome::Failed => {
-                let _ = writeln!(out, "    <testcase {attributes}>\n      <failure message=\"{message}\" type=\"failure\"/>\n    </testcase>");
-            }
-            Outcome::Skipped => {
-                let _ = writeln!(
-                    out,
-                    "    <testcase {attributes}>\n      <skipped message=\"{message}\"/>\n    </testcase>"
-                );
-            }
-            Outcome::Flaky => {
-                // Passed, but only on a retry: said in a property and in the output, never hidden.
-                let _ = writeln!(
-                    out,
-                    "    <testcase {attributes}>\n      <properties><property name=\"flaky\" value=\"true\"/></properties>\n      \
-                     <system-out>flaky: {message}</system-out>\n    </testcase>"
-                );
-            }
-        }
-    }
-    if let Some(error) = &result.error {
-        let _ = writeln!(
-            out,
-            "    <testcase classname=\"{0}\" name=\"{0} (runner)\">\n      <error message=\"{1}\" type=\"error\"/>\n    </testcase>",
-            xml(&result.suite),
-            xml(error)
-        );
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
+/// Text from the tests in a markdown table cell: control characters written out, pipes escaped.
 fn md(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    crate::text::printable(text).replace('|', "\\|")
 }
 
 pub(crate) fn summary_markdown(results: &[SuiteResult], unassigned: Option<u64>, run: &str) -> String {
     let plain = Style::plain();
     let mut out = format!("## Test results (run {run})\n\n");
-    out.push_str("| suite | tests | passed | failed | skipped | flaky | workers | wall | status |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("| suite | tests | passed | failed | errors | skipped | flaky | workers | wall | status |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for r in results {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             md(&r.suite),
             r.stats.total,
             r.stats.passed,
             r.stats.failed,
+            r.stats.errors,
             r.stats.skipped,
             r.stats.flaky,
             r.workers,
@@ -128,13 +64,27 @@ pub(crate) fn summary_markdown(results: &[SuiteResult], unassigned: Option<u64>,
     if !failures.is_empty() {
         out.push_str("\n### Failures\n\n");
         for (result, test) in failures {
+            let report = test.report.as_deref();
+            let at = report.and_then(|r| r.at.as_deref()).map(|at| format!(" at `{}`", md(at))).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "- `{}` `{}`: {}",
+                "- `{}` `{}`{at}: {}",
                 md(&result.suite),
                 md(&test.id),
                 md(test.message.as_deref().unwrap_or(""))
             );
+            if let Some(details) = report.and_then(|r| r.details.as_deref()) {
+                // The tool's own report, folded: fenced so that nothing in it is read as markdown.
+                let fence = if details.contains("```") { "~~~~" } else { "```" };
+                let _ = writeln!(
+                    out,
+                    "  <details><summary>report</summary>\n\n  {fence}\n{}\n  {fence}\n  </details>",
+                    crate::text::printable_lines(details)
+                );
+            }
+            for (name, path) in report.map(|r| r.artifacts.as_slice()).unwrap_or_default() {
+                let _ = writeln!(out, "  - {}: `{}`", md(name), md(&path.display().to_string()));
+            }
         }
     }
     let flaky: Vec<(&SuiteResult, &TestRecord)> = results
@@ -171,14 +121,31 @@ pub(crate) fn github_annotations(root: &Path, results: &[SuiteResult]) -> Vec<St
         .take(GITHUB_ERROR_LIMIT)
         .map(|(result, test)| {
             let mut properties = Vec::new();
-            if let Some(file) = repo_path(root, result, test) {
-                properties.push(format!("file={}", github_property(&file)));
+            let report = test.report.as_deref();
+            // The failing line when the tool said which; else the test's own.
+            let failing = report.and_then(|r| r.at.as_deref()).and_then(|at| at.rsplit_once(':'));
+            let failing = failing.and_then(|(file, line)| Some((result.dir.join(file), line.parse::<u32>().ok()?)));
+            match failing {
+                Some((file, line)) => {
+                    let file = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+                    properties.push(format!("file={}", github_property(&file)));
+                    properties.push(format!("line={line}"));
+                }
+                None => {
+                    if let Some(file) = result.repo_file(root, test) {
+                        properties.push(format!("file={}", github_property(&file)));
+                    }
+                    if let Some(line) = test.line {
+                        properties.push(format!("line={line}"));
+                    }
+                }
             }
-            if let Some(line) = test.line {
-                properties.push(format!("line={line}"));
+            properties.push(format!("title={}", github_property(&format!("{} {}", result.suite, printable(&test.id)))));
+            let mut message = crate::text::printable_lines(test.message.as_deref().unwrap_or("failed"));
+            if let Some(details) = report.and_then(|r| r.details.as_deref()) {
+                message = format!("{message}\n\n{}", crate::text::printable_lines(details));
             }
-            properties.push(format!("title={}", github_property(&format!("{} {}", result.suite, test.id))));
-            format!("::error {}::{}", properties.join(","), github_data(test.message.as_deref().unwrap_or("failed")))
+            format!("::error {}::{}", properties.join(","), github_data(&message))
         })
         .collect();
     if failures.len() > GITHUB_ERROR_LIMIT {
@@ -191,6 +158,49 @@ pub(crate) fn github_annotations(root: &Path, results: &[SuiteResult]) -> Vec<St
 }
 
 /// Writes the JUnit files and summary.md; returns the paths written.
+/// Copies what failed browser tests left (screenshots, traces, videos) from the run's directory,
+/// which goes at the end of the run, to `<dir>/<suite>/<test>/`; the results then name the copies.
+pub(crate) fn keep_artifacts(dir: &Path, results: &[SuiteResult]) -> Vec<SuiteResult> {
+    let mut kept = results.to_vec();
+    for result in &mut kept {
+        for test in &mut result.tests {
+            let Some(report) = test.report.as_mut().filter(|r| !r.artifacts.is_empty()) else { continue };
+            let folder = dir.join(&result.suite).join(slug(&test.id));
+            for (number, (_, path)) in report.artifacts.iter_mut().enumerate() {
+                let name =
+                    path.file_name().map_or_else(|| format!("artifact-{number}"), |n| n.to_string_lossy().into_owned());
+                // Two attempts name their screenshot alike: the later ones are numbered.
+                let target = match folder.join(&name).exists() {
+                    true => folder.join(format!("{number}-{name}")),
+                    false => folder.join(&name),
+                };
+                if std::fs::create_dir_all(&folder).and_then(|()| std::fs::copy(&*path, &target)).is_ok() {
+                    *path = target;
+                }
+            }
+        }
+    }
+    kept
+}
+
+/// A test id as a directory name: letters, digits, `.`, `_` and `-`, at most 80 of them, and a hash
+/// that keeps two long ids apart.
+fn slug(id: &str) -> String {
+    let plain: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).take(80).collect();
+    format!("{}-{:08x}", plain.trim_matches('-'), crate::text::short_hash(id))
+}
+
+/// Empties the reports directory: a run's reports replace the last run's whole, so that no JUnit
+/// file of a suite this run did not have is read by CI as this run's.
+pub(crate) fn fresh_reports_dir(dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
+    std::fs::create_dir_all(dir)
+}
+
 pub(crate) fn write_reports(
     dir: &Path,
     root: &Path,
@@ -199,9 +209,10 @@ pub(crate) fn write_reports(
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
+    let hostname = super::junit::hostname();
     for result in results.iter().filter(|r| r.status != SuiteStatus::NotRun) {
         let path = dir.join(format!("{}.xml", result.suite));
-        std::fs::write(&path, junit(root, result))?;
+        std::fs::write(&path, super::junit::junit(root, result, &hostname))?;
         written.push(path);
     }
     let path = dir.join("summary.md");
@@ -229,6 +240,7 @@ mod tests {
             line: Some(12),
             start: None,
             stop: None,
+            report: None,
         };
         result.tests = vec![
             record("core/tests/test_x.py::test_ok", Outcome::Passed, None),
@@ -237,16 +249,6 @@ mod tests {
         ];
         (result.stats.passed, result.stats.failed, result.stats.flaky) = (1, 1, 1);
         result
-    }
-
-    #[test]
-    fn junit_escapes_and_marks_flaky_tests() {
-        let text = junit(Path::new("/repo"), &result());
-        assert!(text.contains(r#"<testsuite name="api" tests="3" failures="1" errors="0" skipped="0""#), "{text}");
-        assert!(text.contains(r#"name="core/tests/test_x.py::test_&lt;bad&gt;[a,b]""#), "{text}");
-        assert!(text.contains(r#"file="backend/core/tests/test_x.py" line="12""#), "{text}");
-        assert!(text.contains(r#"<failure message="assert &quot;x&quot; == &apos;y&apos; &amp; 100%"#), "{text}");
-        assert!(text.contains(r#"<property name="flaky" value="true"/>"#), "{text}");
     }
 
     #[test]
@@ -267,9 +269,9 @@ mod tests {
     #[test]
     fn markdown_summary_has_the_table_and_failures() {
         let text = summary_markdown(&[result()], Some(0), "ab12cd34");
-        assert!(text.contains("| api | 3 | 1 | 1 | 0 | 1 | 2 | 0.0s | FAILED |"), "{text}");
+        assert!(text.contains("| api | 3 | 1 | 1 | 0 | 0 | 1 | 2 | 0.0s | FAILED |"), "{text}");
         assert!(
-            text.contains("- `api` `core/tests/test_x.py::test_<bad>[a,b]`: assert \"x\" == 'y' & 100% more"),
+            text.contains("- `api` `core/tests/test_x.py::test_<bad>[a,b]`: assert \"x\" == 'y' & 100%\\nmore"),
             "{text}"
         );
         assert!(text.contains("### Flaky (passed on a retry)"));

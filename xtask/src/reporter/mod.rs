@@ -2,7 +2,9 @@
 //! of `--dry-run`, the summary, the doctor's table and errors; and the report files.
 
 mod files;
+mod junit;
 mod progress;
+mod screens;
 mod style;
 pub(crate) mod summary;
 mod timeline;
@@ -40,8 +42,10 @@ pub(crate) struct Outputs {
     pub(crate) root: PathBuf,
     /// JUnit XML and summary.md go here when set.
     pub(crate) reports: Option<PathBuf>,
-    /// Append the summary to $GITHUB_STEP_SUMMARY and annotate failures (GITHUB_ACTIONS=true).
+    /// Annotate failures for GitHub (GITHUB_ACTIONS=true).
     pub(crate) github: bool,
+    /// Append the summary here (GITHUB_STEP_SUMMARY, wherever it is set).
+    pub(crate) step_summary: Option<PathBuf>,
 }
 
 pub(crate) struct Reporter {
@@ -84,8 +88,8 @@ impl Reporter {
         }
         match event {
             // Secrets were redacted when the view was made.
-            Event::Planned(plan) => out!("{}", summary::render_plan(plan)),
-            Event::Checked(checks) => out!("{}", summary::render_doctor(checks, self.style)),
+            Event::Planned(plan) => out!("{}", screens::render_plan(plan)),
+            Event::Checked(checks) => out!("{}", screens::render_doctor(checks, self.style)),
             Event::Note(text) => errln!("{} {}", self.style.paint(Tone::Dim, "note:"), crate::text::redact(text)),
             Event::RunStarted { run_id, suites, shard, log_dir } => {
                 self.lines = PlainLines {
@@ -120,7 +124,7 @@ impl Reporter {
                     running
                         .iter()
                         .take(3)
-                        .map(|(suite, id, seconds)| format!("{suite} {id} ({seconds} s)"))
+                        .map(|(suite, id, seconds)| format!("{suite} {} ({seconds} s)", crate::text::printable(id)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
@@ -128,9 +132,9 @@ impl Reporter {
             Event::TestFinished { suite, test } => {
                 self.lines.stats.record(test.outcome);
                 match test.outcome {
-                    Outcome::Failed => outln!("{}", summary::failure_line(suite, test, self.style)),
+                    Outcome::Failed | Outcome::Error => outln!("{}", summary::failure_line(suite, test, self.style)),
                     Outcome::Flaky => outln!("{}", summary::flaky_line(suite, test, self.style)),
-                    Outcome::Passed | Outcome::Skipped => {}
+                    Outcome::Passed | Outcome::Skipped | Outcome::XFailed => {}
                 }
                 if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {
                     self.lines.last_line = Some(Instant::now());
@@ -140,7 +144,7 @@ impl Reporter {
                         "progress: {}/{} done, {} failed, {} skipped ({})",
                         l.stats.done(),
                         l.stats.total,
-                        l.stats.failed,
+                        l.stats.not_passed(),
                         l.stats.skipped,
                         summary::seconds(elapsed)
                     );
@@ -156,6 +160,13 @@ impl Reporter {
                     extra.push(format!("excluded: {count} test(s) left out by [backend] exclude = \"{expression}\""));
                 }
                 let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
+                for dir in std::iter::once(&timeline_dir).chain(self.outputs.reports.as_ref()) {
+                    if let Err(error) = files::fresh_reports_dir(dir) {
+                        errln!("warning: cannot empty {} for this run's reports: {error}", dir.display());
+                    }
+                }
+                // Screenshots and traces of failed browser tests, kept with the reports.
+                let results = &files::keep_artifacts(&timeline_dir, results);
                 match timeline::write(&timeline_dir, run_id, results, spans, *window) {
                     Ok(written) => {
                         extra.push(format!(
@@ -167,7 +178,7 @@ impl Reporter {
                     }
                     Err(error) => errln!("warning: cannot write the timeline in {}: {error}", timeline_dir.display()),
                 }
-                if self.outputs.reports.is_some() || self.outputs.github {
+                if self.outputs.reports.is_some() || self.outputs.github || self.outputs.step_summary.is_some() {
                     let markdown = files::summary_markdown(results, *unassigned, run_id);
                     if let Some(dir) = &self.outputs.reports {
                         match files::write_reports(dir, &self.outputs.root, results, &markdown) {
@@ -175,9 +186,7 @@ impl Reporter {
                             Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
                         }
                     }
-                    if self.outputs.github {
-                        self.github(results, &markdown);
-                    }
+                    self.github(results, &markdown);
                 }
                 let text = summary::render(results, *unassigned, *wall, &extra, log_dir, kept.as_deref(), self.style);
                 out!("{}", crate::text::redact(&text));
@@ -190,18 +199,20 @@ impl Reporter {
     }
 
     fn github(&self, results: &[crate::events::SuiteResult], markdown: &str) {
-        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        if let Some(path) = &self.outputs.step_summary {
             let appended = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&path)
+                .open(path)
                 .and_then(|mut file| file.write_all(markdown.as_bytes()));
             if let Err(error) = appended {
-                errln!("warning: cannot append to GITHUB_STEP_SUMMARY: {error}");
+                errln!("warning: cannot append to GITHUB_STEP_SUMMARY ({}): {error}", path.display());
             }
         }
-        for line in files::github_annotations(&self.outputs.root, results) {
-            outln!("{line}");
+        if self.outputs.github {
+            for line in files::github_annotations(&self.outputs.root, results) {
+                outln!("{line}");
+            }
         }
     }
 }

@@ -27,7 +27,7 @@ impl SuiteBar {
         format!(
             "✓ {}  ✗ {}  ↷ {}{flaky}  · {} worker{}",
             stats.passed,
-            stats.failed,
+            stats.not_passed(),
             stats.skipped,
             self.workers,
             if self.workers == 1 { "" } else { "s" }
@@ -44,11 +44,33 @@ impl Bars {
         }
     }
 
+    /// Running: the bar, the counts, the time so far.
     fn template(&self) -> ProgressStyle {
         let template = if self.style.color {
-            "{prefix:>12.bold} [{bar:30.green/white}] {pos:>4}/{len:<4} {msg}  {elapsed}"
+            "{prefix:>12.bold} [{bar:30.green/white}] {pos:>5}/{len:<5} {msg}  {elapsed}"
         } else {
-            "{prefix:>12} [{bar:30}] {pos:>4}/{len:<4} {msg}  {elapsed}"
+            "{prefix:>12} [{bar:30}] {pos:>5}/{len:<5} {msg}  {elapsed}"
+        };
+        ProgressStyle::with_template(template).expect("static template is valid").progress_chars("=> ")
+    }
+
+    /// Before the tool said how many tests it has (Playwright's set-up, pytest's collection): no bar
+    /// that a length of 0 would draw full.
+    fn waiting(&self) -> ProgressStyle {
+        let template = if self.style.color {
+            "{prefix:>12.bold} {spinner} {msg}  {elapsed}"
+        } else {
+            "{prefix:>12} {spinner} {msg}  {elapsed}"
+        };
+        ProgressStyle::with_template(template).expect("static template is valid")
+    }
+
+    /// Over: the bar as it ended and the suite's own time, which no longer runs on.
+    fn finished(&self) -> ProgressStyle {
+        let template = if self.style.color {
+            "{prefix:>12.bold} [{bar:30.green/white}] {pos:>5}/{len:<5} {msg}"
+        } else {
+            "{prefix:>12} [{bar:30}] {pos:>5}/{len:<5} {msg}"
         };
         ProgressStyle::with_template(template).expect("static template is valid").progress_chars("=> ")
     }
@@ -66,18 +88,26 @@ impl Bars {
             }
             Event::SuiteStarted { suite, workers, total } => {
                 let bar = self.multi.add(ProgressBar::new(*total));
-                bar.set_style(self.template());
                 bar.set_prefix(suite.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 let stats = SuiteStats { total: *total, ..SuiteStats::default() };
                 let entry = SuiteBar { bar, workers: *workers, stats };
-                entry.bar.set_message(entry.message());
+                if *total == 0 {
+                    entry.bar.set_style(self.waiting());
+                    entry.bar.set_message("setting up");
+                } else {
+                    entry.bar.set_style(self.template());
+                    entry.bar.set_message(entry.message());
+                }
                 self.suites.insert(suite.clone(), entry);
             }
             Event::TestsCollected { suite, total } => {
+                let style = self.template();
                 if let Some(entry) = self.suites.get_mut(suite) {
                     entry.stats.total = *total;
                     entry.bar.set_length(*total);
+                    entry.bar.set_style(style);
+                    entry.bar.set_message(entry.message());
                 }
             }
             Event::TestFinished { suite, test } => {
@@ -87,18 +117,26 @@ impl Bars {
                     Outcome::Flaky => {
                         let _ = self.multi.println(summary::flaky_line(suite, test, self.style));
                     }
-                    Outcome::Failed => {
+                    Outcome::Failed | Outcome::Error => {
                         let _ = self.multi.println(summary::failure_line(suite, test, self.style));
                     }
-                    Outcome::Passed | Outcome::Skipped => {}
+                    Outcome::Passed | Outcome::Skipped | Outcome::XFailed => {}
                 }
                 entry.bar.set_position(entry.stats.done());
                 entry.bar.set_message(entry.message());
             }
             Event::SuiteFinished(result) => {
+                let style = self.finished();
                 if let Some(entry) = self.suites.get(&result.suite) {
                     entry.bar.disable_steady_tick();
-                    entry.bar.set_message(format!("{}  {}", entry.message(), summary::status_word(result, self.style)));
+                    entry.bar.set_style(style);
+                    entry.bar.set_position(entry.stats.done());
+                    entry.bar.set_message(format!(
+                        "{}  {} in {}",
+                        entry.message(),
+                        summary::status_word(result, self.style),
+                        summary::seconds(result.wall)
+                    ));
                     entry.bar.abandon();
                 }
             }

@@ -5,9 +5,10 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::events::{Check, CheckStatus, PlanView, SuiteResult, SuiteStats, SuiteStatus, TestRecord};
+use crate::events::{SuiteResult, SuiteStats, SuiteStatus, TestRecord};
 use crate::reporter::{Style, Tone};
 use crate::shard::Shard;
+use crate::text::printable;
 
 pub(crate) fn seconds(duration: Duration) -> String {
     format!("{:.1}s", duration.as_secs_f64())
@@ -42,25 +43,32 @@ pub(crate) fn session_line(session: &str, tool: &str, suites: &[String], workers
 
 /// `FAILED unit core/tests/x.py::test_y [gw1, 0.12s]: assert 1 == 2`
 pub(crate) fn failure_line(suite: &str, test: &TestRecord, style: Style) -> String {
+    let word = if test.outcome == crate::events::Outcome::Error { "ERROR" } else { "FAILED" };
     format!(
-        "{} {suite} {} [{}, {:.2}s]: {}",
-        style.paint(Tone::Bad, "FAILED"),
-        test.id,
+        "{} {suite} {} [{}, {:.2}s]{}: {}",
+        style.paint(Tone::Bad, word),
+        printable(&test.id),
         test.worker,
         test.duration.as_secs_f64(),
-        test.message.as_deref().unwrap_or("")
+        failing_at(test),
+        printable(test.message.as_deref().unwrap_or(""))
     )
+}
+
+/// ` at core/tests/test_x.py:14`: where the test failed, when the tool said.
+fn failing_at(test: &TestRecord) -> String {
+    test.report.as_deref().and_then(|r| r.at.as_deref()).map(|at| format!(" at {}", printable(at))).unwrap_or_default()
 }
 
 /// `SLOW unit core/tests/x.py::test_y: running for 60 s`
 pub(crate) fn slow_line(suite: &str, id: &str, seconds: u64, style: Style) -> String {
-    format!("{} {suite} {id}: running for {seconds} s", style.paint(Tone::Warn, "SLOW"))
+    format!("{} {suite} {}: running for {seconds} s", style.paint(Tone::Warn, "SLOW"), printable(id))
 }
 
 /// `FLAKY e2e tests/e2e/a.spec.ts › logs in: passed on a retry (first: Timeout 5000ms exceeded)`
 pub(crate) fn flaky_line(suite: &str, test: &TestRecord, style: Style) -> String {
-    let first = test.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
-    format!("{} {suite} {}: passed on a retry{first}", style.paint(Tone::Warn, "FLAKY"), test.id)
+    let first = test.message.as_deref().map(|m| format!(" ({})", printable(m))).unwrap_or_default();
+    format!("{} {suite} {}: passed on a retry{first}", style.paint(Tone::Warn, "FLAKY"), printable(&test.id))
 }
 
 pub(crate) fn render_stress(
@@ -81,13 +89,14 @@ pub(crate) fn render_stress(
         let failed_in: Vec<String> = failed_in.iter().map(usize::to_string).collect();
         let _ = writeln!(
             out,
-            "{} {id}: failed in run(s) {} of {runs}",
+            "{} {}: failed in run(s) {} of {runs}",
             style.paint(Tone::Loud, "FLAKY"),
+            printable(id),
             failed_in.join(", ")
         );
     }
     for id in always_failing {
-        let _ = writeln!(out, "{} {id}: failed in every run", style.paint(Tone::Alarm, "FAILING"));
+        let _ = writeln!(out, "{} {}: failed in every run", style.paint(Tone::Alarm, "FAILING"), printable(id));
     }
     let _ = writeln!(out, "stress: {} flaky, {} failing in every run", flaky.len(), always_failing.len());
     out
@@ -98,12 +107,10 @@ pub(crate) fn suite_line(result: &SuiteResult, style: Style) -> String {
         return format!("{}: {}", result.suite, status_word(result, style));
     }
     let mut line = format!(
-        "{}: {} — {} passed, {} failed, {} skipped of {} in {} on {} worker{}",
+        "{}: {} — {} of {} in {} on {} worker{}",
         result.suite,
         status_word(result, style),
-        result.stats.passed,
-        result.stats.failed,
-        result.stats.skipped,
+        result.stats.counts(),
         result.stats.total,
         seconds(result.wall),
         result.workers,
@@ -125,15 +132,16 @@ pub(crate) fn render(
     style: Style,
 ) -> String {
     let mut out = String::new();
-    let row = |out: &mut String, cells: [&dyn std::fmt::Display; 8], status: &str| {
-        let [suite, tests, passed, failed, skipped, flaky, workers, wall] = cells;
+    let row = |out: &mut String, cells: [&dyn std::fmt::Display; 9], status: &str| {
+        let [suite, tests, passed, failed, errors, skipped, flaky, workers, wall] = cells;
         let line = format!(
-            "{suite:<14} {tests:>6} {passed:>7} {failed:>7} {skipped:>8} {flaky:>6} {workers:>8} {wall:>8}  {status}"
+            "{suite:<14} {tests:>6} {passed:>7} {failed:>7} {errors:>7} {skipped:>8} {flaky:>6} {workers:>8} {wall:>8}  {status}"
         );
         let _ = writeln!(out, "{}", line.trim_end());
     };
     out.push('\n');
-    row(&mut out, [&"suite", &"tests", &"passed", &"failed", &"skipped", &"flaky", &"workers", &"wall"], "status");
+    let header = [&"suite", &"tests", &"passed", &"failed", &"errors", &"skipped", &"flaky", &"workers", &"wall"];
+    row(&mut out, header.map(|cell| cell as &dyn std::fmt::Display), "status");
     let mut sum = SuiteStats::default();
     let (mut planned, mut reported) = (0, 0);
     for r in results {
@@ -145,6 +153,7 @@ pub(crate) fn render(
                 &r.stats.total,
                 &r.stats.passed,
                 &r.stats.failed,
+                &r.stats.errors,
                 &r.stats.skipped,
                 &r.stats.flaky,
                 &r.workers,
@@ -156,11 +165,19 @@ pub(crate) fn render(
         planned += r.planned.unwrap_or(r.stats.total);
         reported += r.tests.len() as u64;
     }
-    // Suites of one session run side by side: the run's wall time is not their sum.
-    // A flaky test passed in the end: the total counts it with the passed ones too.
-    let passed = sum.passed + sum.flaky;
-    let cells: [&dyn std::fmt::Display; 8] =
-        [&"total (run)", &sum.total, &passed, &sum.failed, &sum.skipped, &sum.flaky, &"", &seconds(run_wall)];
+    // Suites of one session run side by side: the run's wall time is not their sum. A flaky test
+    // counts once, in the flaky column, as in every suite's row.
+    let cells: [&dyn std::fmt::Display; 9] = [
+        &"total (run)",
+        &sum.total,
+        &sum.passed,
+        &sum.failed,
+        &sum.errors,
+        &sum.skipped,
+        &sum.flaky,
+        &"",
+        &seconds(run_wall),
+    ];
     row(&mut out, cells, "");
     let flaky = sum.flaky;
     for r in results.iter().filter(|r| !r.services.is_empty()) {
@@ -184,8 +201,12 @@ pub(crate) fn render(
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}", style.paint(Tone::Alarm, "Failures:"));
         for (result, failure) in failures.iter().take(50) {
+            let message = printable(failure.message.as_deref().unwrap_or(""));
             let _ =
-                writeln!(out, "  {} {}\n      {}", result.suite, failure.id, failure.message.as_deref().unwrap_or(""));
+                writeln!(out, "  {} {}{}\n      {message}", result.suite, printable(&failure.id), failing_at(failure));
+            for (name, path) in failure.report.as_deref().map(|r| r.artifacts.as_slice()).unwrap_or_default() {
+                let _ = writeln!(out, "      {name}: {}", path.display());
+            }
         }
         if failures.len() > 50 {
             let _ = writeln!(out, "  … and {} more (see the logs)", failures.len() - 50);
@@ -218,112 +239,8 @@ pub(crate) fn render(
         let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
     }
     let _ = writeln!(out, "reconciled: {reported} of {planned} planned tests reported an outcome");
-    // The closing line CI tools read: "N passed, N failed, N skipped".
-    let _ = writeln!(out, "xtask: {passed} passed, {} failed, {} skipped", sum.failed, sum.skipped);
-    out
-}
-
-/// A command as a person would type it; quoting is for display only, nothing runs through a shell.
-fn shell_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
-    words
-        .into_iter()
-        .map(|word| {
-            let plain =
-                !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
-            if plain {
-                word.to_owned()
-            } else {
-                format!("'{}'", word.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub(crate) fn render_plan(plan: &PlanView) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "plan for run {} ({} CPUs available)", plan.run_id, plan.cpus);
-    let _ = writeln!(out, "  python:   {}", plan.python.display());
-    let _ = writeln!(out, "  backend:  {}", plan.backend.display());
-    let _ = writeln!(out, "  database: {}", plan.database);
-    let _ = writeln!(out, "  budget:   {}", plan.budget);
-    for line in &plan.databases {
-        let _ = writeln!(out, "  {line}");
-    }
-    if let Some(markers) = &plan.overridden_markers {
-        let _ = writeln!(
-            out,
-            "  markers:  the project's own `-m {}` (addopts) is overridden with `-m \"\"`: the suites below decide",
-            shell_words([markers.as_str()])
-        );
-    }
-    for session in &plan.sessions {
-        let names: Vec<&str> = session.suites.iter().map(|suite| suite.name.as_str()).collect();
-        let _ = writeln!(out, "\nsession {} ({}): {}", session.name, session.tool, names.join(", "));
-        if let Some(why) = &session.alone_because {
-            let _ = writeln!(out, "  alone:    {why}");
-        }
-        let _ = writeln!(out, "  workers:  {} ({})", session.workers, session.workers_why);
-        if session.tool == "pytest" {
-            for suite in &session.suites {
-                let claims = if suite.expression.is_empty() {
-                    "every test no suite claims".to_owned()
-                } else {
-                    format!("marker `{}`", suite.expression)
-                };
-                let group = match suite.dist {
-                    Some("loadscope") => ", in whole scopes (--dist loadscope)".to_owned(),
-                    Some(dist) => format!(", in whole files (--dist {dist})"),
-                    None => String::new(),
-                };
-                let order = match suite.order {
-                    "durations" => ", longest first (order = \"durations\": classes may be set up again)",
-                    _ => "",
-                };
-                let _ =
-                    writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}{order}", suite.name, suite.cap);
-            }
-            let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
-            let _ = writeln!(
-                out,
-                "  schedule: each worker runs its tests in collection order (no class or module set up twice); \
-                 blocks of whole classes, sized by recorded durations, large first, small at the end"
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "  database: {db}_p0 … {db}_p{} (one backend and database per worker)",
-                session.workers.saturating_sub(1),
-                db = session.test_database
-            );
-        }
-        let _ = writeln!(out, "  log:      {}", session.log.display());
-        let _ = writeln!(out, "  command:  {}", shell_words(session.command.iter().map(String::as_str)));
-        let _ = writeln!(out, "  in:       {}", session.cwd.display());
-        for (key, value) in &session.env {
-            let _ = writeln!(out, "  env:      {key}={value}");
-        }
-    }
-    if plan.unassigned_fails {
-        let _ = writeln!(out, "\nunassigned: a test no suite claims fails the run (unassigned = \"fail\")");
-    }
-    out
-}
-
-pub(crate) fn render_doctor(checks: &[Check], style: Style) -> String {
-    let mut out = String::new();
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for check in checks {
-        let mark = match check.status {
-            CheckStatus::Ok => style.paint(Tone::Good, "ok     "),
-            CheckStatus::Missing => style.paint(Tone::Alarm, "MISSING"),
-            CheckStatus::Warn => style.paint(Tone::Warn, "warn   "),
-        };
-        let _ = writeln!(out, "{mark}  {:<width$}  {}", check.name, check.detail);
-        if let Some(fix) = &check.fix {
-            let _ = writeln!(out, "         {:<width$}  fix: {fix}", "");
-        }
-    }
+    // The closing line CI tools read: "N passed, N failed, N skipped" (", N flaky" after the passed).
+    let _ = writeln!(out, "xtask: {}", sum.counts());
     out
 }
 
@@ -349,6 +266,7 @@ mod tests {
                 line: None,
                 start: None,
                 stop: None,
+                report: None,
             })
             .collect();
         result
@@ -362,12 +280,34 @@ mod tests {
         let text = render(&results, Some(2), Duration::from_secs(2), &extra, Path::new("/logs"), None, plain);
         assert!(text.contains("\n\ntimeline: /reports/timeline.html\nlogs: /logs\n"), "{text}");
         assert!(
-            text.contains("unit               10      10       0        0      0        2     1.5s  passed"),
+            text.contains("unit               10      10       0       0        0      0        2     1.5s  passed"),
             "{text}"
         );
         assert!(text.contains("  api t.py::test_0\n      assert 1 == 2"), "{text}");
         assert!(text.contains("unassigned: 2 tests matched no suite's marker"));
         assert!(text.ends_with("xtask: 13 passed, 1 failed, 0 skipped\n"), "{text}");
+    }
+
+    #[test]
+    fn a_flaky_test_counts_once_as_flaky_in_every_row_and_line() {
+        let plain = Style::plain();
+        // 23 tests: 21 passed, one passed only on a retry, one failed.
+        let mut flaky = result("api", SuiteStatus::Failed, 21, 1);
+        flaky.stats.total = 23;
+        flaky.stats.flaky = 1;
+        let text = render(&[flaky.clone()], None, Duration::from_secs(2), &[], Path::new("/logs"), None, plain);
+        let row = |name: &str| text.lines().find(|line| line.starts_with(name)).unwrap().to_owned();
+        let cells = |line: String| {
+            line.split_whitespace()
+                .skip_while(|w| !w.starts_with(char::is_numeric))
+                .take(6)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(cells(row("api")), ["23", "21", "1", "0", "0", "1"], "{text}");
+        assert_eq!(cells(row("total (run)")), ["23", "21", "1", "0", "0", "1"], "{text}");
+        assert!(text.ends_with("xtask: 21 passed, 1 flaky, 1 failed, 0 skipped\n"), "{text}");
+        assert!(suite_line(&flaky, plain).contains("21 passed, 1 flaky, 1 failed, 0 skipped of 23"));
     }
 
     #[test]
@@ -380,13 +320,10 @@ mod tests {
     }
 
     #[test]
-    fn shell_words_quote_only_what_needs_it() {
-        assert_eq!(
-            shell_words(["pytest", "-m", "(api) and not (unit)", "it's"]),
-            "pytest -m '(api) and not (unit)' 'it'\\''s'"
-        );
+    fn colours_only_when_asked() {
+        let failed = result("api", SuiteStatus::Failed, 1, 1);
+        assert_eq!(status_word(&failed, Style::plain()), "FAILED");
+        let painted = status_word(&failed, Style { color: true });
+        assert!(painted.contains("\u{1b}[") && painted.contains("FAILED"), "{painted:?}");
     }
-
-    #[test]
-    fn colours_only_when_asked() {}
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::events::{Outcome, Span, SuiteResult};
+use crate::events::{Span, SuiteResult};
 use crate::reporter::files::xml;
 
 const PALETTE: [&str; 8] = ["#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#bab0ac"];
@@ -75,7 +75,7 @@ fn bars(results: &[SuiteResult], spans: &[Span]) -> Vec<Bar> {
                 lane: test.worker.clone(),
                 label: test.id.clone(),
                 suite: Some(result.suite.clone()),
-                failed: test.outcome == Outcome::Failed,
+                failed: test.outcome.is_failure(),
                 start,
                 stop: stop.max(start),
             });
@@ -225,7 +225,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::events::TestRecord;
+    use crate::events::{Outcome, TestRecord};
 
     #[test]
     fn busy_time_counts_overlaps_once() {
@@ -253,6 +253,7 @@ mod tests {
             line: None,
             start: Some(start),
             stop: Some(start + 1.0),
+            report: None,
         };
         result.tests =
             vec![test("a.py::t<1>", "gw0", 100.0, Outcome::Passed), test("a.py::t2", "gw1", 101.0, Outcome::Failed)];

@@ -64,6 +64,10 @@ pub(crate) struct SessionRun<'p> {
     collect_errors: Vec<String>,
     /// The tests could not reach their database server: the session was stopped, and why.
     unreachable: Option<String>,
+    /// Why the session stopped before every test ran, as it said (`-x`, `pytest.exit()`).
+    stopped: Option<String>,
+    /// Errors the tool reported outside any test (Playwright's global set-up).
+    tool_errors: Vec<String>,
 }
 
 impl<'p> SessionRun<'p> {
@@ -129,6 +133,8 @@ impl<'p> SessionRun<'p> {
             hung: None,
             collect_errors: Vec::new(),
             unreachable: None,
+            stopped: None,
+            tool_errors: Vec::new(),
         })
     }
 
@@ -320,6 +326,9 @@ impl<'p> SessionRun<'p> {
             }
             StreamEvent::Span { lane, name, start, stop } => self.spans.push(Span { lane, name, start, stop }),
             StreamEvent::Refused { message } => self.refused = Some(message),
+            StreamEvent::Error { message } => {
+                self.tool_errors.push(message.unwrap_or_else(|| "an error outside any test".to_owned()));
+            }
             StreamEvent::Isolated { aliases } => {
                 let named: Vec<String> = aliases
                     .iter()
@@ -339,23 +348,27 @@ impl<'p> SessionRun<'p> {
                     self.child.stop();
                 }
             }
-            StreamEvent::Finished { cost: Some(cost) } if cost.tests > 0 => {
-                emit(Event::Note(format!("{}: {}", self.plan.name, cost.describe())));
+            StreamEvent::Finished { cost, stopped } => {
+                if let Some(cost) = cost.filter(|cost| cost.tests > 0) {
+                    emit(Event::Note(format!("{}: {}", self.plan.name, cost.describe())));
+                }
+                self.stopped = stopped;
             }
-            StreamEvent::Finished { .. } => {}
             StreamEvent::Other => {}
         }
     }
 
     /// Every planned test of a suite reported: it ends now, while the session goes on.
     fn finish_suite(&mut self, index: usize, emit: &mut dyn FnMut(Event)) {
-        if self.announced[index] {
+        // A module that could not be collected makes the first suite's status an error: said once,
+        // at the end, rather than `passed` now and `ERROR` then.
+        if self.announced[index] || (index == 0 && !self.collect_errors.is_empty()) {
             return;
         }
         self.announced[index] = true;
         let result = &mut self.results[index];
         result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
-        result.status = if result.stats.failed > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
+        result.status = if result.stats.not_passed() > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
         emit(Event::SuiteFinished(result.clone()));
     }
 }

@@ -36,11 +36,18 @@ impl Lister {
         reporter: &Path,
         events: PathBuf,
         log: PathBuf,
+        tmpdir: &Path,
         passthrough: &[String],
     ) -> anyhow::Result<Lister> {
         let mut args = vec!["test".into(), "--list".into(), "--reporter".into(), reporter.as_os_str().to_owned()];
         args.extend(passthrough.iter().map(Into::into));
-        let command = duct::cmd(playwright, args).dir(frontend_dir).env("XTASK_EVENTS", &events).env("XTASK_LIST", "1");
+        // A private TMPDIR: Playwright loads compiled config from its transform cache there, and a
+        // cache another user planted in a shared temp dir would run as the caller.
+        let command = duct::cmd(playwright, args)
+            .dir(frontend_dir)
+            .env("XTASK_EVENTS", &events)
+            .env("XTASK_LIST", "1")
+            .env("TMPDIR", tmpdir);
         Ok(Lister { child: ChildGroup::start(logged(command, &log)?, "playwright test --list")?, events, log })
     }
 

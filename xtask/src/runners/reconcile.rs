@@ -68,6 +68,8 @@ impl SessionRun<'_> {
                 match (&session_error, status.code()) {
                     (_, Some(5)) if self.plan.kind == SuiteKind::Pytest => {}
                     (Some(error), _) => errors.push(error.clone()),
+                    // A global set-up that threw before any test: its own line says why (below).
+                    (None, _) if !self.tool_errors.is_empty() => {}
                     (None, _) => errors.push(format!(
                         "{} ended ({status}) without saying which tests it planned: its event stream was lost (log: {})",
                         self.plan.kind_name(),
@@ -75,12 +77,36 @@ impl SessionRun<'_> {
                     )),
                 }
             } else if let Some(error) = &session_error {
-                if !missing.is_empty() || result.stats.failed == 0 {
+                if !missing.is_empty() || result.stats.not_passed() == 0 {
                     errors.push(error.clone());
                 }
             }
             if let Some(hung) = &self.hung {
                 errors.push(hung.clone());
+            }
+            if index == 0 {
+                for error in &self.tool_errors {
+                    errors.push(format!(
+                        "{} failed outside any test: {error} (log: {})",
+                        self.plan.kind_name(),
+                        self.plan.log.display()
+                    ));
+                }
+            }
+            // Tests that vanished: none planned where the last complete run of this suite had some.
+            // They count as planned and not reported, whatever else went wrong.
+            let vanished = slot.expected.filter(|n| *n > 0 && planned.is_empty());
+            if let Some(expected) = vanished.filter(|_| self.plan.kind == SuiteKind::Playwright) {
+                result.planned = Some(expected);
+                result.stats.total = expected;
+                if errors.is_empty() {
+                    errors.push(format!(
+                        "playwright planned none of the {expected} tests of the suite's last complete run: {} \
+                         (log: {})",
+                        telling_line(&log),
+                        self.plan.log.display()
+                    ));
+                }
             }
             if index == 0 {
                 errors.extend(self.collect_errors.iter().cloned());
@@ -92,13 +118,21 @@ impl SessionRun<'_> {
                 ));
             }
             if !missing.is_empty() {
-                errors.push(format!(
-                    "{} of {} planned test(s) never reported an outcome (a crashed worker, a hook that \
-                     dropped them, or a lost event stream): {}",
-                    missing.len(),
-                    planned.len(),
-                    named(&missing)
-                ));
+                match &self.stopped {
+                    Some(reason) => errors.push(format!(
+                        "{reason}: {} of {} planned test(s) not run: {}",
+                        missing.len(),
+                        planned.len(),
+                        named(&missing)
+                    )),
+                    None => errors.push(format!(
+                        "{} of {} planned test(s) never reported an outcome (a crashed worker, a hook that \
+                         dropped them, or a lost event stream): {}",
+                        missing.len(),
+                        planned.len(),
+                        named(&missing)
+                    )),
+                }
             }
             if index == 0 && !unplanned.is_empty() {
                 let unplanned: Vec<&str> = unplanned.iter().map(String::as_str).collect();
@@ -108,6 +142,11 @@ impl SessionRun<'_> {
                     named(&unplanned)
                 ));
             }
+            // `-x` or `--maxfail` stopped it, as asked: its suites failed, nothing went wrong.
+            let stopped_as_asked = result.stats.not_passed() > 0
+                && errors.len() == 1
+                && !missing.is_empty()
+                && self.stopped.as_deref().is_some_and(|reason| reason.starts_with("stopped after"));
             if !errors.is_empty() {
                 result.error = Some(errors.join("; "));
             }
@@ -115,9 +154,9 @@ impl SessionRun<'_> {
                 continue;
             }
             result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
-            result.status = if result.error.is_some() {
+            result.status = if result.error.is_some() && !stopped_as_asked {
                 SuiteStatus::Errored
-            } else if result.stats.failed > 0 {
+            } else if result.stats.not_passed() > 0 {
                 SuiteStatus::Failed
             } else if planned.is_empty() {
                 SuiteStatus::Empty { optional: slot.optional }
@@ -162,8 +201,16 @@ impl SessionRun<'_> {
     /// option after `--`, an invalid marker expression in xtask.toml), or a settings module that
     /// does not exist.
     fn usage_error(&self, status: ExitStatus, log: &str) -> Option<String> {
-        if self.plan.kind != SuiteKind::Pytest || self.planned.is_some() {
+        if self.planned.is_some() {
             return None;
+        }
+        if self.plan.kind == SuiteKind::Playwright {
+            // Playwright's own word on an option it does not take (`-- -k csv` meant for pytest).
+            let refused = log.lines().find(|line| line.trim_start().starts_with("error: unknown option"))?;
+            return Some(format!(
+                "playwright refused its arguments: {} (pytest's go after `--`, Playwright's with --pw)",
+                refused.trim()
+            ));
         }
         let settings = self.plan.env.iter().find(|(key, _)| key == "DJANGO_SETTINGS_MODULE").map(|(_, v)| v.as_str());
         let missing_settings = settings.filter(|module| {
@@ -173,6 +220,12 @@ impl SessionRun<'_> {
         if log.contains("while loading conftest") {
             // The project's own code failed to import: its failure, reported as one (exit 1).
             return None;
+        }
+        // A bad `-k` or `-m` after `--`: pytest's own words, wherever in the log they are (under xdist,
+        // in a worker's output, followed by the controller's "no active workers").
+        if let Some(at) = log.find("Wrong expression passed to") {
+            let line = log[at..].lines().next().unwrap_or_default().trim();
+            return Some(format!("pytest refused its arguments: {line} (check `-- ARGS`)"));
         }
         match (status.code(), missing_settings) {
             (_, Some(module)) => Some(format!(

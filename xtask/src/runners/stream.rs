@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::events::{Outcome, TestRecord};
+use crate::events::{FailureReport, Outcome, TestRecord};
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
@@ -41,7 +41,7 @@ pub(super) enum StreamEvent {
     Databases {
         engines: Vec<String>,
     },
-    Test(TestLine),
+    Test(Box<TestLine>),
     Service {
         worker: String,
         detail: String,
@@ -52,6 +52,10 @@ pub(super) enum StreamEvent {
         name: String,
         start: f64,
         stop: f64,
+    },
+    /// An error outside any test (Playwright's global set-up): the session's, not a test's.
+    Error {
+        message: Option<String>,
     },
     /// The session refused to run (tests no suite claims, under `unassigned = "fail"`).
     Refused {
@@ -69,6 +73,9 @@ pub(super) enum StreamEvent {
     Finished {
         #[serde(default)]
         cost: Option<Cost>,
+        /// Why the session stopped before running every test (`-x`, `--maxfail`, `pytest.exit()`).
+        #[serde(default)]
+        stopped: Option<String>,
     },
     #[serde(other)]
     Other,
@@ -121,10 +128,34 @@ pub(super) struct TestLine {
     duration: f64,
     worker: String,
     message: Option<String>,
+    /// The tool's own report of a test that did not pass (its last 100 lines).
+    #[serde(default)]
+    details: Option<String>,
+    /// `path:line` of the failing line.
+    #[serde(default, rename = "where")]
+    at: Option<String>,
+    /// Attempts that failed before the last one.
+    #[serde(default)]
+    attempts: Vec<AttemptLine>,
+    /// Screenshots, traces, videos of failed attempts (Playwright).
+    #[serde(default)]
+    artifacts: Vec<ArtifactLine>,
     file: Option<String>,
     line: Option<u32>,
     start: Option<f64>,
     stop: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttemptLine {
+    message: Option<String>,
+    details: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArtifactLine {
+    name: String,
+    path: PathBuf,
 }
 
 impl TestLine {
@@ -135,13 +166,24 @@ impl TestLine {
     pub(super) fn record(&self) -> TestRecord {
         let outcome = match self.outcome.as_str() {
             "passed" => Outcome::Passed,
+            "failed" => Outcome::Failed,
+            "error" | "crashed" => Outcome::Error,
             "skipped" => Outcome::Skipped,
+            "xfailed" => Outcome::XFailed,
             "flaky" => Outcome::Flaky,
-            _ => Outcome::Failed,
+            // A word this version does not know: never taken for a pass, and said.
+            _ => Outcome::Error,
         };
         let message = match self.outcome.as_str() {
             "crashed" => Some(format!("crashed: {}", self.message.as_deref().unwrap_or("its worker died"))),
-            _ => self.message.clone(),
+            "passed" | "failed" | "error" | "skipped" | "xfailed" | "flaky" => self.message.clone(),
+            other => Some(format!("the tool reported an outcome the xtask does not know: `{other}`")),
+        };
+        let report = FailureReport {
+            details: self.details.clone(),
+            at: self.at.clone(),
+            attempts: self.attempts.iter().map(|a| (a.message.clone(), a.details.clone())).collect(),
+            artifacts: self.artifacts.iter().map(|a| (a.name.clone(), a.path.clone())).collect(),
         };
         TestRecord {
             id: self.id.clone(),
@@ -153,6 +195,7 @@ impl TestLine {
             line: self.line,
             start: self.start,
             stop: self.stop.or_else(|| Some(self.start? + self.duration.max(0.0))),
+            report: (report != FailureReport::default()).then(|| Box::new(report)),
         }
     }
 }
@@ -228,11 +271,11 @@ mod tests {
         );
         let StreamEvent::Test(crashed) = &events[2] else { panic!("not a test: {:?}", events[2]) };
         let record = crashed.record();
-        assert_eq!(record.outcome, Outcome::Failed, "a crash fails the test");
+        assert_eq!(record.outcome, Outcome::Error, "a crash is an error of the test");
         assert_eq!(record.message.as_deref(), Some("crashed: worker 'gw0' crashed"));
         assert_eq!((crashed.suite.as_deref(), record.start), (Some("unit"), Some(1700000000.5)));
         assert!(matches!(&events[3], StreamEvent::Service { start: None, .. }));
         assert!(matches!(&events[4], StreamEvent::Span { stop, .. } if *stop == 2.5));
-        assert!(matches!(events[5], StreamEvent::Finished { cost: None }));
+        assert!(matches!(events[5], StreamEvent::Finished { cost: None, stopped: None }));
     }
 }

@@ -6,11 +6,22 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+function plain(text) {
+  return String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '');
+}
+
 function firstLine(text) {
   if (!text) return null;
   // Strip ANSI colours; keep the first meaningful line.
-  const plain = String(text).replace(/\u001b\[[0-9;]*m/g, '');
-  return plain.split('\n').map((line) => line.trim()).find((line) => line) ?? null;
+  return plain(text).split('\n').map((line) => line.trim()).find((line) => line) ?? null;
+}
+
+/** Playwright's own report of an error (message, call log, stack): its last 100 lines. */
+function details(error) {
+  if (!error) return null;
+  const lines = plain([error.message, error.stack && !String(error.stack).includes(error.message) ? error.stack : ''].join('\n')).trimEnd().split('\n');
+  const kept = lines.length > 100 ? [`… ${lines.length - 100} lines above cut`, ...lines.slice(-100)] : lines;
+  return kept.join('\n').slice(-16000) || null;
 }
 
 class XtaskReporter {
@@ -32,11 +43,16 @@ class XtaskReporter {
     // Ids and files relative to the directory of playwright.config: `tests/e2e/auth.spec.ts › ...`.
     this.root = config.configFile ? path.dirname(config.configFile) : config.rootDir || this.root;
     const tests = suite.allTests();
-    this.emit({ event: 'collected', total: tests.length });
-    if (process.env.XTASK_LIST !== '1') {
-      // What this run will run: the xtask checks at the end that every one of them reported.
-      this.emit({ event: 'planned', suites: { [process.env.XTASK_SUITE ?? 'e2e']: tests.map((test) => this.id(test)) } });
-    }
+    // What this run will run: the xtask checks at the end that every one of them reported. No test
+    // at all is only said at the end, once no error (a global set-up that threw) explains it.
+    const planned = () => {
+      this.emit({ event: 'collected', total: tests.length });
+      if (process.env.XTASK_LIST !== '1') {
+        this.emit({ event: 'planned', suites: { [process.env.XTASK_SUITE ?? 'e2e']: tests.map((test) => this.id(test)) } });
+      }
+    };
+    if (tests.length > 0) planned();
+    else this.plannedAtEnd = planned;
     if (process.env.XTASK_LIST === '1') {
       // The listing pass: every test with its location, for shards (`file:line` selects it).
       for (const test of tests) {
@@ -60,13 +76,27 @@ class XtaskReporter {
     const outcome = { expected: 'passed', unexpected: 'failed', flaky: 'flaky', skipped: 'skipped' }[test.outcome()];
     const failing = test.results.find((attempt) => attempt.error);
     const first = test.results[0]?.startTime;
+    const failed = outcome !== 'passed' && outcome !== 'skipped';
+    const location = result.error?.location ?? failing?.error?.location;
     this.emit({
       event: 'test',
       id: this.id(test),
       outcome: outcome ?? 'failed',
       duration: test.results.reduce((sum, attempt) => sum + attempt.duration, 0) / 1000,
       worker: `p${result.parallelIndex}`,
-      message: outcome === 'passed' || outcome === 'skipped' ? null : firstLine(failing?.error?.message),
+      message: failed ? firstLine(failing?.error?.message) : null,
+      details: outcome === 'failed' || outcome === undefined ? details(result.error ?? failing?.error) : null,
+      where: failed && location ? `${path.relative(this.root, location.file)}:${location.line}` : null,
+      // The attempts that failed before the last one (a flaky test's, a retried failure's).
+      attempts: test.results.slice(0, -1).filter((attempt) => attempt.error).map((attempt) => ({
+        message: firstLine(attempt.error.message),
+        details: details(attempt.error),
+      })),
+      // Screenshots, traces and videos of the failed attempts: the xtask keeps them with the reports.
+      artifacts: failed
+        ? test.results.filter((attempt) => attempt.status !== 'passed').flatMap((attempt) =>
+            attempt.attachments.filter((a) => a.path).map((a) => ({ name: a.name, path: a.path })))
+        : [],
       file: path.relative(this.root, test.location.file),
       line: test.location.line,
       start: first ? new Date(first).getTime() / 1000 : null,
@@ -75,7 +105,14 @@ class XtaskReporter {
     });
   }
 
+  /** An error outside any test (global set-up, a config that throws): the run must say it, not count no tests. */
+  onError(error) {
+    this.plannedAtEnd = null;
+    this.emit({ event: 'error', message: firstLine(error?.message ?? error?.value ?? String(error)) });
+  }
+
   onEnd(result) {
+    if (this.plannedAtEnd) this.plannedAtEnd();
     this.emit({ event: 'finished', status: result.status });
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;

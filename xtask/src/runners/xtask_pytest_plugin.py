@@ -18,8 +18,11 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
+
+from xtask_pytest_outcomes import first_line
 
 # Isolation, templates and set-up accounting in every test process.
 pytest_plugins = ["xtask_pytest_setup"]
@@ -27,7 +30,7 @@ pytest_plugins = ["xtask_pytest_setup"]
 _spec = None
 _stream = None
 _labels = None
-_phases = {}
+_outcomes = None
 _session_start = time.time()
 _planned_sent = False
 _excluded = []
@@ -53,13 +56,16 @@ class _Stream:
 
 
 def pytest_configure(config):
-    global _spec, _stream
+    global _spec, _stream, _outcomes
     path = os.environ.get("XTASK_PLAN")
     if path:
         with open(path, encoding="utf-8") as handle:
             _spec = json.load(handle)
     events = os.environ.get("XTASK_EVENTS")
     if events and not _is_xdist_worker(config):
+        from xtask_pytest_outcomes import Outcomes
+
+        _outcomes = Outcomes()
         _stream = _Stream(events)
         _stream.emit(event="session", pid=os.getpid(), start=_session_start)
 
@@ -131,7 +137,7 @@ def pytest_collectreport(report):
     """A module that cannot be collected (syntax error, import error) has no test to report: say so,
     or its tests would be missing from a green run."""
     if _stream is not None and report.failed:
-        _stream.emit(event="collecterror", nodeid=report.nodeid, message=_first_line(report, last=True))
+        _stream.emit(event="collecterror", nodeid=report.nodeid, message=first_line(report, last=True))
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -140,6 +146,15 @@ def pytest_runtest_logstart(nodeid, location):
         started = time.perf_counter()
         _stream.emit(event="start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
         _cost["seconds"] += time.perf_counter() - started
+
+
+def pytest_ignore_collect(collection_path):
+    """The xtask's own crate (its fixture projects are Django projects too) and cargo's target dir
+    (the benchmark's generated projects) are never the project's tests (XTASK_IGNORE)."""
+    for directory in filter(None, os.environ.get("XTASK_IGNORE", "").split(os.pathsep)):
+        if collection_path == Path(directory) or Path(directory) in collection_path.parents:
+            return True
+    return None
 
 
 @pytest.hookimpl(trylast=True)
@@ -283,19 +298,6 @@ def _current_labels():
     return _labels if _labels is not None else (_read_labels() or {}).get("labels", {})
 
 
-def _first_line(report, last=False):
-    """The telling line of a report: its first `E` line (an assertion), or with `last` its final one
-    (the exception of a collection error)."""
-    if report.skipped and isinstance(report.longrepr, tuple):
-        return str(report.longrepr[2]).removeprefix("Skipped: ")
-    text = report.longreprtext or ""
-    lines = [line for line in text.splitlines() if line.strip()]
-    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-    if errors:
-        return errors[-1] if last else errors[0]
-    return lines[-1].strip() if lines else ""
-
-
 def _worker_of(report):
     gateway = getattr(getattr(report, "node", None), "gateway", None)
     return getattr(gateway, "id", None) or os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -312,64 +314,33 @@ def pytest_runtest_logreport(report):
 
 
 def _follow(report):
-    state = _phases.setdefault(
-        report.nodeid,
-        {"outcome": "passed", "message": None, "duration": 0.0, "reruns": 0, "rerun": False, "start": None},
-    )
-    state["duration"] += report.duration
-    start = getattr(report, "start", 0) or None
-    if state["start"] is None and start:
-        state["start"] = start
     setup = getattr(report, "xtask_setup", None)
     if setup:
         # Session fixtures (the test databases) set up on this test's way: set-up, not its duration.
-        state["duration"] -= setup["seconds"]
-        if setup["until"]:
-            state["start"] = max(state["start"] or 0, setup["until"])
         lane = f"{_worker_of(report)} set-up"
         for name, span_start, span_stop in setup["spans"]:
             _stream.emit(event="span", lane=lane, name=name, start=span_start, stop=span_stop)
-    if report.when == "???":
-        # pytest-xdist: the worker died while running this test. It ends here, as a crash.
-        _phases.pop(report.nodeid, None)
-        _emit_test(report, "crashed", state, _first_line(report), time.time())
-        return
-    if report.outcome == "rerun":
-        # pytest-rerunfailures: this attempt failed and the test runs again; remember, do not count it.
-        state["reruns"] += 1
-        state["rerun"] = True
-        state["message"] = "passed on a retry after: " + _first_line(report)
-    elif report.failed and state["outcome"] != "failed":
-        state["outcome"] = "failed"
-        prefix = "" if report.when == "call" else f"error in {report.when}: "
-        state["message"] = prefix + _first_line(report)
-    elif report.skipped and state["outcome"] == "passed":
-        state["outcome"] = "skipped"
-        state["message"] = _first_line(report)
-    # pytest reports a teardown phase for every test, even after a failed setup: the test ends there.
-    if report.when == "teardown":
-        if state["rerun"]:
-            state.update(outcome="passed", rerun=False)
-            return
-        del _phases[report.nodeid]
-        if state["reruns"] and state["outcome"] == "passed":
-            state["outcome"] = "flaky"
-        elif state["outcome"] == "passed":
-            state["message"] = None
-        _emit_test(report, state["outcome"], state, state["message"], getattr(report, "stop", 0) or time.time())
+    state = _outcomes.follow(report, setup)
+    if state is not None:
+        stop = getattr(report, "stop", 0) or time.time()
+        _emit_test(report, state, stop if state["outcome"] != "crashed" else time.time())
 
 
-def _emit_test(report, outcome, state, message, stop):
+def _emit_test(report, state, stop):
     _cost["tests"] += 1
     file, line, _ = report.location
+    failed = state["outcome"] not in ("passed", "skipped", "xfailed")
     _stream.emit(
         event="test",
         id=report.nodeid,
         suite=(_labels or {}).get(report.nodeid),
-        outcome=outcome,
+        outcome=state["outcome"],
         duration=round(max(state["duration"], 0.0), 6),
         worker=_worker_of(report),
-        message=message,
+        message=state["message"],
+        details=state["details"] if failed else None,
+        where=state["where"],
+        attempts=state["reruns"],
         file=file,
         line=(line or 0) + 1,
         start=state["start"] or stop - state["duration"],
@@ -387,5 +358,30 @@ def pytest_sessionfinish(session, exitstatus):
                 relaxed=_scheduler.relaxed,
                 forced=_scheduler.forced,
             )
-        _stream.emit(event="finished", exitstatus=int(exitstatus), cost=cost)
+        _stream.emit(event="finished", exitstatus=int(exitstatus), cost=cost, stopped=_stopped(session))
         _stream.close()
+
+
+_exit_reason = []
+
+
+def pytest_keyboard_interrupt(excinfo):
+    """pytest calls this for `pytest.exit(reason)` too: the reason is what the run must say."""
+    if isinstance(excinfo.value, pytest.exit.Exception):
+        _exit_reason.append(str(excinfo.value.msg))
+
+
+def _stopped(session):
+    """Why the session stopped before running every test, when it did: `-x`/`--maxfail`, or
+    `pytest.exit()` (in this process, or in a worker, as xdist reports it)."""
+    if _exit_reason:
+        return f"pytest.exit() stopped the session: {_exit_reason[0]}"
+    reason = session.shouldfail or session.shouldstop
+    dsession = session.config.pluginmanager.get_plugin("dsession")
+    reason = reason or getattr(dsession, "shouldstop", None)
+    if not reason:
+        return None
+    maxfail = getattr(session.config.option, "maxfail", 0)
+    if maxfail and "stopping after" in str(reason):
+        return "stopped after the first failure (-x)" if maxfail == 1 else f"stopped after {maxfail} failures (--maxfail)"
+    return str(reason) if isinstance(reason, str) else None

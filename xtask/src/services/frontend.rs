@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 use crate::config::Frontend;
 use crate::events::Event;
 use crate::exit::environment;
@@ -12,15 +14,26 @@ use crate::services::lock::FileLock;
 use crate::services::process::run_logged;
 use crate::services::{is_executable, is_root, which};
 
+/// In node_modules: it goes when they do.
 const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
-const BUILD_STAMP: &str = ".xtask-build-stamp";
 
 pub(crate) struct App<'a> {
     pub(crate) dir: PathBuf,
     pub(crate) config: &'a Frontend,
+    /// The build's stamp and the set-up lock: in `target/xtask/frontend`, never among the project's
+    /// own files.
+    state: PathBuf,
 }
 
-impl App<'_> {
+impl<'a> App<'a> {
+    pub(crate) fn new(root: &Path, config: &'a Frontend) -> App<'a> {
+        App { dir: root.join(&config.dir), config, state: crate::layout::project_dir(root).join("frontend") }
+    }
+
+    fn build_stamp(&self) -> PathBuf {
+        self.state.join("build-stamp")
+    }
+
     pub(crate) fn playwright(&self) -> PathBuf {
         self.dir.join("node_modules/.bin/playwright")
     }
@@ -45,16 +58,16 @@ impl App<'_> {
         format!("{:016x}", fnv1a(&bytes))
     }
 
-    fn stamped(&self, stamp: &str, hash: &str) -> bool {
-        fs::read_to_string(self.dir.join(stamp)).is_ok_and(|s| s.trim() == hash)
+    fn stamped(stamp: &Path, hash: &str) -> bool {
+        fs::read_to_string(stamp).is_ok_and(|s| s.trim() == hash)
     }
 
     pub(crate) fn modules_fresh(&self) -> bool {
-        self.stamped(MODULES_STAMP, &self.lock_hash()) && is_executable(&self.playwright())
+        Self::stamped(&self.dir.join(MODULES_STAMP), &self.lock_hash()) && is_executable(&self.playwright())
     }
 
     pub(crate) fn build_fresh(&self) -> bool {
-        self.stamped(BUILD_STAMP, &self.sources_hash())
+        Self::stamped(&self.build_stamp(), &self.sources_hash())
     }
 
     /// Installs node modules and rebuilds, each only when its inputs changed. Each input is hashed
@@ -65,18 +78,19 @@ impl App<'_> {
         }
         // One run installs and builds; another waits for it. Stamps are written last, so work an
         // interrupted run left half done is done again.
-        let _guard = FileLock::acquire(&self.dir.join(".xtask-setup.lock"), "setting up the frontend", emit)?;
+        fs::create_dir_all(&self.state).with_context(|| format!("cannot create {}", self.state.display()))?;
+        let _guard = FileLock::acquire(&self.state.join("setup.lock"), "setting up the frontend", emit)?;
         let lock = self.lock_hash();
-        if !(self.stamped(MODULES_STAMP, &lock) && is_executable(&self.playwright())) {
+        if !(Self::stamped(&self.dir.join(MODULES_STAMP), &lock) && is_executable(&self.playwright())) {
             emit(Event::Note(format!("installing node modules in {} (log: {})", self.dir.display(), log.display())));
             self.run(&self.config.install, log, "installing node modules")?;
             fs::write(self.dir.join(MODULES_STAMP), lock + "\n")?;
         }
         let sources = self.sources_hash();
-        if !self.stamped(BUILD_STAMP, &sources) {
+        if !Self::stamped(&self.build_stamp(), &sources) {
             emit(Event::Note(format!("building the frontend in {} (log: {})", self.dir.display(), log.display())));
             self.run(&self.config.build, log, "building the frontend")?;
-            fs::write(self.dir.join(BUILD_STAMP), sources + "\n")?;
+            fs::write(self.build_stamp(), sources + "\n")?;
         }
         Ok(())
     }
@@ -88,7 +102,10 @@ impl App<'_> {
         if let Some(parent) = log.parent() {
             fs::create_dir_all(parent)?;
         }
-        run_logged(duct::cmd(program, &argv[1..]).dir(&self.dir), log, what)
+        // npm and the build's own Node children keep their caches and scratch in a private temp dir,
+        // removed afterwards: nothing read from, or left in, a temp dir other users share.
+        let scratch = tempfile::Builder::new().prefix("xtask-node-").tempdir().context("cannot make a temp dir")?;
+        run_logged(duct::cmd(program, &argv[1..]).dir(&self.dir).env("TMPDIR", scratch.path()), log, what)
     }
 }
 

@@ -11,6 +11,7 @@ pub(crate) mod pyproject;
 pub(crate) mod python;
 pub(crate) mod rundir;
 pub(crate) mod sweep;
+pub(crate) mod venv_owner;
 
 use std::path::{Path, PathBuf};
 

@@ -71,9 +71,10 @@ pub(crate) struct Starting {
 }
 
 impl Starting {
-    pub(crate) fn spawn(run_id: &str, keep: bool, snapshot: Option<Snapshot>) -> Starting {
+    pub(crate) fn spawn(run_id: &str, keep: bool, snapshot: Option<Snapshot>, log_dir: &Path) -> Starting {
         let id = run_id.to_owned();
-        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep, snapshot));
+        let log_dir = log_dir.to_owned();
+        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep, snapshot, &log_dir));
         Starting { url: private_url(&server_dir(run_id)), thread: Some(thread) }
     }
 
@@ -108,6 +109,8 @@ pub(crate) struct PrivateServer {
     snapshot: Option<(Snapshot, PathBuf)>,
     /// How it started: from the kept cluster, or `initdb`.
     pub(crate) restored: bool,
+    /// Where its log is copied when it fails to start.
+    log_dir: PathBuf,
     /// Removes the directory as the last field to drop, once the server has stopped, unless kept.
     _made: TempDir,
 }
@@ -154,7 +157,14 @@ pub(crate) fn ensure_server_user(log: &Path, emit: &mut dyn FnMut(Event)) -> any
 }
 
 impl PrivateServer {
-    pub(crate) fn start(run_id: &str, keep: bool, snapshot: Option<Snapshot>) -> anyhow::Result<PrivateServer> {
+    /// Starts it; when that fails, its log is copied to `log_dir` first (the server's directory goes
+    /// with the failure), and the message names the copy.
+    pub(crate) fn start(
+        run_id: &str,
+        keep: bool,
+        snapshot: Option<Snapshot>,
+        log_dir: &Path,
+    ) -> anyhow::Result<PrivateServer> {
         let bindir = find_bindir().ok_or_else(|| {
             environment(
                 "PostgreSQL's initdb and postgres were not found (PATH, pg_config, /usr/lib/postgresql): \
@@ -175,8 +185,15 @@ impl PrivateServer {
         let dir = server_dir(run_id);
         let mut made = create_private_dir(&dir)?;
         made.disable_cleanup(keep);
-        let mut server =
-            PrivateServer { url: private_url(&dir), dir, server: None, snapshot: None, restored: false, _made: made };
+        let mut server = PrivateServer {
+            url: private_url(&dir),
+            dir,
+            server: None,
+            snapshot: None,
+            restored: false,
+            log_dir: log_dir.to_owned(),
+            _made: made,
+        };
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
@@ -216,11 +233,7 @@ impl PrivateServer {
             );
             let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
             if !status.success() {
-                return Err(environment(format!(
-                    "initdb failed ({status}): {} (log: {})",
-                    telling_line(&fs::read_to_string(&log).unwrap_or_default()),
-                    log.display()
-                )));
+                return Err(failed_start(&format!("initdb failed ({status})"), &log, &server.dir, log_dir));
             }
         }
 
@@ -290,11 +303,12 @@ impl PrivateServer {
             }
             let server = self.server.as_mut().expect("server was started");
             if let Some(exit) = server.try_wait()? {
-                return Err(environment(format!(
-                    "PostgreSQL exited during start-up ({exit}): {} (log: {})",
-                    telling_line(&fs::read_to_string(log).unwrap_or_default()),
-                    log.display()
-                )));
+                return Err(failed_start(
+                    &format!("PostgreSQL exited during start-up ({exit})"),
+                    log,
+                    &self.dir,
+                    &self.log_dir,
+                ));
             }
             if Instant::now() > deadline {
                 return Err(environment(format!("PostgreSQL did not become ready in 30 s (log: {})", log.display())));
@@ -312,6 +326,26 @@ impl Drop for PrivateServer {
         // Stop first (fast shutdown), then the directory can go (`_made`).
         drop(self.server.take());
     }
+}
+
+/// The error of a server that did not start: its telling line (or, when the disk is full, which
+/// disk), and its log, copied out of the server's directory, which goes with the failure.
+fn failed_start(what: &str, log: &Path, dir: &Path, log_dir: &Path) -> anyhow::Error {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let kept = log_dir.join("postgres.log");
+    let shown = match fs::create_dir_all(log_dir).and_then(|()| fs::copy(log, &kept)) {
+        Ok(_) => kept,
+        Err(_) => log.to_owned(),
+    };
+    let cause = if text.contains("No space left on device") {
+        format!(
+            "no space left on the disk of {}: free some, or point TMPDIR at a disk with room",
+            dir.parent().unwrap_or(dir).display()
+        )
+    } else {
+        telling_line(&text)
+    };
+    environment(format!("{what}: {cause} (log: {})", shown.display()))
 }
 
 /// `15` of `postgres (PostgreSQL) 15.18`: what a data directory's PG_VERSION must say.

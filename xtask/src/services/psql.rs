@@ -27,12 +27,21 @@ impl ExternalServer {
                  postgresql://user@localhost:5432/postgres",
             ));
         }
-        psql(url, "SELECT 1").map_err(|error| {
-            environment(format!(
-                "cannot reach PostgreSQL at {}: {error}: start it or fix --db-url / DATABASE_URL",
+        let role = psql(url, "SELECT current_user, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            .map_err(|error| {
+                environment(format!(
+                    "cannot reach PostgreSQL at {}: {error}: start it or fix --db-url / DATABASE_URL",
+                    describe(url)
+                ))
+            })?;
+        // Every test database is created by this role: without the privilege, every test would fail.
+        if let Some((user, "f")) = role.trim().split_once('|') {
+            return Err(environment(format!(
+                "the role `{user}` of --db-url / DATABASE_URL ({}) may not create databases, and the tests need \
+                 to: grant it (ALTER ROLE {user} CREATEDB) or name a role that may",
                 describe(url)
-            ))
-        })?;
+            )));
+        }
         // The prefix goes into a query: only the characters of names the xtask makes.
         if !is_safe_name(prefix) {
             return Err(crate::exit::usage(format!("`{prefix}` cannot prefix database names: [a-z0-9_] only")));

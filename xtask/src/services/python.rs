@@ -14,9 +14,8 @@ use crate::exit::{environment, usage};
 use crate::services::lock::FileLock;
 use crate::services::process::run_logged;
 use crate::services::pyproject::Pyproject;
+use crate::services::venv_owner::{mark_ours, ownership, Ownership, STAMP};
 use crate::services::{fnv1a, which};
-
-const STAMP: &str = ".xtask-requirements";
 
 /// What the shipped plugin and the run model need, installed into every managed environment whatever
 /// the project's own requirements say (a project's own pin inside these ranges is respected).
@@ -41,6 +40,9 @@ pub(crate) struct Venv {
     pub(crate) dir: PathBuf,
     pub(crate) source: Source,
     base_python: String,
+    /// The lock a second set-up waits on: in the project's `target/xtask`, never beside the project's
+    /// own files.
+    lock: PathBuf,
 }
 
 impl Venv {
@@ -59,16 +61,26 @@ impl Venv {
             (None, Some(files)) => Source::Requirements(files.paths().iter().map(|p| backend.join(p)).collect()),
             (None, None) => Source::Requirements(vec![backend.join("requirements.txt")]),
         };
-        Venv { dir: backend.join(&config.backend.venv), source, base_python: config.backend.base_python.clone() }
+        Venv::new(root, &backend, source, &config.backend.venv, &config.backend.base_python)
     }
 
     /// A virtualenv at `backend/venv`, made by `base_python` from `source` (`init`, before any config).
-    pub(crate) fn new(backend: &Path, source: Source, venv: &Path, base_python: &str) -> Venv {
-        Venv { dir: backend.join(venv), source, base_python: base_python.to_owned() }
+    pub(crate) fn new(root: &Path, backend: &Path, source: Source, venv: &Path, base_python: &str) -> Venv {
+        let dir = backend.join(venv);
+        let lock = crate::layout::project_dir(root)
+            .join("setup")
+            .join(format!("venv-{:016x}.lock", fnv1a(dir.display().to_string().as_bytes())));
+        Venv { dir, source, base_python: base_python.to_owned(), lock }
     }
 
     pub(crate) fn python(&self) -> PathBuf {
         self.dir.join("bin").join("python")
+    }
+
+    fn has_pip(&self) -> bool {
+        let Ok(sh) = xshell::Shell::new() else { return false };
+        let python = self.python();
+        xshell::cmd!(sh, "{python} -c 'import pip'").quiet().ignore_stdout().ignore_stderr().run().is_ok()
     }
 
     /// The files the environment is made from, for messages.
@@ -84,6 +96,7 @@ impl Venv {
     }
 
     pub(crate) fn state(&self) -> anyhow::Result<VenvState> {
+        ownership(&self.dir)?;
         Ok(self.state_for(&self.inputs_hash()?))
     }
 
@@ -151,17 +164,17 @@ impl Venv {
     /// Creates or refreshes the virtualenv; does nothing when it is fresh (unless `force`). Whether
     /// it installed anything.
     pub(crate) fn ensure(&self, force: bool, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<bool> {
+        ownership(&self.dir)?;
         // The hash of what is about to be installed is the one stamped afterwards.
         let hash = self.inputs_hash()?;
         if self.state_for(&hash) == VenvState::Fresh && !force {
             return Ok(false);
         }
         // One run sets it up; another waits, then finds it fresh.
-        let lock_path = self.dir.with_file_name(format!(
-            "{}.lock",
-            self.dir.file_name().map_or_else(|| ".venv".into(), |n| n.to_string_lossy())
-        ));
-        let _lock = FileLock::acquire(&lock_path, &format!("setting up {}", self.dir.display()), emit)?;
+        if let Some(parent) = self.lock.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let _lock = FileLock::acquire(&self.lock, &format!("setting up {}", self.dir.display()), emit)?;
         let state = self.state_for(&hash);
         if state == VenvState::Fresh && !force {
             // Another run made it while this one waited.
@@ -177,11 +190,19 @@ impl Venv {
             ))
         })?;
         let tool = if uv.is_some() { "uv" } else { "pip" };
+        // Checked again under the lock, just before anything is done to the directory.
+        let ownership = ownership(&self.dir)?;
+        let remake = (state == VenvState::Missing || force) && ownership != Ownership::Theirs;
         emit(Event::Note(format!(
-            "{} {} with {tool} from {} (log: {})",
-            if state == VenvState::Missing || force { "creating" } else { "updating" },
+            "{} {} with {tool} from {}{} (log: {})",
+            if remake { "creating" } else { "updating" },
             self.dir.display(),
             self.describe_source(),
+            if ownership == Ownership::Theirs {
+                " (a virtualenv the xtask did not make: installed into, never removed)"
+            } else {
+                ""
+            },
             log.display()
         )));
         if let Some(parent) = log.parent() {
@@ -191,34 +212,38 @@ impl Venv {
         let _ = fs::remove_file(self.dir.join(STAMP));
         // What pip and ensurepip leave in the temp dir goes with this directory, removed on drop.
         let scratch = tempfile::Builder::new()
-            .prefix(".xtask-setup-")
-            .tempdir_in(self.dir.parent().unwrap_or(Path::new(".")))
-            .context("cannot make a scratch directory beside the virtualenv")?;
-        self.install(state, force, &uv, &base, &arguments, scratch.path(), log)?;
+            .prefix("scratch-")
+            .tempdir_in(self.lock.parent().unwrap_or(Path::new(".")))
+            .context("cannot make a scratch directory in target/xtask/setup")?;
+        self.install(remake, &uv, &base, &arguments, scratch.path(), log)?;
         drop(scratch);
         fs::write(self.dir.join(STAMP), hash + "\n")
             .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(true)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn install(
         &self,
-        state: VenvState,
-        force: bool,
+        remake: bool,
         uv: &Option<PathBuf>,
         base: &Path,
         arguments: &[String],
         scratch: &Path,
         log: &Path,
     ) -> anyhow::Result<()> {
-        if state == VenvState::Missing || force {
+        if remake {
+            // Absent, empty, or made by the xtask (its marker): `ownership` said so under the lock.
             let _ = fs::remove_dir_all(&self.dir);
             let create = match uv {
                 Some(uv) => duct::cmd!(uv, "venv", "--seed", "--python", base, &self.dir),
                 None => duct::cmd!(base, "-m", "venv", &self.dir),
             };
             run_logged(create.env("TMPDIR", scratch), log, "creating the virtualenv")?;
+            mark_ours(&self.dir)?;
+        } else if uv.is_none() && !self.has_pip() {
+            // Someone else's virtualenv (or one cut short) without pip: pip is put in, nothing removed.
+            let python = self.python();
+            run_logged(duct::cmd!(python, "-m", "ensurepip").env("TMPDIR", scratch), log, "installing pip")?;
         }
         let mut args: Vec<std::ffi::OsString> = match uv {
             Some(_) => vec!["pip".into(), "install".into(), "--python".into(), self.python().into()],
@@ -299,11 +324,13 @@ mod tests {
              [dependency-groups]\ntest = [\"pytest\", {include-group = \"db\"}]\ndb = [\"psycopg[binary]\"]\n",
         )
         .unwrap();
-        let venv = Venv {
-            dir: dir.path().join(".venv"),
-            source: Source::Pyproject { dir: dir.path().to_owned(), groups: vec!["test".into()], extras: vec![] },
-            base_python: "python3".into(),
-        };
+        let venv = Venv::new(
+            dir.path(),
+            dir.path(),
+            Source::Pyproject { dir: dir.path().to_owned(), groups: vec!["test".into()], extras: vec![] },
+            Path::new(".venv"),
+            "python3",
+        );
         let words = venv.install_arguments().unwrap();
         assert_eq!(&words[..2], ["-e".to_owned(), dir.path().display().to_string()]);
         assert_eq!(&words[2..4], ["pytest", "psycopg[binary]"]);
@@ -321,11 +348,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("base.txt"), "Django\n").unwrap();
         fs::write(dir.path().join("test.txt"), "pytest\n").unwrap();
-        let venv = Venv {
-            dir: dir.path().join(".venv"),
-            source: Source::Requirements(vec![dir.path().join("base.txt"), dir.path().join("test.txt")]),
-            base_python: "python3".into(),
-        };
+        let venv = Venv::new(
+            dir.path(),
+            dir.path(),
+            Source::Requirements(vec![dir.path().join("base.txt"), dir.path().join("test.txt")]),
+            Path::new(".venv"),
+            "python3",
+        );
         let words = venv.install_arguments().unwrap();
         assert_eq!(words.iter().filter(|w| *w == "-r").count(), 2);
         let before = venv.inputs_hash().unwrap();

@@ -188,7 +188,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
     }
     checks.extend(template_checks(ctx));
     if let Some(config) = &ctx.config.frontend {
-        let app = App { dir: ctx.root.join(&config.dir), config };
+        let app = App::new(&ctx.root, config);
         checks.push(match which("node") {
             Some(node) => check("node", Ok, format!("{} ({})", version_of(&node, "--version"), node.display()), None),
             None => check(

@@ -40,7 +40,7 @@ impl flags::Setup {
         postgres::ensure_server_user(&log, &mut |event| reporter.handle(&event))?;
         if let Some(config) = &ctx.config.frontend {
             let logs = crate::layout::project_dir(&ctx.root);
-            let app = App { dir: ctx.root.join(&config.dir), config };
+            let app = App::new(&ctx.root, config);
             app.prepare(&logs.join("frontend.log"), &mut |event| reporter.handle(&event))?;
             let browser = frontend::ensure_browser(&logs.join("browser.log"), &mut |event| reporter.handle(&event))?;
             reporter.handle(&Event::Note(format!(

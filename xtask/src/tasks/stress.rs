@@ -63,8 +63,8 @@ pub(crate) fn verdicts(outcomes: &BTreeMap<String, Vec<(usize, Outcome)>>) -> (V
     let mut always_failing = Vec::new();
     for (id, runs) in outcomes {
         let failed_in: Vec<usize> =
-            runs.iter().filter(|(_, o)| matches!(o, Outcome::Failed | Outcome::Flaky)).map(|(run, _)| *run).collect();
-        let hard_failures = runs.iter().filter(|(_, o)| *o == Outcome::Failed).count();
+            runs.iter().filter(|(_, o)| o.is_failure() || *o == Outcome::Flaky).map(|(run, _)| *run).collect();
+        let hard_failures = runs.iter().filter(|(_, o)| o.is_failure()).count();
         if hard_failures == runs.len() {
             always_failing.push(id.clone());
         } else if !failed_in.is_empty() {

@@ -70,7 +70,12 @@ impl Steps<'_> {
                 let reporter = &mut *self.reporter;
                 postgres::ensure_server_user(&self.log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
                 let snapshot = crate::services::pg_snapshot::Snapshot::of(&ctx.root);
-                Some(Database::Starting(Starting::spawn(run_dir.run_id(), self.args.keep_artifacts, Some(snapshot))))
+                Some(Database::Starting(Starting::spawn(
+                    run_dir.run_id(),
+                    self.args.keep_artifacts,
+                    Some(snapshot),
+                    self.log_dir,
+                )))
             }
         })
     }

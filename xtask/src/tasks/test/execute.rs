@@ -167,7 +167,7 @@ impl Session<'_> {
         }
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
-        let complete = plan.shard.is_none() && self.args.passthrough.is_empty();
+        let complete = plan.shard.is_none() && !self.args.narrowed();
         // A run cut short measured nothing worth keeping.
         if !signals::interrupted() {
             match Durations::record(&self.ctx.root, &results, complete, engines_seen) {

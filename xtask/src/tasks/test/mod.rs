@@ -74,6 +74,8 @@ pub(crate) struct Session<'a> {
     database_text: String,
     /// Whether the run may stop its private server once the settings say they do not use it.
     database_auto: bool,
+    /// `XTASK_IGNORE`: what no collection may enter.
+    ignore: String,
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
@@ -92,6 +94,7 @@ impl<'a> Session<'a> {
         let chosen = plan::resolve(&ctx.config, &selection)?;
         let behaviour = ctx.config.behaviour(args.profile.as_deref())?;
         let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
+        let wants_pytest = selection == Selection::All || chosen.iter().any(|suite| suite.kind == SuiteKind::Pytest);
         let mut reporter = open_reporter(ctx, &args, &behaviour);
         let run_id = plan::new_run_id();
         if !args.dry_run {
@@ -110,14 +113,9 @@ impl<'a> Session<'a> {
             Plan::assumed_plugins()
         };
         let backend_dir = ctx.config.backend_dir(&ctx.root);
-        let app = ctx
-            .config
-            .frontend
-            .as_ref()
-            .filter(|_| wants_e2e)
-            .map(|config| App { dir: ctx.root.join(&config.dir), config });
+        let app = ctx.config.frontend.as_ref().filter(|_| wants_e2e).map(|config| App::new(&ctx.root, config));
         let listing = match &app {
-            Some(app) => Some(steps.frontend(app, run_dir.layout())?),
+            Some(app) => Some(steps.frontend(app, run_dir.layout(), wants_pytest)?),
             None => None,
         };
 
@@ -143,6 +141,7 @@ impl<'a> Session<'a> {
             database_auto: ctx.config.backend.database.is_none() && args.db_url.is_none(),
             database_url,
             database_text,
+            ignore: pytest::own_dirs(),
             began,
             setup_spans: spans,
             database_began: matches!(database, Some(Database::Starting(_))).then(crate::events::now),
@@ -178,6 +177,7 @@ impl<'a> Session<'a> {
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
             fresh_db: self.args.fresh_db,
             private_database: matches!(self.database, Some(Database::Private(_) | Database::Starting(_))),
+            ignore: &self.ignore,
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),

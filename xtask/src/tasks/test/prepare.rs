@@ -20,6 +20,7 @@ pub(super) fn open_reporter(ctx: &Ctx, args: &RunArgs, behaviour: &Behaviour) ->
         root: ctx.root.clone(),
         reports: behaviour.junit.then(|| crate::layout::reports_dir(&ctx.root)),
         github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from),
     };
     Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs)
 }
@@ -104,7 +105,7 @@ impl Steps<'_> {
 
     /// The frontend: modules and build when their inputs changed, a browser; the test listing only
     /// when a shard or the dry run needs it before the run (the run itself tells its tests).
-    pub(super) fn frontend(&mut self, app: &App, layout: &RunLayout) -> anyhow::Result<Listing> {
+    pub(super) fn frontend(&mut self, app: &App, layout: &RunLayout, pytest_runs: bool) -> anyhow::Result<Listing> {
         let browser = if self.args.dry_run {
             for (fresh, would) in
                 [(app.modules_fresh(), "install the node modules"), (app.build_fresh(), "build the frontend")]
@@ -134,7 +135,8 @@ impl Steps<'_> {
                 &reporter_path,
                 layout.e2e_listing(),
                 self.log_dir.join("e2e-list.log"),
-                &self.args.passthrough,
+                &layout.scratch(),
+                &self.args.for_playwright(pytest_runs),
             )?)
         } else {
             None
