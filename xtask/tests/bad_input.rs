@@ -156,6 +156,16 @@ fn configuration_errors_exit_2_with_file_line_and_column() {
             "[backend] dir = \"server\" is not a directory",
         ),
         case(
+            "a suite's timeout of 0 (no limit at all)",
+            |p| toml(p, "max_workers = 2", "max_workers = 2\ntimeout = 0"),
+            "xtask.toml:17:11: timeout = 0 is not between 1 and 86400 seconds",
+        ),
+        case(
+            "a profile's timeout of 0",
+            |p| p.edit("xtask.toml", |t| t + "\n[profile.quick]\ntimeout = 0\n"),
+            "[profile.quick] timeout = 0 is not between 1 and 86400 seconds",
+        ),
+        case(
             "a settings module that does not exist",
             |p| toml(p, "settings = \"mini.settings\"", "settings = \"nowhere.settings\""),
             "the settings module `nowhere.settings` cannot be imported",
@@ -210,10 +220,17 @@ fn usage_errors_exit_2_and_never_echo_a_password() {
             None,
         ),
         case(
+            "a bad -k after --",
+            &["test", "fast", "--", "-k", "not"],
+            &[],
+            "pytest refused its arguments: wrong expression passed to '-k': not: it ends where a name was expected",
+            None,
+        ),
+        case(
             "a bad -m after --",
             &["test", "fast", "--", "-m", "fast and ("],
             &[],
-            "after -- is not a pytest marker expression",
+            "pytest refused its arguments: wrong expression passed to '-m': fast and (",
             None,
         ),
     ]);
@@ -339,6 +356,49 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
             never: None,
         },
         Case {
+            name: "-x stops after the first failure, and says so",
+            prepare: none,
+            args: &["test", "fast", "--workers", "1", "--", "-x"],
+            env: &[("FIXTURE_FAIL", "1")],
+            code: 1,
+            says: "stopped after the first failure (-x): 2 of 11 planned test(s) not run",
+            never: Some("crashed worker"),
+        },
+        Case {
+            name: "pytest.exit() in a fixture is quoted",
+            prepare: |p| {
+                test_file(p, "test_exit.py", "import pytest\n\n\n@pytest.fixture\ndef bye():\n    pytest.exit('bye from a fixture')\n\n\n@pytest.mark.fast\ndef test_bye(bye):\n    pass\n")
+            },
+            args: &["test", "fast", "--workers", "1"],
+            env: &[],
+            code: 1,
+            says: "pytest.exit() stopped the session: bye from a fixture",
+            never: None,
+        },
+        Case {
+            name: "a module that cannot be collected gets one status",
+            prepare: |p| test_file(p, "test_broken.py", "def test_broken(:\n    pass\n"),
+            args: &["test", "fast", "--workers", "2"],
+            env: &[],
+            code: 1,
+            says: "fast: ERROR",
+            never: Some("fast: passed"),
+        },
+        Case {
+            name: "ids with control characters are written out",
+            prepare: |p| {
+                p.edit("backend/pytest.ini", |t| {
+                    t + "disable_test_id_escaping_and_forfeit_all_rights_to_community_support = True\n"
+                });
+                test_file(p, "test_ids.py", "import pytest\n\n\n@pytest.mark.fast\n@pytest.mark.parametrize('x', [1], ids=['a\\x1b[2Jb\\nc'])\ndef test_id(x):\n    assert x == 2, 'bell\\x07 here'\n")
+            },
+            args: &["test", "fast"],
+            env: &[],
+            code: 1,
+            says: "tests/test_ids.py::test_id[a\\x1b[2Jb\\nc]",
+            never: Some("\u{1b}[2J"),
+        },
+        Case {
             name: "a test dropped by a hook",
             prepare: |p| {
                 p.edit("backend/conftest.py", |t| t + "\n\ndef pytest_runtest_protocol(item, nextitem):\n    return item.name == 'test_plain_one' or None\n")
@@ -350,4 +410,23 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
             never: None,
         },
     ]);
+}
+
+#[test]
+fn a_role_that_may_not_create_databases_is_one_line_and_exit_3_before_any_test() {
+    let server = common::TestServer::start();
+    server.psql("CREATE ROLE tester LOGIN NOCREATEDB").unwrap();
+    let url = server.url().replace("postgresql://postgres@", "postgresql://tester@");
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let run =
+        Run::from(project.xtask(&["test-all", "--db-url", &url]).env("FIXTURE_OUT", out.path()).output().unwrap());
+    assert_eq!(run.code, 3, "{}", run.explain());
+    let first = run.stderr.lines().find(|l| !l.starts_with("note:")).unwrap_or("");
+    assert!(
+        first.contains("the role `tester` of --db-url / DATABASE_URL") && first.contains("may not create databases"),
+        "{first}"
+    );
+    assert!(first.contains("ALTER ROLE tester CREATEDB"), "{first}");
+    assert!(std::fs::read_dir(out.path()).unwrap().next().is_none(), "a test process started");
 }

@@ -51,11 +51,47 @@ fn a_test_that_passes_on_retry_is_reported_flaky() {
     let project = web();
     let result = run(&project, &["test", "e2e", "--", "--retries", "1"], &[("FIXTURE_FLAKY", "1")]);
     assert_eq!(result.code, 0, "{}", result.explain());
-    let line = result.stdout.lines().find(|l| l.starts_with("e2e ")).unwrap();
-    let flaky: u64 = line.split_whitespace().nth(5).unwrap().parse().unwrap();
-    assert_eq!(flaky, 1, "{}", result.stdout);
+    assert_eq!(result.cell("e2e", "flaky"), 1, "{}", result.stdout);
+    assert_eq!(result.cell("e2e", "passed"), 6, "counted once, as flaky: {}", result.stdout);
     assert!(result.stdout.contains("FLAKY e2e tests/pages.spec.mjs › flaky on request"), "{}", result.stdout);
     assert!(result.stdout.contains("1 test(s) passed only on a retry"), "{}", result.stdout);
+}
+
+#[test]
+fn a_global_setup_that_throws_is_an_error_of_the_suite_not_an_empty_one() {
+    let project = web();
+    let frontend = project.path().join("frontend");
+    std::fs::write(
+        frontend.join("global-setup.mjs"),
+        "export default async function () {\n  if (process.env.FIXTURE_SEED_FAILS === '1') \
+         throw new Error('the seed data could not be loaded');\n}\n",
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(frontend.join("playwright.config.mjs")).unwrap();
+    let config = config.replace("testDir: './tests',", "testDir: './tests',\n  globalSetup: './global-setup.mjs',");
+    std::fs::write(frontend.join("playwright.config.mjs"), config).unwrap();
+    let broken = [("FIXTURE_SEED_FAILS", "1")];
+    let check = |result: &Run| {
+        assert_eq!(result.code, 1, "{}", result.explain());
+        assert!(!result.stdout.contains("NO TESTS") && !result.stdout.contains("no tests"), "{}", result.stdout);
+        assert!(!result.explain().contains("check its marker"), "{}", result.explain());
+        assert!(!result.explain().contains("event stream"), "{}", result.explain());
+        assert!(
+            result.stdout.contains("playwright failed outside any test: Error: the seed data could not be loaded"),
+            "the cause, quoted: {}",
+            result.explain()
+        );
+        assert_eq!(result.cell("e2e", "passed"), 0, "{}", result.stdout);
+    };
+
+    // The first run, with nothing recorded: an error, not an empty suite.
+    check(&run(&project, &["test-e2e"], &broken));
+    // After a complete run, the 7 tests it ran are counted as planned and not reported.
+    let green = run(&project, &["test-e2e"], &[]);
+    assert_eq!(green.code, 0, "{}", green.explain());
+    let again = run(&project, &["test-e2e"], &broken);
+    check(&again);
+    assert!(again.stdout.contains("reconciled: 0 of 7 planned tests reported an outcome"), "{}", again.stdout);
 }
 
 #[test]

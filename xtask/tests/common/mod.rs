@@ -133,7 +133,7 @@ impl Project {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
@@ -174,16 +174,29 @@ impl Run {
             .to_owned()
     }
 
-    /// The row of a suite in the summary table: (tests, passed, failed, skipped, workers); the flaky
-    /// column between skipped and workers is left out.
+    /// The row of a suite in the summary table: (tests, passed, failed, skipped, workers); the
+    /// errors and flaky columns are read by `cell`.
     pub fn row(&self, suite: &str) -> (u64, u64, u64, u64, u64) {
+        let cell = |name: &str| self.cell(suite, name);
+        (cell("tests"), cell("passed"), cell("failed"), cell("skipped"), cell("workers"))
+    }
+
+    /// One number of a suite's row in the summary table, by its column's name.
+    pub fn cell(&self, suite: &str, column: &str) -> u64 {
+        let header = self
+            .stdout
+            .lines()
+            .find(|line| line.starts_with("suite ") && line.contains(" tests "))
+            .unwrap_or_else(|| panic!("no summary table in:\n{}", self.stdout));
+        let at =
+            header.split_whitespace().position(|name| name == column).unwrap_or_else(|| panic!("no column {column}"));
         let line = self
             .stdout
             .lines()
             .find(|line| line.split_whitespace().next() == Some(suite) && line.ends_with(|c: char| c.is_alphabetic()))
             .unwrap_or_else(|| panic!("no summary row for {suite} in:\n{}", self.stdout));
-        let numbers: Vec<u64> = line.split_whitespace().skip(1).take(6).map(|n| n.parse().unwrap()).collect();
-        (numbers[0], numbers[1], numbers[2], numbers[3], numbers[5])
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        cells[at].parse().unwrap_or_else(|_| panic!("{column} of {suite} is not a number: {line}"))
     }
 
     pub fn explain(&self) -> String {
