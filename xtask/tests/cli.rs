@@ -13,9 +13,17 @@ use common::{backend_python, leftovers, leftovers_in, send_signal, Project, Test
 fn help_lists_every_task_and_the_exit_codes() {
     let run = Project::copy_of("mini").run(&["--help"]);
     assert_eq!(run.code, 0);
-    for word in ["test-all", "test-unit", "test-postgres", "setup", "doctor", "Exit codes", "130", "interrupted"] {
+    // The shortcuts are those of the xtask.toml at hand (mini's: fast, db), and no other.
+    for word in ["test-all", "test-fast", "test-db", "setup", "doctor", "Exit codes", "130", "interrupted"] {
         assert!(run.stdout.contains(word), "--help lacks {word}:\n{}", run.stdout);
     }
+    for word in ["test-unit", "test-api", "test-e2e"] {
+        assert!(!run.stdout.contains(word), "--help names {word}, a suite mini has not:\n{}", run.stdout);
+    }
+    let shortcut = Project::copy_of("mini").run(&["test-fast", "--dry-run"]);
+    assert_eq!(shortcut.code, 0, "{}", shortcut.explain());
+    let other = Project::copy_of("mini").run(&["test-unit"]);
+    assert_eq!(other.code, 2, "{}", other.explain());
 }
 
 #[test]

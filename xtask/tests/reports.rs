@@ -15,7 +15,14 @@ fn run(project: &Project, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Ru
     Run::from(command.output().unwrap())
 }
 
-/// Test names per suite in the JUnit files of the last run with the ci profile.
+/// The value of attribute `name` on an XML start tag's line (`<testcase name="x" ...`).
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let needle = format!(" {name}=\"");
+    let at = tag.find(&needle)? + needle.len();
+    tag[at..].split('"').next()
+}
+
+/// Test ids (`classname::name`) per suite in the JUnit files of the last run with the ci profile.
 fn junit_tests(project: &Project) -> BTreeMap<String, Vec<String>> {
     let dir = project.path().join("target/xtask/reports");
     let mut tests = BTreeMap::new();
@@ -25,10 +32,8 @@ fn junit_tests(project: &Project) -> BTreeMap<String, Vec<String>> {
             let text = std::fs::read_to_string(&path).unwrap();
             let names: Vec<String> = text
                 .lines()
-                .filter_map(|line| line.trim().strip_prefix("<testcase "))
-                .filter_map(|line| {
-                    line.split(" name=\"").nth(1).and_then(|rest| rest.split('"').next()).map(str::to_owned)
-                })
+                .filter_map(|line| line.trim().strip_prefix("<testcase"))
+                .map(|tag| format!("{}::{}", attribute(tag, "classname").unwrap(), attribute(tag, "name").unwrap()))
                 .collect();
             tests.insert(path.file_stem().unwrap().to_string_lossy().into_owned(), names);
         }
@@ -102,7 +107,10 @@ fn a_test_passing_on_retry_is_flaky_in_the_summary_and_in_junit() {
     assert!(result.stdout.contains("1 test(s) passed only on a retry"), "{}", result.stdout);
     let junit = std::fs::read_to_string(project.path().join("target/xtask/reports/fast.xml")).unwrap();
     let case = junit.split("<testcase ").find(|case| case.contains("test_flaky_on_request")).unwrap();
-    assert!(case.contains(r#"<property name="flaky" value="true"/>"#), "{case}");
+    // Passed on its retry: a passing test case carrying the failed attempt, as Surefire writes it.
+    assert!(!case.contains("<failure"), "{case}");
+    assert!(case.contains(r#"<flakyFailure message="AssertionError: deliberately flaky: call 1">"#), "{case}");
+    assert!(case.contains("tests/test_fast.py:32: AssertionError</flakyFailure>"), "{case}");
 }
 
 #[test]
@@ -121,15 +129,27 @@ fn ci_profile_writes_junit_summary_and_github_annotations() {
     assert_eq!(result.code, 1, "{}", result.explain());
     let reports = project.path().join("target/xtask/reports");
     let junit = std::fs::read_to_string(reports.join("fast.xml")).unwrap();
-    assert!(junit.contains(r#"<testsuite name="fast" tests="11" failures="1" errors="0" skipped="1""#), "{junit}");
-    assert!(junit.contains(r#"file="backend/tests/test_fast.py""#), "{junit}");
+    let suite = junit.lines().find_map(|line| line.trim().strip_prefix("<testsuite ")).expect("a testsuite");
+    for (name, value) in [("name", "fast"), ("tests", "11"), ("failures", "1"), ("errors", "0"), ("skipped", "1")] {
+        assert_eq!(attribute(&format!(" {suite}"), name), Some(value), "{name} of {suite}");
+    }
+    let failing = junit.split("<testcase ").find(|case| case.contains("test_fails_on_request")).unwrap();
+    assert!(failing.contains(r#"classname="tests.test_fast""#), "{failing}");
+    assert!(failing.contains(r#"file="backend/tests/test_fast.py""#), "{failing}");
+    // What a person needs to fix it: the message, the traceback with the failing line, where.
+    assert!(failing.contains(r#"<failure message="AssertionError: deliberate failure requested by FIXTURE_FAIL""#));
+    assert!(failing.contains("&gt;       assert os.environ.get("), "{failing}");
+    assert!(failing.contains("at tests/test_fast.py:14</failure>"), "{failing}");
+    assert!(!failing.contains("[gw"), "no xdist worker header in the details: {failing}");
     let markdown = std::fs::read_to_string(reports.join("summary.md")).unwrap();
-    assert!(markdown.contains("| fast | 11 | 9 | 1 | 1 | 0 |"), "{markdown}");
+    assert!(markdown.contains("| fast | 11 | 9 | 1 | 0 | 1 | 0 |"), "{markdown}");
+    assert!(markdown.contains("<details>"), "the failure's traceback folds away: {markdown}");
     assert_eq!(std::fs::read_to_string(step_summary.path()).unwrap(), markdown, "the step summary gets the same text");
     let annotation = result.stdout.lines().find(|line| line.starts_with("::error ")).expect("an annotation");
     assert!(annotation.starts_with("::error file=backend/tests/test_fast.py,line="), "{annotation}");
     assert!(annotation.contains("title=fast tests/test_fast.py%3A%3Atest_fails_on_request::"), "{annotation}");
-    assert!(annotation.ends_with("AssertionError: deliberate failure requested by FIXTURE_FAIL"), "{annotation}");
+    let message = annotation.split_once("test_fails_on_request::").unwrap().1;
+    assert!(message.starts_with("AssertionError: deliberate failure requested by FIXTURE_FAIL%0A"), "{annotation}");
     assert!(result.stdout.contains(&format!("reports: {}", reports.display())), "{}", result.stdout);
 }
 
@@ -155,4 +175,106 @@ fn durations_are_recorded_and_balance_the_next_shards() {
     let dry = run(&project, &["test", "fast", "--dry-run"], &[]);
     assert!(dry.stdout.contains("s of recorded work"), "{}", dry.stdout);
     assert!(Path::new(&project.path().join("target/xtask/history.json")).exists());
+}
+
+#[test]
+fn each_run_replaces_the_last_runs_reports_whole() {
+    let project = Project::copy_of("mini");
+    assert_eq!(run(&project, &["test-all", "--profile", "ci"], &[]).code, 0);
+    let reports = project.path().join("target/xtask/reports");
+    assert!(reports.join("db.xml").exists() && reports.join("unassigned.xml").exists());
+    assert_eq!(run(&project, &["test", "fast", "--profile", "ci"], &[]).code, 0);
+    let mut files: Vec<String> =
+        std::fs::read_dir(&reports).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files, ["fast.xml", "summary.md", "timeline.html", "trace.json"], "an earlier run's report stayed");
+}
+
+/// `xmlschema` (PyPI), installed once per target dir beside the tests: the validator of the JUnit test.
+fn xmlschema_path() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xmlschema");
+    if !dir.join("xmlschema").is_dir() {
+        let staging = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let status = std::process::Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
+            .arg(staging.path())
+            .arg("xmlschema>=3,<5")
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip could not install xmlschema");
+        // Another test process may have won the race: either copy is complete.
+        let _ = std::fs::rename(staging.keep(), &dir);
+    }
+    dir
+}
+
+#[test]
+fn junit_of_every_outcome_validates_against_the_surefire_shape_and_carries_each_message() {
+    let project = Project::copy_of("mini");
+    // Beside the fixture's failing, skipped and flaky tests: an error in set-up and an expected failure.
+    std::fs::write(
+        project.path().join("backend/tests/test_shapes.py"),
+        r#"import pytest
+
+pytestmark = pytest.mark.fast
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture broke on purpose")
+
+
+def test_errors_in_setup(broken):
+    pass
+
+
+@pytest.mark.xfail(reason="known bug 12")
+def test_expected_failure():
+    assert 1 == 2
+"#,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let result = run(
+        &project,
+        &["test-fast", "--retries", "1", "--profile", "ci"],
+        &[("FIXTURE_FAIL", "1".as_ref()), ("FIXTURE_FLAKY", "first".as_ref()), ("FIXTURE_OUT", out.path().as_os_str())],
+    );
+    assert_eq!(result.code, 1, "{}", result.explain());
+    let junit_path = project.path().join("target/xtask/reports/fast.xml");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/surefire.xsd");
+    let check = std::process::Command::new("python3")
+        .env("PYTHONPATH", xmlschema_path())
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
+        .args([&schema, &junit_path])
+        .output()
+        .unwrap();
+    let junit = std::fs::read_to_string(&junit_path).unwrap();
+    assert!(check.status.success(), "{}\n{junit}", String::from_utf8_lossy(&check.stderr));
+
+    let case = |name: &str| {
+        let at = junit.find(&format!("<testcase name=\"{name}\"")).unwrap_or_else(|| panic!("{name}: {junit}"));
+        let rest = &junit[at..];
+        let end = rest.find("</testcase>").map_or_else(|| rest.find("/>").unwrap() + 2, |end| end + 11);
+        rest[..end].to_owned()
+    };
+    let suite = junit.lines().find_map(|line| line.trim().strip_prefix("<testsuite ")).unwrap();
+    for (name, value) in [("tests", "13"), ("failures", "1"), ("errors", "1"), ("skipped", "2")] {
+        assert_eq!(attribute(&format!(" {suite}"), name), Some(value), "{name} of {suite}");
+    }
+    let failed = case("test_fails_on_request");
+    assert!(failed.contains(r#"<failure message="AssertionError: deliberate failure requested by FIXTURE_FAIL""#));
+    let errored = case("test_errors_in_setup");
+    assert!(
+        errored.contains(r#"<error message="error in setup: RuntimeError: fixture broke on purpose""#),
+        "{errored}"
+    );
+    assert!(errored.contains("raise RuntimeError"), "the traceback is the body: {errored}");
+    let skipped = case("test_skipped");
+    assert!(skipped.contains(r#"<skipped message="shows up as skipped" type="skipped"/>"#), "{skipped}");
+    let xfailed = case("test_expected_failure");
+    assert!(xfailed.contains(r#"message="expected to fail: known bug 12" type="pytest.xfail""#), "{xfailed}");
+    let flaky = case("test_flaky_on_request");
+    assert!(flaky.contains(r#"<flakyFailure message="AssertionError: deliberately flaky: call 1">"#), "{flaky}");
+    assert!(!flaky.contains("<failure"), "{flaky}");
 }
