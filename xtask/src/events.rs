@@ -258,6 +258,26 @@ pub(crate) struct Check {
     pub(crate) fix: Option<String>,
 }
 
+/// A test as a run knows it: its suite and its id (the catch-all and a narrowed run may meet one id
+/// under two suites). Shown as `suite id`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TestKey {
+    pub(crate) suite: String,
+    pub(crate) id: String,
+}
+
+impl TestKey {
+    pub(crate) fn new(suite: &str, id: &str) -> TestKey {
+        TestKey { suite: suite.to_owned(), id: id.to_owned() }
+    }
+}
+
+impl std::fmt::Display for TestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.suite, self.id)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
     /// `--dry-run`: the plan, instead of a run.

@@ -94,7 +94,8 @@ pub(crate) struct Test {
 
 #[derive(Debug, Args, Clone, Default)]
 pub(crate) struct RunArgs {
-    /// Workers per suite, overriding min(configured maximum, CPUs, tests in the suite).
+    /// Workers of each session (the pytest session, each Playwright run), overriding the sizing
+    /// `--dry-run` explains: min(CPUs, the suites' max_workers, tests, recorded work).
     #[arg(long, short = 'w', value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256), allow_negative_numbers = true)]
     pub(crate) workers: Option<u32>,
     /// Print the resolved plan (suites, commands, environment, workers and why) and exit.

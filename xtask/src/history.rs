@@ -94,21 +94,25 @@ impl Durations {
         self.durations.get(id).copied()
     }
 
-    /// Durations of `ids`, unknown ones at the average of the known ones among them (or of all).
+    /// Durations of `ids`, unknown ones at the average of the known ones among them, else at
+    /// `unknown_weight`. The shipped plugin splits pytest's shards by the same rule, with
+    /// `unknown_weight` from the spec.
     pub(crate) fn estimate<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, f64)> {
         let ids: Vec<&str> = ids.into_iter().collect();
         let known: Vec<f64> = ids.iter().filter_map(|id| self.get(id)).collect();
-        let average = if known.is_empty() {
-            let all: Vec<f64> = self.durations.values().copied().collect();
-            if all.is_empty() {
-                1.0
-            } else {
-                all.iter().sum::<f64>() / all.len() as f64
-            }
-        } else {
-            known.iter().sum::<f64>() / known.len() as f64
-        };
+        let average =
+            if known.is_empty() { self.unknown_weight() } else { known.iter().sum::<f64>() / known.len() as f64 };
         ids.into_iter().map(|id| (id, self.get(id).unwrap_or(average))).collect()
+    }
+
+    /// The weight of a test nothing is known of, among tests nothing is known of: the mean of every
+    /// recorded duration, or 1 s when there is none.
+    pub(crate) fn unknown_weight(&self) -> f64 {
+        if self.durations.is_empty() {
+            1.0
+        } else {
+            self.durations.values().sum::<f64>() / self.durations.len() as f64
+        }
     }
 
     /// Recorded work of `ids` in seconds, when every one of them has a recorded duration.

@@ -15,14 +15,55 @@ pub(crate) fn temp_root() -> PathBuf {
     temp
 }
 
-/// The run whose private directory is named `name` (`xtask-<run id>`), if it is one.
-pub(crate) fn run_id_of(name: &str) -> Option<&str> {
-    name.strip_prefix("xtask-").filter(|id| is_run_id(id))
+/// A run's identity: eight lowercase letters or digits, new for every invocation, in every name the
+/// run makes (its directories, its test databases, its processes' `XTASK_RUN_ID`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct RunId(String);
+
+impl RunId {
+    /// A new one, from the standard library's randomly keyed hasher, the clock and the pid.
+    pub(crate) fn new() -> RunId {
+        use std::hash::{BuildHasher, Hasher};
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        hasher.write_u128(nanos);
+        hasher.write_u32(std::process::id());
+        let mut value = hasher.finish();
+        let id = (0..8)
+            .map(|_| {
+                let digit = ALPHABET[(value % 36) as usize];
+                value /= 36;
+                digit as char
+            })
+            .collect();
+        RunId(id)
+    }
+
+    /// The id `text` spells, if it is one.
+    pub(crate) fn parse(text: &str) -> Option<RunId> {
+        let valid = text.len() == 8 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        valid.then(|| RunId(text.to_owned()))
+    }
+
+    /// The run whose private directory is named `name` (`xtask-<run id>`), if it is one.
+    pub(crate) fn of_dir_name(name: &str) -> Option<RunId> {
+        name.strip_prefix("xtask-").and_then(RunId::parse)
+    }
 }
 
-/// Run ids are eight lowercase letters or digits.
-pub(crate) fn is_run_id(id: &str) -> bool {
-    id.len() == 8 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+impl std::ops::Deref for RunId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The directory of a run's private PostgreSQL server: data, socket and log.
@@ -157,12 +198,13 @@ mod tests {
 
     #[test]
     fn run_directories_are_told_by_name() {
-        assert_eq!(run_id_of("xtask-ab12cd34"), Some("ab12cd34"));
-        assert_eq!(run_id_of("xtask-pg-ab12cd34"), None);
-        assert_eq!(run_id_of("xtask-AB12CD34"), None);
-        assert_eq!(run_id_of("xtask-ab12cd3"), None);
+        let id = |name: &str| RunId::of_dir_name(name).map(|id| id.to_string());
+        assert_eq!(id("xtask-ab12cd34").as_deref(), Some("ab12cd34"));
+        assert_eq!(id("xtask-pg-ab12cd34"), None);
+        assert_eq!(id("xtask-AB12CD34"), None);
+        assert_eq!(id("xtask-ab12cd3"), None);
         let layout = RunLayout::of("ab12cd34");
-        assert_eq!(run_id_of(&layout.root().file_name().unwrap().to_string_lossy()), Some("ab12cd34"));
+        assert_eq!(id(&layout.root().file_name().unwrap().to_string_lossy()).as_deref(), Some("ab12cd34"));
         assert!(layout.events("backend").starts_with(layout.root()));
     }
 

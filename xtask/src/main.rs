@@ -71,9 +71,9 @@ fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Res
     }
     let ctx = found?;
     match invocation {
-        Suite { suite, args } => tasks::test::run_named(&ctx, &suite, args),
+        Suite { suite, args } => tasks::run::run_named(&ctx, &suite, args),
         Builtin(Test(test)) => test.run(&ctx),
-        Builtin(TestAll(args)) => tasks::test::run_all(&ctx, args),
+        Builtin(TestAll(args)) => tasks::run::run_all(&ctx, args),
         Builtin(Stress(stress)) => stress.run(&ctx),
         Builtin(Ci(ci)) => ci.run(&ctx),
         Builtin(Setup(setup)) => setup.run(&ctx),

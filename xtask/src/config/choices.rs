@@ -1,7 +1,7 @@
 //! The closed choices of `xtask.toml`: a suite's kind and order, and the backend's database, isolation,
 //! migration and catch-all.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -11,7 +11,7 @@ pub(crate) enum SuiteKind {
     Playwright,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Isolation {
     #[default]
@@ -19,7 +19,7 @@ pub(crate) enum Isolation {
     Project,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Migrate {
     #[default]
@@ -43,7 +43,7 @@ pub(crate) enum Unassigned {
 }
 
 /// The order in which a worker runs a suite's tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Order {
     /// A subsequence of the collection order: what `pytest` and `pytest -n N` do, and suites rely on.

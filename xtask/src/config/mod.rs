@@ -6,7 +6,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::exit::usage;
+use checks::{check_identifier, check_seconds, check_suite};
 
+mod checks;
 mod choices;
 mod markers;
 mod profile;
@@ -243,42 +245,8 @@ impl Config {
         }
         let mut seen: Vec<&str> = Vec::new();
         for suite in &raw.suites {
-            let name = suite.name();
-            check_identifier(name, "suite name").map_err(|message| invalid(suite.name.span(), message))?;
-            if name == "all" {
-                return Err(invalid(suite.name.span(), "`all` is taken by test-all: choose another name".into()));
-            }
-            if name == UNASSIGNED {
-                return Err(invalid(
-                    suite.name.span(),
-                    format!("`{UNASSIGNED}` is the built-in catch-all suite: choose another name"),
-                ));
-            }
-            if seen.contains(&name) {
-                return Err(invalid(suite.name.span(), format!("suite `{name}` is defined twice")));
-            }
-            seen.push(name);
-            if *suite.max_workers.get_ref() == 0 {
-                return Err(invalid(suite.max_workers.span(), "max_workers must be at least 1".into()));
-            }
-            if let Some(timeout) = &suite.timeout {
-                check_seconds(*timeout.get_ref(), "timeout").map_err(|message| invalid(timeout.span(), message))?;
-            }
-            if let Err(problem) = check_marker_expression(&suite.marker) {
-                return Err(invalid(
-                    suite.name.span(),
-                    format!("suite `{name}`: marker `{}` is not a pytest marker expression: {problem}", suite.marker),
-                ));
-            }
-            match suite.kind {
-                SuiteKind::Playwright if raw.frontend.is_none() => {
-                    return Err(invalid(
-                        suite.name.span(),
-                        format!("playwright suite `{name}` needs a [frontend] section with the application's dir"),
-                    ));
-                }
-                _ => {}
-            }
+            check_suite(suite, &seen, raw.frontend.is_some()).map_err(|(span, message)| invalid(span, message))?;
+            seen.push(suite.name());
         }
         let longest = raw.suites.iter().map(|s| s.name().len()).max().unwrap_or(0).max(UNASSIGNED.len());
         // test_<project>_<8-char run>_<suite>_gwNNN must fit PostgreSQL's 63-byte identifiers.
@@ -357,28 +325,6 @@ impl Config {
 
     pub(crate) fn backend_dir(&self, root: &Path) -> PathBuf {
         root.join(&self.backend.dir)
-    }
-}
-
-/// Seconds as `--timeout` takes them: 1 to 86,400 (a day). Zero would mean no limit at all.
-fn check_seconds(value: u64, what: &str) -> Result<(), String> {
-    if (1..=86_400).contains(&value) {
-        Ok(())
-    } else {
-        Err(format!("{what} = {value} is not between 1 and 86400 seconds"))
-    }
-}
-
-fn check_identifier(value: &str, what: &str) -> Result<(), String> {
-    let valid = !value.is_empty()
-        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && value.as_bytes()[0].is_ascii_lowercase();
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} `{value}` must start with a letter and use only a-z, 0-9 and _ (it becomes part of database names)"
-        ))
     }
 }
 

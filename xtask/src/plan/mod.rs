@@ -3,6 +3,7 @@
 //! it; Playwright runs beside it), which suites each one labels, how many workers and why, which
 //! command and environment. No test is collected here: a session's own collection gives the totals.
 
+mod contract;
 mod playwright;
 mod pytest;
 mod view;
@@ -10,7 +11,7 @@ mod workers;
 
 use std::path::{Path, PathBuf};
 
-use crate::layout::RunLayout;
+use crate::layout::{RunId, RunLayout};
 
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned};
 use crate::exit::usage;
@@ -21,7 +22,7 @@ use crate::shard::Shard;
 pub(crate) use self::pytest::{python_path, PLUGIN_MODULE};
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
-use self::workers::choose_workers;
+use self::workers::{choose_workers, Cap};
 
 /// Which suites a command asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,7 @@ pub(crate) enum Selection {
 
 #[derive(Debug)]
 pub(crate) struct Plan {
-    pub(crate) run_id: String,
+    pub(crate) run_id: RunId,
     pub(crate) sessions: Vec<SessionPlan>,
     /// How the run's CPUs are shared between the sessions that run side by side, and why.
     pub(crate) budget: String,
@@ -95,6 +96,18 @@ pub(crate) struct SessionPlan {
 }
 
 impl SessionPlan {
+    /// Every name a test database of this session can have on the server: pytest-django's `<name>`
+    /// and `<name>_gwN` (replacement workers included), the E2E harness's `<name>_pN` and template.
+    pub(crate) fn database_names(&self) -> Vec<String> {
+        let base = &self.test_database;
+        // xdist replaces a crashed worker with a new id, up to 4 restarts per worker by default.
+        let ids = 5 * self.workers.max(1) + 4;
+        let suffix = if self.kind == SuiteKind::Pytest { "gw" } else { "p" };
+        let mut names = vec![base.clone(), format!("{base}_tpl")];
+        names.extend((0..ids).map(|n| format!("{base}_{suffix}{n}")));
+        names
+    }
+
     pub(crate) fn kind_name(&self) -> &'static str {
         match self.kind {
             SuiteKind::Pytest => "pytest",
@@ -122,19 +135,11 @@ pub(crate) struct SuiteSlot {
     pub(crate) expected: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Group {
     Scope,
     File,
-}
-
-impl Group {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Group::Scope => "scope",
-            Group::File => "file",
-        }
-    }
 }
 
 /// The pytest plugins the session can use (found by a probe of the backend's interpreter).
@@ -147,7 +152,7 @@ pub(crate) struct Plugins {
 
 /// Everything `build` needs besides the config; gathered by the task, pure data here.
 pub(crate) struct Facts<'a> {
-    pub(crate) run_id: &'a str,
+    pub(crate) run_id: &'a RunId,
     pub(crate) cpus: usize,
     pub(crate) plugins: Plugins,
     /// Everything known here (committed + this machine's history): orders tests and sizes workers.
@@ -278,7 +283,7 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
         sessions.insert(0, playwright::session(config, args, facts, e2e, suite, &budget, wants_pytest));
     }
     Ok(Plan {
-        run_id: facts.run_id.to_owned(),
+        run_id: facts.run_id.clone(),
         sessions,
         budget: budget.why,
         cpus: facts.cpus,
@@ -319,54 +324,6 @@ fn database_words(config: &Config, facts: &Facts) -> Vec<String> {
     words
 }
 
-/// The environment of DESIGN.md's contract, given to every test process of a session, and the
-/// files it names.
-pub(crate) struct Isolation {
-    pub(crate) env: Vec<(String, String)>,
-    pub(crate) events: PathBuf,
-    pub(crate) media_base: PathBuf,
-    pub(crate) test_database: String,
-    pub(crate) files: Vec<(PathBuf, String)>,
-}
-
-fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Isolation {
-    let events = facts.layout.events(session);
-    let media_base = facts.layout.media(session);
-    let test_database = test_database_name(&config.project, facts.run_id, session);
-    let spec_path = facts.layout.database_spec();
-    let mut env = vec![
-        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_owned()),
-        ("XTASK_SUITE".to_owned(), session.to_owned()),
-        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
-        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
-        // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
-        ("TMPDIR".to_owned(), facts.layout.scratch().display().to_string()),
-        // The exact base name of the session's test databases (pytest-django adds `_gwN`).
-        ("XTASK_TEST_DATABASE".to_owned(), test_database.clone()),
-        ("XTASK_DB_SPEC".to_owned(), spec_path.display().to_string()),
-    ];
-    if let Some(url) = facts.database_url {
-        env.push(("DATABASE_URL".to_owned(), url.to_owned()));
-    }
-    let spec = serde_json::json!({
-        "project": config.project,
-        "run": facts.run_id,
-        "isolation": match config.backend.isolation {
-            crate::config::Isolation::Xtask => "xtask",
-            crate::config::Isolation::Project => "project",
-        },
-        "migrate": match config.backend.migrate {
-            crate::config::Migrate::Once => "once",
-            crate::config::Migrate::PerWorker => "per-worker",
-        },
-        "fresh": facts.fresh_db,
-        "private": facts.private_database,
-        "names_file": facts.layout.created_databases(),
-        "built_file": facts.layout.templates_built(),
-    });
-    Isolation { env, events, media_base, test_database, files: vec![(spec_path, spec.to_string())] }
-}
-
 /// The longest a session may go without a word: a test's timeout, the grace to end it, and a margin
 /// for a worker's start-up and collection.
 fn watchdog(facts: &Facts) -> u64 {
@@ -375,24 +332,6 @@ fn watchdog(facts: &Facts) -> u64 {
 
 pub(crate) fn test_database_name(project: &str, run_id: &str, session: &str) -> String {
     format!("test_{project}_{run_id}_{session}")
-}
-
-/// 8 characters of `[a-z0-9]`, from the standard library's randomly keyed hasher.
-pub(crate) fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.write_u32(std::process::id());
-    let mut value = hasher.finish();
-    (0..8)
-        .map(|_| {
-            let digit = ALPHABET[(value % 36) as usize];
-            value /= 36;
-            digit as char
-        })
-        .collect()
 }
 
 #[cfg(test)]

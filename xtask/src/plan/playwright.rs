@@ -1,8 +1,9 @@
 //! The Playwright run of a playwright suite: workers within its CPU budget, the shipped reporter,
 //! and under `--shard` this machine's `file:line` locations.
 
-use super::workers::{choose_workers, Budget, PLAYWRIGHT_SECONDS_PER_WORKER};
-use super::{isolation_env, E2eFacts, Facts, SessionPlan, SuiteSlot};
+use super::contract::isolation_env;
+use super::workers::{choose_workers, Budget, Cap, PLAYWRIGHT_SECONDS_PER_WORKER};
+use super::{E2eFacts, Facts, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind};
 use crate::flags::RunArgs;
 use crate::shard::partition;
@@ -17,32 +18,8 @@ pub(super) fn session(
     pytest_runs: bool,
 ) -> SessionPlan {
     let name = suite.name().to_owned();
-    // Under --shard the listing pass knows every test: this machine takes its locations (`file:line`;
-    // tests made in a loop share one), balanced by the committed durations.
-    let chosen: Option<(Vec<String>, Vec<String>)> = e2e.listed.zip(args.shard).map(|(listed, shard)| {
-        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
-        for test in listed {
-            let location = test.location();
-            match groups.iter_mut().find(|(known, _)| *known == location) {
-                Some((_, ids)) => ids.push(&test.id),
-                None => groups.push((location, vec![&test.id])),
-            }
-        }
-        let weighted: Vec<(&str, f64)> = groups
-            .iter()
-            .map(|(location, ids)| {
-                let secs = facts.shard_durations.estimate(ids.iter().copied()).iter().map(|(_, s)| s).sum::<f64>();
-                (location.as_str(), secs)
-            })
-            .collect();
-        let mine = partition(&weighted, shard.count).swap_remove(shard.index - 1);
-        let ids = groups
-            .iter()
-            .filter(|(location, _)| mine.contains(&location.as_str()))
-            .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
-            .collect();
-        (mine.into_iter().map(str::to_owned).collect(), ids)
-    });
+    // Under --shard the listing pass knows every test: this machine takes its part of them.
+    let chosen = shard_locations(e2e, args, facts);
     let recorded = facts.durations.suite(&name).filter(|_| !args.narrowed());
     let tests = match &chosen {
         Some((_, ids)) => Some(ids.len() as u64),
@@ -54,7 +31,7 @@ pub(super) fn session(
     }
     .map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
     let max = *suite.max_workers.get_ref();
-    let (workers, workers_why) = choose_workers(max, budget.playwright, tests, work, args.workers);
+    let (workers, workers_why) = choose_workers(Cap::suite(max), budget.playwright, tests, work, args.workers);
     let reporters = format!("{},list", e2e.reporter.display());
     let mut playwright_args: Vec<String> =
         ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
@@ -116,4 +93,33 @@ pub(super) fn session(
         watchdog: super::watchdog(facts),
         name,
     }
+}
+
+/// Under `--shard`, this machine's part of the listed tests: their locations (`file:line`; tests
+/// made in a loop share one) and ids, balanced by the committed durations.
+fn shard_locations(e2e: &E2eFacts, args: &RunArgs, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
+    e2e.listed.zip(args.shard).map(|(listed, shard)| {
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for test in listed {
+            let location = test.location();
+            match groups.iter_mut().find(|(known, _)| *known == location) {
+                Some((_, ids)) => ids.push(&test.id),
+                None => groups.push((location, vec![&test.id])),
+            }
+        }
+        let weighted: Vec<(&str, f64)> = groups
+            .iter()
+            .map(|(location, ids)| {
+                let secs = facts.shard_durations.estimate(ids.iter().copied()).iter().map(|(_, s)| s).sum::<f64>();
+                (location.as_str(), secs)
+            })
+            .collect();
+        let mine = partition(&weighted, shard.count).swap_remove(shard.index - 1);
+        let ids = groups
+            .iter()
+            .filter(|(location, _)| mine.contains(&location.as_str()))
+            .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
+            .collect();
+        (mine.into_iter().map(str::to_owned).collect(), ids)
+    })
 }

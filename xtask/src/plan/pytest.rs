@@ -3,10 +3,9 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
+use super::contract::{isolation_env, to_json, SessionSpec, SuiteSpec};
 use super::workers::{pytest_workers, Budget, Recorded};
-use super::{isolation_env, watchdog, Facts, Group, SessionPlan, SuiteSlot};
+use super::{watchdog, Facts, Group, SessionPlan, SuiteSlot};
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::flags::RunArgs;
 
@@ -153,30 +152,7 @@ fn session(
     // The session imports while the private server starts; its first test waits for this file.
     let ready = facts.layout.database_ready();
     env.push(("XTASK_DB_READY".to_owned(), ready.display().to_string()));
-    let spec = json!({
-        "suites": all.iter().map(|slot| json!({
-            "name": slot.name,
-            "expr": slot.expression,
-            "cap": slot.cap,
-            "group": slot.group.map(Group::name),
-            "order": slot.order.name(),
-        })).collect::<Vec<_>>(),
-        "mine": mine.iter().map(|slot| &slot.name).collect::<Vec<_>>(),
-        "catch_all": catch_all.map(|_| UNASSIGNED),
-        "refuse_unassigned": catch_all == Some(Unassigned::Fail),
-        "exclude": config.backend.exclude,
-        "shard": args.shard.map(|shard| [shard.index, shard.count]),
-        "shard_durations": args.shard.map(|_| facts.shard_durations.tests()),
-        "durations": facts.durations.tests(),
-        "timeout": facts.timeout.0,
-        // A suite's own timeout, unless --timeout says otherwise for the whole run.
-        "timeouts": all
-            .iter()
-            .filter(|_| args.timeout.is_none())
-            .filter_map(|slot| Some((slot.name.clone(), *config.suite(&slot.name)?.timeout.as_ref()?.get_ref())))
-            .collect::<std::collections::BTreeMap<_, _>>(),
-        "labels": facts.layout.labels(&name),
-    });
+    let spec = session_spec(config, args, facts, all, &mine, catch_all, &name);
     SessionPlan {
         kind: SuiteKind::Pytest,
         suites: mine,
@@ -191,7 +167,7 @@ fn session(
         log: facts.log_dir.join(format!("{name}.log")),
         test_database: isolation.test_database,
         files: {
-            files.push((spec_path, spec.to_string()));
+            files.push((spec_path, spec));
             files
         },
         alone_because,
@@ -199,6 +175,47 @@ fn session(
         watchdog: watchdog(facts),
         name,
     }
+}
+
+/// What the shipped plugin reads of this session (`XTASK_PLAN`).
+fn session_spec(
+    config: &Config,
+    args: &RunArgs,
+    facts: &Facts,
+    all: &[SuiteSlot],
+    mine: &[SuiteSlot],
+    catch_all: Option<Unassigned>,
+    name: &str,
+) -> String {
+    let spec = SessionSpec {
+        suites: all
+            .iter()
+            .map(|slot| SuiteSpec {
+                name: &slot.name,
+                expr: &slot.expression,
+                cap: slot.cap,
+                group: slot.group,
+                order: slot.order,
+            })
+            .collect(),
+        mine: mine.iter().map(|slot| slot.name.as_str()).collect(),
+        catch_all: catch_all.map(|_| UNASSIGNED),
+        refuse_unassigned: catch_all == Some(Unassigned::Fail),
+        exclude: config.backend.exclude.as_deref(),
+        shard: args.shard.map(|shard| [shard.index, shard.count]),
+        shard_durations: args.shard.map(|_| facts.shard_durations.tests()),
+        shard_unknown: args.shard.map(|_| facts.shard_durations.unknown_weight()),
+        durations: facts.durations.tests(),
+        timeout: facts.timeout.0,
+        // A suite's own timeout, unless --timeout says otherwise for the whole run.
+        timeouts: all
+            .iter()
+            .filter(|_| args.timeout.is_none())
+            .filter_map(|slot| Some((slot.name.clone(), *config.suite(&slot.name)?.timeout.as_ref()?.get_ref())))
+            .collect(),
+        labels: facts.layout.labels(name),
+    };
+    to_json(&spec)
 }
 
 /// `PYTHONPATH` with the plugin's directory first.

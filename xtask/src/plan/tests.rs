@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::layout::RunId;
 
 fn config(unassigned: &str) -> Config {
     Config::parse(&format!(
@@ -28,6 +29,8 @@ max_workers = 1
     .unwrap()
 }
 
+static RUN_ID: std::sync::LazyLock<RunId> = std::sync::LazyLock::new(|| RunId::parse("ab12cd34").unwrap());
+
 static LAYOUT: std::sync::LazyLock<RunLayout> =
     std::sync::LazyLock::new(|| RunLayout::at("/tmp/xtask-ab12cd34".into()));
 
@@ -39,7 +42,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         shard_durations: durations,
         random_seed: None,
         retries: 0,
-        run_id: "ab12cd34",
+        run_id: &RUN_ID,
         cpus,
         plugins,
         python: Path::new("/venv/bin/python"),
@@ -169,14 +172,14 @@ fn one_capped_suite_alone_never_gets_more_workers_than_its_cap() {
 
 #[test]
 fn choose_workers_for_playwright() {
-    assert_eq!(choose_workers(8, 16, Some(1), None, None).0, 1, "one test starts one worker");
-    assert_eq!(choose_workers(8, 16, Some(0), None, Some(4)).0, 0, "no test starts no worker");
+    assert_eq!(choose_workers(Cap::suite(8), 16, Some(1), None, None).0, 1, "one test starts one worker");
+    assert_eq!(choose_workers(Cap::suite(8), 16, Some(0), None, Some(4)).0, 0, "no test starts no worker");
     assert_eq!(
-        choose_workers(4, 16, Some(100), None, None),
+        choose_workers(Cap::suite(4), 16, Some(100), None, None),
         (4, "min(max 4, 16 CPUs, 100 tests) = 4, set by the configured maximum".into())
     );
-    assert_eq!(choose_workers(4, 2, None, None, None).0, 2, "unknown test counts: the CPUs decide");
-    let (workers, why) = choose_workers(8, 2, Some(19), Some((2.0, 3.0)), None);
+    assert_eq!(choose_workers(Cap::suite(4), 2, None, None, None).0, 2, "unknown test counts: the CPUs decide");
+    let (workers, why) = choose_workers(Cap::suite(8), 2, Some(19), Some((2.0, 3.0)), None);
     assert_eq!(workers, 1);
     assert!(why.contains("2.0 s of recorded work"), "{why}");
 }
@@ -229,7 +232,7 @@ fn retries_and_random_order_need_their_plugins() {
 
 #[test]
 fn run_ids_are_short_lowercase_and_distinct() {
-    let ids: Vec<String> = (0..50).map(|_| new_run_id()).collect();
+    let ids: Vec<String> = (0..50).map(|_| RunId::new().to_string()).collect();
     for id in &ids {
         assert_eq!(id.len(), 8);
         assert!(id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{id}");

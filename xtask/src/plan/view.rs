@@ -40,7 +40,7 @@ impl Plan {
             })
             .collect();
         PlanView {
-            run_id: self.run_id.clone(),
+            run_id: self.run_id.to_string(),
             cpus: self.cpus,
             python: self.python.clone(),
             backend: self.backend_dir.clone(),

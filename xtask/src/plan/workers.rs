@@ -38,8 +38,27 @@ impl Budget {
     }
 }
 
-/// The pytest session's pool: `min(CPUs, the suites' caps added up, recorded work / 1 s, recorded
-/// tests)`; one worker runs in-process (no worker start-up to pay).
+/// What bounds a pool from above besides the CPUs: its name in the formula, and in the reason.
+pub(crate) struct Cap {
+    pub(crate) workers: u32,
+    pub(crate) named: &'static str,
+    pub(crate) reason: &'static str,
+}
+
+impl Cap {
+    /// A Playwright suite's `max_workers`.
+    pub(crate) fn suite(workers: u32) -> Cap {
+        Cap { workers, named: "max", reason: "the configured maximum" }
+    }
+
+    /// The pytest session's: its suites' `max_workers` added up.
+    pub(crate) fn session(workers: u32) -> Cap {
+        Cap { workers, named: "max_workers added up", reason: "the suites' max_workers added up" }
+    }
+}
+
+/// The pytest session's pool: `choose_workers` with its suites' caps added up and its recorded run;
+/// one process without pytest-xdist. (One worker then runs in-process: no worker start-up to pay.)
 pub(crate) fn pytest_workers(
     cpus: u32,
     caps: u32,
@@ -50,33 +69,20 @@ pub(crate) fn pytest_workers(
     if !xdist {
         return (1, "pytest-xdist is not installed in the backend environment: one process".to_owned());
     }
-    if let Some(workers) = requested {
-        return (workers, format!("--workers {workers}"));
+    let tests = recorded.map(|recorded| recorded.tests.max(1));
+    let work = recorded.map(|recorded| (recorded.seconds, PYTEST_SECONDS_PER_WORKER));
+    let (workers, why) = choose_workers(Cap::session(caps), cpus, tests, work, requested);
+    match recorded {
+        None if requested.is_none() => (workers, format!("{why} (no complete recorded run of these suites yet)")),
+        _ => (workers, why),
     }
-    let mut workers = cpus.min(caps).max(1);
-    let mut limit = if workers == cpus { "the available CPUs" } else { "the suites' max_workers added up" };
-    let mut formula = format!("min({cpus} CPUs, max_workers added up {caps}");
-    if let Some(recorded) = recorded {
-        let by_work = ((recorded.seconds / PYTEST_SECONDS_PER_WORKER).floor() as u32).max(1);
-        let by_tests = u32::try_from(recorded.tests.max(1)).unwrap_or(u32::MAX);
-        formula += &format!(
-            ", {:.1} s of recorded work / {PYTEST_SECONDS_PER_WORKER:.0} s per worker, {} recorded tests",
-            recorded.seconds, recorded.tests
-        );
-        if by_work.min(by_tests) < workers {
-            workers = by_work.min(by_tests);
-            limit = "the recorded work (more workers would cost more start-up than they save)";
-        }
-    } else {
-        formula += ", no complete recorded run of these suites yet";
-    }
-    (workers, format!("{formula}) = {workers}, set by {limit}"))
 }
 
-/// `min(configured maximum, CPUs, tests)`, further capped by the recorded work (`(seconds, seconds
-/// worth one worker)`) when known; or the override. `tests` is None when only the run will tell.
+/// The one sizing rule: `min(cap, CPUs, tests)`, further capped by the recorded work (`(seconds,
+/// seconds worth one worker)`) when known; or the override. `tests` is None when only the run will
+/// tell.
 pub(crate) fn choose_workers(
-    max: u32,
+    cap: Cap,
     cpus: u32,
     tests: Option<u64>,
     work: Option<(f64, f64)>,
@@ -89,18 +95,19 @@ pub(crate) fn choose_workers(
         return (workers, format!("--workers {workers}"));
     }
     let cpus = cpus.max(1);
+    let max = cap.workers.max(1);
     let tests_cap = tests.map_or(u32::MAX, |tests| u32::try_from(tests).unwrap_or(u32::MAX));
     let mut workers = max.min(cpus).min(tests_cap);
     let mut limit = if workers == max {
-        "the configured maximum"
+        cap.reason
     } else if workers == cpus {
         "the available CPUs"
     } else {
         "the number of tests"
     };
     let mut formula = match tests {
-        Some(tests) => format!("min(max {max}, {cpus} CPUs, {tests} tests"),
-        None => format!("min(max {max}, {cpus} CPUs"),
+        Some(tests) => format!("min({} {max}, {cpus} CPUs, {tests} tests", cap.named),
+        None => format!("min({} {max}, {cpus} CPUs", cap.named),
     };
     if let Some((seconds, per_worker)) = work {
         let by_work = ((seconds / per_worker).floor() as u32).max(1);

@@ -3,17 +3,18 @@
 
 mod files;
 mod junit;
+mod lines;
 mod progress;
 mod screens;
 mod style;
 pub(crate) mod summary;
 mod timeline;
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use crate::events::{Event, Outcome, SuiteStats};
+use crate::events::Event;
 use crate::exit::ExitKind;
 pub(crate) use style::{Style, Tone};
 
@@ -48,23 +49,26 @@ pub(crate) struct Outputs {
     pub(crate) step_summary: Option<PathBuf>,
 }
 
+/// The event as every output receives it: the text a runner passed on (notes, a worker's server)
+/// with the secrets of URLs taken out.
+fn redacted(event: &Event) -> Cow<'_, Event> {
+    match event {
+        Event::Note(text) => Cow::Owned(Event::Note(crate::text::redact(text))),
+        Event::ServiceStarted { suite, worker, detail } => Cow::Owned(Event::ServiceStarted {
+            suite: suite.clone(),
+            worker: worker.clone(),
+            detail: crate::text::redact(detail),
+        }),
+        other => Cow::Borrowed(other),
+    }
+}
+
 pub(crate) struct Reporter {
     style: Style,
     bars: Option<progress::Bars>,
-    lines: PlainLines,
+    lines: lines::PlainLines,
     outputs: Outputs,
 }
-
-/// Plain-mode counters over the whole run: enough for a progress line every few seconds.
-#[derive(Default)]
-struct PlainLines {
-    /// The whole run's counts, over every suite.
-    stats: SuiteStats,
-    started: Option<Instant>,
-    last_line: Option<Instant>,
-}
-
-const PLAIN_EVERY: Duration = Duration::from_secs(5);
 
 impl Reporter {
     pub(crate) fn new(bars: bool) -> Reporter {
@@ -73,129 +77,77 @@ impl Reporter {
 
     pub(crate) fn with_outputs(bars: bool, outputs: Outputs) -> Reporter {
         let style = Style::stdout();
-        Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines: PlainLines::default(), outputs }
+        let lines = lines::PlainLines::default();
+        Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines, outputs }
     }
 
+    /// The one dispatch: every event reaches the terminal (bars on a TTY, plain lines otherwise)
+    /// and, at the end of a run, the report files, after the secrets in its text are redacted.
     pub(crate) fn handle(&mut self, event: &Event) {
-        if let Some(bars) = self.bars.as_mut() {
-            if !matches!(
-                event,
-                Event::RunFinished { .. } | Event::StressFinished { .. } | Event::Planned(_) | Event::Checked(_)
-            ) {
-                bars.handle(event);
-                return;
-            }
-        }
-        match event {
+        let event = redacted(event);
+        match &*event {
             // Secrets were redacted when the view was made.
             Event::Planned(plan) => out!("{}", screens::render_plan(plan)),
             Event::Checked(checks) => out!("{}", screens::render_doctor(checks, self.style)),
-            Event::Note(text) => errln!("{} {}", self.style.paint(Tone::Dim, "note:"), crate::text::redact(text)),
-            Event::RunStarted { run_id, suites, shard, log_dir } => {
-                self.lines = PlainLines {
-                    started: Some(Instant::now()),
-                    last_line: Some(Instant::now()),
-                    ..PlainLines::default()
-                };
-                outln!("{}", summary::run_line(run_id, suites, *shard, log_dir));
-            }
-            Event::SessionStarted { session, tool, suites, workers } => {
-                outln!("{}", summary::session_line(session, tool, suites, *workers));
-            }
-            Event::SuiteStarted { .. } => {}
-            Event::TestsCollected { suite, total } => {
-                self.lines.stats.total += *total;
-                if *total == 0 {
-                    outln!("{suite}: no tests");
-                } else {
-                    outln!("{suite}: {total} test{}", if *total == 1 { "" } else { "s" });
-                }
-            }
-            Event::ServiceStarted { suite, worker, detail } => outln!("{suite}: worker {worker} serves {detail}"),
-            Event::Slow { suite, id, seconds } => outln!("{}", summary::slow_line(suite, id, *seconds, self.style)),
-            Event::Heartbeat { running } => {
-                let l = &self.lines;
-                let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
-                outln!(
-                    "still running after {}: {}/{} done; longest: {}",
-                    summary::seconds(elapsed),
-                    l.stats.done(),
-                    l.stats.total,
-                    running
-                        .iter()
-                        .take(3)
-                        .map(|(suite, id, seconds)| format!("{suite} {} ({seconds} s)", crate::text::printable(id)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            Event::TestFinished { suite, test } => {
-                self.lines.stats.record(test.outcome);
-                match test.outcome {
-                    Outcome::Failed | Outcome::Error => outln!("{}", summary::failure_line(suite, test, self.style)),
-                    Outcome::Flaky => outln!("{}", summary::flaky_line(suite, test, self.style)),
-                    Outcome::Passed | Outcome::Skipped | Outcome::XFailed => {}
-                }
-                if self.lines.last_line.is_some_and(|at| at.elapsed() >= PLAIN_EVERY) {
-                    self.lines.last_line = Some(Instant::now());
-                    let l = &self.lines;
-                    let elapsed = l.started.map_or(Duration::ZERO, |s| s.elapsed());
-                    outln!(
-                        "progress: {}/{} done, {} failed, {} skipped ({})",
-                        l.stats.done(),
-                        l.stats.total,
-                        l.stats.not_passed(),
-                        l.stats.skipped,
-                        summary::seconds(elapsed)
-                    );
-                }
-            }
-            Event::SuiteFinished(result) => outln!("{}", summary::suite_line(result, self.style)),
-            Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window } => {
-                if let Some(bars) = self.bars.take() {
-                    bars.finish();
-                }
-                let mut extra = Vec::new();
-                if let Some((count, expression)) = excluded {
-                    extra.push(format!("excluded: {count} test(s) left out by [backend] exclude = \"{expression}\""));
-                }
-                let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
-                for dir in std::iter::once(&timeline_dir).chain(self.outputs.reports.as_ref()) {
-                    if let Err(error) = files::fresh_reports_dir(dir) {
-                        errln!("warning: cannot empty {} for this run's reports: {error}", dir.display());
-                    }
-                }
-                // Screenshots and traces of failed browser tests, kept with the reports.
-                let results = &files::keep_artifacts(&timeline_dir, results);
-                match timeline::write(&timeline_dir, run_id, results, spans, *window) {
-                    Ok(written) => {
-                        extra.push(format!(
-                            "timeline: {} (utilisation {:.0}%)",
-                            written.html.display(),
-                            written.utilisation * 100.0
-                        ));
-                        extra.push(format!("trace: {}", written.trace.display()));
-                    }
-                    Err(error) => errln!("warning: cannot write the timeline in {}: {error}", timeline_dir.display()),
-                }
-                if self.outputs.reports.is_some() || self.outputs.github || self.outputs.step_summary.is_some() {
-                    let markdown = files::summary_markdown(results, *unassigned, run_id);
-                    if let Some(dir) = &self.outputs.reports {
-                        match files::write_reports(dir, &self.outputs.root, results, &markdown) {
-                            Ok(_) => extra.push(format!("reports: {}", dir.display())),
-                            Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
-                        }
-                    }
-                    self.github(results, &markdown);
-                }
-                let text = summary::render(results, *unassigned, *wall, &extra, log_dir, kept.as_deref(), self.style);
-                out!("{}", crate::text::redact(&text));
-                let _ = std::io::stdout().flush();
-            }
             Event::StressFinished { runs, seeds, flaky, always_failing } => {
                 out!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
             }
+            Event::RunFinished { .. } => {
+                if let Some(bars) = self.bars.take() {
+                    bars.finish();
+                }
+                self.run_finished(&event);
+            }
+            live => match self.bars.as_mut() {
+                Some(bars) => bars.handle(live),
+                None => self.lines.handle(live, self.style),
+            },
         }
+    }
+
+    /// The reports of a run: its directories emptied, artifacts kept, the timeline, JUnit and
+    /// summary.md, GitHub's outputs, and the summary on the terminal.
+    fn run_finished(&mut self, event: &Event) {
+        let Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window } = event
+        else {
+            return;
+        };
+        let mut extra = Vec::new();
+        if let Some((count, expression)) = excluded {
+            extra.push(format!("excluded: {count} test(s) left out by [backend] exclude = \"{expression}\""));
+        }
+        let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
+        for dir in std::iter::once(&timeline_dir).chain(self.outputs.reports.as_ref()) {
+            if let Err(error) = files::fresh_reports_dir(dir) {
+                errln!("warning: cannot empty {} for this run's reports: {error}", dir.display());
+            }
+        }
+        // Screenshots and traces of failed browser tests, kept with the reports.
+        let results = &files::keep_artifacts(&timeline_dir, results);
+        match timeline::write(&timeline_dir, run_id, results, spans, *window) {
+            Ok(written) => {
+                extra.push(format!(
+                    "timeline: {} (utilisation {:.0}%)",
+                    written.html.display(),
+                    written.utilisation * 100.0
+                ));
+                extra.push(format!("trace: {}", written.trace.display()));
+            }
+            Err(error) => errln!("warning: cannot write the timeline in {}: {error}", timeline_dir.display()),
+        }
+        if self.outputs.reports.is_some() || self.outputs.github || self.outputs.step_summary.is_some() {
+            let markdown = files::summary_markdown(results, *unassigned, run_id);
+            if let Some(dir) = &self.outputs.reports {
+                match files::write_reports(dir, &self.outputs.root, results, &markdown) {
+                    Ok(_) => extra.push(format!("reports: {}", dir.display())),
+                    Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
+                }
+            }
+            self.github(results, &markdown);
+        }
+        let text = summary::render(results, *unassigned, *wall, &extra, log_dir, kept.as_deref(), self.style);
+        out!("{}", crate::text::redact(&text));
+        let _ = std::io::stdout().flush();
     }
 
     fn github(&self, results: &[crate::events::SuiteResult], markdown: &str) {

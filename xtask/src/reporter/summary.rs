@@ -132,6 +132,45 @@ pub(crate) fn render(
     style: Style,
 ) -> String {
     let mut out = String::new();
+    let sum = table(&mut out, results, run_wall, style);
+    for r in results.iter().filter(|r| !r.services.is_empty()) {
+        let _ = writeln!(out, "\n{} workers:", r.suite);
+        for service in &r.services {
+            let _ = writeln!(out, "  {service}");
+        }
+    }
+    if sum.flaky > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} {} test(s) passed only on a retry: they are flaky",
+            style.paint(Tone::Warn, "warning:"),
+            sum.flaky
+        );
+    }
+    if let Some(count) = unassigned {
+        let _ =
+            writeln!(out, "\nunassigned: {count} test{} matched no suite's marker", if count == 1 { "" } else { "s" });
+    }
+    failures(&mut out, results, style);
+    // Where the run's other outputs went (timeline, reports), then its logs.
+    out.push('\n');
+    for line in extra {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "logs: {}", log_dir.display());
+    if let Some(kept) = kept {
+        let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
+    }
+    let planned: u64 = results.iter().map(|r| r.planned.unwrap_or(r.stats.total)).sum();
+    let reported: u64 = results.iter().map(|r| r.tests.len() as u64).sum();
+    let _ = writeln!(out, "reconciled: {reported} of {planned} planned tests reported an outcome");
+    // The closing line CI tools read: "N passed, N failed, N skipped" (", N flaky" after the passed).
+    let _ = writeln!(out, "xtask: {}", sum.counts());
+    out
+}
+
+/// The table: a row per suite and the run's total (a flaky test counts once, as flaky).
+fn table(out: &mut String, results: &[SuiteResult], run_wall: Duration, style: Style) -> SuiteStats {
     let row = |out: &mut String, cells: [&dyn std::fmt::Display; 9], status: &str| {
         let [suite, tests, passed, failed, errors, skipped, flaky, workers, wall] = cells;
         let line = format!(
@@ -141,32 +180,16 @@ pub(crate) fn render(
     };
     out.push('\n');
     let header = [&"suite", &"tests", &"passed", &"failed", &"errors", &"skipped", &"flaky", &"workers", &"wall"];
-    row(&mut out, header.map(|cell| cell as &dyn std::fmt::Display), "status");
+    row(out, header.map(|cell| cell as &dyn std::fmt::Display), "status");
     let mut sum = SuiteStats::default();
-    let (mut planned, mut reported) = (0, 0);
     for r in results {
-        let status = status_word(r, style);
-        row(
-            &mut out,
-            [
-                &r.suite,
-                &r.stats.total,
-                &r.stats.passed,
-                &r.stats.failed,
-                &r.stats.errors,
-                &r.stats.skipped,
-                &r.stats.flaky,
-                &r.workers,
-                &seconds(r.wall),
-            ],
-            &status,
-        );
-        sum.add(&r.stats);
-        planned += r.planned.unwrap_or(r.stats.total);
-        reported += r.tests.len() as u64;
+        let s = &r.stats;
+        let cells: [&dyn std::fmt::Display; 9] =
+            [&r.suite, &s.total, &s.passed, &s.failed, &s.errors, &s.skipped, &s.flaky, &r.workers, &seconds(r.wall)];
+        row(out, cells, &status_word(r, style));
+        sum.add(s);
     }
-    // Suites of one session run side by side: the run's wall time is not their sum. A flaky test
-    // counts once, in the flaky column, as in every suite's row.
+    // Suites of one session run side by side: the run's wall time is not their sum.
     let cells: [&dyn std::fmt::Display; 9] = [
         &"total (run)",
         &sum.total,
@@ -178,25 +201,13 @@ pub(crate) fn render(
         &"",
         &seconds(run_wall),
     ];
-    row(&mut out, cells, "");
-    let flaky = sum.flaky;
-    for r in results.iter().filter(|r| !r.services.is_empty()) {
-        let _ = writeln!(out, "\n{} workers:", r.suite);
-        for service in &r.services {
-            let _ = writeln!(out, "  {service}");
-        }
-    }
-    if flaky > 0 {
-        let _ = writeln!(
-            out,
-            "\n{} {flaky} test(s) passed only on a retry: they are flaky",
-            style.paint(Tone::Warn, "warning:")
-        );
-    }
-    if let Some(count) = unassigned {
-        let _ =
-            writeln!(out, "\nunassigned: {count} test{} matched no suite's marker", if count == 1 { "" } else { "s" });
-    }
+    row(out, cells, "");
+    sum
+}
+
+/// The failing tests (at most 50, with where and their kept artifacts), each suite's error, and
+/// each required suite that selected nothing.
+fn failures(out: &mut String, results: &[SuiteResult], style: Style) {
     let failures: Vec<_> = results.iter().flat_map(|r| r.failures().map(move |f| (r, f))).collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}", style.paint(Tone::Alarm, "Failures:"));
@@ -213,13 +224,8 @@ pub(crate) fn render(
         }
     }
     for result in results.iter().filter(|r| r.error.is_some()) {
-        let _ = writeln!(
-            out,
-            "\n{} {}: {}",
-            style.paint(Tone::Alarm, "error:"),
-            result.suite,
-            result.error.as_deref().unwrap_or("")
-        );
+        let error = result.error.as_deref().unwrap_or("");
+        let _ = writeln!(out, "\n{} {}: {error}", style.paint(Tone::Alarm, "error:"), result.suite);
     }
     for result in results.iter().filter(|r| matches!(r.status, SuiteStatus::Empty { optional: false })) {
         let _ = writeln!(
@@ -229,19 +235,6 @@ pub(crate) fn render(
             result.suite
         );
     }
-    // Where the run's other outputs went (timeline, reports), then its logs.
-    out.push('\n');
-    for line in extra {
-        let _ = writeln!(out, "{line}");
-    }
-    let _ = writeln!(out, "logs: {}", log_dir.display());
-    if let Some(kept) = kept {
-        let _ = writeln!(out, "kept: {} (--keep-artifacts)", kept.display());
-    }
-    let _ = writeln!(out, "reconciled: {reported} of {planned} planned tests reported an outcome");
-    // The closing line CI tools read: "N passed, N failed, N skipped" (", N flaky" after the passed).
-    let _ = writeln!(out, "xtask: {}", sum.counts());
-    out
 }
 
 #[cfg(test)]

@@ -197,12 +197,19 @@ pub(crate) fn write(
     let html_path = dir.join("timeline.html");
     std::fs::write(&html_path, html)?;
 
+    let trace_path = dir.join("trace.json");
+    std::fs::write(&trace_path, trace(&bars, &lanes, origin))?;
+    Ok(Written { html: html_path, trace: trace_path, utilisation })
+}
+
+/// The same boxes in Chrome's trace format (chrome://tracing, Perfetto): a thread per lane.
+fn trace(bars: &[Bar], lanes: &[String], origin: f64) -> String {
     let mut events: Vec<serde_json::Value> = lanes
         .iter()
         .enumerate()
         .map(|(tid, lane)| json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid, "args": {"name": lane}}))
         .collect();
-    for bar in &bars {
+    for bar in bars {
         let tid = lanes.iter().position(|lane| *lane == bar.lane).unwrap_or(0);
         events.push(json!({
             "name": bar.label,
@@ -215,9 +222,7 @@ pub(crate) fn write(
             "args": {"failed": bar.failed},
         }));
     }
-    let trace_path = dir.join("trace.json");
-    std::fs::write(&trace_path, json!({"traceEvents": events, "displayTimeUnit": "ms"}).to_string())?;
-    Ok(Written { html: html_path, trace: trace_path, utilisation })
+    json!({"traceEvents": events, "displayTimeUnit": "ms"}).to_string()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! into `Event`s per suite for the reporter, and at the end reconciles what each suite planned with
 //! what reported an outcome. Runners never print.
 
+mod dispatcher;
 pub(crate) mod playwright;
 pub(crate) mod pytest;
 mod reconcile;
@@ -15,37 +16,38 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::events::{Event, Span, SuiteResult, SuiteStatus};
+use crate::events::{Event, Span, SuiteResult, SuiteStatus, TestKey};
 use crate::plan::SessionPlan;
 use crate::services::process::{logged, ChildGroup};
 
-use self::reconcile::{last_words, span_of};
+pub(crate) use self::dispatcher::Dispatcher;
+use self::reconcile::{last_words, span_of, suite_status};
 pub(crate) use self::stream::EventTail;
 use self::stream::StreamEvent;
 
 /// What a session leaves: a result per suite, its timeline spans, and whether it refused to run.
-pub(crate) struct Ended {
-    pub(crate) results: Vec<SuiteResult>,
-    pub(crate) spans: Vec<Span>,
+struct Ended {
+    results: Vec<SuiteResult>,
+    spans: Vec<Span>,
     /// The session ran nothing on purpose (`unassigned = "fail"` and tests no suite claims): why.
-    pub(crate) refused: Option<String>,
+    refused: Option<String>,
     /// Tests left out by `[backend] exclude`.
-    pub(crate) excluded: u64,
+    excluded: u64,
     /// The session could not start because of its configuration (exit 2, not a test failure): why.
-    pub(crate) usage: Option<String>,
+    usage: Option<String>,
     /// The tests could not reach their database (exit 3): the one line that says which server.
-    pub(crate) unreachable: Option<String>,
+    unreachable: Option<String>,
 }
 
 /// A session on its way: started, polled until its process ends, then reconciled.
-pub(crate) struct SessionRun<'p> {
+struct SessionRun<'p> {
     plan: &'p SessionPlan,
     child: ChildGroup,
     tail: EventTail,
     started: Instant,
     results: Vec<SuiteResult>,
     planned: Option<BTreeMap<String, Vec<String>>>,
-    reported: BTreeSet<String>,
+    reported: BTreeSet<TestKey>,
     unplanned: Vec<String>,
     announced: Vec<bool>,
     refused: Option<String>,
@@ -71,7 +73,7 @@ pub(crate) struct SessionRun<'p> {
 }
 
 impl<'p> SessionRun<'p> {
-    pub(crate) fn start(plan: &'p SessionPlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SessionRun<'p>> {
+    pub(super) fn start(plan: &'p SessionPlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SessionRun<'p>> {
         let suites: Vec<String> = plan.suites.iter().map(|slot| slot.name.clone()).collect();
         emit(Event::SessionStarted {
             session: plan.name.clone(),
@@ -139,12 +141,12 @@ impl<'p> SessionRun<'p> {
     }
 
     /// The database engines of the session's Django settings, once it said.
-    pub(crate) fn engines(&self) -> Option<&[String]> {
+    pub(super) fn engines(&self) -> Option<&[String]> {
         self.engines.as_deref()
     }
 
     /// The tests running longest right now: (suite, id, seconds).
-    pub(crate) fn longest_running(&self) -> Vec<(String, String, u64)> {
+    pub(super) fn longest_running(&self) -> Vec<(String, String, u64)> {
         let now = crate::events::now();
         let mut running: Vec<(String, String, u64)> = self
             .running
@@ -163,7 +165,7 @@ impl<'p> SessionRun<'p> {
     }
 
     /// Forwards what arrived; returns the exit status once the session's process ended.
-    pub(crate) fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Option<ExitStatus>> {
+    pub(super) fn poll(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Option<ExitStatus>> {
         self.forward(emit);
         let now = crate::events::now();
         let slow_after = self.plan.slow_after as f64;
@@ -197,7 +199,7 @@ impl<'p> SessionRun<'p> {
     }
 
     /// Stops the session's process group (Ctrl-C, SIGTERM) and ends every suite as interrupted.
-    pub(crate) fn interrupt(mut self, emit: &mut dyn FnMut(Event)) -> Ended {
+    pub(super) fn interrupt(mut self, emit: &mut dyn FnMut(Event)) -> Ended {
         let running = self.longest_running();
         self.child.stop();
         self.forward(emit);
@@ -231,8 +233,13 @@ impl<'p> SessionRun<'p> {
     fn forward(&mut self, emit: &mut dyn FnMut(Event)) {
         for line in self.tail.read_lines() {
             self.last_event = Instant::now();
-            if let Ok(event) = serde_json::from_str::<StreamEvent>(&line) {
-                self.handle(event, emit);
+            match StreamEvent::parse(&line) {
+                Ok(event) => self.handle(event, emit),
+                // A line nobody can read is the session's error, said once: never a silent skip.
+                Err(problem) if self.tool_errors.iter().all(|known| !known.starts_with("an event line")) => {
+                    self.tool_errors.push(problem);
+                }
+                Err(_) => {}
             }
         }
     }
@@ -261,56 +268,8 @@ impl<'p> SessionRun<'p> {
             StreamEvent::Timeout { id, seconds } => {
                 self.timed_out.insert(id, seconds);
             }
-            StreamEvent::Planned { suites, excluded } => {
-                self.excluded = excluded.values().sum();
-                for (index, result) in self.results.iter_mut().enumerate() {
-                    let ids = suites.get(&result.suite).map_or(0, Vec::len) as u64;
-                    result.stats.total = ids;
-                    result.planned = Some(ids);
-                    emit(Event::TestsCollected { suite: result.suite.clone(), total: ids });
-                    if ids == 0 {
-                        self.announced[index] = true;
-                        // Emptied on purpose by `[backend] exclude`: no error to have no tests.
-                        let on_purpose = excluded.get(&result.suite).is_some_and(|n| *n > 0);
-                        result.status = SuiteStatus::Empty { optional: self.plan.suites[index].optional || on_purpose };
-                        emit(Event::SuiteFinished(result.clone()));
-                    }
-                }
-                self.planned = Some(suites);
-            }
-            StreamEvent::Test(test) => {
-                self.running.remove(&test.id);
-                let Some(index) = self.slot_of(test.suite.as_deref()) else {
-                    self.unplanned.push(test.id);
-                    return;
-                };
-                if !self.reported.insert(format!("{index} {}", test.id)) {
-                    // A second outcome for one test is a lie somewhere: keep the first, name it.
-                    self.unplanned.push(format!("{} (reported twice)", test.id));
-                    return;
-                }
-                let mut record = test.record();
-                if test.crashed() {
-                    // How the worker died, from its last words in the session's log.
-                    if let Some(words) = last_words(&fs::read_to_string(&self.plan.log).unwrap_or_default()) {
-                        record.message =
-                            Some(format!("{}; the worker's output: {words}", record.message.unwrap_or_default()));
-                    }
-                }
-                if let Some(seconds) = self.timed_out.get(&test.id) {
-                    record.message =
-                        Some(format!("timed out after {seconds} s and ignored it: its worker was ended and replaced"));
-                }
-                self.workers[index].insert(record.worker.clone());
-                let result = &mut self.results[index];
-                result.stats.record(record.outcome);
-                result.workers = self.workers[index].len() as u32;
-                result.tests.push(record.clone());
-                emit(Event::TestFinished { suite: result.suite.clone(), test: record });
-                if result.planned.is_some_and(|planned| result.tests.len() as u64 >= planned) {
-                    self.finish_suite(index, emit);
-                }
-            }
+            StreamEvent::Planned { suites, excluded } => self.on_planned(suites, excluded, emit),
+            StreamEvent::Test(test) => self.on_test(*test, emit),
             StreamEvent::Service { worker, detail, start } => {
                 let suite = self.results[0].suite.clone();
                 if let Some(start) = start {
@@ -329,18 +288,7 @@ impl<'p> SessionRun<'p> {
             StreamEvent::Error { message } => {
                 self.tool_errors.push(message.unwrap_or_else(|| "an error outside any test".to_owned()));
             }
-            StreamEvent::Isolated { aliases } => {
-                let named: Vec<String> = aliases
-                    .iter()
-                    .map(|(alias, before)| format!("`{alias}` (the settings name {})", crate::text::redact(before)))
-                    .collect();
-                emit(Event::Note(format!(
-                    "{}: the test databases of {} are this run's, on its server; MEDIA_ROOT is a private dir per \
-                     worker ([backend] isolation = \"project\" leaves the settings alone)",
-                    self.plan.name,
-                    named.join(", ")
-                )));
-            }
+            StreamEvent::Isolated { aliases } => self.on_isolated(&aliases, emit),
             StreamEvent::Unreachable { message } => {
                 if self.unreachable.is_none() {
                     self.unreachable = Some(message);
@@ -348,14 +296,90 @@ impl<'p> SessionRun<'p> {
                     self.child.stop();
                 }
             }
+            // Playwright's count before its tests: the `planned` line that follows carries the ids.
+            StreamEvent::Collected { .. } => {}
+            // Only the listing pass lists; a run's stream holding such a line is a mistake somewhere.
+            StreamEvent::Listed(listed) => self.unplanned.push(format!("{} (listed during a run)", listed.id)),
             StreamEvent::Finished { cost, stopped } => {
                 if let Some(cost) = cost.filter(|cost| cost.tests > 0) {
                     emit(Event::Note(format!("{}: {}", self.plan.name, cost.describe())));
                 }
                 self.stopped = stopped;
             }
-            StreamEvent::Other => {}
         }
+    }
+
+    /// Collection is over: each suite's total, and the end of every suite that has no test.
+    fn on_planned(
+        &mut self,
+        suites: BTreeMap<String, Vec<String>>,
+        excluded: BTreeMap<String, u64>,
+        emit: &mut dyn FnMut(Event),
+    ) {
+        self.excluded = excluded.values().sum();
+        for (index, result) in self.results.iter_mut().enumerate() {
+            let ids = suites.get(&result.suite).map_or(0, Vec::len) as u64;
+            result.stats.total = ids;
+            result.planned = Some(ids);
+            emit(Event::TestsCollected { suite: result.suite.clone(), total: ids });
+            if ids == 0 {
+                self.announced[index] = true;
+                // Emptied on purpose by `[backend] exclude`: no error to have no tests.
+                let on_purpose = excluded.get(&result.suite).is_some_and(|n| *n > 0);
+                let optional = self.plan.suites[index].optional || on_purpose;
+                result.status = suite_status(result, false, true, optional);
+                emit(Event::SuiteFinished(result.clone()));
+            }
+        }
+        self.planned = Some(suites);
+    }
+
+    /// One test's outcome: counted once, under its suite; the suite ends with its last planned test.
+    fn on_test(&mut self, test: stream::TestLine, emit: &mut dyn FnMut(Event)) {
+        self.running.remove(&test.id);
+        let Some(index) = self.slot_of(test.suite.as_deref()) else {
+            self.unplanned.push(test.id);
+            return;
+        };
+        if !self.reported.insert(TestKey::new(&self.plan.suites[index].name, &test.id)) {
+            // A second outcome for one test is a lie somewhere: keep the first, name it.
+            self.unplanned.push(format!("{} (reported twice)", test.id));
+            return;
+        }
+        let mut record = test.record();
+        if test.crashed() {
+            // How the worker died, from its last words in the session's log.
+            if let Some(words) = last_words(&fs::read_to_string(&self.plan.log).unwrap_or_default()) {
+                record.message = Some(format!("{}; the worker's output: {words}", record.message.unwrap_or_default()));
+            }
+        }
+        if let Some(seconds) = self.timed_out.get(&test.id) {
+            record.message =
+                Some(format!("timed out after {seconds} s and ignored it: its worker was ended and replaced"));
+        }
+        self.workers[index].insert(record.worker.clone());
+        let result = &mut self.results[index];
+        result.stats.record(record.outcome);
+        result.workers = self.workers[index].len() as u32;
+        result.tests.push(record.clone());
+        emit(Event::TestFinished { suite: result.suite.clone(), test: record });
+        if result.planned.is_some_and(|planned| result.tests.len() as u64 >= planned) {
+            self.finish_suite(index, emit);
+        }
+    }
+
+    /// The shipped plugin pointed these database aliases at the run's server: said once, redacted.
+    fn on_isolated(&mut self, aliases: &[(String, String)], emit: &mut dyn FnMut(Event)) {
+        let named: Vec<String> = aliases
+            .iter()
+            .map(|(alias, before)| format!("`{alias}` (the settings name {})", crate::text::redact(before)))
+            .collect();
+        emit(Event::Note(format!(
+            "{}: the test databases of {} are this run's, on its server; MEDIA_ROOT is a private dir per \
+             worker ([backend] isolation = \"project\" leaves the settings alone)",
+            self.plan.name,
+            named.join(", ")
+        )));
     }
 
     /// Every planned test of a suite reported: it ends now, while the session goes on.
@@ -368,12 +392,7 @@ impl<'p> SessionRun<'p> {
         self.announced[index] = true;
         let result = &mut self.results[index];
         result.wall = span_of(&result.tests).unwrap_or_else(|| self.started.elapsed());
-        result.status = if result.stats.not_passed() > 0 { SuiteStatus::Failed } else { SuiteStatus::Passed };
+        result.status = suite_status(result, false, false, self.plan.suites[index].optional);
         emit(Event::SuiteFinished(result.clone()));
     }
-}
-
-/// Polls sessions until each has ended, an interrupt arrives, or (fail fast) one has failed.
-pub(crate) fn wait_poll() {
-    std::thread::sleep(Duration::from_millis(40));
 }

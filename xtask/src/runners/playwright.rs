@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use crate::exit::tests_failed;
 use crate::plan::Listed;
+use crate::runners::stream::StreamEvent;
 use crate::runners::EventTail;
 use crate::services::process::{logged, ChildGroup};
 use crate::text::telling_line;
@@ -55,13 +56,17 @@ impl Lister {
         let status = self.child.wait(|| ())?;
         let mut total = None;
         let mut tests = Vec::new();
+        let mut unreadable = None;
         for line in EventTail::new(&self.events).read_lines() {
-            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            match value["event"].as_str() {
-                Some("collected") => total = value["total"].as_u64(),
-                Some("listed") => tests.extend(serde_json::from_value::<Listed>(value).ok()),
-                _ => {}
+            match StreamEvent::parse(&line) {
+                Ok(StreamEvent::Collected { total: count }) => total = Some(count),
+                Ok(StreamEvent::Listed(listed)) => tests.push(listed),
+                Ok(_) => {}
+                Err(problem) => unreadable = unreadable.or(Some(problem)),
             }
+        }
+        if let Some(problem) = unreadable {
+            return Err(tests_failed(format!("playwright's listing: {problem} (log: {})", self.log.display())));
         }
         match total {
             Some(total) if status.success() && total == tests.len() as u64 => Ok(tests),

@@ -1,5 +1,7 @@
 //! The JSON lines the shipped pytest plugin and Playwright reporter write (one schema for both), and
-//! the follower of a file other processes append to.
+//! the follower of a file other processes append to. Every kind of line is a variant here, and every
+//! outcome a word of `Reported`: a line this xtask cannot read is an error of the session, never
+//! skipped (tidy checks that the plugin, the reporter script and this enum know the same kinds).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -10,10 +12,11 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::events::{FailureReport, Outcome, TestRecord};
+use crate::plan::Listed;
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
-pub(super) enum StreamEvent {
+pub(crate) enum StreamEvent {
     /// Collection is over: the ids each suite of the session will run.
     Planned {
         suites: BTreeMap<String, Vec<String>>,
@@ -21,6 +24,12 @@ pub(super) enum StreamEvent {
         #[serde(default)]
         excluded: BTreeMap<String, u64>,
     },
+    /// Playwright's count of the tests it will run (the listing pass checks its `listed` lines by it).
+    Collected {
+        total: u64,
+    },
+    /// One test of Playwright's listing pass (`--shard`, `--dry-run`), with where it is.
+    Listed(Listed),
     /// A module or directory that could not be collected.
     Collecterror {
         nodeid: String,
@@ -42,6 +51,7 @@ pub(super) enum StreamEvent {
         engines: Vec<String>,
     },
     Test(Box<TestLine>),
+    /// A worker's own backend (written by the project's E2E fixtures, not by the shipped files).
     Service {
         worker: String,
         detail: String,
@@ -77,8 +87,30 @@ pub(super) enum StreamEvent {
         #[serde(default)]
         stopped: Option<String>,
     },
-    #[serde(other)]
-    Other,
+}
+
+/// The outcome words of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Reported {
+    Passed,
+    Failed,
+    Error,
+    Skipped,
+    Xfailed,
+    Flaky,
+    /// The test's worker died while running it.
+    Crashed,
+}
+
+impl StreamEvent {
+    /// One line of a stream; an error says what is wrong with it (and shows the start of the line).
+    pub(crate) fn parse(line: &str) -> Result<StreamEvent, String> {
+        serde_json::from_str(line).map_err(|error| {
+            let shown: String = line.chars().take(120).collect();
+            format!("an event line this xtask cannot read ({error}): {shown}")
+        })
+    }
 }
 
 /// The plugin's own work in a pytest session: per-test events on the controller, and the scheduler.
@@ -124,7 +156,7 @@ impl Cost {
 pub(super) struct TestLine {
     pub(super) id: String,
     pub(super) suite: Option<String>,
-    outcome: String,
+    outcome: Reported,
     duration: f64,
     worker: String,
     message: Option<String>,
@@ -160,24 +192,21 @@ struct ArtifactLine {
 
 impl TestLine {
     pub(super) fn crashed(&self) -> bool {
-        self.outcome == "crashed"
+        self.outcome == Reported::Crashed
     }
 
     pub(super) fn record(&self) -> TestRecord {
-        let outcome = match self.outcome.as_str() {
-            "passed" => Outcome::Passed,
-            "failed" => Outcome::Failed,
-            "error" | "crashed" => Outcome::Error,
-            "skipped" => Outcome::Skipped,
-            "xfailed" => Outcome::XFailed,
-            "flaky" => Outcome::Flaky,
-            // A word this version does not know: never taken for a pass, and said.
-            _ => Outcome::Error,
+        let outcome = match self.outcome {
+            Reported::Passed => Outcome::Passed,
+            Reported::Failed => Outcome::Failed,
+            Reported::Error | Reported::Crashed => Outcome::Error,
+            Reported::Skipped => Outcome::Skipped,
+            Reported::Xfailed => Outcome::XFailed,
+            Reported::Flaky => Outcome::Flaky,
         };
-        let message = match self.outcome.as_str() {
-            "crashed" => Some(format!("crashed: {}", self.message.as_deref().unwrap_or("its worker died"))),
-            "passed" | "failed" | "error" | "skipped" | "xfailed" | "flaky" => self.message.clone(),
-            other => Some(format!("the tool reported an outcome the xtask does not know: `{other}`")),
+        let message = match self.outcome {
+            Reported::Crashed => Some(format!("crashed: {}", self.message.as_deref().unwrap_or("its worker died"))),
+            _ => self.message.clone(),
         };
         let report = FailureReport {
             details: self.details.clone(),
@@ -265,7 +294,7 @@ mod tests {
             r#"{"event":"span","lane":"gw1","name":"start-up and collection","start":1.0,"stop":2.5}"#,
             r#"{"event":"finished","exitstatus":1}"#,
         ];
-        let events: Vec<StreamEvent> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+        let events: Vec<StreamEvent> = lines.iter().map(|line| StreamEvent::parse(line).unwrap()).collect();
         assert!(
             matches!(&events[0], StreamEvent::Planned { suites, excluded } if suites["unit"] == ["a.py::t"] && excluded.is_empty())
         );
@@ -277,5 +306,16 @@ mod tests {
         assert!(matches!(&events[3], StreamEvent::Service { start: None, .. }));
         assert!(matches!(&events[4], StreamEvent::Span { stop, .. } if *stop == 2.5));
         assert!(matches!(events[5], StreamEvent::Finished { cost: None, stopped: None }));
+    }
+
+    #[test]
+    fn an_unknown_kind_or_outcome_is_an_error_that_shows_the_line() {
+        let kind = StreamEvent::parse(r#"{"event":"teleported","id":"a"}"#).unwrap_err();
+        assert!(kind.contains("unknown variant `teleported`") && kind.ends_with(r#"{"event":"teleported","id":"a"}"#));
+        let outcome = StreamEvent::parse(
+            r#"{"event":"test","id":"t","outcome":"maybe","duration":0.1,"worker":"gw0","message":null}"#,
+        )
+        .unwrap_err();
+        assert!(outcome.contains("unknown variant `maybe`"), "{outcome}");
     }
 }

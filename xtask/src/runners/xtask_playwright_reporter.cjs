@@ -1,7 +1,9 @@
 // Event stream for `cargo xtask`, shipped inside its binary and passed with --reporter.
 // Writes one JSON object per line to $XTASK_EVENTS, in the schema of the xtask's pytest plugin:
-// the planned ids from onBegin, then one line per test once its last attempt is over (a test
-// that passed on a retry is "flaky", never a plain pass).
+// `collected` and `planned` (the ids) from onBegin, or `listed` lines in the listing pass; one `test`
+// line per test once its last attempt is over (a test that passed on a retry is "flaky", never a
+// plain pass); `error` for what fails outside any test; `finished`. The Rust side
+// (runners/stream.rs) knows exactly these kinds; tidy checks that the lists agree.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -69,10 +71,8 @@ class XtaskReporter {
 
   onTestEnd(test, result) {
     const last = result.status === 'skipped' || result.status === test.expectedStatus || result.retry >= test.retries;
-    if (!last) {
-      this.emit({ event: 'retry', id: this.id(test), attempt: result.retry + 1 });
-      return;
-    }
+    // An attempt that will be retried: the test's line comes after its last attempt.
+    if (!last) return;
     const outcome = { expected: 'passed', unexpected: 'failed', flaky: 'flaky', skipped: 'skipped' }[test.outcome()];
     const failing = test.results.find((attempt) => attempt.error);
     const first = test.results[0]?.startTime;

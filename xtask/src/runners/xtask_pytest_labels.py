@@ -27,10 +27,12 @@ def _compile(text, what):
         raise pytest.UsageError(f"xtask.toml: {what} `{text}` is not a valid marker expression: {error}")
 
 
-def _partition(ids, durations, count):
-    """Longest first into the lightest part; ties by id, so every process gets the same split."""
+def _partition(ids, durations, count, unknown=1.0):
+    """Longest first into the lightest part; ties by id, so every process gets the same split. A test
+    without a duration weighs the mean of the known ones among `ids`, else `unknown` (the xtask's
+    `Durations::estimate` rule, whose `unknown_weight` the spec carries)."""
     known = [durations[i] for i in ids if i in durations]
-    default = sum(known) / len(known) if known else 1.0
+    default = sum(known) / len(known) if known else unknown
     loads = [0.0] * count
     owner = {}
     for test in sorted(ids, key=lambda i: (-durations.get(i, default), i)):
@@ -81,7 +83,7 @@ def select(items, spec):
         mine = set()
         for name in {label for label in labels.values()}:
             ids = [test for test, label in labels.items() if label == name]
-            owner = _partition(ids, durations, count)
+            owner = _partition(ids, durations, count, spec.get("shard_unknown") or 1.0)
             mine.update(test for test in ids if owner[test] == index - 1)
         dropped.extend(item for item in kept if item.nodeid not in mine)
         kept = [item for item in kept if item.nodeid in mine]

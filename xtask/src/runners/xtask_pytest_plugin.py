@@ -10,8 +10,16 @@ named by XTASK_PLAN:
 - durations: recorded seconds per test id, for the scheduler (longest first);
 - labels: the file where every collecting process writes the labels (the controller reads it).
 Events (one JSON object per line, to XTASK_EVENTS) come from the xdist controller, or from the only
-process without xdist: `planned` (the ids of every suite), `test` (one per test, with its suite, worker,
-start and stop), `span` (a worker's start-up and collection), `finished`.
+process without xdist:
+- `databases` (the Django settings' engines) and `isolated` (the aliases pointed at the run's server);
+- `planned` (the ids of every suite), `refused` (tests no suite claims, under unassigned = "fail"),
+  `collecterror` (a module that could not be collected);
+- `start` and `test` (one per test: its suite, worker, outcome, start and stop, and what a person
+  needs to fix it), `timeout` (a test that ignored its timeout, from xtask_pytest_timeout);
+- `span` (a worker's start-up and collection, a template built), `unreachable` (the database server
+  the tests cannot reach, from xtask_pytest_setup), and `finished` (the plugin's own cost, and why the
+  session stopped early when it did).
+The Rust side (`runners/stream.rs`) knows exactly these kinds; tidy checks that both lists agree.
 The project under test is not edited: nothing here is imported unless the xtask passes `-p`.
 """
 import json
@@ -67,7 +75,6 @@ def pytest_configure(config):
 
         _outcomes = Outcomes()
         _stream = _Stream(events)
-        _stream.emit(event="session", pid=os.getpid(), start=_session_start)
 
 
 def _engines():

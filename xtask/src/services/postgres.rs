@@ -14,87 +14,12 @@ use crate::layout::{server_dir, RunLayout};
 use crate::services::pg_bin::find_bindir;
 use crate::services::pg_snapshot::{templates_on, Snapshot, Template};
 use crate::services::process::{logged, run_logged, ChildGroup};
-use crate::services::psql::ExternalServer;
 use crate::services::rundir::create_private_dir;
 use crate::services::{is_executable, is_root, lookup_user, which};
 use crate::signals;
 use crate::text::telling_line;
 
 const PORT: u16 = 5432;
-
-pub(crate) enum Database {
-    Private(PrivateServer),
-    External(ExternalServer),
-    /// A private server still starting on a thread of its own, while pytest imports.
-    Starting(Starting),
-}
-
-impl Database {
-    pub(crate) fn url(&self) -> &str {
-        match self {
-            Database::Private(server) => &server.url,
-            Database::External(server) => server.url(),
-            Database::Starting(starting) => &starting.url,
-        }
-    }
-
-    /// The server process this run started, if it started one.
-    pub(crate) fn server_pid(&self) -> Option<u32> {
-        match self {
-            Database::Private(server) => server.server.as_ref().map(ChildGroup::pid),
-            _ => None,
-        }
-    }
-
-    /// Whether the server accepts connections, without waiting; a server that failed to start is
-    /// an error (and this becomes `None`).
-    pub(crate) fn poll_ready(slot: &mut Option<Database>) -> anyhow::Result<bool> {
-        match slot.take() {
-            Some(Database::Starting(starting)) if starting.is_finished() => {
-                *slot = Some(Database::Private(starting.join()?));
-                Ok(true)
-            }
-            other => {
-                let ready = !matches!(other, Some(Database::Starting(_)));
-                *slot = other;
-                Ok(ready)
-            }
-        }
-    }
-}
-
-/// `PrivateServer::start` on its own thread. Dropped unjoined, it waits for the thread, whose server
-/// then stops as it goes.
-pub(crate) struct Starting {
-    url: String,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<PrivateServer>>>,
-}
-
-impl Starting {
-    pub(crate) fn spawn(run_id: &str, keep: bool, snapshot: Option<Snapshot>, log_dir: &Path) -> Starting {
-        let id = run_id.to_owned();
-        let log_dir = log_dir.to_owned();
-        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep, snapshot, &log_dir));
-        Starting { url: private_url(&server_dir(run_id)), thread: Some(thread) }
-    }
-
-    fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|thread| thread.is_finished())
-    }
-
-    fn join(mut self) -> anyhow::Result<PrivateServer> {
-        let thread = self.thread.take().expect("joined once");
-        thread.join().unwrap_or_else(|_| Err(environment("the thread starting PostgreSQL panicked")))
-    }
-}
-
-impl Drop for Starting {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 pub(crate) fn private_url(dir: &Path) -> String {
     format!("postgresql://postgres@/postgres?host={}&port={PORT}", dir.display())
@@ -171,17 +96,7 @@ impl PrivateServer {
                  install them (apt-get install postgresql-15) or pass --db-url",
             )
         })?;
-        // initdb refuses to run as root: the server then runs as the unprivileged `postgres` user.
-        let owner = if is_root() {
-            Some(lookup_user("postgres").ok_or_else(|| {
-                environment(
-                    "running as root, and initdb needs an unprivileged user: create one with \
-                     `useradd --system postgres` (or install postgresql), or pass --db-url",
-                )
-            })?)
-        } else {
-            None
-        };
+        let owner = server_owner()?;
         let dir = server_dir(run_id);
         let mut made = create_private_dir(&dir)?;
         made.disable_cleanup(keep);
@@ -237,30 +152,21 @@ impl PrivateServer {
             }
         }
 
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "-D".into(),
-            data.clone().into(),
-            "-k".into(),
-            server.dir.clone().into(),
-            "-p".into(),
-            PORT.to_string().into(),
-        ];
-        for setting in [
-            "listen_addresses=",
-            "fsync=off",
-            "synchronous_commit=off",
-            "full_page_writes=off",
-            "max_connections=300",
-            "shared_buffers=64MB",
-        ] {
-            args.extend(["-c".into(), setting.into()]);
-        }
-        let postgres = logged(as_owner(duct::cmd(bindir.join("postgres"), args)), &log)?;
+        let postgres = logged(as_owner(duct::cmd(bindir.join("postgres"), server_args(&data, &server.dir))), &log)?;
         let child = ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
         server.server = Some(child);
         server.wait_ready(&data, &log)?;
         server.snapshot = snapshot.map(|snapshot| (snapshot, RunLayout::of(run_id).templates_built()));
         Ok(server)
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server's process, once started.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.server.as_ref().map(ChildGroup::pid)
     }
 
     fn templates(&self) -> Vec<Template> {
@@ -326,6 +232,39 @@ impl Drop for PrivateServer {
         // Stop first (fast shutdown), then the directory can go (`_made`).
         drop(self.server.take());
     }
+}
+
+/// initdb refuses to run as root: the server then runs as the unprivileged `postgres` user (its
+/// uid and gid); None when the xtask is not root.
+fn server_owner() -> anyhow::Result<Option<(u32, u32)>> {
+    if !is_root() {
+        return Ok(None);
+    }
+    let owner = lookup_user("postgres").ok_or_else(|| {
+        environment(
+            "running as root, and initdb needs an unprivileged user: create one with \
+             `useradd --system postgres` (or install postgresql), or pass --db-url",
+        )
+    })?;
+    Ok(Some(owner))
+}
+
+/// The private server's command line: its data, its socket directory and port, and the settings of
+/// a throwaway server (no fsync, no TCP).
+fn server_args(data: &Path, socket_dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["-D".into(), data.into(), "-k".into(), socket_dir.into(), "-p".into(), PORT.to_string().into()];
+    for setting in [
+        "listen_addresses=",
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "max_connections=300",
+        "shared_buffers=64MB",
+    ] {
+        args.extend(["-c".into(), setting.into()]);
+    }
+    args
 }
 
 /// The error of a server that did not start: its telling line (or, when the disk is full, which

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::layout::{run_id_of, server_dir, temp_root, RunLayout};
+use crate::layout::{server_dir, temp_root, RunId, RunLayout};
 use crate::services::process::{kill_run_processes, start_time};
 use crate::services::rundir;
 use crate::services::{euid, is_root, lookup_user, psql};
@@ -18,7 +18,7 @@ use crate::services::{euid, is_root, lookup_user, psql};
 /// What was found and cleaned for one dead run.
 #[derive(Debug)]
 pub(crate) struct Swept {
-    pub(crate) run_id: String,
+    pub(crate) run_id: RunId,
     pub(crate) processes: usize,
     pub(crate) server: bool,
     /// Test databases dropped on the user's server, or why they could not be.
@@ -58,7 +58,7 @@ fn owner_alive(line: &str) -> bool {
 
 /// A run directory whose owner is dead.
 pub(crate) struct Stale {
-    pub(crate) run_id: String,
+    pub(crate) run_id: RunId,
     layout: RunLayout,
     keep: bool,
 }
@@ -77,7 +77,7 @@ pub(crate) fn stale_runs() -> Found {
     let Ok(entries) = fs::read_dir(temp_root()) else { return found };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(run_id) = run_id_of(&name) else { continue };
+        let Some(run_id) = RunId::of_dir_name(&name) else { continue };
         if let Err(why) = rundir::check_private_dir(&entry.path(), &[euid()]) {
             found.untrusted.push((entry.path(), why));
             continue;
@@ -86,7 +86,7 @@ pub(crate) fn stale_runs() -> Found {
         let Ok(owner) = fs::read_to_string(layout.owner()) else { continue };
         if !owner_alive(&owner) {
             let keep = owner.split_whitespace().nth(2) == Some("keep");
-            found.stale.push(Stale { run_id: run_id.to_owned(), layout, keep });
+            found.stale.push(Stale { run_id, layout, keep });
         }
     }
     found
@@ -99,7 +99,7 @@ pub(crate) fn sweep() -> (Vec<Swept>, Vec<(PathBuf, String)>) {
     (found.stale.iter().map(|stale| sweep_run(&stale.run_id, &stale.layout, stale.keep)).collect(), found.untrusted)
 }
 
-fn sweep_run(run_id: &str, run_dir: &RunLayout, keep: bool) -> Swept {
+fn sweep_run(run_id: &RunId, run_dir: &RunLayout, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
     let processes = kill_run_processes(run_id).len();
     let server_dir = server_dir(run_id);
@@ -122,7 +122,7 @@ fn sweep_run(run_id: &str, run_dir: &RunLayout, keep: bool) -> Swept {
         }
         let _ = fs::remove_dir_all(run_dir.root());
     }
-    Swept { run_id: run_id.to_owned(), processes, server, databases, kept: keep.then(|| run_dir.root().to_owned()) }
+    Swept { run_id: run_id.clone(), processes, server, databases, kept: keep.then(|| run_dir.root().to_owned()) }
 }
 
 /// Stops the postmaster named by the data directory's postmaster.pid, if it is still that server:
@@ -192,7 +192,13 @@ mod tests {
 
     #[test]
     fn the_note_says_what_was_cleaned() {
-        let mut swept = Swept { run_id: "ab12cd34".into(), processes: 3, server: true, databases: Ok(2), kept: None };
+        let mut swept = Swept {
+            run_id: RunId::parse("ab12cd34").unwrap(),
+            processes: 3,
+            server: true,
+            databases: Ok(2),
+            kept: None,
+        };
         assert_eq!(
             swept.to_string(),
             "swept what run ab12cd34 left when its xtask was killed: 3 process(es), its PostgreSQL server, \

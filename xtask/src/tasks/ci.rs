@@ -42,7 +42,7 @@ impl flags::Ci {
         }
         let args =
             RunArgs { profile: Some("ci".to_owned()), shard: self.shard, no_progress: true, ..RunArgs::default() };
-        let kind = super::test::run_all(ctx, args)?;
+        let kind = super::run::run_all(ctx, args)?;
         if self.refresh_durations {
             let count = Durations::write_committed(&ctx.root)?;
             reporter.handle(&Event::Note(format!("ci: wrote {count} durations to {}", crate::history::COMMITTED)));

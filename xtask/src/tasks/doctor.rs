@@ -80,18 +80,10 @@ fn template_checks(ctx: &Ctx) -> Vec<Check> {
     checks
 }
 
-pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
+/// The interpreter, the managed environment, and the pytest plugins a run would use.
+fn python_checks(ctx: &Ctx) -> Vec<Check> {
     use CheckStatus::*;
-    let mut checks = vec![check(
-        "xtask.toml",
-        Ok,
-        format!(
-            "{} suites: {}",
-            ctx.config.suites.len(),
-            ctx.config.suites.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
-        ),
-        None,
-    )];
+    let mut checks = Vec::new();
     let python = &ctx.config.backend.base_python;
     checks.push(match which(python) {
         Some(path) => check("python", Ok, format!("{} ({})", version_of(&path, "--version"), path.display()), None),
@@ -139,10 +131,13 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             _ => check("pytest plugins", Missing, shown.join(", "), Some("cargo xtask setup")),
         });
     }
-    checks.push(match which("uv") {
-        Some(path) => check("uv", Ok, path.display().to_string(), None),
-        None => check("uv", Warn, "not found: setup uses venv + pip (slower)", Some("pip install uv")),
-    });
+    checks
+}
+
+/// The private server's binaries and user, psql, and the server `DATABASE_URL` names.
+fn database_checks() -> Vec<Check> {
+    use CheckStatus::*;
+    let mut checks = Vec::new();
     checks.push(match find_bindir() {
         Some(dir) => check(
             "postgresql server",
@@ -186,47 +181,72 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             ),
         });
     }
+    checks
+}
+
+/// What the E2E suite needs: Node, the modules, the build, a browser.
+fn frontend_checks(app: &App) -> Vec<Check> {
+    use CheckStatus::*;
+    let mut checks = Vec::new();
+    checks.push(match which("node") {
+        Some(node) => check("node", Ok, format!("{} ({})", version_of(&node, "--version"), node.display()), None),
+        None => {
+            check("node", Missing, "needed for the E2E suite", Some("apt-get install nodejs npm (Node.js 20 or newer)"))
+        }
+    });
+    checks.push(if app.modules_fresh() {
+        check("node modules", Ok, "match package-lock.json", None)
+    } else {
+        check(
+            "node modules",
+            Warn,
+            "missing or older than package-lock.json (test-e2e installs them)",
+            Some("cargo xtask setup"),
+        )
+    });
+    checks.push(if app.build_fresh() {
+        check("frontend build", Ok, "matches its sources", None)
+    } else {
+        check(
+            "frontend build",
+            Warn,
+            "missing or older than its sources (test-e2e builds it)",
+            Some("cargo xtask setup"),
+        )
+    });
+    checks.push(match find_browser() {
+        Result::Ok(browser) => check(
+            "browser",
+            Ok,
+            format!("{} ({})", version_of(browser.path(), "--version"), browser.path().display()),
+            None,
+        ),
+        Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
+    });
+    checks
+}
+
+pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
+    use CheckStatus::*;
+    let mut checks = vec![check(
+        "xtask.toml",
+        Ok,
+        format!(
+            "{} suites: {}",
+            ctx.config.suites.len(),
+            ctx.config.suites.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+        ),
+        None,
+    )];
+    checks.extend(python_checks(ctx));
+    checks.push(match which("uv") {
+        Some(path) => check("uv", Ok, path.display().to_string(), None),
+        None => check("uv", Warn, "not found: setup uses venv + pip (slower)", Some("pip install uv")),
+    });
+    checks.extend(database_checks());
     checks.extend(template_checks(ctx));
     if let Some(config) = &ctx.config.frontend {
-        let app = App::new(&ctx.root, config);
-        checks.push(match which("node") {
-            Some(node) => check("node", Ok, format!("{} ({})", version_of(&node, "--version"), node.display()), None),
-            None => check(
-                "node",
-                Missing,
-                "needed for the E2E suite",
-                Some("apt-get install nodejs npm (Node.js 20 or newer)"),
-            ),
-        });
-        checks.push(if app.modules_fresh() {
-            check("node modules", Ok, "match package-lock.json", None)
-        } else {
-            check(
-                "node modules",
-                Warn,
-                "missing or older than package-lock.json (test-e2e installs them)",
-                Some("cargo xtask setup"),
-            )
-        });
-        checks.push(if app.build_fresh() {
-            check("frontend build", Ok, "matches its sources", None)
-        } else {
-            check(
-                "frontend build",
-                Warn,
-                "missing or older than its sources (test-e2e builds it)",
-                Some("cargo xtask setup"),
-            )
-        });
-        checks.push(match find_browser() {
-            Result::Ok(browser) => check(
-                "browser",
-                Ok,
-                format!("{} ({})", version_of(browser.path(), "--version"), browser.path().display()),
-                None,
-            ),
-            Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
-        });
+        checks.extend(frontend_checks(&App::new(&ctx.root, config)));
     }
     let found = sweep::stale_runs();
     for (dir, why) in &found.untrusted {
@@ -237,7 +257,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
             Some("remove it if you know what it is; no xtask of yours made it"),
         ));
     }
-    let stale: Vec<String> = found.stale.into_iter().map(|stale| stale.run_id).collect();
+    let stale: Vec<String> = found.stale.into_iter().map(|stale| stale.run_id.to_string()).collect();
     checks.push(if stale.is_empty() {
         check("leftovers", Ok, "no run killed outright has left anything", None)
     } else {

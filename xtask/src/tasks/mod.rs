@@ -3,9 +3,9 @@
 pub(crate) mod ci;
 pub(crate) mod doctor;
 pub(crate) mod init;
+pub(crate) mod run;
 pub(crate) mod setup;
 pub(crate) mod stress;
-pub(crate) mod test;
 
 use std::path::{Path, PathBuf};
 

@@ -4,23 +4,23 @@
 use std::collections::BTreeMap;
 
 use crate::config::Ctx;
-use crate::events::{Event, Outcome, SuiteStatus};
+use crate::events::{Event, Outcome, TestKey};
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::plan::Selection;
 use crate::services::fnv1a;
 use crate::signals;
-use crate::tasks::test::Session;
+use crate::tasks::run::{exit_kind, PreparedRun};
 
 impl flags::Stress {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
         let selection = if self.suites.is_empty() { Selection::All } else { Selection::Named(self.suites.clone()) };
-        let mut session = Session::prepare(ctx, selection, self.run)?;
+        let mut session = PreparedRun::prepare(ctx, selection, self.run)?;
         let runs = self.runs as usize;
         // Per test ("suite id"), the outcome of each run it took part in.
-        let mut outcomes: BTreeMap<String, Vec<(usize, Outcome)>> = BTreeMap::new();
+        let mut outcomes: BTreeMap<TestKey, Vec<(usize, Outcome)>> = BTreeMap::new();
         let mut seeds = Vec::new();
-        let mut errored = false;
+        let mut every: Vec<crate::events::SuiteResult> = Vec::new();
         for run in 1..=runs {
             if signals::interrupted() {
                 break;
@@ -37,28 +37,28 @@ impl flags::Stress {
                 None => format!("stress run {run} of {runs}"),
             }));
             for result in session.execute(&plan)? {
-                errored |= matches!(result.status, SuiteStatus::Errored);
-                for test in result.tests {
-                    outcomes.entry(format!("{} {}", result.suite, test.id)).or_default().push((run, test.outcome));
+                for test in &result.tests {
+                    outcomes.entry(TestKey::new(&result.suite, &test.id)).or_default().push((run, test.outcome));
                 }
+                every.push(result);
             }
         }
         let (flaky, always_failing) = verdicts(&outcomes);
-        let failed = !flaky.is_empty() || !always_failing.is_empty() || errored;
+        // The runs' exit code, as one run's would be; a test flaky across runs fails it too.
+        let kind = match exit_kind(&every, signals::interrupted()) {
+            ExitKind::Success if !flaky.is_empty() => ExitKind::TestsFailed,
+            kind => kind,
+        };
         session.reporter.handle(&Event::StressFinished { runs: seeds.len(), seeds, flaky, always_failing });
-        Ok(if signals::interrupted() {
-            ExitKind::Interrupted
-        } else if failed {
-            ExitKind::TestsFailed
-        } else {
-            ExitKind::Success
-        })
+        Ok(kind)
     }
 }
 
 /// Flaky: failed in some runs and not in others, or passed only on a retry; with the runs it failed
 /// in. Always failing: failed in every run it took part in.
-pub(crate) fn verdicts(outcomes: &BTreeMap<String, Vec<(usize, Outcome)>>) -> (Vec<(String, Vec<usize>)>, Vec<String>) {
+pub(crate) fn verdicts(
+    outcomes: &BTreeMap<TestKey, Vec<(usize, Outcome)>>,
+) -> (Vec<(String, Vec<usize>)>, Vec<String>) {
     let mut flaky = Vec::new();
     let mut always_failing = Vec::new();
     for (id, runs) in outcomes {
@@ -66,9 +66,9 @@ pub(crate) fn verdicts(outcomes: &BTreeMap<String, Vec<(usize, Outcome)>>) -> (V
             runs.iter().filter(|(_, o)| o.is_failure() || *o == Outcome::Flaky).map(|(run, _)| *run).collect();
         let hard_failures = runs.iter().filter(|(_, o)| o.is_failure()).count();
         if hard_failures == runs.len() {
-            always_failing.push(id.clone());
+            always_failing.push(id.to_string());
         } else if !failed_in.is_empty() {
-            flaky.push((id.clone(), failed_in));
+            flaky.push((id.to_string(), failed_in));
         }
     }
     (flaky, always_failing)
@@ -82,11 +82,11 @@ mod tests {
     fn verdicts_tell_flaky_from_broken() {
         use Outcome::*;
         let mut outcomes = BTreeMap::new();
-        outcomes.insert("unit a".to_owned(), vec![(1, Passed), (2, Failed), (3, Passed), (4, Failed)]);
-        outcomes.insert("unit b".to_owned(), vec![(1, Passed), (2, Passed), (3, Passed), (4, Passed)]);
-        outcomes.insert("unit c".to_owned(), vec![(1, Failed), (2, Failed), (3, Failed), (4, Failed)]);
-        outcomes.insert("e2e d".to_owned(), vec![(1, Passed), (2, Flaky), (3, Passed), (4, Passed)]);
-        outcomes.insert("unit e".to_owned(), vec![(1, Skipped), (2, Skipped), (3, Skipped), (4, Skipped)]);
+        outcomes.insert(TestKey::new("unit", "a"), vec![(1, Passed), (2, Failed), (3, Passed), (4, Failed)]);
+        outcomes.insert(TestKey::new("unit", "b"), vec![(1, Passed), (2, Passed), (3, Passed), (4, Passed)]);
+        outcomes.insert(TestKey::new("unit", "c"), vec![(1, Failed), (2, Failed), (3, Failed), (4, Failed)]);
+        outcomes.insert(TestKey::new("e2e", "d"), vec![(1, Passed), (2, Flaky), (3, Passed), (4, Passed)]);
+        outcomes.insert(TestKey::new("unit", "e"), vec![(1, Skipped), (2, Skipped), (3, Skipped), (4, Skipped)]);
         let (flaky, always) = verdicts(&outcomes);
         assert_eq!(flaky, [("e2e d".to_owned(), vec![2]), ("unit a".to_owned(), vec![2, 4])]);
         assert_eq!(always, ["unit c"]);

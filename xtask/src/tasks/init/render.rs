@@ -102,6 +102,17 @@ pub(super) fn render(
             let _ = writeln!(out, "# package.json has no build script.\nbuild = [\"true\"]");
         }
     }
+    suites(&mut out, backend, described);
+    if frontend.is_some() {
+        let _ = writeln!(out, "\n# The Playwright tests, one backend per worker if the project's fixtures start one.");
+        let _ = writeln!(out, "[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4");
+    }
+    out
+}
+
+/// One suite per marker that selects tests, in the project's order; the idle ones named in a
+/// comment; one suite of everything when no marker selects any.
+fn suites(out: &mut String, backend: &Path, described: &Described) {
     let _ =
         writeln!(out, "\n# One suite per marker the project registers, in its order: a test runs in the first that");
     let _ = writeln!(out, "# matches. max_workers caps how many of a suite's tests run at once (from its size).");
@@ -142,9 +153,4 @@ pub(super) fn render(
         let _ = writeln!(out, "\n# No registered marker selects tests: every test runs in one suite.");
         let _ = writeln!(out, "[[suite]]\nname = \"tests\"\nmarker = \"not xtask_never_a_marker\"\nmax_workers = 8");
     }
-    if frontend.is_some() {
-        let _ = writeln!(out, "\n# The Playwright tests, one backend per worker if the project's fixtures start one.");
-        let _ = writeln!(out, "[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4");
-    }
-    out
 }

@@ -10,11 +10,12 @@ use crate::events::{Event, Span, SuiteResult, SuiteStatus};
 use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
+use crate::layout::RunId;
 use crate::plan::{self, E2eFacts, Facts, Plan, Plugins, Selection};
 use crate::reporter::Reporter;
 use crate::runners::pytest;
+use crate::services::database::RunDatabase;
 use crate::services::frontend::{App, Browser};
-use crate::services::postgres::Database;
 use crate::services::rundir::RunDir;
 use crate::signals;
 
@@ -40,7 +41,7 @@ pub(crate) fn run_all(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitKind> {
 }
 
 fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKind> {
-    let mut session = Session::prepare(ctx, selection, args)?;
+    let mut session = PreparedRun::prepare(ctx, selection, args)?;
     let plan = session.plan(None)?;
     if session.args.dry_run {
         session.reporter.handle(&Event::Planned(Box::new(plan.view())));
@@ -54,13 +55,13 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
 }
 
 /// Everything prepared for running a plan, once or (for `stress`) several times.
-pub(crate) struct Session<'a> {
+pub(crate) struct PreparedRun<'a> {
     ctx: &'a Ctx,
     selection: Selection,
     pub(crate) args: RunArgs,
     pub(crate) behaviour: Behaviour,
     pub(crate) reporter: Reporter,
-    pub(crate) run_id: String,
+    pub(crate) run_id: RunId,
     log_dir: PathBuf,
     python: PathBuf,
     backend_dir: PathBuf,
@@ -72,22 +73,18 @@ pub(crate) struct Session<'a> {
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
-    /// Whether the run may stop its private server once the settings say they do not use it.
-    database_auto: bool,
     /// `XTASK_IGNORE`: what no collection may enter.
     ignore: String,
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
-    /// When a private server began to start (it is on the timeline once it is up).
-    database_began: Option<f64>,
     // Dropped in this order: the server (and this run's databases), then the run directory.
-    database: Option<Database>,
+    database: RunDatabase,
     run_dir: RunDir,
 }
 
-impl<'a> Session<'a> {
-    pub(crate) fn prepare(ctx: &'a Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<Session<'a>> {
+impl<'a> PreparedRun<'a> {
+    pub(crate) fn prepare(ctx: &'a Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<PreparedRun<'a>> {
         let began = crate::events::now();
         let mut spans = Vec::new();
         // Refuse unknown suites and profiles before any work is done.
@@ -96,7 +93,7 @@ impl<'a> Session<'a> {
         let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
         let wants_pytest = selection == Selection::All || chosen.iter().any(|suite| suite.kind == SuiteKind::Pytest);
         let mut reporter = open_reporter(ctx, &args, &behaviour);
-        let run_id = plan::new_run_id();
+        let run_id = RunId::new();
         if !args.dry_run {
             sweep_leftovers(&mut reporter);
         }
@@ -121,10 +118,13 @@ impl<'a> Session<'a> {
 
         let durations = Durations::load(&ctx.root);
         let (database_url, database_text, database) = decide_database(ctx, &args, &run_id, &durations)?;
-        let database = steps.database(database, ctx, &run_dir)?;
+        let server = steps.database(database, ctx, &run_dir)?;
+        // Stopped when the settings show nobody will connect, unless someone chose the server.
+        let may_stop_unused = ctx.config.backend.database.is_none() && args.db_url.is_none();
+        let database = RunDatabase::new(server, may_stop_unused, run_dir.layout().database_ready());
         let frontend = listing.map(Listing::finish).transpose()?;
-        let database_url = database.as_ref().map(|db| db.url().to_owned()).or(database_url);
-        Ok(Session {
+        let database_url = database.url().map(str::to_owned).or(database_url);
+        Ok(PreparedRun {
             ctx,
             selection,
             behaviour,
@@ -138,13 +138,11 @@ impl<'a> Session<'a> {
             durations,
             shard_durations: Durations::load_committed(&ctx.root),
             frontend,
-            database_auto: ctx.config.backend.database.is_none() && args.db_url.is_none(),
             database_url,
             database_text,
             ignore: pytest::own_dirs(),
             began,
             setup_spans: spans,
-            database_began: matches!(database, Some(Database::Starting(_))).then(crate::events::now),
             database,
             run_dir,
             args,
@@ -176,7 +174,7 @@ impl<'a> Session<'a> {
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
             fresh_db: self.args.fresh_db,
-            private_database: matches!(self.database, Some(Database::Private(_) | Database::Starting(_))),
+            private_database: self.database.is_private(),
             ignore: &self.ignore,
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {

@@ -1,4 +1,4 @@
-//! The steps of `Session::prepare` before the plan: the reporter, the sweep of dead runs, the
+//! The steps of `PreparedRun::prepare` before the plan: the reporter, the sweep of dead runs, the
 //! backend's interpreter, the frontend's modules, build, browser and (when needed) test listing.
 //! Each set-up step is timed onto the timeline; a dry run only says what it would do.
 

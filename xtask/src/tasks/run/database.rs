@@ -5,7 +5,7 @@ use crate::config::Ctx;
 use crate::config::DatabaseKind;
 use crate::flags::RunArgs;
 use crate::history::Durations;
-use crate::services::postgres::{Database, Starting};
+use crate::services::database::{Server, Starting};
 use crate::services::psql::ExternalServer;
 use crate::services::rundir::RunDir;
 use crate::services::{postgres, psql};
@@ -56,7 +56,7 @@ pub(super) fn decide_database(
 impl Steps<'_> {
     /// Connects to the given server, or starts the private one on a thread of its own: it starts
     /// while the pytest session imports, and the session's first test waits for it.
-    pub(super) fn database(&mut self, need: Need, ctx: &Ctx, run_dir: &RunDir) -> anyhow::Result<Option<Database>> {
+    pub(super) fn database(&mut self, need: Need, ctx: &Ctx, run_dir: &RunDir) -> anyhow::Result<Option<Server>> {
         Ok(match need {
             _ if self.args.dry_run => None,
             Need::Nothing => None,
@@ -64,13 +64,13 @@ impl Steps<'_> {
                 let run_id = run_dir.run_id();
                 let prefix = format!("test_{}_{run_id}_", ctx.config.project);
                 run_dir.record_database(&url, &[])?;
-                Some(Database::External(ExternalServer::connect(&url, &prefix)?))
+                Some(Server::External(ExternalServer::connect(&url, &prefix)?))
             }
             Need::Private => {
                 let reporter = &mut *self.reporter;
                 postgres::ensure_server_user(&self.log_dir.join("setup.log"), &mut |event| reporter.handle(&event))?;
                 let snapshot = crate::services::pg_snapshot::Snapshot::of(&ctx.root);
-                Some(Database::Starting(Starting::spawn(
+                Some(Server::Starting(Starting::spawn(
                     run_dir.run_id(),
                     self.args.keep_artifacts,
                     Some(snapshot),

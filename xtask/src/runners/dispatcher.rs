@@ -1,0 +1,178 @@
+//! The run loop: which session starts when, and what ends the run. The pytest sessions run one after
+//! another (fail fast stops the queue), Playwright beside them once the database is ready (its
+//! set-up needs it at once); every poll forwards events, says which tests run longest now and then,
+//! and stops a private server the settings show nobody uses. Each session itself is a `SessionRun`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::config::SuiteKind;
+use crate::events::{Event, Span, SuiteResult, SuiteStatus};
+use crate::exit::{environment, tests_failed, usage};
+use crate::plan::{Plan, SessionPlan};
+use crate::services::database::{Readiness, RunDatabase};
+use crate::signals;
+
+use super::{Ended, SessionRun};
+
+/// Plain output says which tests run longest at least this often, so a quiet log is never silent.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+/// How long the loop sleeps between two looks at its sessions.
+const POLL_INTERVAL: Duration = Duration::from_millis(40);
+
+/// What the sessions of a plan left, once the last one ended.
+pub(crate) struct Dispatched {
+    /// One result per suite that started (the rest: `NotRun` or `Interrupted`), in finishing order.
+    pub(crate) results: Vec<SuiteResult>,
+    pub(crate) spans: Vec<Span>,
+    /// The database engines of the Django settings, as the last pytest session said.
+    pub(crate) engines: Option<Vec<String>>,
+    /// Tests left out by `[backend] exclude`.
+    pub(crate) excluded: u64,
+}
+
+/// Runs a plan's sessions to their end.
+pub(crate) struct Dispatcher<'p> {
+    plan: &'p Plan,
+    fail_fast: bool,
+    waiting: VecDeque<&'p SessionPlan>,
+    /// Playwright sessions, started once the database is ready.
+    browsers: Vec<&'p SessionPlan>,
+    running: Vec<SessionRun<'p>>,
+    done: Dispatched,
+    last_heartbeat: Instant,
+}
+
+impl<'p> Dispatcher<'p> {
+    pub(crate) fn new(plan: &'p Plan, fail_fast: bool) -> Dispatcher<'p> {
+        let of_kind = |kind| plan.sessions.iter().filter(move |session| session.kind == kind);
+        Dispatcher {
+            plan,
+            fail_fast,
+            waiting: of_kind(SuiteKind::Pytest).collect(),
+            browsers: of_kind(SuiteKind::Playwright).collect(),
+            running: Vec::new(),
+            done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0 },
+            last_heartbeat: Instant::now(),
+        }
+    }
+
+    /// Starts, follows and ends every session; an error ends the ones still running first.
+    pub(crate) fn run(mut self, database: &mut RunDatabase, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Dispatched> {
+        let outcome = self.run_until_done(database, emit);
+        if outcome.is_err() {
+            for session in self.running.drain(..) {
+                session.interrupt(&mut |_| {});
+            }
+        }
+        outcome?;
+        // Sessions never started (fail fast, or an interrupt) still have a row each.
+        for session in self.waiting.drain(..) {
+            for slot in &session.suites {
+                let mut skipped = SuiteResult::new(&slot.name, 0, 0, session.cwd.clone());
+                skipped.status = if signals::interrupted() { SuiteStatus::Interrupted } else { SuiteStatus::NotRun };
+                self.done.results.push(skipped);
+            }
+        }
+        // Every session has ended: a process still here is one the tests left behind. Say which.
+        if let Some(spare) = database.own_processes() {
+            let left = crate::services::process::stop_leftovers(&self.plan.run_id, &spare);
+            if !left.is_empty() {
+                emit(Event::Note(format!("stopped what the tests left running: {}", left.join(", "))));
+            }
+        }
+        Ok(self.done)
+    }
+
+    fn run_until_done(&mut self, database: &mut RunDatabase, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        if let Some(first) = self.waiting.pop_front() {
+            self.running.push(SessionRun::start(first, emit)?);
+        }
+        while !self.running.is_empty() || !self.browsers.is_empty() {
+            if let Readiness::Ready { started } = database.poll()? {
+                self.done.spans.extend(started);
+                for session in std::mem::take(&mut self.browsers) {
+                    self.running.push(SessionRun::start(session, emit)?);
+                }
+            }
+            if signals::interrupted() {
+                for session in self.running.drain(..) {
+                    self.done.absorb(session.interrupt(emit));
+                }
+                return Ok(());
+            }
+            let engines = self.running.iter().find_map(SessionRun::engines).map(<[String]>::to_vec);
+            if let Some(engines) = engines {
+                let browsers_planned = self.plan.sessions.iter().any(|s| s.kind == SuiteKind::Playwright);
+                if let Some(note) = database.stop_if_unused(&engines, browsers_planned) {
+                    self.done.engines = Some(engines);
+                    emit(Event::Note(note));
+                }
+            }
+            self.heartbeat(emit);
+            self.reap(emit)?;
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        Ok(())
+    }
+
+    /// Ends the sessions whose process exited, and starts the next pytest session in their place.
+    fn reap(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        let mut index = 0;
+        while index < self.running.len() {
+            let Some(status) = self.running[index].poll(emit)? else {
+                index += 1;
+                continue;
+            };
+            let session = self.running.remove(index);
+            if let Some(engines) = session.engines() {
+                self.done.engines = Some(engines.to_vec());
+            }
+            let ended = session.finish(status, emit);
+            if let Some(problem) = ended.usage {
+                return Err(usage(problem));
+            }
+            if let Some(problem) = ended.unreachable {
+                return Err(environment(format!(
+                    "{problem}: start it, fix the settings, or leave [backend] isolation at \"xtask\" so the \
+                     run's own server is used"
+                )));
+            }
+            if let Some(refused) = ended.refused {
+                // Nothing of this run counts: stop the rest and say why.
+                return Err(tests_failed(refused));
+            }
+            self.done.absorb(ended);
+            let failed =
+                self.done.results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored));
+            if !(failed && self.fail_fast) {
+                if let Some(next) = self.waiting.pop_front() {
+                    self.running.push(SessionRun::start(next, emit)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The tests running longest, every `HEARTBEAT`.
+    fn heartbeat(&mut self, emit: &mut dyn FnMut(Event)) {
+        if self.last_heartbeat.elapsed() < HEARTBEAT {
+            return;
+        }
+        self.last_heartbeat = Instant::now();
+        let mut longest: Vec<(String, String, u64)> =
+            self.running.iter().flat_map(SessionRun::longest_running).collect();
+        longest.sort_by_key(|entry| std::cmp::Reverse(entry.2));
+        if !longest.is_empty() {
+            emit(Event::Heartbeat { running: longest });
+        }
+    }
+}
+
+impl Dispatched {
+    fn absorb(&mut self, ended: Ended) {
+        self.excluded += ended.excluded;
+        self.results.extend(ended.results);
+        self.spans.extend(ended.spans);
+    }
+}

@@ -1,0 +1,64 @@
+//! Running a plan, as wiring: the run's first event, the dispatcher (`runners::dispatcher`), the
+//! results in the plan's order, the durations recorded, the run's last event.
+
+use std::time::Instant;
+
+use super::PreparedRun;
+use crate::config::UNASSIGNED;
+use crate::events::{Event, SuiteResult};
+use crate::history::Durations;
+use crate::plan::Plan;
+use crate::runners::Dispatcher;
+use crate::signals;
+
+impl PreparedRun<'_> {
+    /// Runs the plan's sessions, reports, and records the durations measured.
+    pub(crate) fn execute(&mut self, plan: &Plan) -> anyhow::Result<Vec<SuiteResult>> {
+        let began = std::mem::replace(&mut self.began, crate::events::now());
+        let run_started = Instant::now();
+        self.reporter.handle(&Event::RunStarted {
+            run_id: self.run_id.to_string(),
+            suites: plan.suites().map(|suite| suite.name.clone()).collect(),
+            shard: plan.shard,
+            log_dir: self.log_dir.clone(),
+        });
+        if let Some(server) = self.database.external() {
+            // What the sweep drops if this run is killed outright: exact names, never a prefix.
+            let names: Vec<String> = plan.sessions.iter().flat_map(|session| session.database_names()).collect();
+            self.run_dir.record_database(server.url(), &names)?;
+        }
+        let reporter = &mut self.reporter;
+        let dispatched = Dispatcher::new(plan, self.behaviour.fail_fast)
+            .run(&mut self.database, &mut |event| reporter.handle(&event))?;
+        let mut results = dispatched.results;
+        let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
+        results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
+        // A run cut short measured nothing worth keeping.
+        if !signals::interrupted() {
+            let complete = plan.shard.is_none() && !self.args.narrowed();
+            match Durations::record(&self.ctx.root, &results, complete, dispatched.engines) {
+                Ok(None) => {}
+                Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
+                Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
+            }
+        }
+        let unassigned = plan
+            .catch_all
+            .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
+        let excluded = dispatched.excluded;
+        let mut spans = std::mem::take(&mut self.setup_spans);
+        spans.extend(dispatched.spans);
+        self.reporter.handle(&Event::RunFinished {
+            run_id: self.run_id.to_string(),
+            results: results.clone(),
+            unassigned,
+            log_dir: self.log_dir.clone(),
+            kept: self.run_dir.kept().map(|path| path.to_owned()),
+            wall: run_started.elapsed(),
+            excluded: (excluded > 0).then(|| (excluded, self.ctx.config.backend.exclude.clone().unwrap_or_default())),
+            spans,
+            window: (began, crate::events::now()),
+        });
+        Ok(results)
+    }
+}
