@@ -1,6 +1,7 @@
 //! The shape of the xtask's own code, checked on every `cargo test`: only the reporter prints, only
 //! the bars use indicatif, no module imports from a layer above its own, no two files import each
-//! other in a circle, and no source file grows past 400 lines.
+//! other in a circle, no source file grows past 400 lines nor a function past 100, and the shipped
+//! plugin, the Playwright reporter script and the Rust stream enum know the same event kinds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -31,6 +32,10 @@ const LAYERS: &[&[&str]] = &[
 ];
 
 const MAX_LINES: usize = 400;
+const MAX_FUNCTION_LINES: usize = 100;
+/// Event kinds only the project's own E2E fixtures write (each worker's backend): in the Rust enum,
+/// in no shipped file.
+const PROJECT_EVENT_KINDS: &[&str] = &["service"];
 
 /// Calls that write to the terminal.
 const PRINTING: &[&str] =
@@ -322,4 +327,95 @@ fn the_checks_see_what_they_check() {
     assert!(imports(all.iter().find(|source| source.path == "tasks/ci.rs").unwrap())
         .iter()
         .any(|path| path.first().is_some_and(|m| m == "reporter")));
+}
+
+/// `(file:line name, lines)` of every function in the shipped code: from its `fn` line to the `}`
+/// at the same indentation.
+fn functions(source: &Source) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = source.code.lines().collect();
+    let mut found = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = line.len() - body.len();
+        let signature = ["fn ", "pub(crate) fn ", "pub(super) fn ", "pub fn ", "const fn "]
+            .iter()
+            .find_map(|prefix| body.strip_prefix(prefix));
+        let Some(rest) = signature else { continue };
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let close = format!("{}}}", " ".repeat(indent));
+        if let Some(end) = lines[start + 1..].iter().position(|line| *line == close) {
+            found.push((format!("{}:{} {name}", source.path, start + 1), end + 2));
+        }
+    }
+    found
+}
+
+#[test]
+fn no_function_passes_100_lines() {
+    let long: Vec<String> = sources()
+        .iter()
+        .flat_map(functions)
+        .filter(|(_, lines)| *lines > MAX_FUNCTION_LINES)
+        .map(|(name, lines)| format!("{name} ({lines} lines)"))
+        .collect();
+    assert!(long.is_empty(), "split these into steps with names of their own: {long:?}");
+}
+
+/// Every quoted word after one of `markers` in `text`: `event="planned"` → planned.
+fn words_after(text: &str, markers: &[&str]) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for marker in markers {
+        for (at, _) in text.match_indices(marker) {
+            let word: String = text[at + marker.len()..].chars().take_while(|c| c.is_ascii_lowercase()).collect();
+            if !word.is_empty() {
+                found.insert(word);
+            }
+        }
+    }
+    found
+}
+
+/// The variants of `enum StreamEvent` in runners/stream.rs, as the stream spells them (lowercase).
+fn stream_enum_kinds() -> BTreeSet<String> {
+    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runners/stream.rs")).unwrap();
+    let body = text.split("enum StreamEvent {").nth(1).unwrap().split("\n}").next().unwrap();
+    body.lines()
+        .filter_map(|line| line.strip_prefix("    "))
+        .filter(|line| line.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(|line| line.chars().take_while(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
+        .collect()
+}
+
+#[test]
+fn the_plugin_the_reporter_script_and_the_stream_enum_know_the_same_event_kinds() {
+    let runners = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runners");
+    let mut python = BTreeSet::new();
+    let mut plugin_doc = String::new();
+    for entry in fs::read_dir(&runners).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|ext| ext == "py") {
+            let text = fs::read_to_string(&path).unwrap();
+            python.extend(words_after(&text, &["event=\"", "\"event\": \""]));
+            if path.ends_with("xtask_pytest_plugin.py") {
+                plugin_doc = text.split("\"\"\"").nth(1).unwrap().to_owned();
+            }
+        }
+    }
+    let script = fs::read_to_string(runners.join("xtask_playwright_reporter.cjs")).unwrap();
+    let javascript = words_after(&script, &["event: '"]);
+    let rust = stream_enum_kinds();
+    assert!(python.contains("planned") && javascript.contains("listed") && rust.contains("test"), "{rust:?}");
+
+    let written: BTreeSet<String> =
+        python.iter().chain(&javascript).cloned().chain(PROJECT_EVENT_KINDS.iter().map(|k| k.to_string())).collect();
+    let unread: Vec<&String> = written.difference(&rust).collect();
+    let unwritten: Vec<&String> = rust.difference(&written).collect();
+    assert!(unread.is_empty(), "written but not in runners/stream.rs's StreamEvent: {unread:?}");
+    assert!(unwritten.is_empty(), "in StreamEvent but written by no shipped file: {unwritten:?}");
+    // Each file's own description lists what it writes.
+    let header: String = script.lines().take_while(|line| line.starts_with("//")).collect::<Vec<_>>().join("\n");
+    for (kinds, doc, file) in [(&python, &plugin_doc, "xtask_pytest_plugin.py"), (&javascript, &header, "the .cjs")] {
+        let missing: Vec<&String> = kinds.iter().filter(|kind| !doc.contains(&format!("`{kind}`"))).collect();
+        assert!(missing.is_empty(), "{file}'s description does not name the events {missing:?}");
+    }
 }
