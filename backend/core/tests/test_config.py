@@ -39,20 +39,21 @@ def test_non_postgres_url_is_refused(url):
         parse_database_url(url)
 
 
-def test_test_database_name_follows_run_and_suite(monkeypatch):
-    monkeypatch.setenv("XTASK_RUN_ID", "k3x9a0b2")
-    monkeypatch.setenv("XTASK_SUITE", "api")
+def test_test_database_name_is_the_one_the_xtask_gives(monkeypatch):
+    monkeypatch.setenv("XTASK_TEST_DATABASE", "test_viatique_k3x9a0b2_api")
     import config.settings_test as settings_test
 
     reloaded = importlib.reload(settings_test)
     assert reloaded.DATABASES["default"]["TEST"]["NAME"] == "test_viatique_k3x9a0b2_api"
+    monkeypatch.delenv("XTASK_TEST_DATABASE")
+    assert importlib.reload(settings_test).DATABASES["default"]["TEST"]["NAME"] == "test_viatique_local_all"
 
 
-def test_unsafe_run_id_is_refused(monkeypatch):
-    monkeypatch.setenv("XTASK_RUN_ID", "Robert'); DROP")
+def test_unsafe_test_database_name_is_refused(monkeypatch):
+    monkeypatch.setenv("XTASK_TEST_DATABASE", "Robert'); DROP")
     import config.settings_test as settings_test
 
-    with pytest.raises(ValueError, match="XTASK_RUN_ID"):
+    with pytest.raises(ValueError, match="XTASK_TEST_DATABASE"):
         importlib.reload(settings_test)
     monkeypatch.undo()
     importlib.reload(settings_test)

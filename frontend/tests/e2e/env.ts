@@ -32,7 +32,8 @@ export function e2eEnv(): E2eEnv {
   // Both are set by `cargo xtask`, or by the global setup in a hand run.
   const runId = process.env.XTASK_RUN_ID ?? 'local';
   const mediaBase = process.env.XTASK_MEDIA_BASE ?? join(tmpdir(), `korrigo-e2e-${runId}`);
-  const prefix = `test_viatique_${runId}_${process.env.XTASK_SUITE ?? 'e2e'}`;
+  // The exact name the xtask gives the session (and drops at the end): never rebuilt here.
+  const prefix = process.env.XTASK_TEST_DATABASE || `test_viatique_${runId}_e2e`;
   const artifacts = process.env.XTASK_ARTIFACTS ?? join(frontendDir, 'test-results');
   return {
     backendDir,
