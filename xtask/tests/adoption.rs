@@ -207,3 +207,13 @@ fn the_crate_copied_into_a_django_project_of_its_own_works_with_no_edit() {
     assert!(ci.stdout.contains("xtask: 30 passed, 0 failed, 0 skipped"), "{}", ci.stdout);
     assert!(root.join("target/xtask/reports/orders.xml").is_file(), "{}", ci.stdout);
 }
+
+#[test]
+fn a_project_inside_the_xtasks_own_target_dir_is_still_collected() {
+    // The xtask keeps its own crate and cargo's target dir out of the project's collection, but a
+    // project that lives inside them (the benchmark generates its projects in target/) is the project.
+    let project = Project::copy_of_in("mini", Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let run = Run::from(project.xtask(&["test-fast"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("xtask: 10 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+}

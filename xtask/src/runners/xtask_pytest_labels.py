@@ -5,6 +5,9 @@ A test belongs to the first suite (in xtask.toml order) whose marker expression 
 the catch-all when the run has one; tests matching `exclude` are left out and counted; a session runs
 only its own suites (`mine`), and under `--shard` only its part of each suite, split longest-first.
 """
+import os
+from pathlib import Path
+
 import pytest
 
 
@@ -89,3 +92,25 @@ def select(items, spec):
         kept = [item for item in kept if item.nodeid in mine]
         labels = {test: label for test, label in labels.items() if test in mine}
     return labels, kept, dropped, excluded, unassigned
+
+
+_ignored = None
+
+
+def _ignored_dirs(config):
+    """XTASK_IGNORE's directories, but for one that holds the project itself: a project that lives
+    inside cargo's target dir (the benchmark generates its projects there) is still the project."""
+    global _ignored
+    if _ignored is None:
+        here = Path(str(config.invocation_params.dir))
+        _ignored = [
+            Path(directory)
+            for directory in filter(None, os.environ.get("XTASK_IGNORE", "").split(os.pathsep))
+            if Path(directory) != here and Path(directory) not in here.parents
+        ]
+    return _ignored
+
+
+def ignored(collection_path, config):
+    """Whether a path lies in one of XTASK_IGNORE's directories."""
+    return any(collection_path == d or d in collection_path.parents for d in _ignored_dirs(config))

@@ -26,7 +26,6 @@ import json
 import os
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -155,13 +154,12 @@ def pytest_runtest_logstart(nodeid, location):
         _cost["seconds"] += time.perf_counter() - started
 
 
-def pytest_ignore_collect(collection_path):
+def pytest_ignore_collect(collection_path, config):
     """The xtask's own crate (its fixture projects are Django projects too) and cargo's target dir
-    (the benchmark's generated projects) are never the project's tests (XTASK_IGNORE)."""
-    for directory in filter(None, os.environ.get("XTASK_IGNORE", "").split(os.pathsep)):
-        if collection_path == Path(directory) or Path(directory) in collection_path.parents:
-            return True
-    return None
+    are never the project's tests (XTASK_IGNORE), unless the project lives inside them."""
+    from xtask_pytest_labels import ignored
+
+    return True if ignored(collection_path, config) else None
 
 
 @pytest.hookimpl(trylast=True)

@@ -38,7 +38,12 @@ impl Project {
     /// A private copy of `xtask/tests/fixtures/<name>`. A fixture without a backend of its own
     /// (`web`) gets `mini`'s: one Django fixture serves every project shape.
     pub fn copy_of(name: &str) -> Project {
-        let dir = tempfile::Builder::new().prefix("xtask-it-").tempdir().unwrap();
+        Project::copy_of_in(name, &std::env::temp_dir())
+    }
+
+    /// A copy of a fixture project in a directory of the caller's choosing.
+    pub fn copy_of_in(name: &str, parent: &Path) -> Project {
+        let dir = tempfile::Builder::new().prefix("xtask-it-").tempdir_in(parent).unwrap();
         let fixtures = repo_root().join("xtask/tests/fixtures");
         copy_tree(&fixtures.join(name), dir.path());
         if !dir.path().join("backend").exists() {
