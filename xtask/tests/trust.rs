@@ -214,6 +214,28 @@ fn a_dry_run_on_a_bare_checkout_changes_nothing() {
     assert_eq!(tree(project.path()), before, "the dry run wrote something");
 }
 
+#[test]
+fn a_dry_runs_playwright_listing_neither_reads_nor_leaves_anything_in_the_shared_temp_dir() {
+    // Playwright keeps compiled config in $TMPDIR/playwright-transform-cache-*: in a shared temp
+    // dir, a cache someone else planted would run as the caller. The listing gets a private one.
+    let project = Project::copy_of("web");
+    project.link_playwright();
+    let shared = tempfile::tempdir().unwrap();
+    let planted = shared.path().join("playwright-transform-cache-0");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(planted.join("planted.js"), "throw new Error('planted cache ran')\n").unwrap();
+    let before = tree(shared.path());
+    // A sharded run lists its tests first; once its node modules are stamped, a dry run lists too.
+    let sharded = Run::from(project.xtask(&["test-e2e", "--shard", "1/2"]).env("TMPDIR", shared.path()).output().unwrap());
+    assert_eq!(sharded.code, 0, "{}", sharded.explain());
+    assert_eq!(tree(shared.path()), before, "the run left something in the shared temp dir");
+    let dry = Run::from(project.xtask(&["test-e2e", "--dry-run"]).env("TMPDIR", shared.path()).output().unwrap());
+    assert_eq!(dry.code, 0, "{}", dry.explain());
+    assert!(dry.stdout.contains("session e2e (playwright)"), "{}", dry.stdout);
+    assert!(!dry.stderr.contains("would install"), "the dry run lists only with modules in place: {}", dry.stderr);
+    assert_eq!(tree(shared.path()), before, "the dry run wrote into the shared temp dir");
+}
+
 fn tree(dir: &std::path::Path) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
