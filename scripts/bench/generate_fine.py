@@ -12,31 +12,13 @@ the tests' own time under every contender alike.
 import sys
 from pathlib import Path
 
+from bench_settings import settings
+
 MODULES = 8
 CLASSES_PER_MODULE = 5
 TESTS_PER_CLASS = 40
 
-SETTINGS = '''import os
-from urllib.parse import parse_qs, urlsplit
-
-_url = urlsplit(os.environ.get("DATABASE_URL", "postgresql://postgres@localhost/postgres"))
-_query = {k: v[-1] for k, v in parse_qs(_url.query).items()}
-SECRET_KEY = "bench"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "ledgers"]
-USE_TZ = True
-_name = f"test_fine_{os.environ.get('XTASK_RUN_ID', 'local')}_{os.environ.get('XTASK_SUITE', 'all')}"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _url.path.lstrip("/") or "postgres",
-        "USER": _url.username or "",
-        "PASSWORD": _url.password or "",
-        "HOST": _query.get("host", _url.hostname or ""),
-        "PORT": _query.get("port", str(_url.port or "")),
-        "TEST": {"NAME": _name},
-    }
-}
-'''
+SETTINGS = settings("fine", '["django.contrib.contenttypes", "django.contrib.auth", "ledgers"]')
 
 CONFTEST = '''"""Each process writes its tests' summed own durations (setup + call + teardown, without session-scoped
 fixtures such as the test database) to BENCH_DURATIONS/<pid>.json, for the benchmark."""

@@ -9,32 +9,14 @@ from DATABASE_URL; the test database's name from XTASK_RUN_ID, so that `--reuse-
 import sys
 from pathlib import Path
 
+from bench_settings import settings
+
 APPS = 24
 MODELS = 10
 CLASSES = 12
 TESTS_PER_CLASS = 20
 
-SETTINGS = '''import os
-from urllib.parse import parse_qs, urlsplit
-
-_url = urlsplit(os.environ.get("DATABASE_URL", "postgresql://postgres@localhost/postgres"))
-_query = {k: v[-1] for k, v in parse_qs(_url.query).items()}
-SECRET_KEY = "bench"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth"] + [f"app{n:02d}" for n in range(%(apps)d)]
-USE_TZ = True
-_name = f"test_migr_{os.environ.get('XTASK_RUN_ID', 'local')}_{os.environ.get('XTASK_SUITE', 'all')}"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _url.path.lstrip("/") or "postgres",
-        "USER": _url.username or "",
-        "PASSWORD": _url.password or "",
-        "HOST": _query.get("host", _url.hostname or ""),
-        "PORT": _query.get("port", str(_url.port or "")),
-        "TEST": {"NAME": _name},
-    }
-}
-''' % {"apps": APPS}
+SETTINGS = settings("migr", '["django.contrib.contenttypes", "django.contrib.auth"] + [f"app{n:02d}" for n in range(%d)]' % APPS)
 
 XTASK_TOML = '''# The benchmark's migration-heavy project (scripts/bench/generate_migrations.py).
 project = "migr"

@@ -12,34 +12,14 @@ import random
 import sys
 from pathlib import Path
 
+from bench_settings import settings
+
 MODULES = 45
 TESTS_PER_MODULE = 12
 # Markers of the suites in the generated xtask.toml; None: unmarked (about 60 %).
 MARKERS = ["unit"] * 20 + ["api"] * 10 + ["processing"] * 4 + ["postgres"] * 3 + ["smoke"] * 3 + [None] * 60
 
-SETTINGS = '''import os
-from urllib.parse import parse_qs, urlsplit
-
-import benchproj.heavy  # noqa: F401  (the start-up every process pays)
-
-_url = urlsplit(os.environ.get("DATABASE_URL", "postgresql://postgres@localhost/postgres"))
-_query = {k: v[-1] for k, v in parse_qs(_url.query).items()}
-SECRET_KEY = "bench"
-INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "shop"]
-USE_TZ = True
-_name = f"test_bench_{os.environ.get('XTASK_RUN_ID', 'local')}_{os.environ.get('XTASK_SUITE', 'all')}"
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": _url.path.lstrip("/") or "postgres",
-        "USER": _url.username or "",
-        "PASSWORD": _url.password or "",
-        "HOST": _query.get("host", _url.hostname or ""),
-        "PORT": _query.get("port", str(_url.port or "")),
-        "TEST": {"NAME": _name},
-    }
-}
-'''
+SETTINGS = settings("bench", '["django.contrib.auth", "django.contrib.contenttypes", "shop"]', 'import benchproj.heavy  # noqa: F401  (the start-up every process pays)')
 
 HEAVY = '''"""Stands for the heavy imports of a real project: about one second of CPU at import."""
 import hashlib
