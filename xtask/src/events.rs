@@ -359,6 +359,24 @@ pub(crate) enum Event {
 mod tests {
     use super::*;
 
+    impl TestRecord {
+        /// A record for the reporters' unit tests: 250 ms on gw0, declared at core/tests/test_x.py:12.
+        pub(crate) fn sample(id: &str, outcome: Outcome, message: Option<&str>) -> TestRecord {
+            TestRecord {
+                id: id.into(),
+                outcome,
+                duration: Duration::from_millis(250),
+                worker: "gw0".into(),
+                message: message.map(str::to_owned),
+                file: Some("core/tests/test_x.py".into()),
+                line: Some(12),
+                start: None,
+                stop: None,
+                report: None,
+            }
+        }
+    }
+
     #[test]
     fn stats_count_each_outcome_once_and_add_up() {
         let mut first = SuiteStats { total: 5, ..SuiteStats::default() };

@@ -226,7 +226,8 @@ fn a_dry_runs_playwright_listing_neither_reads_nor_leaves_anything_in_the_shared
     std::fs::write(planted.join("planted.js"), "throw new Error('planted cache ran')\n").unwrap();
     let before = tree(shared.path());
     // A sharded run lists its tests first; once its node modules are stamped, a dry run lists too.
-    let sharded = Run::from(project.xtask(&["test-e2e", "--shard", "1/2"]).env("TMPDIR", shared.path()).output().unwrap());
+    let sharded =
+        Run::from(project.xtask(&["test-e2e", "--shard", "1/2"]).env("TMPDIR", shared.path()).output().unwrap());
     assert_eq!(sharded.code, 0, "{}", sharded.explain());
     assert_eq!(tree(shared.path()), before, "the run left something in the shared temp dir");
     let dry = Run::from(project.xtask(&["test-e2e", "--dry-run"]).env("TMPDIR", shared.path()).output().unwrap());

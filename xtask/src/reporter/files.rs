@@ -223,25 +223,12 @@ pub(crate) fn write_reports(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     fn result() -> SuiteResult {
         let mut result = SuiteResult::new("api", 3, 2, PathBuf::from("/repo/backend"));
         result.status = SuiteStatus::Failed;
-        let record = |id: &str, outcome, message: Option<&str>| TestRecord {
-            id: id.into(),
-            outcome,
-            duration: Duration::from_millis(250),
-            worker: "gw0".into(),
-            message: message.map(str::to_owned),
-            file: Some("core/tests/test_x.py".into()),
-            line: Some(12),
-            start: None,
-            stop: None,
-            report: None,
-        };
+        let record = TestRecord::sample;
         result.tests = vec![
             record("core/tests/test_x.py::test_ok", Outcome::Passed, None),
             record("core/tests/test_x.py::test_<bad>[a,b]", Outcome::Failed, Some("assert \"x\" == 'y' & 100%\nmore")),

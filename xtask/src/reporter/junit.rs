@@ -159,16 +159,9 @@ mod tests {
     fn each_outcome_has_its_element_and_its_report() {
         let mut result = SuiteResult::new("api", 6, 2, PathBuf::from("/repo/backend"));
         let test = |id: &str, outcome, message: Option<&str>, report: Option<FailureReport>| TestRecord {
-            id: id.into(),
-            outcome,
-            duration: Duration::from_millis(250),
-            worker: "gw0".into(),
-            message: message.map(str::to_owned),
-            file: Some("core/tests/test_x.py".into()),
-            line: Some(12),
             start: Some(1_796_000_000.5),
-            stop: None,
             report: report.map(Box::new),
+            ..TestRecord::sample(id, outcome, message)
         };
         let failure = FailureReport {
             details: Some("    def test_b():\n>       assert 1 == 2\nE       assert 1 == 2".into()),
