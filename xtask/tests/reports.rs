@@ -190,12 +190,13 @@ fn each_run_replaces_the_last_runs_reports_whole() {
     assert_eq!(files, ["fast.xml", "summary.md", "timeline.html", "trace.json"], "an earlier run's report stayed");
 }
 
-/// `xmlschema` (PyPI), installed once per target dir beside the tests: the validator of the JUnit test.
+/// `xmlschema` (PyPI), installed once per target dir beside the tests with the backend environment's
+/// pip (a bare machine's `python3` may have none): the validator of the JUnit test.
 fn xmlschema_path() -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xmlschema");
     if !dir.join("xmlschema").is_dir() {
         let staging = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let status = std::process::Command::new("python3")
+        let status = std::process::Command::new(common::backend_python())
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
             .arg(staging.path())
             .arg("xmlschema>=3,<5")
@@ -243,7 +244,7 @@ def test_expected_failure():
     assert_eq!(result.code, 1, "{}", result.explain());
     let junit_path = project.path().join("target/xtask/reports/fast.xml");
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/surefire.xsd");
-    let check = std::process::Command::new("python3")
+    let check = std::process::Command::new(common::backend_python())
         .env("PYTHONPATH", xmlschema_path())
         .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
         .args([&schema, &junit_path])
