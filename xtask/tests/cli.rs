@@ -168,7 +168,10 @@ fn a_failing_test_exits_1_and_is_named_with_its_error() {
 
 #[test]
 fn an_unreachable_database_url_exits_3_naming_the_host() {
-    let run = Project::copy_of("mini").run(&["test", "db", "--db-url", "postgresql://nobody@127.0.0.1:1/none"]);
+    // A temp dir of its own: what other, killed runs left in the shared one would be swept, and said.
+    let temp = tempfile::tempdir().unwrap();
+    let project = Project::copy_of("mini").with_env("TMPDIR", &temp.path().display().to_string());
+    let run = project.run(&["test", "db", "--db-url", "postgresql://nobody@127.0.0.1:1/none"]);
     assert_eq!(run.code, 3, "{}", run.explain());
     assert!(run.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1/none"), "{}", run.explain());
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
