@@ -107,6 +107,9 @@ impl Bars {
                     entry.stats.total = *total;
                     entry.bar.set_length(*total);
                     entry.bar.set_style(style);
+                    // The spinner counted the set-up; the bar counts the tests, so that its clock
+                    // ends where the suite's "passed in" (the span of its tests) does.
+                    entry.bar.reset_elapsed();
                     entry.bar.set_message(entry.message());
                 }
             }
@@ -159,5 +162,24 @@ impl Bars {
                 entry.bar.abandon();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bars_clock_starts_with_the_tests_not_with_the_set_up() {
+        let mut bars = Bars::new(Style::plain());
+        let suite = "unit".to_owned();
+        bars.handle(&Event::SuiteStarted { suite: suite.clone(), workers: 2, total: 0 });
+        std::thread::sleep(Duration::from_millis(400));
+        let set_up = bars.suites[&suite].bar.elapsed();
+        bars.handle(&Event::TestsCollected { suite: suite.clone(), total: 10 });
+        let entry = &bars.suites[&suite];
+        assert_eq!(entry.bar.length(), Some(10));
+        assert!(set_up >= Duration::from_millis(400), "the spinner counts the set-up: {set_up:?}");
+        assert!(entry.bar.elapsed() < set_up, "the bar's clock restarted: {:?}", entry.bar.elapsed());
     }
 }
