@@ -184,15 +184,10 @@ impl PrivateServer {
         if templates.is_empty() {
             return;
         }
-        let others = crate::services::psql::psql(
+        let _ = crate::services::psql::drop_where(
             &self.url,
-            "SELECT datname FROM pg_database WHERE datname NOT LIKE 'xtask\\_tpl\\_%' \
-             AND datname NOT IN ('postgres', 'template0', 'template1')",
-        )
-        .unwrap_or_default();
-        for name in others.lines().map(str::trim).filter(|name| !name.is_empty()) {
-            let _ = crate::services::psql::drop_database(&self.url, name);
-        }
+            "datname NOT LIKE 'xtask\\_tpl\\_%' AND datname NOT IN ('postgres', 'template0', 'template1')",
+        );
         drop(self.server.take());
         let _ = snapshot.save(&self.dir.join("data"), &templates);
     }
