@@ -32,23 +32,8 @@ pub(super) fn session(
     .map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
     let max = *suite.max_workers.get_ref();
     let (workers, workers_why) = choose_workers(Cap::suite(max), budget.playwright, tests, work, args.workers);
-    let reporters = format!("{},list", e2e.reporter.display());
-    let mut playwright_args: Vec<String> =
-        ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
-    if facts.retries > 0 {
-        playwright_args.push(format!("--retries={}", facts.retries));
-    }
-    // Playwright keeps its project's own per-test timeout unless one was asked for.
-    let timeout =
-        args.timeout.or(suite.timeout.as_ref().map(|t| *t.get_ref())).or(facts.timeout.1.then_some(facts.timeout.0));
-    if let Some(seconds) = timeout {
-        playwright_args.push(format!("--timeout={}", seconds * 1000));
-    }
-    playwright_args.extend(suite.args.iter().cloned());
-    playwright_args.extend(args.for_playwright(pytest_runs));
-    if let Some((locations, _)) = &chosen {
-        playwright_args.extend(locations.iter().cloned());
-    }
+    let locations = chosen.as_ref().map(|(locations, _)| locations.as_slice());
+    let playwright_args = command_line(e2e, args, facts, suite, workers, locations, pytest_runs);
 
     let isolation = isolation_env(config, facts, &name);
     let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
@@ -93,6 +78,37 @@ pub(super) fn session(
         watchdog: super::watchdog(facts),
         name,
     }
+}
+
+/// `playwright test`'s arguments: workers, the shipped reporter, retries, a timeout asked for, the
+/// suite's own, the user's, and under `--shard` this machine's locations.
+fn command_line(
+    e2e: &E2eFacts,
+    args: &RunArgs,
+    facts: &Facts,
+    suite: &Suite,
+    workers: u32,
+    locations: Option<&[String]>,
+    pytest_runs: bool,
+) -> Vec<String> {
+    let reporters = format!("{},list", e2e.reporter.display());
+    let mut playwright_args: Vec<String> =
+        ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
+    if facts.retries > 0 {
+        playwright_args.push(format!("--retries={}", facts.retries));
+    }
+    // Playwright keeps its project's own per-test timeout unless one was asked for.
+    let timeout =
+        args.timeout.or(suite.timeout.as_ref().map(|t| *t.get_ref())).or(facts.timeout.1.then_some(facts.timeout.0));
+    if let Some(seconds) = timeout {
+        playwright_args.push(format!("--timeout={}", seconds * 1000));
+    }
+    playwright_args.extend(suite.args.iter().cloned());
+    playwright_args.extend(args.for_playwright(pytest_runs));
+    if let Some(locations) = locations {
+        playwright_args.extend(locations.iter().cloned());
+    }
+    playwright_args
 }
 
 /// Under `--shard`, this machine's part of the listed tests: their locations (`file:line`; tests

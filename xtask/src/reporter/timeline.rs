@@ -111,31 +111,69 @@ pub(crate) fn write(
 ) -> std::io::Result<Written> {
     std::fs::create_dir_all(dir)?;
     let bars = bars(results, spans);
-    let (origin, end) = (window.0, bars.iter().map(|b| b.stop).fold(window.1, f64::max));
-    let wall = (end - origin).max(1e-3);
+    let end = bars.iter().map(|b| b.stop).fold(window.1, f64::max);
+    let scale = Scale { origin: window.0, wall: (end - window.0).max(1e-3) };
     let mut lanes: Vec<String> = bars.iter().map(|b| b.lane.clone()).collect();
     lanes.sort_by_key(|lane| lane_rank(lane));
     lanes.dedup();
     let suites: Vec<String> = results.iter().map(|r| r.suite.clone()).collect();
-    let colour = |suite: &str| PALETTE[suites.iter().position(|s| s == suite).unwrap_or(0) % PALETTE.len()];
 
     let mut per_lane: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for bar in &bars {
         per_lane.entry(bar.lane.as_str()).or_default().push((bar.start, bar.stop));
     }
-    let workers: Vec<&String> = lanes.iter().filter(|lane| is_worker_lane(lane)).collect();
-    let busy_seconds: f64 =
-        workers.iter().map(|lane| busy(per_lane.get(lane.as_str()).cloned().unwrap_or_default())).sum();
-    let utilisation = if workers.is_empty() { 0.0 } else { busy_seconds / (workers.len() as f64 * wall) };
+    let lane_busy = |lane: &str| busy(per_lane.get(lane).cloned().unwrap_or_default());
+    let workers = lanes.iter().filter(|lane| is_worker_lane(lane)).count();
+    let busy_seconds: f64 = lanes.iter().filter(|lane| is_worker_lane(lane)).map(|lane| lane_busy(lane)).sum();
+    let utilisation = if workers == 0 { 0.0 } else { busy_seconds / (workers as f64 * scale.wall) };
 
-    let x = |t: f64| LEFT + (t - origin) / wall * WIDTH;
     let height = 40.0 + LANE * lanes.len() as f64 + 30.0;
+    let mut svg = grid(&scale, height);
+    for (row, lane) in lanes.iter().enumerate() {
+        let in_lane: Vec<&Bar> = bars.iter().filter(|b| &b.lane == lane).collect();
+        draw_lane(&mut svg, &scale, 34.0 + row as f64 * LANE, lane, lane_busy(lane), &in_lane, &suites);
+    }
+    let tests: usize = results.iter().map(|r| r.tests.len()).sum();
+    let title = format!("run {run_id}: {tests} tests in {:.1} s", scale.wall);
+    let sub = format!(
+        "utilisation {:.0}% (busy lane-seconds ÷ ({workers} worker lanes × {:.1} s wall)); a worker lane is busy while it \
+         starts up, collects or runs a test; hover a box for its test and duration",
+        utilisation * 100.0,
+        scale.wall
+    );
+    let html_path = dir.join("timeline.html");
+    std::fs::write(&html_path, page(run_id, &title, &sub, &legend(&suites), &svg, height))?;
+
+    let trace_path = dir.join("trace.json");
+    std::fs::write(&trace_path, trace(&bars, &lanes, scale.origin))?;
+    Ok(Written { html: html_path, trace: trace_path, utilisation })
+}
+
+/// Seconds of the run to pixels.
+struct Scale {
+    origin: f64,
+    wall: f64,
+}
+
+impl Scale {
+    fn x(&self, t: f64) -> f64 {
+        LEFT + (t - self.origin) / self.wall * WIDTH
+    }
+}
+
+fn colour(suites: &[String], suite: &str) -> &'static str {
+    PALETTE[suites.iter().position(|s| s == suite).unwrap_or(0) % PALETTE.len()]
+}
+
+/// The vertical lines every 0.5 s to 5 min, about a dozen of them, with their seconds.
+fn grid(scale: &Scale, height: f64) -> String {
     let mut svg = String::new();
+    let wall = scale.wall;
     let step =
         [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0].into_iter().find(|s| wall / s <= 12.0).unwrap_or(300.0);
     let mut tick = 0.0;
     while tick <= wall {
-        let at = x(origin + tick);
+        let at = scale.x(scale.origin + tick);
         let _ = write!(
             svg,
             "<line x1=\"{at:.1}\" y1=\"30\" x2=\"{at:.1}\" y2=\"{:.1}\" class=\"grid\"/><text x=\"{at:.1}\" y=\"22\" class=\"tick\">{tick}s</text>",
@@ -143,63 +181,62 @@ pub(crate) fn write(
         );
         tick += step;
     }
-    for (row, lane) in lanes.iter().enumerate() {
-        let y = 34.0 + row as f64 * LANE;
-        let lane_busy = busy(per_lane.get(lane.as_str()).cloned().unwrap_or_default());
+    svg
+}
+
+/// One lane: its name and busy share, and a box per test or set-up step, hovered for what it was.
+fn draw_lane(svg: &mut String, scale: &Scale, y: f64, lane: &str, lane_busy: f64, bars: &[&Bar], suites: &[String]) {
+    let _ = write!(
+        svg,
+        "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{:.1}\" class=\"lane\"/><text x=\"6\" y=\"{:.1}\" class=\"name\">{} <tspan class=\"dim\">{:.0}%</tspan></text>",
+        LANE - 4.0,
+        y + 13.0,
+        xml(lane),
+        lane_busy / scale.wall * 100.0
+    );
+    for bar in bars {
+        let fill = bar.suite.as_deref().map_or("#9aa0a6", |suite| colour(suites, suite));
+        let stroke = if bar.failed { " stroke=\"#d62728\" stroke-width=\"2\"" } else { "" };
+        let what = match &bar.suite {
+            Some(suite) => format!("{} ({suite}{})", bar.label, if bar.failed { ", failed" } else { "" }),
+            None => bar.label.clone(),
+        };
         let _ = write!(
             svg,
-            "<rect x=\"{LEFT}\" y=\"{y:.1}\" width=\"{WIDTH}\" height=\"{:.1}\" class=\"lane\"/><text x=\"6\" y=\"{:.1}\" class=\"name\">{} <tspan class=\"dim\">{:.0}%</tspan></text>",
+            "<rect x=\"{:.2}\" y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{fill}\"{stroke}><title>{} — {:.3} s, at {:.2} s</title></rect>",
+            scale.x(bar.start),
+            ((bar.stop - bar.start) / scale.wall * WIDTH).max(0.8),
             LANE - 4.0,
-            y + 13.0,
-            xml(lane),
-            lane_busy / wall * 100.0
+            xml(&what),
+            bar.stop - bar.start,
+            bar.start - scale.origin
         );
-        for bar in bars.iter().filter(|b| &b.lane == lane) {
-            let fill = bar.suite.as_deref().map_or("#9aa0a6", colour);
-            let stroke = if bar.failed { " stroke=\"#d62728\" stroke-width=\"2\"" } else { "" };
-            let what = match &bar.suite {
-                Some(suite) => format!("{} ({suite}{})", bar.label, if bar.failed { ", failed" } else { "" }),
-                None => bar.label.clone(),
-            };
-            let _ = write!(
-                svg,
-                "<rect x=\"{:.2}\" y=\"{y:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"{fill}\"{stroke}><title>{} — {:.3} s, at {:.2} s</title></rect>",
-                x(bar.start),
-                ((bar.stop - bar.start) / wall * WIDTH).max(0.8),
-                LANE - 4.0,
-                xml(&what),
-                bar.stop - bar.start,
-                bar.start - origin
-            );
-        }
     }
+}
+
+fn legend(suites: &[String]) -> String {
     let mut legend = String::new();
-    for suite in &suites {
-        let _ = write!(legend, "<span><i style=\"background:{}\"></i>{}</span>", colour(suite), xml(suite));
+    for suite in suites {
+        let _ = write!(legend, "<span><i style=\"background:{}\"></i>{}</span>", colour(suites, suite), xml(suite));
     }
     legend
         .push_str("<span><i style=\"background:#9aa0a6\"></i>set-up</span><span><i class=\"failed\"></i>failed</span>");
-    let tests: usize = results.iter().map(|r| r.tests.len()).sum();
-    let html = format!(
+    legend
+}
+
+fn page(run_id: &str, title: &str, sub: &str, legend: &str, svg: &str, height: f64) -> String {
+    format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>xtask run {run_id}</title><style>\
          body{{font:13px system-ui,sans-serif;margin:16px;color:#222}} h1{{font-size:16px;margin:0 0 4px}}\
          .sub{{color:#555;margin-bottom:8px}} .legend span{{margin-right:14px}} .legend i{{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}}\
          .legend i.failed{{border:2px solid #d62728;width:8px;height:8px}} .lane{{fill:#f4f5f7}} .grid{{stroke:#ddd}}\
          .tick{{font-size:10px;fill:#777;text-anchor:middle}} .name{{font-size:11px}} .dim{{fill:#888}}\
-         </style></head><body><h1>run {run_id}: {tests} tests in {wall:.1} s</h1>\
-         <div class=\"sub\">utilisation {:.0}% (busy lane-seconds ÷ ({} worker lanes × {wall:.1} s wall)); a worker lane is busy while it starts up, collects or runs a test; hover a box for its test and duration</div>\
+         </style></head><body><h1>{title}</h1>\
+         <div class=\"sub\">{sub}</div>\
          <div class=\"legend\">{legend}</div>\
          <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\">{svg}</svg></body></html>\n",
-        utilisation * 100.0,
-        workers.len(),
         LEFT + WIDTH + 20.0,
-    );
-    let html_path = dir.join("timeline.html");
-    std::fs::write(&html_path, html)?;
-
-    let trace_path = dir.join("trace.json");
-    std::fs::write(&trace_path, trace(&bars, &lanes, origin))?;
-    Ok(Written { html: html_path, trace: trace_path, utilisation })
+    )
 }
 
 /// The same boxes in Chrome's trace format (chrome://tracing, Perfetto): a thread per lane.
