@@ -65,20 +65,19 @@ pub(crate) fn drop_recorded(url: &str, names: &[String]) -> Result<usize, String
         return Ok(0);
     }
     let list = names.iter().map(|name| format!("'{name}'")).collect::<Vec<_>>().join(", ");
-    let condition = format!("datname IN ({list})");
-    let existing = psql(url, &format!("SELECT count(*) FROM pg_database WHERE {condition}"))?;
-    drop_where(url, &condition)?;
-    Ok(existing.trim().parse().unwrap_or(0))
+    drop_where(url, &format!("datname IN ({list})"))
 }
 
 /// Drops every database that `condition` (SQL on `pg_database`, built by the xtask from safe names
 /// only) selects, whoever is still connected to it, in one `psql`: a run's end waits for one
-/// process rather than one per database.
-pub(crate) fn drop_where(url: &str, condition: &str) -> Result<String, String> {
+/// process rather than one per database. How many there were.
+pub(crate) fn drop_where(url: &str, condition: &str) -> Result<usize, String> {
     let script = format!(
-        "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname) FROM pg_database WHERE {condition} \\gexec\n"
+        "SELECT count(*) FROM pg_database WHERE {condition};\n\
+         SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', datname) FROM pg_database WHERE {condition} \\gexec\n"
     );
-    run_psql(url, &["-f", "-"], Some(&script))
+    let out = run_psql(url, &["-f", "-"], Some(&script))?;
+    Ok(out.trim().parse().unwrap_or(0))
 }
 
 /// Runs one statement through `psql`. A password in the URL goes to psql's environment
