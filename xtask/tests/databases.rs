@@ -99,6 +99,45 @@ fn the_template_is_kept_between_runs_and_rebuilt_exactly_when_what_migrate_makes
 }
 
 #[test]
+fn with_a_kept_template_the_controller_clones_for_each_worker_and_no_used_clone_is_taken_again() {
+    let project = Project::bare_copy_of("ledger");
+    let (first, migrated) = test_all(&project, &[]);
+    assert_eq!((first.code, migrated), (0, 1), "{}", first.explain());
+    // The workers take 5 s after their collection: the controller, which finds the kept template at
+    // once, has made both clones by then, and each worker takes its own as it is.
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project
+            .xtask(&["test-all", "--workers", "2"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_COLLECT_SLEEP", "5")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(migrations(out.path()), 0, "the kept template was used");
+    let trace = common::trace(project.path());
+    let mut clones: Vec<(&str, &str)> = trace
+        .iter()
+        .filter(|(name, ..)| name.starts_with("clone xtask_tpl_ledger_"))
+        .map(|(name, _, lane, ..)| (name.rsplit('_').next().unwrap(), lane.as_str()))
+        .collect();
+    clones.sort();
+    assert_eq!(clones, [("gw0", "template"), ("gw1", "template")], "made by the controller, once each");
+    // `stress` runs sessions one after another under one run's names: a clone the controller made
+    // and the first session used is never taken by the next (the primary keys it asserts would show it).
+    let stress = Run::from(
+        project
+            .xtask(&["stress", "--runs", "2", "--workers", "2"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_COLLECT_SLEEP", "5")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(stress.code, 0, "{}", stress.explain());
+}
+
+#[test]
 fn the_database_set_up_is_a_set_up_span_and_never_a_test_duration() {
     let project = Project::bare_copy_of("ledger");
     let out = tempfile::tempdir().unwrap();

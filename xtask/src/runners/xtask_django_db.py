@@ -5,7 +5,9 @@ a migrated template, `xtask_tpl_<project>_<key>` (the key: `xtask_django_key`), 
 server; every process clones it (`CREATE DATABASE ... TEMPLATE`, one at a time). A template is built
 under a test database's name and renamed only once complete, so a half-made one is never used; it is
 kept on the server for later runs, and the older ones of a project (beyond the two used last) are
-dropped. The xdist controller builds it while its workers start (`prepare_early`).
+dropped. The xdist controller builds it while its workers start, then clones it once per worker
+under the name that worker will ask for (`prepare_early`): a worker that finds its clone made for
+this run adopts it, so the clones, one at a time, overlap the workers' start-up and collection.
 
 Also a command, for E2E set-ups: `python -m xtask_django_db clone NAME` clones the template (building
 it when missing) into NAME, with the settings of DJANGO_SETTINGS_MODULE.
@@ -81,9 +83,10 @@ def unreachable(db, error):
     )
 
 
-def _under_lock(creation, then):
+def _under_lock(creation, then, unlocked=None):
     """Reaches the server, computes the alias's template name and, holding the project's lock on the
-    server, calls `then(cursor, template, server_version, known, fresh)`."""
+    server, calls `then(cursor, template, server_version, known, fresh)`; unless `unlocked(cursor,
+    template)`, asked first, says that nothing is left to do."""
     spec = load_spec()
     connection = creation.connection
     project = spec["project"]
@@ -96,6 +99,8 @@ def _under_lock(creation, then):
         cursor.execute("SHOW server_version_num")
         server_version = cursor.fetchone()[0]
         template = template_name(project, template_key(connection, server_version))
+        if unlocked is not None and unlocked(cursor, template):
+            return
         cursor.execute("SELECT pg_advisory_lock(%s)", [_lock_id(project)])
         try:
             known = _templates(cursor, project)
@@ -106,6 +111,45 @@ def _under_lock(creation, then):
             cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_id(project)])
     finally:
         cursor_context.__exit__(None, None, None)
+
+
+def _clone(cursor, template, name, server_version, spec):
+    """CREATE DATABASE name as a copy of template (the caller holds the lock), and the template's
+    last use noted."""
+    _note_created(name)
+    # FILE_COPY on the run's private server (fsync off): faster than the default WAL_LOG for a
+    # small template; a shared server keeps its default.
+    strategy = " STRATEGY FILE_COPY" if spec.get("private") and int(server_version) >= 150000 else ""
+    cursor.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}{strategy}")
+    fields = _fields_of(cursor, template)
+    fields["used"] = int(time.time())
+    try:
+        _comment(cursor, template, fields)
+    except Exception:  # noqa: BLE001 - another role's template: its use is not recorded
+        pass
+
+
+def _preclone(cursor, template, name, server_version, spec):
+    """The controller's clone for a worker: made only where nothing by that name exists (a worker
+    that got the lock first made its own and may be using it), and marked for this run."""
+    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    if cursor.fetchone():
+        return
+    started = time.time()
+    _clone(cursor, template, name, server_version, spec)
+    mark = f"xtask clone for a worker: preclone={template} run={spec.get('run')}"
+    cursor.execute(f"COMMENT ON DATABASE {_quote(name)} IS %s", [mark])
+    spans.append([f"clone {template} as {name}", started, time.time()])
+
+
+def _adopt(cursor, name, template, spec):
+    """A clone the controller made for this worker in this run, of this very template: taken as it
+    is, its mark removed so that no later session (`stress` runs several) takes it again."""
+    fields = _fields_of(cursor, name)
+    if fields.get("preclone") != template or fields.get("run") != str(spec.get("run")):
+        return False
+    cursor.execute(f"COMMENT ON DATABASE {_quote(name)} IS NULL")
+    return True
 
 
 def clone_from_template(creation, original, verbosity, serialize):
@@ -121,20 +165,12 @@ def clone_from_template(creation, original, verbosity, serialize):
             _build(creation, original, cursor, template, known, name, verbosity, fresh)
         started = time.time()
         cursor.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
-        _note_created(name)
-        # FILE_COPY on the run's private server (fsync off): faster than the default WAL_LOG for a
-        # small template; a shared server keeps its default.
-        strategy = " STRATEGY FILE_COPY" if spec.get("private") and int(server_version) >= 150000 else ""
-        cursor.execute(f"CREATE DATABASE {_quote(name)} TEMPLATE {_quote(template)}{strategy}")
-        fields = _fields_of(cursor, template)
-        fields["used"] = int(time.time())
-        try:
-            _comment(cursor, template, fields)
-        except Exception:  # noqa: BLE001 - another role's template: its use is not recorded
-            pass
+        _clone(cursor, template, name, server_version, spec)
         spans.append([f"clone {template} as {name}", started, time.time()])
 
-    _under_lock(creation, clone)
+    # A clone the controller made for this worker needs no lock: the controller marks it only once
+    # it is complete, and no other process takes a clone marked for another worker's name.
+    _under_lock(creation, clone, unlocked=lambda cursor, template: _adopt(cursor, name, template, spec))
     connection.close()
     settings.DATABASES[connection.alias]["NAME"] = name
     connection.settings_dict["NAME"] = name
@@ -144,10 +180,11 @@ def clone_from_template(creation, original, verbosity, serialize):
     return name
 
 
-def prepare_early(unblocked, emit):
-    """In the xdist controller, while its workers start and collect: waits for the run's server and
-    builds the default alias's template (when missing), so that no worker waits for `migrate` after
-    its collection. A failure here is left to the workers, which build it themselves."""
+def prepare_early(unblocked, emit, workers=0):
+    """In the xdist controller, while its workers start and collect: waits for the run's server,
+    builds the default alias's template (when missing) and clones it for each of the `workers`
+    (`<test name>_gwN`, as pytest-django names them), so that no worker waits for `migrate` or a
+    clone after its collection. A failure here is left to the workers, which do it themselves."""
     from django.db import connections
 
     ready = os.environ.get("XTASK_DB_READY")
@@ -170,9 +207,21 @@ def prepare_early(unblocked, emit):
         if template not in known or fresh:
             _build(connection.creation, _original, cursor, template, known, test["NAME"], 0, fresh)
 
+    def preclone(worker):
+        def then(cursor, template, server_version, known, fresh):
+            # pytest-django's name for the worker's database: the test name, or `test_` + NAME.
+            name = f"{before[1] or 'test_' + str(before[0])}_gw{worker}"
+            _preclone(cursor, template, name, server_version, load_spec())
+
+        return then
+
     try:
         with unblocked():
             _under_lock(connection.creation, build)
+            # One clone per turn of the lock: a worker that is ready first is never kept waiting
+            # for all of them.
+            for worker in range(workers):
+                _under_lock(connection.creation, preclone(worker))
     except Exception:  # noqa: BLE001 - the workers meet the same problem, and report it per test
         pass
     finally:

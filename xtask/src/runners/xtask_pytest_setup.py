@@ -69,8 +69,12 @@ def start_early_template(config, emit):
         return
     import threading
 
+    workers = config.option.numprocesses
     threading.Thread(
-        target=xtask_django_db.prepare_early, args=(blocker.unblock, emit), name="xtask-template", daemon=True
+        target=xtask_django_db.prepare_early,
+        args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0),
+        name="xtask-template",
+        daemon=True,
     ).start()
 
 
