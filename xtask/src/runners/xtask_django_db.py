@@ -163,6 +163,9 @@ def clone_from_template(creation, original, verbosity, serialize):
     def clone(cursor, template, server_version, known, fresh):
         if template not in known or fresh:
             _build(creation, original, cursor, template, known, name, verbosity, fresh)
+        # The controller may have made it while this worker waited for the lock.
+        if _adopt(cursor, name, template, spec):
+            return
         started = time.time()
         cursor.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
         _clone(cursor, template, name, server_version, spec)
