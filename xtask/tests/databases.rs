@@ -106,14 +106,12 @@ fn with_a_kept_template_the_controller_clones_for_each_worker_and_no_used_clone_
     // The workers take 5 s after their collection: the controller, which finds the kept template at
     // once, has made both clones by then, and each worker takes its own as it is.
     let out = tempfile::tempdir().unwrap();
-    let run = Run::from(
-        project
-            .xtask(&["test-all", "--workers", "2"])
-            .env("FIXTURE_OUT", out.path())
-            .env("FIXTURE_COLLECT_SLEEP", "5")
-            .output()
-            .unwrap(),
-    );
+    let slow_workers = |args: &[&str]| {
+        Run::from(
+            project.xtask(args).env("FIXTURE_OUT", out.path()).env("FIXTURE_COLLECT_SLEEP", "5").output().unwrap(),
+        )
+    };
+    let run = slow_workers(&["test-all", "--workers", "2"]);
     assert_eq!(run.code, 0, "{}", run.explain());
     assert_eq!(migrations(out.path()), 0, "the kept template was used");
     let trace = common::trace(project.path());
@@ -126,14 +124,7 @@ fn with_a_kept_template_the_controller_clones_for_each_worker_and_no_used_clone_
     assert_eq!(clones, [("gw0", "template"), ("gw1", "template")], "made by the controller, once each");
     // `stress` runs sessions one after another under one run's names: a clone the controller made
     // and the first session used is never taken by the next (the primary keys it asserts would show it).
-    let stress = Run::from(
-        project
-            .xtask(&["stress", "--runs", "2", "--workers", "2"])
-            .env("FIXTURE_OUT", out.path())
-            .env("FIXTURE_COLLECT_SLEEP", "5")
-            .output()
-            .unwrap(),
-    );
+    let stress = slow_workers(&["stress", "--runs", "2", "--workers", "2"]);
     assert_eq!(stress.code, 0, "{}", stress.explain());
 }
 
