@@ -11,6 +11,7 @@ mod reporter;
 mod runners;
 mod services;
 mod shard;
+mod shipped;
 mod signals;
 mod tasks;
 mod text;

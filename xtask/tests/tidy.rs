@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     // Facts with no dependencies: error kinds, text helpers.
     &["exit", "text"],
     // Signals, shard arithmetic, where things are on disk.
-    &["signals", "shard", "layout"],
+    &["signals", "shard", "layout", "shipped"],
     // What a run tells (events) and what the project asks for (config).
     &["events", "config"],
     // The command line; the reporter, which learns everything through events.
@@ -285,8 +285,11 @@ fn no_two_files_import_each_other_in_a_circle() {
 fn no_source_file_passes_400_lines() {
     // The Rust, and the plugin and reporter the binary ships (Python, JavaScript).
     let mut files = Vec::new();
-    collect_ending(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &["rs", "py", "cjs"], &mut files);
-    assert!(files.iter().any(|file| file.ends_with("runners/xtask_pytest_plugin.py")));
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in ["src", "python", "js"] {
+        collect_ending(&crate_dir.join(dir), &["rs", "py", "cjs"], &mut files);
+    }
+    assert!(files.iter().any(|file| file.ends_with("python/xtask_runner/plugin.py")));
     let long: Vec<String> = files
         .iter()
         .map(|file| (file, fs::read_to_string(file).unwrap().lines().count()))
@@ -388,20 +391,19 @@ fn stream_enum_kinds() -> BTreeSet<String> {
 
 #[test]
 fn the_plugin_the_reporter_script_and_the_stream_enum_know_the_same_event_kinds() {
-    let runners = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runners");
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut python = BTreeSet::new();
     let mut plugin_doc = String::new();
-    for entry in fs::read_dir(&runners).unwrap().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|ext| ext == "py") {
-            let text = fs::read_to_string(&path).unwrap();
-            python.extend(words_after(&text, &["event=\"", "\"event\": \""]));
-            if path.ends_with("xtask_pytest_plugin.py") {
-                plugin_doc = text.split("\"\"\"").nth(1).unwrap().to_owned();
-            }
+    let mut files = Vec::new();
+    collect_ending(&crate_dir.join("python/xtask_runner"), &["py"], &mut files);
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        python.extend(words_after(&text, &["event=\"", "\"event\": \""]));
+        if path.ends_with("xtask_runner/plugin.py") {
+            plugin_doc = text.split("\"\"\"").nth(1).unwrap().to_owned();
         }
     }
-    let script = fs::read_to_string(runners.join("xtask_playwright_reporter.cjs")).unwrap();
+    let script = fs::read_to_string(crate_dir.join("js/playwright_reporter.cjs")).unwrap();
     let javascript = words_after(&script, &["event: '"]);
     let rust = stream_enum_kinds();
     assert!(python.contains("planned") && javascript.contains("listed") && rust.contains("test"), "{rust:?}");
@@ -414,7 +416,7 @@ fn the_plugin_the_reporter_script_and_the_stream_enum_know_the_same_event_kinds(
     assert!(unwritten.is_empty(), "in StreamEvent but written by no shipped file: {unwritten:?}");
     // Each file's own description lists what it writes.
     let header: String = script.lines().take_while(|line| line.starts_with("//")).collect::<Vec<_>>().join("\n");
-    for (kinds, doc, file) in [(&python, &plugin_doc, "xtask_pytest_plugin.py"), (&javascript, &header, "the .cjs")] {
+    for (kinds, doc, file) in [(&python, &plugin_doc, "xtask_runner/plugin.py"), (&javascript, &header, "the .cjs")] {
         let missing: Vec<&String> = kinds.iter().filter(|kind| !doc.contains(&format!("`{kind}`"))).collect();
         assert!(missing.is_empty(), "{file}'s description does not name the events {missing:?}");
     }

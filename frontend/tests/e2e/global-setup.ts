@@ -22,7 +22,7 @@ export default async function globalSetup() {
   const template = { KORRIGO_DB_NAME: env.template, MEDIA_ROOT: env.seedMedia };
   if (process.env.XTASK_DB_SPEC) {
     // Under the xtask: a clone of its migrated template, kept between runs (it times its own steps).
-    python(env, ['-m', 'xtask_django_db', 'clone', env.template]);
+    python(env, ['-m', 'xtask_runner.db.templates', 'clone', env.template]);
   } else {
     span('e2e set-up', 'template database', () => manage(env, ['e2e_db', 'create', env.template]));
     span('e2e set-up', 'migrate the template', () => manage(env, ['migrate', '--noinput', '-v', '0'], template));

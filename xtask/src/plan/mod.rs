@@ -19,7 +19,7 @@ use crate::flags::RunArgs;
 use crate::history::Durations;
 use crate::shard::Shard;
 
-pub(crate) use self::pytest::{python_path, PLUGIN_MODULE};
+pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
 use self::workers::{choose_workers, Cap};

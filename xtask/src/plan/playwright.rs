@@ -38,7 +38,7 @@ pub(super) fn session(
     let isolation = isolation_env(config, facts, &name);
     let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
     env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
-    // The E2E set-up clones the migrated template with the shipped `python -m xtask_django_db`.
+    // The E2E set-up clones the migrated template with the shipped `python -m xtask_runner.db.templates`.
     env.push(("PYTHONPATH".to_owned(), super::python_path(&facts.layout.plugin_dir())));
     env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
     env.push(("XTASK_ARTIFACTS".to_owned(), facts.layout.artifacts(&name).display().to_string()));

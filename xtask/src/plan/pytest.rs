@@ -8,9 +8,8 @@ use super::workers::{pytest_workers, Budget, Recorded};
 use super::{watchdog, Facts, Group, SessionPlan, SuiteSlot};
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::flags::RunArgs;
+use crate::shipped::PLUGIN_MODULE;
 
-/// The module name of the plugin shipped in the binary (`-p xtask_pytest_plugin`).
-pub(crate) const PLUGIN_MODULE: &str = "xtask_pytest_plugin";
 /// The shared session's name (`XTASK_SUITE`, part of its test database names).
 const SHARED: &str = "backend";
 

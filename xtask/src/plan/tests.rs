@@ -94,7 +94,7 @@ fn the_project_markers_are_overridden_and_one_worker_runs_in_process() {
     let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
     let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
     let joined = plan.sessions[0].args.join(" ");
-    assert_eq!(joined, "-m pytest -p xtask_pytest_plugin -m  -n 0 -p no:randomly -k csv");
+    assert_eq!(joined, "-m pytest -p xtask_runner.plugin -m  -n 0 -p no:randomly -k csv");
     assert_eq!(plan.sessions[0].name, "api", "a session of one suite is named after it");
 }
 

@@ -1,10 +1,8 @@
-//! The Playwright runner's own parts: the reporter shipped in this binary, and the listing pass
+//! The Playwright runner's own part: the listing pass
 //! (`playwright test --list`) that `--shard` and `--dry-run` need before the run.
 
 use std::fs;
 use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 
 use crate::exit::tests_failed;
 use crate::plan::Listed;
@@ -12,16 +10,6 @@ use crate::runners::stream::StreamEvent;
 use crate::runners::EventTail;
 use crate::services::process::{logged, ChildGroup};
 use crate::text::telling_line;
-
-const REPORTER_SOURCE: &str = include_str!("xtask_playwright_reporter.cjs");
-pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";
-
-/// Writes the reporter into `dir`; returns its path for `--reporter`.
-pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
-    let path = dir.join(REPORTER_FILE);
-    fs::write(&path, REPORTER_SOURCE).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
-}
 
 /// A `playwright test --list` running in the background beside the other start-up work.
 pub(crate) struct Lister {

@@ -1,4 +1,4 @@
-//! The pytest runner's own parts: the plugin shipped in this binary (`-p xtask_pytest_plugin`), the
+//! The pytest runner's own parts: the plugin shipped in this binary (`-p xtask_runner.plugin`), the
 //! probe of which pytest plugins the backend's interpreter has, and the project's own `-m`.
 
 use std::fs;
@@ -8,21 +8,7 @@ use anyhow::Context;
 use xshell::{cmd, Shell};
 
 use crate::exit::environment;
-use crate::plan::{Plugins, PLUGIN_MODULE};
-
-/// The plugin's modules: the one `-p` loads, and the two it imports.
-const PLUGIN_FILES: [(&str, &str); 10] = [
-    ("xtask_pytest_plugin.py", include_str!("xtask_pytest_plugin.py")),
-    ("xtask_pytest_labels.py", include_str!("xtask_pytest_labels.py")),
-    ("xtask_pytest_scheduler.py", include_str!("xtask_pytest_scheduler.py")),
-    ("xtask_pytest_units.py", include_str!("xtask_pytest_units.py")),
-    ("xtask_pytest_timeout.py", include_str!("xtask_pytest_timeout.py")),
-    ("xtask_pytest_outcomes.py", include_str!("xtask_pytest_outcomes.py")),
-    ("xtask_pytest_setup.py", include_str!("xtask_pytest_setup.py")),
-    ("xtask_django_db.py", include_str!("xtask_django_db.py")),
-    ("xtask_django_settings.py", include_str!("xtask_django_settings.py")),
-    ("xtask_django_key.py", include_str!("xtask_django_key.py")),
-];
+use crate::plan::Plugins;
 
 /// What no pytest collection of the project may enter, for `XTASK_IGNORE`: the xtask's own crate
 /// (its fixture projects are Django projects too) and cargo's target directory beside it (the
@@ -31,16 +17,6 @@ pub(crate) fn own_dirs() -> String {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = crate_dir.parent().unwrap_or(crate_dir).join("target");
     format!("{}:{}", crate_dir.display(), target.display())
-}
-
-/// Writes the plugin where `PYTHONPATH` will find it.
-pub(crate) fn install_plugin(dir: &Path) -> anyhow::Result<()> {
-    debug_assert_eq!(PLUGIN_FILES[0].0, format!("{PLUGIN_MODULE}.py"));
-    for (name, source) in PLUGIN_FILES {
-        let path = dir.join(name);
-        fs::write(&path, source).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Which of pytest-xdist, pytest-rerunfailures and pytest-randomly the interpreter can import; found

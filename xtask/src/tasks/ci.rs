@@ -1,6 +1,8 @@
 //! `ci`: what CI runs. The xtask's own checks (format, lints, tests), then `test-all` with the `ci`
 //! profile: no bars, JUnit and summary.md in target/xtask/reports, fail-fast off.
 
+use std::path::Path;
+
 use crate::config::Ctx;
 use crate::events::Event;
 use crate::exit::{tests_failed, ExitKind};
@@ -8,6 +10,7 @@ use crate::flags::{self, RunArgs};
 use crate::history::Durations;
 use crate::reporter::Reporter;
 use crate::services::process::ChildGroup;
+use crate::services::python;
 
 /// The xtask's own checks, on its own package: in a repository that adopted it, the other crates of
 /// the workspace are that repository's business (`xtask/rustfmt.toml` carries its format).
@@ -31,14 +34,20 @@ impl flags::Ci {
         };
         for &(what, args) in checks {
             let shown = format!("cargo {}", args.join(" "));
-            reporter.handle(&Event::Note(format!("ci: {what}: {shown}")));
-            // Minutes long, and stopped as a group on an interrupt: a ChildGroup, not a short xshell
-            // command. Its output goes to the terminal, as cargo's would.
-            let status = ChildGroup::start(duct::cmd(&cargo, args).dir(&ctx.root), &shown)?.wait(|| ())?;
-            if !status.success() {
-                reporter.handle(&Event::Note(format!("ci: {what} failed ({status})")));
-                failed.push(shown);
-            }
+            check(&mut reporter, what, &shown, duct::cmd(&cargo, args).dir(&ctx.root), &mut failed)?;
+        }
+        if !checks.is_empty() {
+            // The shipped Python package's own tests, with the interpreter the runs use (it has pytest).
+            let log = super::run_log_dir(&ctx.root, &crate::layout::RunId::new())?.join("setup.log");
+            let python = python::interpreter(ctx, &log, &mut |event| reporter.handle(&event))?;
+            let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+            let ini = package.join("pytest.ini");
+            let shown = format!("{} -m pytest -c {}", python.display(), ini.display());
+            let command = duct::cmd!(&python, "-m", "pytest", "-c", &ini, "-q")
+                .dir(&package)
+                .env_remove("DJANGO_SETTINGS_MODULE")
+                .env_remove("PYTHONPATH");
+            check(&mut reporter, "python tests", &shown, command, &mut failed)?;
         }
         let args =
             RunArgs { profile: Some("ci".to_owned()), shard: self.shard, no_progress: true, ..RunArgs::default() };
@@ -52,4 +61,23 @@ impl flags::Ci {
         }
         Ok(kind)
     }
+}
+
+/// One check: its command run with its output on the terminal, a failure noted and remembered.
+fn check(
+    reporter: &mut Reporter,
+    what: &str,
+    shown: &str,
+    command: duct::Expression,
+    failed: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    reporter.handle(&Event::Note(format!("ci: {what}: {shown}")));
+    // Minutes long, and stopped as a group on an interrupt: a ChildGroup, not a short xshell
+    // command. Its output goes to the terminal, as cargo's would.
+    let status = ChildGroup::start(command, shown)?.wait(|| ())?;
+    if !status.success() {
+        reporter.handle(&Event::Note(format!("ci: {what} failed ({status})")));
+        failed.push(shown.to_owned());
+    }
+    Ok(())
 }

@@ -138,9 +138,9 @@ pub(super) fn describe(python: &Path, backend: &Path, settings: Option<&str>, lo
         .tempdir()
         .context("cannot create a private directory in the temp dir")?;
     let dir = scratch.path();
-    crate::runners::pytest::install_plugin(dir)?;
+    crate::shipped::install_python(dir)?;
     let out = dir.join("described.json");
-    let plugin = crate::plan::PLUGIN_MODULE;
+    let plugin = crate::shipped::PLUGIN_MODULE;
     let mut command =
         duct::cmd!(python, "-m", "pytest", "--collect-only", "-q", "-p", plugin, "-m", "", "-p", "no:randomly")
             .dir(backend)

@@ -98,7 +98,7 @@ impl<'a> PreparedRun<'a> {
             sweep_leftovers(&mut reporter);
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
-        pytest::install_plugin(&run_dir.layout().plugin_dir())?;
+        crate::shipped::install_python(&run_dir.layout().plugin_dir())?;
         // A dry run changes nothing: no log directory, no set-up; it says what set-up would do.
         let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
         let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };

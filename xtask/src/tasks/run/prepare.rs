@@ -10,7 +10,7 @@ use crate::flags::RunArgs;
 use crate::layout::RunLayout;
 use crate::plan::Listed;
 use crate::reporter::{self, Outputs, Reporter};
-use crate::runners::playwright::{self, Lister};
+use crate::runners::playwright::Lister;
 use crate::services::frontend::{self, App, Browser};
 use crate::services::{python, sweep};
 
@@ -127,7 +127,7 @@ impl Steps<'_> {
             let log = self.log_dir.join("browser.log");
             Some(frontend::ensure_browser(&log, &mut |event| self.reporter.handle(&event))?)
         };
-        let reporter_path = playwright::install_reporter(&layout.reporter_dir())?;
+        let reporter_path = crate::shipped::install_reporter(&layout.reporter_dir())?;
         let lister = if self.args.shard.is_some() || (self.args.dry_run && app.modules_fresh()) {
             Some(Lister::spawn(
                 &app.playwright(),

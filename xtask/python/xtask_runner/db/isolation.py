@@ -1,5 +1,5 @@
 """Isolation of a Django project's settings for `cargo xtask`, shipped beside its pytest plugin
-(`xtask_pytest_plugin`): with `isolation = "xtask"` (the default), every PostgreSQL alias points at
+(`plugin`): with `isolation = "xtask"` (the default), every PostgreSQL alias points at
 the run's server, whatever host, port and credentials the settings name, and gets a test database name
 unique per run (XTASK_TEST_DATABASE; pytest-django appends `_gwN` per worker); `MEDIA_ROOT` (and
 `FILE_UPLOAD_TEMP_DIR`, and a `STATIC_ROOT` that does not exist yet) point into the worker's private

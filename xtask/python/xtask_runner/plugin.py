@@ -1,4 +1,4 @@
-"""Event stream and scheduler for `cargo xtask`, shipped inside its binary and loaded with `-p xtask_pytest_plugin`.
+"""Event stream and scheduler for `cargo xtask`, shipped inside its binary and loaded with `-p xtask_runner.plugin`.
 
 One pytest session serves every backend suite of a run. The xtask describes the run in a JSON file
 named by XTASK_PLAN:
@@ -15,9 +15,9 @@ process without xdist:
 - `planned` (the ids of every suite), `refused` (tests no suite claims, under unassigned = "fail"),
   `collecterror` (a module that could not be collected);
 - `start` and `test` (one per test: its suite, worker, outcome, start and stop, and what a person
-  needs to fix it), `timeout` (a test that ignored its timeout, from xtask_pytest_timeout);
+  needs to fix it), `timeout` (a test that ignored its timeout, from `timeout`);
 - `span` (a worker's start-up and collection, a template built), `unreachable` (the database server
-  the tests cannot reach, from xtask_pytest_setup), and `finished` (the plugin's own cost, and why the
+  the tests cannot reach, from `session_setup`), and `finished` (the plugin's own cost, and why the
   session stopped early when it did).
 The Rust side (`runners/stream.rs`) knows exactly these kinds; tidy checks that both lists agree.
 The project under test is not edited: nothing here is imported unless the xtask passes `-p`.
@@ -29,10 +29,10 @@ import time
 
 import pytest
 
-from xtask_pytest_outcomes import first_line
+from xtask_runner.outcomes import first_line
 
 # Isolation, templates and set-up accounting in every test process.
-pytest_plugins = ["xtask_pytest_setup"]
+pytest_plugins = ["xtask_runner.session_setup"]
 
 _spec = None
 _stream = None
@@ -70,7 +70,7 @@ def pytest_configure(config):
             _spec = json.load(handle)
     events = os.environ.get("XTASK_EVENTS")
     if events and not _is_xdist_worker(config):
-        from xtask_pytest_outcomes import Outcomes
+        from xtask_runner.outcomes import Outcomes
 
         _outcomes = Outcomes()
         _stream = _Stream(events)
@@ -94,7 +94,7 @@ def pytest_sessionstart(session):
         engines = _engines()
         if engines is not None:
             _stream.emit(event="databases", engines=engines)
-        from xtask_pytest_setup import changed, start_early_template
+        from xtask_runner.session_setup import changed, start_early_template
 
         if changed:
             _stream.emit(event="isolated", aliases=[list(pair) for pair in changed])
@@ -128,7 +128,7 @@ def pytest_runtest_protocol(item, nextitem):
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
-    from xtask_pytest_timeout import limited
+    from xtask_runner.timeout import limited
 
     with limited(item.nodeid, seconds):
         yield
@@ -157,7 +157,7 @@ def pytest_runtest_logstart(nodeid, location):
 def pytest_ignore_collect(collection_path, config):
     """The xtask's own crate (its fixture projects are Django projects too) and cargo's target dir
     are never the project's tests (XTASK_IGNORE), unless the project lives inside them."""
-    from xtask_pytest_labels import ignored
+    from xtask_runner.labels import ignored
 
     return True if ignored(collection_path, config) else None
 
@@ -169,7 +169,7 @@ def pytest_collection_modifyitems(session, config, items):
     global _labels
     if _spec is None:
         return
-    from xtask_pytest_labels import select
+    from xtask_runner.labels import select
 
     labels, kept, dropped, excluded, unassigned = select(items, _spec)
     if unassigned and _spec.get("refuse_unassigned") and not _is_xdist_worker(config):
@@ -291,7 +291,7 @@ def pytest_xdist_make_scheduler(config, log):
     if _spec is None:
         return None
     from xdist.workermanage import parse_tx_spec_config
-    from xtask_pytest_scheduler import Scheduler
+    from xtask_runner.scheduler import Scheduler
 
     numnodes = len(parse_tx_spec_config(config))
     _scheduler = Scheduler(config, log, _spec, labels=_current_labels, refuse=_refuse, numnodes=numnodes)

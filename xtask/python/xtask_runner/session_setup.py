@@ -1,5 +1,5 @@
-"""The set-up side of `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`, which loads this), shipped
-beside it: Django's settings isolated and its test databases cloned (`xtask_django_db`) in every test
+"""The set-up side of `cargo xtask`'s pytest plugin (`plugin`, which loads this), shipped
+beside it: Django's settings isolated and its test databases cloned (`db.templates`) in every test
 process, and set-up booked as set-up: the time a session-scoped fixture takes (the test databases
 above all) travels with the report of the test that triggered it, so that the controller shows it as
 a set-up span and leaves it out of that test's duration.
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-import xtask_django_db
-import xtask_django_settings
+from xtask_runner.db import templates
+from xtask_runner.db import isolation
 
 # Outermost session-scoped fixtures set up since the last report: [name, start, stop].
 _outer = []
@@ -30,10 +30,10 @@ def _settings():
 
 
 def _isolate():
-    spec = xtask_django_settings.load_spec()
+    spec = isolation.load_spec()
     settings = _settings()
     if spec is not None and settings is not None:
-        changed.extend(xtask_django_settings.isolate(settings, spec))
+        changed.extend(isolation.isolate(settings, spec))
     return settings
 
 
@@ -53,13 +53,13 @@ def pytest_configure(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
-    if _isolate() is not None and xtask_django_settings.load_spec() is not None:
-        xtask_django_db.install()
+    if _isolate() is not None and isolation.load_spec() is not None:
+        templates.install()
 
 
 def start_early_template(config, emit):
-    """The xdist controller builds the template while its workers start (see xtask_django_db)."""
-    spec = xtask_django_settings.load_spec()
+    """The xdist controller builds the template while its workers start (see db.templates)."""
+    spec = isolation.load_spec()
     if spec is None or spec.get("migrate") != "once" or _settings() is None:
         return
     if getattr(config.option, "dist", "no") == "no" or not getattr(config.option, "numprocesses", None):
@@ -71,7 +71,7 @@ def start_early_template(config, emit):
 
     workers = config.option.numprocesses
     threading.Thread(
-        target=xtask_django_db.prepare_early,
+        target=templates.prepare_early,
         args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0),
         name="xtask-template",
         daemon=True,
@@ -115,14 +115,14 @@ def pytest_fixture_setup(fixturedef, request):
     if _depth == 0:
         _outer.append([fixturedef.argname, start, time.time()])
     error = outcome.excinfo[1] if outcome.excinfo else None
-    if isinstance(error, xtask_django_db.DatabaseUnreachable):
+    if isinstance(error, templates.DatabaseUnreachable):
         _unreachable(str(error))
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    if not (_outer or xtask_django_db.spans):
+    if not (_outer or templates.spans):
         return
     report = outcome.get_result()
     # Plain data: xdist sends the report's attributes to the controller as they are.
@@ -130,7 +130,7 @@ def pytest_runtest_makereport(item, call):
         "seconds": sum(stop - start for _, start, stop in _outer),
         "until": max(stop for _, _, stop in _outer) if _outer else None,
         "spans": [[f"session fixture {name}", start, stop] for name, start, stop in _outer]
-        + [list(span) for span in xtask_django_db.spans],
+        + [list(span) for span in templates.spans],
     }
     _outer.clear()
-    xtask_django_db.spans.clear()
+    templates.spans.clear()

@@ -1,4 +1,4 @@
-"""One outcome per test for `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`), shipped beside it:
+"""One outcome per test for `cargo xtask`'s pytest plugin (`plugin`), shipped beside it:
 pytest reports a test in phases (setup, call, teardown) and attempts (pytest-rerunfailures); the xtask
 wants one line per test with what a person needs to fix it.
 

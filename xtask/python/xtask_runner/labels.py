@@ -1,4 +1,4 @@
-"""How `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`) labels tests with suites and picks the ones
+"""How `cargo xtask`'s pytest plugin (`plugin`) labels tests with suites and picks the ones
 a session runs, shipped beside it.
 
 A test belongs to the first suite (in xtask.toml order) whose marker expression it matches, else to

@@ -1,11 +1,11 @@
-"""The xdist scheduler of `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`), shipped beside it.
+"""The xdist scheduler of `cargo xtask`'s pytest plugin (`plugin`), shipped beside it.
 
 The order contract: every worker runs its tests as a subsequence of the collection order. A fixture
 scope (package, module, class) is a contiguous run of the collection, so a worker that left one never
 comes back to it: a class is set up at most once per worker, and a test only ever follows tests that
 come before it in the collection, as under `pytest -n N` (`--dist load`) or a plain `pytest`.
 
-Balance without reordering (the units and ranges are cut in `xtask_pytest_units`): each worker owns a
+Balance without reordering (the units and ranges are cut in `scheduler.units`): each worker owns a
 contiguous range of about equal expected work, made of whole classes, and takes it in blocks (half of
 what is left of it each time: one round trip per block, not per test). A worker whose range is used up
 takes over the upper half of the range with the most work left above its last test, so its sequence
@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from xtask_pytest_units import cut_ranges, plan_units, units_from
+from xtask_runner.scheduler.units import cut_ranges, plan_units, units_from
 
 # A worker runs a test only once it knows the next one (for fixture teardown): two queued at least.
 _MIN_PENDING = 2

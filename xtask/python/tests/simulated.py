@@ -1,24 +1,11 @@
-"""Drives the shipped xdist scheduler (xtask/src/runners/xtask_pytest_scheduler.py) with simulated
-workers and checks its promises on many random collections:
-
-- every test is handed out exactly once, and the run never stalls;
-- each worker's tests are increasing in collection order (the order contract), so no class or module
-  is entered twice on a worker; a class is never split unless a worker died;
-- a suite's `max_workers` is never exceeded;
-- blocks are few (no round trip per test), and the workers end close together.
-
-Run by `cargo test` (xtask/tests/scheduler.rs) with the backend's interpreter: `python check_scheduler.py`.
-Exits 1 with the first broken promise and the seed that breaks it.
+"""Simulated xdist workers driving the shipped scheduler (`xtask_runner.scheduler`): a controller's
+view of each worker (what it was sent and has run), random collections of modules and classes with
+suites and durations, and a run of a whole schedule on a simulated clock, with a crash when asked.
 """
 import heapq
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src" / "runners"))
-
-from xtask_pytest_scheduler import Scheduler  # noqa: E402
-from xtask_pytest_units import unit_key  # noqa: E402
+from xtask_runner.scheduler import Scheduler
 
 
 class Gateway:
@@ -137,68 +124,3 @@ def simulate(seed, workers, crash=False):
     return ids, nodes + dead, scheduler, finished, actual
 
 
-def check(seed, workers, crash=False):
-    ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash)
-    ran = sorted(i for node in nodes for i in node.ran)
-    lost = 1 if crash else 0
-    assert len(ran) + lost == len(ids) and len(set(ran)) == len(ran), f"seed {seed}: tests lost or run twice"
-    assert not scheduler.remaining and not scheduler.free, f"seed {seed}: the run ended with tests not handed out"
-    # Order is given up only when a worker died and nobody else can take its tests in order.
-    assert not scheduler.forced or crash, f"seed {seed}: tests out of order with every worker alive"
-    if not scheduler.forced:
-        for node in nodes:
-            assert node.ran == sorted(node.ran), f"seed {seed}: {node.gateway.id} left collection order: {node.ran}"
-            # Each class once: the tests of one scope on a worker are consecutive on it.
-            seen, previous = set(), None
-            for index in node.ran:
-                scope = unit_key(ids[index], None)
-                if scope != previous:
-                    assert scope not in seen, f"seed {seed}: {scope} entered twice on {node.gateway.id}"
-                    seen.add(scope)
-                    previous = scope
-    assert scheduler.blocks <= 8 * workers * 8 + len(ids) // 50, f"seed {seed}: {scheduler.blocks} blocks"
-    return scheduler, finished, actual
-
-
-def capped_bound(scheduler, actual, workers):
-    """No schedule ends before a capped suite's work spread over the workers its cap allows."""
-    work = {}
-    for index, seconds in actual.items():
-        suite = scheduler.suite_of[index]
-        work[suite] = work.get(suite, 0.0) + seconds
-    return max(seconds / min(scheduler.caps[suite], workers) for suite, seconds in work.items())
-
-
-def main():
-    total_blocks, total_tests, worst, relaxed = 0, 0, 0.0, 0
-    for seed in range(400):
-        workers = 1 + seed % 4
-        crash = seed % 10 == 7 and workers > 1
-        scheduler, finished, actual = check(seed, workers, crash=crash)
-        total_blocks += scheduler.blocks
-        total_tests += len(actual)
-        relaxed += bool(scheduler.relaxed)
-        if workers > 1 and finished and not scheduler.relaxed and not crash:
-            # The workers end close together: the last ends within the largest unit (a class, or a
-            # piece of one) of the ideal finish, twice the bound of a list schedule (caps make workers wait).
-            ideal = max(sum(actual.values()) / workers, capped_bound(scheduler, actual, workers))
-            units = {}
-            for index, seconds in actual.items():
-                units[scheduler.unit_of[index]] = units.get(scheduler.unit_of[index], 0.0) + seconds
-            slack = 2 * max(units.values())
-            assert max(finished.values()) <= ideal + slack + 1e-9, (seed, max(finished.values()), ideal, slack)
-            worst = max(worst, max(finished.values()) / ideal)
-    assert unit_key("a/test_x.py::TestA::test_b[p::q-1]", None) == "a/test_x.py::TestA"
-    assert unit_key("a/test_x.py::test_f[p::q]", None) == "a/test_x.py::test_f[p::q]"
-    assert unit_key("a/test_x.py::TestA::test_b", "file") == "a/test_x.py"
-    assert unit_key("a/test_x.py::test_f[1]", "scope") == "a/test_x.py"
-    # Caps relaxed only where every worker waited on one another: rare.
-    assert relaxed <= 10, f"{relaxed} of 400 runs relaxed a cap"
-    print(
-        f"ok: 400 simulated runs, {total_tests} tests in {total_blocks} blocks; slowest end {worst:.2f} x the "
-        f"ideal; {relaxed} runs relaxed a cap to avoid a stall"
-    )
-
-
-if __name__ == "__main__":
-    main()

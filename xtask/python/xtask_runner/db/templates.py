@@ -1,7 +1,7 @@
-"""Test databases for `cargo xtask`, shipped beside its pytest plugin (`xtask_pytest_plugin`).
+"""Test databases for `cargo xtask`, shipped beside its pytest plugin (`plugin`).
 
 Migrate once (`migrate = "once"`, the default): the first process that needs a test database builds
-a migrated template, `xtask_tpl_<project>_<key>` (the key: `xtask_django_key`), under a lock on the
+a migrated template, `xtask_tpl_<project>_<key>` (the key: `db.key`), under a lock on the
 server; every process clones it (`CREATE DATABASE ... TEMPLATE`, one at a time). A template is built
 under a test database's name and renamed only once complete, so a half-made one is never used; it is
 kept on the server for later runs, and the older ones of a project (beyond the two used last) are
@@ -9,7 +9,7 @@ dropped. The xdist controller builds it while its workers start, then clones it 
 under the name that worker will ask for (`prepare_early`): a worker that finds its clone made for
 this run adopts it, so the clones, one at a time, overlap the workers' start-up and collection.
 
-Also a command, for E2E set-ups: `python -m xtask_django_db clone NAME` clones the template (building
+Also a command, for E2E set-ups: `python -m xtask_runner.db.templates clone NAME` clones the template (building
 it when missing) into NAME, with the settings of DJANGO_SETTINGS_MODULE.
 """
 import hashlib
@@ -18,8 +18,8 @@ import os
 import sys
 import time
 
-from xtask_django_key import template_key
-from xtask_django_settings import isolate, load_spec
+from xtask_runner.db.key import template_key
+from xtask_runner.db.isolation import isolate, load_spec
 
 # Set-up spans recorded in this process ([name, start, stop]): the plugin books them as set-up, not
 # as the duration of the test that happened to trigger them.
@@ -329,9 +329,9 @@ def install():
 
 
 def main(argv):
-    """`python -m xtask_django_db clone NAME`: NAME becomes a clone of the template."""
+    """`python -m xtask_runner.db.templates clone NAME`: NAME becomes a clone of the template."""
     if len(argv) != 2 or argv[0] != "clone":
-        print("usage: python -m xtask_django_db clone NAME", file=sys.stderr)
+        print("usage: python -m xtask_runner.db.templates clone NAME", file=sys.stderr)
         return 2
     import django
     from django.conf import settings
@@ -340,7 +340,7 @@ def main(argv):
     django.setup()
     spec = load_spec()
     if spec is None:
-        print("xtask_django_db: XTASK_DB_SPEC is not set (run through cargo xtask)", file=sys.stderr)
+        print("xtask_runner.db.templates: XTASK_DB_SPEC is not set (run through cargo xtask)", file=sys.stderr)
         return 2
     isolate(settings, spec)
     install()

@@ -1,4 +1,4 @@
-"""The per-test timeout of `cargo xtask`'s pytest plugin (`xtask_pytest_plugin`), shipped beside it:
+"""The per-test timeout of `cargo xtask`'s pytest plugin (`plugin`), shipped beside it:
 SIGALRM fails a test that runs out of time; 10 s later, if it still runs (stuck in C code, signals
 blocked), one watchdog thread per process says so on the event stream and ends the process. Under xdist
 a new worker replaces it and the run goes on.

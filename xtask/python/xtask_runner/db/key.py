@@ -1,4 +1,4 @@
-"""The content key of a migrated template for `cargo xtask` (`xtask_django_db`), shipped beside its
+"""The content key of a migrated template for `cargo xtask` (`db.templates`), shipped beside its
 pytest plugin: a hash of what `migrate` makes a test database from. The migration files and the
 project modules they import, the models of apps without migrations, the settings' values (but those
 the xtask sets per run and those Django's test environment changes), the installed distributions, the
@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from xtask_django_settings import CONNECTION_OPTIONS
+from xtask_runner.db.isolation import CONNECTION_OPTIONS
 
 FORMAT = "xtask-template-2"
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")

@@ -1,4 +1,4 @@
-"""How `cargo xtask`'s xdist scheduler (`xtask_pytest_scheduler`) cuts a collection: into units that
+"""How `cargo xtask`'s xdist scheduler (`scheduler`) cuts a collection: into units that
 stay together on a worker (a class, or a scope or file for `--dist loadscope`/`loadfile`), weighted by
 recorded durations, and into one contiguous range per worker of about equal expected work.
 """

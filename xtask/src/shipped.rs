@@ -1,0 +1,78 @@
+//! What the binary ships into every run directory: the Python package `xtask_runner` (the pytest
+//! plugin, its scheduler, the Django side of isolation and templates), from `xtask/python/`, and the
+//! Playwright reporter, from `xtask/js/`. Embedded at build time, so that a run needs no file of the
+//! crate's own beside the binary.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// Every file of the package, by its path under the directory on `PYTHONPATH`.
+const PYTHON_PACKAGE: &[(&str, &str)] = &[
+    ("xtask_runner/__init__.py", include_str!("../python/xtask_runner/__init__.py")),
+    ("xtask_runner/db/__init__.py", include_str!("../python/xtask_runner/db/__init__.py")),
+    ("xtask_runner/db/isolation.py", include_str!("../python/xtask_runner/db/isolation.py")),
+    ("xtask_runner/db/key.py", include_str!("../python/xtask_runner/db/key.py")),
+    ("xtask_runner/db/templates.py", include_str!("../python/xtask_runner/db/templates.py")),
+    ("xtask_runner/labels.py", include_str!("../python/xtask_runner/labels.py")),
+    ("xtask_runner/outcomes.py", include_str!("../python/xtask_runner/outcomes.py")),
+    ("xtask_runner/plugin.py", include_str!("../python/xtask_runner/plugin.py")),
+    ("xtask_runner/scheduler/__init__.py", include_str!("../python/xtask_runner/scheduler/__init__.py")),
+    ("xtask_runner/scheduler/units.py", include_str!("../python/xtask_runner/scheduler/units.py")),
+    ("xtask_runner/session_setup.py", include_str!("../python/xtask_runner/session_setup.py")),
+    ("xtask_runner/timeout.py", include_str!("../python/xtask_runner/timeout.py")),
+];
+
+/// The module `-p` loads.
+pub(crate) const PLUGIN_MODULE: &str = "xtask_runner.plugin";
+
+const PLAYWRIGHT_REPORTER: &str = include_str!("../js/playwright_reporter.cjs");
+pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";
+
+/// Writes the package under `dir` (the directory `PYTHONPATH` names).
+pub(crate) fn install_python(dir: &Path) -> anyhow::Result<()> {
+    for (name, source) in PYTHON_PACKAGE {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::write(&path, source).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes the reporter into `dir`; returns its path for `--reporter`.
+pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
+    let path = dir.join(REPORTER_FILE);
+    fs::write(&path, PLAYWRIGHT_REPORTER).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_under(dir: &Path, root: &Path, into: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("__pycache__") {
+                files_under(&path, root, into);
+            } else if path.extension().is_some_and(|ext| ext == "py" || ext == "json") {
+                into.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_of_the_package_is_shipped() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
+        let mut found = Vec::new();
+        files_under(&root.join("xtask_runner"), &root, &mut found);
+        found.sort();
+        let shipped: Vec<&str> = PYTHON_PACKAGE.iter().map(|(name, _)| *name).collect();
+        assert_eq!(found, shipped, "add the file to PYTHON_PACKAGE (sorted), or remove it");
+        let plugin = format!("{}.py", PLUGIN_MODULE.replace('.', "/"));
+        assert!(shipped.contains(&plugin.as_str()));
+    }
+}
