@@ -161,13 +161,15 @@ pub(crate) struct SuiteResult {
     pub(crate) planned: Option<u64>,
     /// What the suite's workers started for themselves (E2E backends: port and database).
     pub(crate) services: Vec<String>,
+    /// What its tool printed outside any test as a warning or an error (a global set-up's).
+    pub(crate) notes: Vec<String>,
 }
 
 impl SuiteResult {
     pub(crate) fn new(suite: &str, total: u64, workers: u32, dir: PathBuf) -> SuiteResult {
         SuiteResult {
             suite: suite.to_owned(),
-            status: SuiteStatus::Passed,
+            status: SuiteStatus::NotRun,
             stats: SuiteStats { total, ..SuiteStats::default() },
             workers,
             wall: Duration::ZERO,
@@ -177,6 +179,7 @@ impl SuiteResult {
             dir,
             planned: None,
             services: Vec::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -320,9 +323,11 @@ pub(crate) enum Event {
         id: String,
         seconds: u64,
     },
-    /// Every 30 s: the tests running longest right now (suite, id, seconds), for plain output.
+    /// Every 30 s: the tests running longest right now (suite, id, seconds), and what each session
+    /// that runs none and said nothing since the last one is doing, for plain output.
     Heartbeat {
         running: Vec<(String, String, u64)>,
+        quiet: Vec<String>,
     },
     /// A worker started a service of its own, e.g. an E2E backend on a port with its database.
     ServiceStarted {

@@ -52,6 +52,20 @@ pub(crate) fn tests_failed(message: impl Into<String>) -> anyhow::Error {
     UserError { kind: ExitKind::TestsFailed, message: message.into() }.into()
 }
 
+/// An error of the kind a verdict decided (`runners::verdict::Fault`).
+pub(crate) fn error_of_kind(kind: ExitKind, message: impl Into<String>) -> anyhow::Error {
+    UserError { kind, message: message.into() }.into()
+}
+
+/// The exit code of a command line clap refused (2), or of `--help` and `--version` (0).
+pub(crate) fn flags_exit_code(is_usage: bool) -> i32 {
+    if is_usage {
+        ExitKind::Usage.code()
+    } else {
+        ExitKind::Success.code()
+    }
+}
+
 pub(crate) fn interrupted() -> anyhow::Error {
     UserError { kind: ExitKind::Interrupted, message: "interrupted".into() }.into()
 }

@@ -45,6 +45,10 @@ pub(crate) enum Command {
     /// requirements, the markers its tests carry (counted by a real collection), a Playwright project.
     /// Never overwrites an existing xtask.toml.
     Init(Init),
+    /// The tests of one shard, for the shipped pytest plugin (a request on stdin, the ids on stdout):
+    /// the split is the xtask's own, so every machine and both runners split alike.
+    #[command(name = "__shard-split", hide = true)]
+    ShardSplit(ShardSplit),
 }
 
 /// `test-<suite>`: a shortcut for every suite of the xtask.toml at hand, and for no other.
@@ -106,7 +110,7 @@ pub(crate) struct RunArgs {
     pub(crate) keep_artifacts: bool,
     /// PostgreSQL server to use instead of starting a private one; this run's test databases are
     /// dropped at the end.
-    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, value_name = "URL", env = crate::wire::env::DATABASE_URL, hide_env_values = true)]
     pub(crate) db_url: Option<String>,
     /// Plain progress lines instead of live bars (implied without a terminal or with CI=true).
     #[arg(long)]
@@ -190,6 +194,9 @@ pub(crate) struct Doctor {}
 
 #[derive(Debug, Args)]
 pub(crate) struct Init {}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShardSplit {}
 
 #[cfg(test)]
 mod tests {

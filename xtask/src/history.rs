@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{Outcome, SuiteResult, SuiteStatus};
+use crate::shard::{partition, Shard};
+use crate::wire::wire_struct;
 
 pub(crate) const COMMITTED: &str = "xtask-durations.json";
 
@@ -95,8 +97,7 @@ impl Durations {
     }
 
     /// Durations of `ids`, unknown ones at the average of the known ones among them, else at
-    /// `unknown_weight`. The shipped plugin splits pytest's shards by the same rule, with
-    /// `unknown_weight` from the spec.
+    /// `unknown_weight`.
     pub(crate) fn estimate<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<(&'a str, f64)> {
         let ids: Vec<&str> = ids.into_iter().collect();
         let known: Vec<f64> = ids.iter().filter_map(|id| self.get(id)).collect();
@@ -113,6 +114,17 @@ impl Durations {
         } else {
             self.durations.values().sum::<f64>() / self.durations.len() as f64
         }
+    }
+
+    /// This shard's part of `groups` (each a name and the ids it holds: a test alone, or the tests
+    /// declared on one line), balanced by these durations: each group weighs its tests' estimates.
+    /// The one split of the xtask: Playwright's locations and, through `__shard-split`, pytest's ids.
+    pub(crate) fn shard_part<'a>(&self, groups: &[(&'a str, Vec<&str>)], shard: Shard) -> Vec<&'a str> {
+        let weighted: Vec<(&str, f64)> = groups
+            .iter()
+            .map(|(name, ids)| (*name, self.estimate(ids.iter().copied()).iter().map(|(_, secs)| secs).sum()))
+            .collect();
+        partition(&weighted, shard.count).swap_remove(shard.index - 1)
     }
 
     /// Recorded work of `ids` in seconds, when every one of them has a recorded duration.
@@ -170,6 +182,36 @@ fn write(path: &Path, durations: &Durations) -> anyhow::Result<()> {
     crate::services::write_atomically(path, &text)
 }
 
+wire_struct! {
+    /// What the shipped pytest plugin asks for a shard (`__shard-split`): each suite's collected ids,
+    /// split by the committed durations it was given.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct ShardRequest {
+        /// This machine's part, 1-based, of `count`.
+        pub(crate) index: usize,
+        pub(crate) count: usize,
+        /// The committed durations, as the session's spec carried them.
+        pub(crate) durations: BTreeMap<String, f64>,
+        /// The collected ids of each suite (a suite is split on its own).
+        pub(crate) suites: BTreeMap<String, Vec<String>>,
+    }
+}
+
+impl ShardRequest {
+    /// The ids of this shard, suite by suite.
+    pub(crate) fn answer(&self) -> anyhow::Result<Vec<String>> {
+        let shard = Shard::new(self.index, self.count).map_err(anyhow::Error::msg)?;
+        let durations = Durations { durations: self.durations.clone(), ..Durations::default() };
+        let mut mine = Vec::new();
+        for ids in self.suites.values() {
+            let groups: Vec<(&str, Vec<&str>)> = ids.iter().map(|id| (id.as_str(), vec![id.as_str()])).collect();
+            mine.extend(durations.shard_part(&groups, shard).into_iter().map(str::to_owned));
+        }
+        Ok(mine)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +247,7 @@ mod tests {
             report: None,
         };
         let mut green = SuiteResult::new("green", 2, 1, root.path().to_owned());
+        green.status = SuiteStatus::Passed;
         green.tests = vec![test("a", Outcome::Passed, 250), test("b", Outcome::Skipped, 1)];
         let mut red = SuiteResult::new("red", 2, 1, root.path().to_owned());
         red.status = SuiteStatus::Failed;

@@ -66,6 +66,39 @@ impl std::fmt::Display for RunId {
     }
 }
 
+/// The names of a session's test databases, made here alone: `test_<project>_<run>_<session>` (given
+/// to every test process as `XTASK_TEST_DATABASE`), the name a template is built under before its
+/// rename, pytest-django's name for an xdist worker's, and a Playwright worker's, as the project's
+/// own E2E fixtures and the xtask's servers name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TestDatabases {
+    pub(crate) base: String,
+}
+
+impl TestDatabases {
+    /// What pytest-django appends to a test database's name for each xdist worker (`gw0`, ...).
+    pub(crate) const PYTEST_WORKER: &'static str = "_gw";
+    /// What a Playwright worker's database gets after the base (`_p0`, ...).
+    pub(crate) const PLAYWRIGHT_WORKER: &'static str = "_p";
+
+    pub(crate) fn of(project: &str, run_id: &str, session: &str) -> TestDatabases {
+        TestDatabases { base: format!("test_{project}_{run_id}_{session}") }
+    }
+
+    /// The name a template is built under, renamed once complete: the run drops it if it is not.
+    pub(crate) fn building(&self) -> String {
+        format!("{}_tpl", self.base)
+    }
+
+    pub(crate) fn pytest_worker(&self, worker: u32) -> String {
+        format!("{}{}{worker}", self.base, Self::PYTEST_WORKER)
+    }
+
+    pub(crate) fn playwright_worker(&self, worker: u32) -> String {
+        format!("{}{}{worker}", self.base, Self::PLAYWRIGHT_WORKER)
+    }
+}
+
 /// The directory of a run's private PostgreSQL server: data, socket and log.
 pub(crate) fn server_dir(run_id: &str) -> PathBuf {
     temp_root().join(format!("xtask-pg-{run_id}"))

@@ -15,6 +15,7 @@ mod shipped;
 mod signals;
 mod tasks;
 mod text;
+mod wire;
 
 use crate::config::{Config, Ctx};
 use crate::exit::ExitKind;
@@ -41,7 +42,7 @@ fn main() {
                 _ => {
                     let is_usage = error.use_stderr();
                     reporter::print_flags_error(&error);
-                    std::process::exit(if is_usage { ExitKind::Usage.code() } else { 0 });
+                    std::process::exit(exit::flags_exit_code(is_usage));
                 }
             }
         }
@@ -70,6 +71,9 @@ fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Res
     if let Builtin(Init(init)) = invocation {
         return init.run();
     }
+    if let Builtin(ShardSplit(split)) = invocation {
+        return split.run();
+    }
     let ctx = found?;
     match invocation {
         Suite { suite, args } => tasks::run::run_named(&ctx, &suite, args),
@@ -79,6 +83,6 @@ fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Res
         Builtin(Ci(ci)) => ci.run(&ctx),
         Builtin(Setup(setup)) => setup.run(&ctx),
         Builtin(Doctor(doctor)) => doctor.run(&ctx),
-        Builtin(Init(_)) => unreachable!("init runs before the config is read"),
+        Builtin(Init(_) | ShardSplit(_)) => unreachable!("these run before the config is read"),
     }
 }

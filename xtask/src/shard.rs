@@ -10,6 +10,12 @@ pub(crate) struct Shard {
     pub(crate) count: usize,
 }
 
+impl Shard {
+    pub(crate) fn new(index: usize, count: usize) -> Result<Shard, String> {
+        format!("{index}/{count}").parse()
+    }
+}
+
 impl FromStr for Shard {
     type Err = String;
 

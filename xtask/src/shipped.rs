@@ -1,6 +1,6 @@
 //! What the binary ships into every run directory: the Python package `xtask_runner` (the pytest
 //! plugin, its scheduler, the Django side of isolation and templates), from `xtask/python/`, and the
-//! Playwright reporter, from `xtask/js/`. Embedded at build time, so that a run needs no file of the
+//! Playwright reporter and preload, from `xtask/js/`; each with the contract the Rust types make. Embedded at build time, so that a run needs no file of the
 //! crate's own beside the binary.
 
 use std::fs;
@@ -11,6 +11,7 @@ use anyhow::Context;
 /// Every file of the package, by its path under the directory on `PYTHONPATH`.
 const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/__init__.py", include_str!("../python/xtask_runner/__init__.py")),
+    ("xtask_runner/contract.py", include_str!("../python/xtask_runner/contract.py")),
     ("xtask_runner/db/__init__.py", include_str!("../python/xtask_runner/db/__init__.py")),
     ("xtask_runner/db/isolation.py", include_str!("../python/xtask_runner/db/isolation.py")),
     ("xtask_runner/db/key.py", include_str!("../python/xtask_runner/db/key.py")),
@@ -18,6 +19,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/labels.py", include_str!("../python/xtask_runner/labels.py")),
     ("xtask_runner/outcomes.py", include_str!("../python/xtask_runner/outcomes.py")),
     ("xtask_runner/plugin.py", include_str!("../python/xtask_runner/plugin.py")),
+    ("xtask_runner/probes.py", include_str!("../python/xtask_runner/probes.py")),
     ("xtask_runner/scheduler/__init__.py", include_str!("../python/xtask_runner/scheduler/__init__.py")),
     ("xtask_runner/scheduler/units.py", include_str!("../python/xtask_runner/scheduler/units.py")),
     ("xtask_runner/session_setup.py", include_str!("../python/xtask_runner/session_setup.py")),
@@ -27,12 +29,23 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
 /// The module `-p` loads.
 pub(crate) const PLUGIN_MODULE: &str = "xtask_runner.plugin";
 
-const PLAYWRIGHT_REPORTER: &str = include_str!("../js/playwright_reporter.cjs");
+/// The Playwright side, by the names the files require each other by.
+const JAVASCRIPT: [(&str, &str); 3] = [
+    (REPORTER_FILE, include_str!("../js/xtask_playwright_reporter.cjs")),
+    (PRELOAD_FILE, include_str!("../js/xtask_preload.cjs")),
+    ("xtask_contract.cjs", include_str!("../js/xtask_contract.cjs")),
+];
 pub(crate) const REPORTER_FILE: &str = "xtask_playwright_reporter.cjs";
+const PRELOAD_FILE: &str = "xtask_preload.cjs";
 
-/// Writes the package under `dir` (the directory `PYTHONPATH` names).
-pub(crate) fn install_python(dir: &Path) -> anyhow::Result<()> {
-    for (name, source) in PYTHON_PACKAGE {
+/// The contract's file name, beside the package's modules and the JavaScript.
+const CONTRACT_FILE: &str = "contract.json";
+
+/// Writes the package under `dir` (the directory `PYTHONPATH` names), with the contract the Rust
+/// types make (`runners::contract`).
+pub(crate) fn install_python(dir: &Path, contract: &str) -> anyhow::Result<()> {
+    let made = [("xtask_runner/contract.json", contract)];
+    for (name, source) in PYTHON_PACKAGE.iter().chain(&made) {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
@@ -42,11 +55,20 @@ pub(crate) fn install_python(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the reporter into `dir`; returns its path for `--reporter`.
-pub(crate) fn install_reporter(dir: &Path) -> anyhow::Result<PathBuf> {
-    let path = dir.join(REPORTER_FILE);
-    fs::write(&path, PLAYWRIGHT_REPORTER).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
+/// The Playwright side, written: the reporter (`--reporter`) and the preload (`NODE_OPTIONS`).
+#[derive(Debug, Clone)]
+pub(crate) struct Javascript {
+    pub(crate) reporter: PathBuf,
+    pub(crate) preload: PathBuf,
+}
+
+/// Writes the reporter, the preload and the contract into `dir`.
+pub(crate) fn install_javascript(dir: &Path, contract: &str) -> anyhow::Result<Javascript> {
+    for (name, text) in JAVASCRIPT.iter().chain(&[(CONTRACT_FILE, contract)]) {
+        let path = dir.join(name);
+        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(Javascript { reporter: dir.join(REPORTER_FILE), preload: dir.join(PRELOAD_FILE) })
 }
 
 #[cfg(test)]
@@ -69,6 +91,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
         let mut found = Vec::new();
         files_under(&root.join("xtask_runner"), &root, &mut found);
+        // Made from the Rust types at run time; the committed copy is for the package's own tests.
+        found.retain(|file| !file.ends_with(CONTRACT_FILE));
         found.sort();
         let shipped: Vec<&str> = PYTHON_PACKAGE.iter().map(|(name, _)| *name).collect();
         assert_eq!(found, shipped, "add the file to PYTHON_PACKAGE (sorted), or remove it");

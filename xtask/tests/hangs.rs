@@ -44,7 +44,8 @@ fn a_test_that_ignores_its_timeout_has_its_worker_replaced() {
     assert_eq!(run.code, 1, "{}", run.explain());
     assert!(
         run.stdout.contains("tests/test_stubborn.py::test_ignores_alarms")
-            && run.stdout.contains("timed out after 1 s and ignored it: its worker was ended and replaced"),
+            && run.stdout.contains("timed out after 1 s and ignored it: its worker gw")
+            && run.stdout.contains(" was ended and replaced"),
         "{}",
         run.stdout
     );
@@ -102,4 +103,20 @@ fn a_crashed_worker_in_a_loadscope_suite_does_not_hang_the_run() {
     assert_eq!(run.code, 1, "{}", run.explain());
     assert!(run.stdout.contains("tests/test_dies.py::test_dies") && run.stdout.contains("crashed"), "{}", run.stdout);
     assert!(run.stdout.contains("reconciled: 13 of 13 planned tests reported an outcome"), "{}", run.stdout);
+}
+
+#[test]
+fn ci_interrupted_in_its_test_all_exits_130_even_after_a_failed_check() {
+    // A cargo that fails every check at once: the checks fail, then test-all starts and is interrupted.
+    let tools = tempfile::tempdir().unwrap();
+    let cargo = tools.path().join("cargo");
+    std::fs::write(&cargo, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let project = Project::copy_of("mini").with_env("CARGO", &cargo.display().to_string());
+    let (child, _out, run_id) = project.start_with_a_sleeping_test(&["ci"]);
+    send_signal(child.id(), libc::SIGINT);
+    let run = Run::from(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 130, "interrupted beats failed: {}", run.explain());
+    assert!(run.explain().contains("ci: format failed"), "the checks did fail: {}", run.explain());
+    assert!(leftovers(&run_id).is_empty(), "{:?}", leftovers(&run_id));
 }

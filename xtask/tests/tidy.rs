@@ -1,7 +1,8 @@
 //! The shape of the xtask's own code, checked on every `cargo test`: only the reporter prints, only
 //! the bars use indicatif, no module imports from a layer above its own, no two files import each
-//! other in a circle, no source file grows past 400 lines nor a function past 100, and the shipped
-//! plugin, the Playwright reporter script and the Rust stream enum know the same event kinds.
+//! other in a circle, no source file grows past 400 lines nor a function past 100, the shipped
+//! Python and JavaScript write only the events and fields the contract the Rust types make has,
+//! environment variables are named in one place, and statuses and exit codes have one owner.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -13,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     // Facts with no dependencies: error kinds, text helpers.
     &["exit", "text"],
     // Signals, shard arithmetic, where things are on disk.
-    &["signals", "shard", "layout", "shipped"],
+    &["signals", "shard", "layout", "shipped", "wire"],
     // What a run tells (events) and what the project asks for (config).
     &["events", "config"],
     // The command line; the reporter, which learns everything through events.
@@ -364,60 +365,209 @@ fn no_function_passes_100_lines() {
     assert!(long.is_empty(), "split these into steps with names of their own: {long:?}");
 }
 
-/// Every quoted word after one of `markers` in `text`: `event="planned"` → planned.
-fn words_after(text: &str, markers: &[&str]) -> BTreeSet<String> {
-    let mut found = BTreeSet::new();
-    for marker in markers {
-        for (at, _) in text.match_indices(marker) {
-            let word: String = text[at + marker.len()..].chars().take_while(|c| c.is_ascii_lowercase()).collect();
-            if !word.is_empty() {
-                found.insert(word);
+/// The calls in `text` that make an event line (`emit("kind", key=…)`, `line('kind', { key: … })`):
+/// each call's kind and the keys it gives, read with brackets and strings skipped. `python` says
+/// how keys are written: `key=` (Python) or `key:` in the call's object (JavaScript).
+fn event_calls(text: &str, python: bool) -> Vec<(String, BTreeSet<String>)> {
+    let mut calls = Vec::new();
+    for opener in ["emit(", "line("] {
+        for (at, _) in text.match_indices(opener) {
+            if text[..at].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
             }
+            let rest = &text[at + opener.len()..];
+            let quote = rest.trim_start().chars().next();
+            // The writers' own wrappers pass their kind on; any other call names its kind as written.
+            let wrapper = ["kind, **fields)", "kind, fields)", "self, kind, **fields)", "kind, fields) {"]
+                .iter()
+                .any(|wrapper| rest.starts_with(wrapper));
+            let Some(quote) = quote.filter(|q| *q == '"' || *q == '\'') else {
+                if !wrapper && !text[..at].ends_with("def ") {
+                    calls.push((format!("?{}", rest.chars().take(30).collect::<String>()), BTreeSet::new()));
+                }
+                continue;
+            };
+            let rest = rest.trim_start()[1..].to_owned();
+            let kind: String = rest.chars().take_while(|c| *c != quote).collect();
+            calls.push((kind.clone(), call_keys(&rest[kind.len() + 1..], python)));
         }
     }
-    found
+    calls
 }
 
-/// The variants of `enum StreamEvent` in runners/stream.rs, as the stream spells them (lowercase).
-fn stream_enum_kinds() -> BTreeSet<String> {
-    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runners/stream.rs")).unwrap();
-    let body = text.split("enum StreamEvent {").nth(1).unwrap().split("\n}").next().unwrap();
-    body.lines()
-        .filter_map(|line| line.strip_prefix("    "))
-        .filter(|line| line.starts_with(|c: char| c.is_ascii_uppercase()))
-        .map(|line| line.chars().take_while(|c| c.is_alphanumeric()).collect::<String>().to_lowercase())
-        .collect()
+/// The keys a call gives after its kind, up to its closing bracket.
+fn call_keys(rest: &str, python: bool) -> BTreeSet<String> {
+    let chars: Vec<char> = rest.chars().collect();
+    let (mut depth, mut keys, mut index, mut word) = (1usize, BTreeSet::new(), 0, String::new());
+    // JavaScript's `a ? b : c`: its `:` is no key's.
+    let mut ternaries = 0;
+    // The depth keys are written at: the call's own arguments, or its object's members.
+    let key_depth = if python { 1 } else { 2 };
+    while index < chars.len() && depth > 0 {
+        let c = chars[index];
+        match c {
+            '"' | '\'' | '`' => {
+                index += 1;
+                while index < chars.len() && chars[index] != c {
+                    index += if chars[index] == '\\' { 2 } else { 1 };
+                }
+                word.clear();
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                word.clear();
+            }
+            ')' | ']' | '}' => {
+                depth -= 1;
+                word.clear();
+            }
+            '=' if python && depth == key_depth && chars.get(index + 1) != Some(&'=') && !word.is_empty() => {
+                keys.insert(std::mem::take(&mut word));
+            }
+            '/' if !python && chars.get(index + 1) == Some(&'/') => {
+                while index < chars.len() && chars[index] != '\n' {
+                    index += 1;
+                }
+                word.clear();
+            }
+            '#' if python => {
+                while index < chars.len() && chars[index] != '\n' {
+                    index += 1;
+                }
+                word.clear();
+            }
+            '?' if !python => {
+                if matches!(chars.get(index + 1), Some('?' | '.')) {
+                    index += 1;
+                } else {
+                    ternaries += 1;
+                }
+                word.clear();
+            }
+            ':' if !python && ternaries > 0 => {
+                ternaries -= 1;
+                word.clear();
+            }
+            ':' if !python
+                && depth == key_depth
+                && !word.is_empty()
+                && !word.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                keys.insert(std::mem::take(&mut word));
+            }
+            c if c.is_alphanumeric() || c == '_' => word.push(c),
+            c if c.is_whitespace() => {}
+            _ => word.clear(),
+        }
+        index += 1;
+    }
+    keys
 }
 
 #[test]
-fn the_plugin_the_reporter_script_and_the_stream_enum_know_the_same_event_kinds() {
+fn the_shipped_files_write_only_what_the_contract_the_rust_types_make_has() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut python = BTreeSet::new();
-    let mut plugin_doc = String::new();
+    let contract: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(crate_dir.join("python/xtask_runner/contract.json")).unwrap())
+            .unwrap();
     let mut files = Vec::new();
     collect_ending(&crate_dir.join("python/xtask_runner"), &["py"], &mut files);
-    for path in files {
-        let text = fs::read_to_string(&path).unwrap();
-        python.extend(words_after(&text, &["event=\"", "\"event\": \""]));
-        if path.ends_with("xtask_runner/plugin.py") {
-            plugin_doc = text.split("\"\"\"").nth(1).unwrap().to_owned();
+    collect_ending(&crate_dir.join("js"), &["cjs"], &mut files);
+    let (mut problems, mut written) = (Vec::new(), BTreeSet::new());
+    for path in &files {
+        let text = fs::read_to_string(path).unwrap();
+        let shown = path.strip_prefix(crate_dir).unwrap().display();
+        let python = path.extension().is_some_and(|ext| ext == "py");
+        let is_contract = path.file_stem().is_some_and(|stem| stem.to_string_lossy().contains("contract"));
+        for (kind, keys) in event_calls(&text, python).into_iter().filter(|_| !is_contract) {
+            written.insert(kind.clone());
+            let Some(shape) = contract["events"][&kind].as_str() else {
+                problems.push(format!("{shown}: writes an event `{kind}` the Rust stream has no kind for"));
+                continue;
+            };
+            let fields = contract["shapes"][shape].as_object().unwrap();
+            for key in keys.iter().filter(|key| !fields.contains_key(*key)) {
+                problems.push(format!("{shown}: event `{kind}` writes `{key}`, which the Rust {shape} does not have"));
+            }
+            let required = fields.iter().filter(|(_, field)| field["required"] == true).map(|(key, _)| key);
+            for key in required.filter(|key| !keys.contains(*key)) {
+                problems.push(format!("{shown}: event `{kind}` never writes `{key}`, which the Rust {shape} needs"));
+            }
+        }
+        // Variables are named by the contract (`ENV.X`, `env('X')`), never spelled out.
+        if !is_contract && (text.contains("\"XTASK_") || text.contains("'XTASK_")) {
+            problems.push(format!("{shown}: spells out an XTASK_ variable: name it through the contract"));
         }
     }
-    let script = fs::read_to_string(crate_dir.join("js/playwright_reporter.cjs")).unwrap();
-    let javascript = words_after(&script, &["event: '"]);
-    let rust = stream_enum_kinds();
-    assert!(python.contains("planned") && javascript.contains("listed") && rust.contains("test"), "{rust:?}");
-
-    let written: BTreeSet<String> =
-        python.iter().chain(&javascript).cloned().chain(PROJECT_EVENT_KINDS.iter().map(|k| k.to_string())).collect();
-    let unread: Vec<&String> = written.difference(&rust).collect();
-    let unwritten: Vec<&String> = rust.difference(&written).collect();
-    assert!(unread.is_empty(), "written but not in runners/stream.rs's StreamEvent: {unread:?}");
-    assert!(unwritten.is_empty(), "in StreamEvent but written by no shipped file: {unwritten:?}");
-    // Each file's own description lists what it writes.
-    let header: String = script.lines().take_while(|line| line.starts_with("//")).collect::<Vec<_>>().join("\n");
-    for (kinds, doc, file) in [(&python, &plugin_doc, "xtask_runner/plugin.py"), (&javascript, &header, "the .cjs")] {
-        let missing: Vec<&String> = kinds.iter().filter(|kind| !doc.contains(&format!("`{kind}`"))).collect();
-        assert!(missing.is_empty(), "{file}'s description does not name the events {missing:?}");
+    for kind in contract["events"].as_object().unwrap().keys() {
+        if !written.contains(kind) && !PROJECT_EVENT_KINDS.contains(&kind.as_str()) {
+            problems.push(format!("the Rust stream reads `{kind}`, which no shipped file writes"));
+        }
     }
+    assert!(written.contains("planned") && written.contains("listed") && written.contains("output"), "{written:?}");
+    assert!(problems.is_empty(), "the shipped files and the contract disagree:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn environment_variables_are_named_in_one_place() {
+    let offenders: Vec<String> = sources()
+        .iter()
+        .filter(|source| source.path != "wire.rs")
+        .flat_map(|source| {
+            source
+                .code
+                .lines()
+                .enumerate()
+                .filter(|(_, line)| line.contains("\"XTASK_") || line.contains("\"DATABASE_URL\""))
+                .map(move |(number, line)| format!("{}:{}: {}", source.path, number + 1, line.trim()))
+        })
+        .collect();
+    assert!(offenders.is_empty(), "name these through crate::wire::env:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn the_event_call_reader_sees_the_keys_of_both_languages() {
+    let python = r#"_stream.emit("span", lane=f"gw{n}", name="a (b)", start=start, stop=max(x, y=2))"#;
+    assert_eq!(
+        event_calls(python, true),
+        [("span".to_owned(), ["lane", "name", "start", "stop"].map(String::from).into())]
+    );
+    let js = "this.emit('planned', { suites: { [env('SUITE') ?? 'e2e']: ids }, // a: b\n note: x ? y : 'a: b', at: t / 1000 })";
+    assert_eq!(event_calls(js, false), [("planned".to_owned(), ["at", "note", "suites"].map(String::from).into())]);
+}
+
+/// Whether a line only reads a value of `enum_path` (compares it, matches on it) rather than making one.
+fn only_reads(line: &str) -> bool {
+    ["=>", "matches!(", "==", "!="].iter().any(|read| line.contains(read))
+}
+
+#[test]
+fn statuses_and_exit_codes_have_one_owner() {
+    // Suite statuses are decided in runners/verdict/; events.rs starts every result as not run.
+    // Exit codes of runs are decided there too, and the kinds of errors in exit.rs; `Success` is
+    // what a command that is no run (setup, init) returns when it did what it was asked.
+    let mut problems = Vec::new();
+    for source in sources() {
+        for (number, line) in source.code.lines().enumerate() {
+            let at = format!("{}:{}", source.path, number + 1);
+            let status_made = line.contains("SuiteStatus::") && !only_reads(line);
+            let in_verdict = source.path.starts_with("runners/verdict/");
+            let status_owner =
+                in_verdict || (source.path == "events.rs" && line.trim() == "status: SuiteStatus::NotRun,");
+            if status_made && !status_owner {
+                problems.push(format!("{at}: a suite status made outside runners/verdict/: {}", line.trim()));
+            }
+            if line.contains(".status = ") && !status_owner {
+                problems.push(format!("{at}: a suite status assigned outside runners/verdict/: {}", line.trim()));
+            }
+            let kind_made = line.match_indices("ExitKind::").any(|(at, _)| {
+                let variant: String = line[at + 10..].chars().take_while(|c| c.is_alphanumeric()).collect();
+                !variant.is_empty() && variant != "Success"
+            }) && !only_reads(line);
+            if kind_made && !in_verdict && source.path != "exit.rs" {
+                problems.push(format!("{at}: an exit code decided outside runners/verdict/: {}", line.trim()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "decide it in runners/verdict/ and call that:\n{}", problems.join("\n"));
 }

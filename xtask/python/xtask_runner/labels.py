@@ -3,12 +3,17 @@ a session runs, shipped beside it.
 
 A test belongs to the first suite (in xtask.toml order) whose marker expression it matches, else to
 the catch-all when the run has one; tests matching `exclude` are left out and counted; a session runs
-only its own suites (`mine`), and under `--shard` only its part of each suite, split longest-first.
+only its own suites (`mine`), and under `--shard` only its part of each suite, as the xtask splits it.
 """
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
+
+from xtask_runner import contract
+from xtask_runner.contract import ENV
 
 
 def _matcher_for(item):
@@ -30,19 +35,22 @@ def _compile(text, what):
         raise pytest.UsageError(f"xtask.toml: {what} `{text}` is not a valid marker expression: {error}")
 
 
-def _partition(ids, durations, count, unknown=1.0):
-    """Longest first into the lightest part; ties by id, so every process gets the same split. A test
-    without a duration weighs the mean of the known ones among `ids`, else `unknown` (the xtask's
-    `Durations::estimate` rule, whose `unknown_weight` the spec carries)."""
-    known = [durations[i] for i in ids if i in durations]
-    default = sum(known) / len(known) if known else unknown
-    loads = [0.0] * count
-    owner = {}
-    for test in sorted(ids, key=lambda i: (-durations.get(i, default), i)):
-        lightest = min(range(count), key=lambda part: (loads[part], part))
-        loads[lightest] += max(durations.get(test, default), 0.0)
-        owner[test] = lightest
-    return owner
+def _shard_part(labels, spec):
+    """The ids of this shard, as the xtask splits them (one split for every runner and machine): the
+    plugin asks its binary, with each suite's ids and the committed durations the spec carries."""
+    index, count = spec["shard"]
+    suites = {}
+    for test, label in labels.items():
+        suites.setdefault(label, []).append(test)
+    durations = spec.get("shard_durations") or {}
+    request = contract.request("shard", index=index, count=count, durations=durations, suites=suites)
+    binary = ENV.get("BIN")
+    if not binary:
+        raise pytest.UsageError("xtask: --shard needs the xtask's own binary (run through cargo xtask)")
+    done = subprocess.run([binary, "__shard-split"], input=request, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise pytest.UsageError(f"xtask: the shard could not be split: {done.stderr.strip() or done.returncode}")
+    return set(json.loads(done.stdout))
 
 
 def select(items, spec):
@@ -79,15 +87,8 @@ def select(items, spec):
         dropped.extend(item for item in kept if labels[item.nodeid] not in mine)
         kept = [item for item in kept if labels[item.nodeid] in mine]
         labels = {test: label for test, label in labels.items() if label in mine}
-    shard = spec.get("shard")
-    if shard:
-        index, count = shard
-        durations = spec.get("shard_durations", {})
-        mine = set()
-        for name in {label for label in labels.values()}:
-            ids = [test for test, label in labels.items() if label == name]
-            owner = _partition(ids, durations, count, spec.get("shard_unknown") or 1.0)
-            mine.update(test for test in ids if owner[test] == index - 1)
+    if spec.get("shard"):
+        mine = _shard_part(labels, spec)
         dropped.extend(item for item in kept if item.nodeid not in mine)
         kept = [item for item in kept if item.nodeid in mine]
         labels = {test: label for test, label in labels.items() if test in mine}
@@ -98,14 +99,14 @@ _ignored = None
 
 
 def _ignored_dirs(config):
-    """XTASK_IGNORE's directories, but for one that holds the project itself: a project that lives
+    """The directories the xtask says no collection may enter (its IGNORE variable), but for one that holds the project itself: a project that lives
     inside cargo's target dir (the benchmark generates its projects there) is still the project."""
     global _ignored
     if _ignored is None:
         here = Path(str(config.invocation_params.dir))
         _ignored = [
             Path(directory)
-            for directory in filter(None, os.environ.get("XTASK_IGNORE", "").split(os.pathsep))
+            for directory in filter(None, ENV.get("IGNORE", "").split(os.pathsep))
             if Path(directory) != here and Path(directory) not in here.parents
         ]
     return _ignored

@@ -17,8 +17,8 @@ process without xdist:
 - `start` and `test` (one per test: its suite, worker, outcome, start and stop, and what a person
   needs to fix it), `timeout` (a test that ignored its timeout, from `timeout`);
 - `span` (a worker's start-up and collection, a template built), `unreachable` (the database server
-  the tests cannot reach, from `session_setup`), and `finished` (the plugin's own cost, and why the
-  session stopped early when it did).
+  the tests cannot reach, from `session_setup`), and `finished` (the plugin's own cost, why the
+  session stopped early when it did, and the threads and processes it leaves running).
 The Rust side (`runners/stream.rs`) knows exactly these kinds; tidy checks that both lists agree.
 The project under test is not edited: nothing here is imported unless the xtask passes `-p`.
 """
@@ -29,7 +29,9 @@ import time
 
 import pytest
 
+from xtask_runner.contract import ENV, line, read_spec
 from xtask_runner.outcomes import first_line
+from xtask_runner.probes import engines as _engines
 
 # Isolation, templates and set-up accounting in every test process.
 pytest_plugins = ["xtask_runner.session_setup"]
@@ -55,8 +57,8 @@ class _Stream:
     def __init__(self, path):
         self._file = open(path, "a", buffering=1, encoding="utf-8")
 
-    def emit(self, **event):
-        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+    def emit(self, kind, **fields):
+        self._file.write(line(kind, **fields) + "\n")
 
     def close(self):
         self._file.close()
@@ -64,11 +66,10 @@ class _Stream:
 
 def pytest_configure(config):
     global _spec, _stream, _outcomes
-    path = os.environ.get("XTASK_PLAN")
+    path = ENV.get("PLAN")
     if path:
-        with open(path, encoding="utf-8") as handle:
-            _spec = json.load(handle)
-    events = os.environ.get("XTASK_EVENTS")
+        _spec = read_spec("session", path)
+    events = ENV.get("EVENTS")
     if events and not _is_xdist_worker(config):
         from xtask_runner.outcomes import Outcomes
 
@@ -76,36 +77,23 @@ def pytest_configure(config):
         _stream = _Stream(events)
 
 
-def _engines():
-    """The database engines of the Django settings, once Django is set up (never set up here)."""
-    import sys
-
-    conf = sys.modules.get("django.conf")
-    try:
-        if conf is None or not conf.settings.configured:
-            return None
-        return sorted({str(db.get("ENGINE", "")) for db in conf.settings.DATABASES.values()})
-    except Exception:
-        return None
-
-
 def pytest_sessionstart(session):
     if _stream is not None:
         engines = _engines()
         if engines is not None:
-            _stream.emit(event="databases", engines=engines)
+            _stream.emit("databases", engines=engines)
         from xtask_runner.session_setup import changed, start_early_template
 
         if changed:
-            _stream.emit(event="isolated", aliases=[list(pair) for pair in changed])
-        start_early_template(session.config, _stream.emit)
+            _stream.emit("isolated", aliases=[list(pair) for pair in changed])
+        start_early_template(session.config, _stream.emit, _spec)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     """The run's database server may still be starting while this process imported and collected:
     wait until the xtask says it is up (XTASK_DB_READY), before any test can connect."""
-    ready = os.environ.get("XTASK_DB_READY")
+    ready = ENV.get("DB_READY")
     is_controller = not _is_xdist_worker(session.config) and getattr(session.config.option, "dist", "no") != "no"
     if not ready or is_controller or session.config.option.collectonly:
         return None
@@ -143,14 +131,14 @@ def pytest_collectreport(report):
     """A module that cannot be collected (syntax error, import error) has no test to report: say so,
     or its tests would be missing from a green run."""
     if _stream is not None and report.failed:
-        _stream.emit(event="collecterror", nodeid=report.nodeid, message=first_line(report, last=True))
+        _stream.emit("collecterror", nodeid=report.nodeid, message=first_line(report, last=True))
 
 
 def pytest_runtest_logstart(nodeid, location):
     """A test began (on the controller, for any worker): the xtask shows tests that run long."""
     if _stream is not None:
         started = time.perf_counter()
-        _stream.emit(event="start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
+        _stream.emit("start", id=nodeid, suite=(_labels or {}).get(nodeid), time=time.time())
         _cost["seconds"] += time.perf_counter() - started
 
 
@@ -198,7 +186,7 @@ def _refusal(unassigned):
 
 def _refuse(unassigned):
     if _stream is not None:
-        _stream.emit(event="refused", message=_refusal(unassigned))
+        _stream.emit("refused", message=_refusal(unassigned))
 
 
 def _read_labels():
@@ -225,46 +213,17 @@ def _send_planned(excluded):
     planned = {}
     for test, suite in _labels.items():
         planned.setdefault(suite, []).append(test)
-    _stream.emit(event="planned", suites=planned, excluded=excluded)
+    _stream.emit("planned", suites=planned, excluded=excluded)
 
 
 def pytest_collection_finish(session):
     if not _is_xdist_worker(session.config) and _spec is not None and _labels is not None:
         _send_planned(_excluded_by_suite(_excluded))
-    out = os.environ.get("XTASK_INIT_OUT")
+    out = ENV.get("INIT_OUT")
     if out and not _is_xdist_worker(session.config):
-        _describe_project(session, out)
+        from xtask_runner.probes import describe_project
 
-
-def _describe_project(session, out):
-    """`cargo xtask init`: the registered markers with the tests each selects, the settings, engines."""
-    registered = []
-    for line in session.config.getini("markers"):
-        name = line.split(":", 1)[0].split("(", 1)[0].strip()
-        if name and name not in registered:
-            registered.append(name)
-    counts = {}
-    for item in session.items:
-        for name in {mark.name for mark in item.iter_markers()}:
-            counts[name] = counts.get(name, 0) + 1
-    import sys
-
-    conf = sys.modules.get("django.conf")
-    settings_module = None
-    if conf is not None and conf.settings.configured:
-        settings_module = getattr(conf.settings, "SETTINGS_MODULE", None)
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump(
-            {
-                "total": len(session.items),
-                "ids": [item.nodeid for item in session.items],
-                "registered": registered,
-                "counts": counts,
-                "engines": _engines(),
-                "settings_module": settings_module,
-            },
-            handle,
-        )
+        describe_project(session, out)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -273,7 +232,7 @@ def pytest_xdist_node_collection_finished(node, ids):
     if _stream is None:
         return
     _stream.emit(
-        event="span", lane=node.gateway.id, name="start-up and collection", start=_session_start, stop=time.time()
+        "span", lane=node.gateway.id, name="start-up and collection", start=_session_start, stop=time.time()
     )
     if _spec is None or _planned_sent:
         return
@@ -324,7 +283,7 @@ def _follow(report):
         # Session fixtures (the test databases) set up on this test's way: set-up, not its duration.
         lane = f"{_worker_of(report)} set-up"
         for name, span_start, span_stop in setup["spans"]:
-            _stream.emit(event="span", lane=lane, name=name, start=span_start, stop=span_stop)
+            _stream.emit("span", lane=lane, name=name, start=span_start, stop=span_stop)
     state = _outcomes.follow(report, setup)
     if state is not None:
         stop = getattr(report, "stop", 0) or time.time()
@@ -336,7 +295,7 @@ def _emit_test(report, state, stop):
     file, line, _ = report.location
     failed = state["outcome"] not in ("passed", "skipped", "xfailed")
     _stream.emit(
-        event="test",
+        "test",
         id=report.nodeid,
         suite=(_labels or {}).get(report.nodeid),
         outcome=state["outcome"],
@@ -353,7 +312,16 @@ def _emit_test(report, state, stop):
     )
 
 
+def _lingering():
+    from xtask_runner.probes import lingering
+
+    return lingering()
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
+    """The session's end (after xdist shut its workers down), with its cost and what it leaves
+    running that would keep the process from exiting."""
     if _stream is not None and not _is_xdist_worker(session.config):
         cost = {"tests": _cost["tests"], "plugin_seconds": round(_cost["seconds"], 6)}
         if _scheduler is not None:
@@ -363,7 +331,9 @@ def pytest_sessionfinish(session, exitstatus):
                 relaxed=_scheduler.relaxed,
                 forced=_scheduler.forced,
             )
-        _stream.emit(event="finished", exitstatus=int(exitstatus), cost=cost, stopped=_stopped(session))
+        _stream.emit(
+            "finished", cost=cost, stopped=_stopped(session), lingering=_lingering()
+        )
         _stream.close()
 
 

@@ -4,15 +4,13 @@ process, and set-up booked as set-up: the time a session-scoped fixture takes (t
 above all) travels with the report of the test that triggered it, so that the controller shows it as
 a set-up span and leaves it out of that test's duration.
 """
-import json
-import os
 import sys
 import time
 
 import pytest
 
-from xtask_runner.db import templates
-from xtask_runner.db import isolation
+from xtask_runner.contract import ENV, line
+from xtask_runner.db import isolation, templates
 
 # Outermost session-scoped fixtures set up since the last report: [name, start, stop].
 _outer = []
@@ -57,10 +55,11 @@ def pytest_sessionstart(session):
         templates.install()
 
 
-def start_early_template(config, emit):
-    """The xdist controller builds the template while its workers start (see db.templates)."""
+def start_early_template(config, emit, session_spec):
+    """The xdist controller builds the template while its workers start (see db.templates), under
+    the names the session's spec gives."""
     spec = isolation.load_spec()
-    if spec is None or spec.get("migrate") != "once" or _settings() is None:
+    if spec is None or session_spec is None or spec.get("migrate") != "once" or _settings() is None:
         return
     if getattr(config.option, "dist", "no") == "no" or not getattr(config.option, "numprocesses", None):
         return
@@ -72,7 +71,7 @@ def start_early_template(config, emit):
     workers = config.option.numprocesses
     threading.Thread(
         target=templates.prepare_early,
-        args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0),
+        args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0, session_spec),
         name="xtask-template",
         daemon=True,
     ).start()
@@ -95,10 +94,10 @@ def _blocker(config):
 
 def _unreachable(message):
     """The tests cannot reach their database: one line for the xtask, then this process ends."""
-    events = os.environ.get("XTASK_EVENTS")
+    events = ENV.get("EVENTS")
     if events:
         with open(events, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"event": "unreachable", "message": message}) + "\n")
+            handle.write(line("unreachable", message=message) + "\n")
     pytest.exit(message, returncode=3)
 
 

@@ -4,7 +4,6 @@ blocked), one watchdog thread per process says so on the event stream and ends t
 a new worker replaces it and the run goes on.
 """
 import contextlib
-import json
 import os
 import signal
 import threading
@@ -12,15 +11,16 @@ import time
 
 import pytest
 
+from xtask_runner.contract import ENV, line
+
 
 def _hard_kill(nodeid, seconds):
-    events = os.environ.get("XTASK_EVENTS")
+    events = ENV.get("EVENTS")
     if events:
         # A worker has no stream of its own: it appends this one line before the exit.
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        line = {"event": "timeout", "id": nodeid, "worker": worker, "seconds": seconds}
         with open(events, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+            handle.write(line("timeout", id=nodeid, worker=worker, seconds=seconds) + "\n")
     os._exit(70)
 
 

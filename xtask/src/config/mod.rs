@@ -194,11 +194,12 @@ fn default_sources() -> Vec<PathBuf> {
 
 /// `XTASK_ROOT`, else the nearest directory holding xtask.toml from the current one upwards.
 pub(crate) fn find_root() -> anyhow::Result<PathBuf> {
-    if let Some(root) = std::env::var_os("XTASK_ROOT") {
+    if let Some(root) = std::env::var_os(crate::wire::env::ROOT) {
         let root = PathBuf::from(root);
         if !root.join(FILE_NAME).is_file() {
             return Err(usage(format!(
-                "XTASK_ROOT={} holds no {FILE_NAME}: point it at the repository root or unset it",
+                "{}={} holds no {FILE_NAME}: point it at the repository root or unset it",
+                crate::wire::env::ROOT,
                 root.display()
             )));
         }
@@ -249,8 +250,10 @@ impl Config {
             seen.push(suite.name());
         }
         let longest = raw.suites.iter().map(|s| s.name().len()).max().unwrap_or(0).max(UNASSIGNED.len());
-        // test_<project>_<8-char run>_<suite>_gwNNN must fit PostgreSQL's 63-byte identifiers.
-        let longest_db_name = "test_".len() + raw.project.get_ref().len() + 1 + 8 + 1 + longest + "_gw999".len();
+        // Every test database name (`_gwNNN` the longest) must fit PostgreSQL's 63-byte identifiers.
+        let longest_suite = "s".repeat(longest);
+        let names = crate::layout::TestDatabases::of(raw.project.get_ref(), "r0000000", &longest_suite);
+        let longest_db_name = names.pytest_worker(999).len();
         if longest_db_name > 63 {
             return Err(invalid(
                 raw.project.span(),

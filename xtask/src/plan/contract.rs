@@ -7,55 +7,89 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{test_database_name, Facts, Group};
+use super::{Facts, Group};
 use crate::config::{Config, Isolation as IsolationChoice, Migrate, Order};
+use crate::layout::TestDatabases;
 
-/// The pytest plugin's view of a session (`XTASK_PLAN`).
-#[derive(Debug, Serialize)]
-pub(super) struct SessionSpec<'a> {
-    /// Every suite of the run, in xtask.toml order: a test is labelled with the first that claims it.
-    pub(super) suites: Vec<SuiteSpec<'a>>,
-    /// The suites this session runs.
-    pub(super) mine: Vec<&'a str>,
-    /// `test-all`: the name of the catch-all suite, and whether its tests refuse the run.
-    pub(super) catch_all: Option<&'static str>,
-    pub(super) refuse_unassigned: bool,
-    pub(super) exclude: Option<&'a str>,
-    /// `[index, count]` of `--shard`, and the committed durations every machine splits by.
-    pub(super) shard: Option<[usize; 2]>,
-    pub(super) shard_durations: Option<&'a BTreeMap<String, f64>>,
-    /// The weight of a test of a suite none of whose tests has a committed duration.
-    pub(super) shard_unknown: Option<f64>,
-    pub(super) durations: &'a BTreeMap<String, f64>,
-    /// The run's per-test timeout, and each suite's own (absent under `--timeout`).
-    pub(super) timeout: u64,
-    pub(super) timeouts: BTreeMap<String, u64>,
-    /// Where the plugin writes each test's suite label, for the E2E and reporting sides.
-    pub(super) labels: PathBuf,
+crate::wire::wire_struct! {
+    /// The pytest plugin's view of a session (`XTASK_PLAN`).
+    #[derive(Debug, Serialize)]
+    pub(crate) struct SessionSpec<'a> {
+        /// Every suite of the run, in xtask.toml order: a test is labelled with the first that claims it.
+        pub(super) suites: Vec<SuiteSpec<'a>>,
+        /// The suites this session runs.
+        pub(super) mine: Vec<&'a str>,
+        /// `test-all`: the name of the catch-all suite.
+        pub(super) catch_all: Option<&'static str>,
+        /// Whether tests only the catch-all claims refuse the run (`unassigned = "fail"`).
+        pub(super) refuse_unassigned: bool,
+        /// A marker expression of tests left out on purpose.
+        pub(super) exclude: Option<&'a str>,
+        /// `[index, count]` of `--shard`.
+        pub(super) shard: Option<[usize; 2]>,
+        /// The committed durations every machine splits shards by, under `--shard`.
+        pub(super) shard_durations: Option<&'a BTreeMap<String, f64>>,
+        /// Recorded seconds per test id, for the scheduler.
+        pub(super) durations: &'a BTreeMap<String, f64>,
+        /// The run's per-test timeout in seconds.
+        pub(super) timeout: u64,
+        /// Each suite's own timeout (absent under `--timeout`).
+        pub(super) timeouts: BTreeMap<String, u64>,
+        /// Where the plugin writes each test's suite label, for the E2E and reporting sides.
+        pub(super) labels: PathBuf,
+        /// The name the xdist controller builds the template under (renamed once complete).
+        pub(super) template_building: String,
+        /// What pytest-django appends to a test database's name per xdist worker.
+        pub(super) worker_suffix: &'static str,
+    }
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct SuiteSpec<'a> {
-    pub(super) name: &'a str,
-    pub(super) expr: &'a str,
-    pub(super) cap: u32,
-    pub(super) group: Option<Group>,
-    pub(super) order: Order,
+crate::wire::wire_struct! {
+    /// A suite as the plugin labels and schedules its tests.
+    #[derive(Debug, Serialize)]
+    pub(crate) struct SuiteSpec<'a> {
+        pub(super) name: &'a str,
+        /// Its marker expression; empty: every test no earlier suite claims.
+        pub(super) expr: &'a str,
+        /// At most this many workers hold its tests at once (`max_workers`).
+        pub(super) cap: u32,
+        /// `scope` or `file`: its tests stay together by scope or file (`--dist loadscope`, `loadfile`).
+        pub(super) group: Option<Group>,
+        /// `collection` or `durations`.
+        pub(super) order: Order,
+    }
 }
 
-/// What the Django side needs to isolate and build templates (`XTASK_DB_SPEC`).
-#[derive(Debug, Serialize)]
-struct DatabaseSpec<'a> {
-    project: &'a str,
-    run: &'a str,
-    isolation: IsolationChoice,
-    migrate: Migrate,
-    /// `--fresh-db`: build the template again.
-    fresh: bool,
-    /// The run's own server, whose kept cluster holds templates between runs.
-    private: bool,
-    names_file: PathBuf,
-    built_file: PathBuf,
+crate::wire::wire_struct! {
+    /// What the Django side needs to isolate and build templates (`XTASK_DB_SPEC`).
+    #[derive(Debug, Serialize)]
+    pub(crate) struct DatabaseSpec<'a> {
+        pub(super) project: &'a str,
+        pub(super) run: &'a str,
+        /// `xtask` or `project`.
+        pub(super) isolation: IsolationChoice,
+        /// `once` or `per-worker`.
+        pub(super) migrate: Migrate,
+        /// `--fresh-db`: build the template again.
+        pub(super) fresh: bool,
+        /// The run's own server, whose kept cluster holds templates between runs.
+        pub(super) private: bool,
+        /// Where the Django side notes every test database it creates (the sweep drops exactly these).
+        pub(super) names_file: PathBuf,
+        /// Where it notes every template it builds (the private server's cluster is kept then).
+        pub(super) built_file: PathBuf,
+    }
+}
+
+/// The specs the shipped side reads, by the name it reads them as (`""`: nested in another), with
+/// their shapes, for the contract.
+pub(crate) fn contract_shapes() -> Vec<(&'static str, &'static str, &'static [crate::wire::Field])> {
+    use crate::wire::Wire;
+    vec![
+        ("session", "SessionSpec", SessionSpec::FIELDS),
+        ("", "SuiteSpec", SuiteSpec::FIELDS),
+        ("database", "DatabaseSpec", DatabaseSpec::FIELDS),
+    ]
 }
 
 pub(super) fn to_json(spec: &impl Serialize) -> String {
@@ -75,21 +109,21 @@ pub(super) struct Isolation {
 pub(super) fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Isolation {
     let events = facts.layout.events(session);
     let media_base = facts.layout.media(session);
-    let test_database = test_database_name(&config.project, facts.run_id, session);
+    let test_database = TestDatabases::of(&config.project, facts.run_id, session).base;
     let spec_path = facts.layout.database_spec();
     let mut env = vec![
-        ("XTASK_RUN_ID".to_owned(), facts.run_id.to_string()),
-        ("XTASK_SUITE".to_owned(), session.to_owned()),
-        ("XTASK_MEDIA_BASE".to_owned(), media_base.display().to_string()),
-        ("XTASK_EVENTS".to_owned(), events.display().to_string()),
+        (crate::wire::env::RUN_ID.to_owned(), facts.run_id.to_string()),
+        (crate::wire::env::SUITE.to_owned(), session.to_owned()),
+        (crate::wire::env::MEDIA_BASE.to_owned(), media_base.display().to_string()),
+        (crate::wire::env::EVENTS.to_owned(), events.display().to_string()),
         // Whatever a test, a browser or a server leaves in the temp dir goes with the run.
         ("TMPDIR".to_owned(), facts.layout.scratch().display().to_string()),
         // The exact base name of the session's test databases (pytest-django adds `_gwN`).
-        ("XTASK_TEST_DATABASE".to_owned(), test_database.clone()),
-        ("XTASK_DB_SPEC".to_owned(), spec_path.display().to_string()),
+        (crate::wire::env::TEST_DATABASE.to_owned(), test_database.clone()),
+        (crate::wire::env::DB_SPEC.to_owned(), spec_path.display().to_string()),
     ];
     if let Some(url) = facts.database_url {
-        env.push(("DATABASE_URL".to_owned(), url.to_owned()));
+        env.push((crate::wire::env::DATABASE_URL.to_owned(), url.to_owned()));
     }
     let spec = DatabaseSpec {
         project: &config.project,

@@ -3,7 +3,7 @@
 //! it; Playwright runs beside it), which suites each one labels, how many workers and why, which
 //! command and environment. No test is collected here: a session's own collection gives the totals.
 
-mod contract;
+pub(crate) mod contract;
 mod playwright;
 mod pytest;
 mod view;
@@ -19,6 +19,7 @@ use crate::flags::RunArgs;
 use crate::history::Durations;
 use crate::shard::Shard;
 
+pub(crate) use self::contract::contract_shapes;
 pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
@@ -99,13 +100,15 @@ impl SessionPlan {
     /// Every name a test database of this session can have on the server: pytest-django's `<name>`
     /// and `<name>_gwN` (replacement workers included), the E2E harness's `<name>_pN` and template.
     pub(crate) fn database_names(&self) -> Vec<String> {
-        let base = &self.test_database;
+        let names = crate::layout::TestDatabases { base: self.test_database.clone() };
         // xdist replaces a crashed worker with a new id, up to 4 restarts per worker by default.
         let ids = 5 * self.workers.max(1) + 4;
-        let suffix = if self.kind == SuiteKind::Pytest { "gw" } else { "p" };
-        let mut names = vec![base.clone(), format!("{base}_tpl")];
-        names.extend((0..ids).map(|n| format!("{base}_{suffix}{n}")));
-        names
+        let mut all = vec![names.base.clone(), names.building()];
+        all.extend((0..ids).map(|n| match self.kind {
+            SuiteKind::Pytest => names.pytest_worker(n),
+            SuiteKind::Playwright => names.playwright_worker(n),
+        }));
+        all
     }
 
     pub(crate) fn kind_name(&self) -> &'static str {
@@ -183,6 +186,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) private_database: bool,
     /// Directories no collection may enter (`XTASK_IGNORE`: the xtask's own crate and target dir).
     pub(crate) ignore: &'a str,
+    /// This xtask's binary (`XTASK_BIN`), which the plugin asks for its shard's part.
+    pub(crate) xtask_bin: &'a Path,
 }
 
 /// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
@@ -190,17 +195,21 @@ pub(crate) struct Facts<'a> {
 pub(crate) struct E2eFacts<'a> {
     pub(crate) frontend_dir: &'a Path,
     pub(crate) playwright: &'a Path,
-    pub(crate) reporter: &'a Path,
+    pub(crate) javascript: &'a crate::shipped::Javascript,
     pub(crate) listed: Option<&'a [Listed]>,
     pub(crate) chromium: Option<&'a Path>,
 }
 
-/// A Playwright test as its listing pass saw it: its id and where it is declared.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub(crate) struct Listed {
-    pub(crate) id: String,
-    pub(crate) file: String,
-    pub(crate) line: u32,
+crate::wire::wire_struct! {
+    /// A Playwright test as its listing pass saw it: its id and where it is declared.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Listed {
+        pub(crate) id: String,
+        /// Relative to the directory of the Playwright config.
+        pub(crate) file: String,
+        pub(crate) line: u32,
+    }
 }
 
 impl Listed {
@@ -324,14 +333,17 @@ fn database_words(config: &Config, facts: &Facts) -> Vec<String> {
     words
 }
 
-/// The longest a session may go without a word: a test's timeout, the grace to end it, and a margin
-/// for a worker's start-up and collection.
-fn watchdog(facts: &Facts) -> u64 {
-    facts.timeout.0 + 10 + 120
-}
-
-pub(crate) fn test_database_name(project: &str, run_id: &str, session: &str) -> String {
-    format!("test_{project}_{run_id}_{session}")
+/// The longest a session may go without a word: the longest any of its tests may run (the run's
+/// timeout, or a suite's own when longer and no `--timeout` overrides it), the grace to end it, and
+/// a margin for a worker's start-up and collection.
+fn watchdog(config: &Config, args: &RunArgs, facts: &Facts, suites: &[SuiteSlot]) -> u64 {
+    let own = suites
+        .iter()
+        .filter(|_| args.timeout.is_none())
+        .filter_map(|slot| Some(*config.suite(&slot.name)?.timeout.as_ref()?.get_ref()))
+        .max()
+        .unwrap_or(0);
+    facts.timeout.0.max(own) + 10 + 120
 }
 
 #[cfg(test)]

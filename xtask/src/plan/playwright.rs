@@ -6,7 +6,6 @@ use super::workers::{choose_workers, Budget, Cap, PLAYWRIGHT_SECONDS_PER_WORKER}
 use super::{E2eFacts, Facts, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind};
 use crate::flags::RunArgs;
-use crate::shard::partition;
 
 pub(super) fn session(
     config: &Config,
@@ -37,30 +36,39 @@ pub(super) fn session(
 
     let isolation = isolation_env(config, facts, &name);
     let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
-    env.push(("XTASK_PYTHON".to_owned(), facts.python.display().to_string()));
+    env.push((crate::wire::env::PYTHON.to_owned(), facts.python.display().to_string()));
     // The E2E set-up clones the migrated template with the shipped `python -m xtask_runner.db.templates`.
     env.push(("PYTHONPATH".to_owned(), super::python_path(&facts.layout.plugin_dir())));
-    env.push(("XTASK_BACKEND_DIR".to_owned(), facts.backend_dir.display().to_string()));
-    env.push(("XTASK_ARTIFACTS".to_owned(), facts.layout.artifacts(&name).display().to_string()));
+    env.push((crate::wire::env::BACKEND_DIR.to_owned(), facts.backend_dir.display().to_string()));
+    env.push((crate::wire::env::ARTIFACTS.to_owned(), facts.layout.artifacts(&name).display().to_string()));
+    // The shipped preload: a global set-up's warnings reach the run, each worker its own server's URL.
+    let preload = format!("--require \"{}\"", e2e.javascript.preload.display());
+    let node_options = match std::env::var("NODE_OPTIONS") {
+        Ok(existing) if !existing.trim().is_empty() => format!("{existing} {preload}"),
+        _ => preload,
+    };
+    env.push(("NODE_OPTIONS".to_owned(), node_options));
     if let Some(chromium) = e2e.chromium {
-        env.push(("XTASK_CHROMIUM".to_owned(), chromium.display().to_string()));
+        env.push((crate::wire::env::CHROMIUM.to_owned(), chromium.display().to_string()));
     }
+    let slots = vec![SuiteSlot {
+        name: name.clone(),
+        expression: String::new(),
+        cap: max,
+        group: None,
+        order: suite.order,
+        optional: suite.optional || args.shard.is_some() || (args.narrowed() && pytest_runs),
+        // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
+        expected: facts
+            .durations
+            .suite(&name)
+            .filter(|_| !args.narrowed() && args.shard.is_none())
+            .map(|recorded| recorded.tests),
+    }];
     SessionPlan {
         kind: SuiteKind::Playwright,
-        suites: vec![SuiteSlot {
-            name: name.clone(),
-            expression: String::new(),
-            cap: max,
-            group: None,
-            order: suite.order,
-            optional: suite.optional || args.shard.is_some() || (args.narrowed() && pytest_runs),
-            // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
-            expected: facts
-                .durations
-                .suite(&name)
-                .filter(|_| !args.narrowed() && args.shard.is_none())
-                .map(|recorded| recorded.tests),
-        }],
+        watchdog: super::watchdog(config, args, facts, &slots),
+        suites: slots,
         program: e2e.playwright.to_owned(),
         args: playwright_args,
         cwd: e2e.frontend_dir.to_owned(),
@@ -75,7 +83,6 @@ pub(super) fn session(
         files: isolation.files,
         alone_because: None,
         slow_after: facts.slow_after,
-        watchdog: super::watchdog(facts),
         name,
     }
 }
@@ -91,7 +98,7 @@ fn command_line(
     locations: Option<&[String]>,
     pytest_runs: bool,
 ) -> Vec<String> {
-    let reporters = format!("{},list", e2e.reporter.display());
+    let reporters = format!("{},list", e2e.javascript.reporter.display());
     let mut playwright_args: Vec<String> =
         ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
     if facts.retries > 0 {
@@ -123,17 +130,12 @@ fn shard_locations(e2e: &E2eFacts, args: &RunArgs, facts: &Facts) -> Option<(Vec
                 None => groups.push((location, vec![&test.id])),
             }
         }
-        let weighted: Vec<(&str, f64)> = groups
-            .iter()
-            .map(|(location, ids)| {
-                let secs = facts.shard_durations.estimate(ids.iter().copied()).iter().map(|(_, s)| s).sum::<f64>();
-                (location.as_str(), secs)
-            })
-            .collect();
-        let mine = partition(&weighted, shard.count).swap_remove(shard.index - 1);
+        let groups: Vec<(&str, Vec<&str>)> =
+            groups.iter().map(|(location, ids)| (location.as_str(), ids.clone())).collect();
+        let mine = facts.shard_durations.shard_part(&groups, shard);
         let ids = groups
             .iter()
-            .filter(|(location, _)| mine.contains(&location.as_str()))
+            .filter(|(location, _)| mine.contains(location))
             .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
             .collect();
         (mine.into_iter().map(str::to_owned).collect(), ids)

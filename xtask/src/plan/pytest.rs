@@ -142,16 +142,19 @@ fn session(
     let mut files = isolation.files;
     env.push(("PYTHONPATH".to_owned(), python_path(&facts.layout.plugin_dir())));
     env.push(("PYTHONUNBUFFERED".to_owned(), "1".to_owned()));
-    env.push(("XTASK_IGNORE".to_owned(), facts.ignore.to_owned()));
+    env.push((crate::wire::env::IGNORE.to_owned(), facts.ignore.to_owned()));
+    // The plugin asks the xtask itself for a shard's part: one split for every runner and machine.
+    env.push((crate::wire::env::BIN.to_owned(), facts.xtask_bin.display().to_string()));
     if let Some(settings) = &config.backend.settings {
         env.push(("DJANGO_SETTINGS_MODULE".to_owned(), settings.clone()));
     }
     let spec_path = facts.layout.session_spec(&name);
-    env.push(("XTASK_PLAN".to_owned(), spec_path.display().to_string()));
+    env.push((crate::wire::env::PLAN.to_owned(), spec_path.display().to_string()));
     // The session imports while the private server starts; its first test waits for this file.
     let ready = facts.layout.database_ready();
-    env.push(("XTASK_DB_READY".to_owned(), ready.display().to_string()));
+    env.push((crate::wire::env::DB_READY.to_owned(), ready.display().to_string()));
     let spec = session_spec(config, args, facts, all, &mine, catch_all, &name);
+    let watchdog = watchdog(config, args, facts, &mine);
     SessionPlan {
         kind: SuiteKind::Pytest,
         suites: mine,
@@ -171,7 +174,7 @@ fn session(
         },
         alone_because,
         slow_after: facts.slow_after,
-        watchdog: watchdog(facts),
+        watchdog,
         name,
     }
 }
@@ -203,7 +206,6 @@ fn session_spec(
         exclude: config.backend.exclude.as_deref(),
         shard: args.shard.map(|shard| [shard.index, shard.count]),
         shard_durations: args.shard.map(|_| facts.shard_durations.tests()),
-        shard_unknown: args.shard.map(|_| facts.shard_durations.unknown_weight()),
         durations: facts.durations.tests(),
         timeout: facts.timeout.0,
         // A suite's own timeout, unless --timeout says otherwise for the whole run.
@@ -213,6 +215,8 @@ fn session_spec(
             .filter_map(|slot| Some((slot.name.clone(), *config.suite(&slot.name)?.timeout.as_ref()?.get_ref())))
             .collect(),
         labels: facts.layout.labels(name),
+        template_building: crate::layout::TestDatabases::of(&config.project, facts.run_id, name).building(),
+        worker_suffix: crate::layout::TestDatabases::PYTEST_WORKER,
     };
     to_json(&spec)
 }

@@ -58,6 +58,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         fresh_db: false,
         private_database: true,
         ignore: "/repo/xtask:/repo/target",
+        xtask_bin: Path::new("/repo/target/debug/xtask"),
     }
 }
 
@@ -241,4 +242,35 @@ fn run_ids_are_short_lowercase_and_distinct() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len());
+}
+
+#[test]
+fn the_watchdog_waits_longer_than_the_longest_test_any_suite_of_the_session_allows() {
+    let config = Config::parse(
+        r#"
+project = "demo"
+[backend]
+dir = "backend"
+[[suite]]
+name = "unit"
+marker = "unit"
+max_workers = 2
+[[suite]]
+name = "slow"
+marker = "slow"
+max_workers = 1
+timeout = 2000
+"#,
+    )
+    .unwrap();
+    let durations = Durations::default();
+    let plan = build(&config, &Selection::All, &RunArgs::default(), &facts(&durations, 2, PLUGINS)).unwrap();
+    let session = &plan.sessions[0];
+    assert_eq!(spec(session)["timeouts"]["slow"], 2000, "the slow suite's tests may run 2000 s");
+    assert!(session.watchdog > 2000 + 10, "the watchdog ({} s) would stop a test still in its time", session.watchdog);
+    // --timeout is the limit of every test of the run: the watchdog follows it down.
+    let args = RunArgs { timeout: Some(30), ..RunArgs::default() };
+    let facts = Facts { timeout: (30, true), ..facts(&durations, 2, PLUGINS) };
+    let plan = build(&config, &Selection::All, &args, &facts).unwrap();
+    assert!(plan.sessions[0].watchdog < 600, "{}", plan.sessions[0].watchdog);
 }

@@ -59,6 +59,12 @@ pub(crate) fn summary_markdown(results: &[SuiteResult], unassigned: Option<u64>,
     if let Some(count) = unassigned {
         let _ = writeln!(out, "\n{count} test(s) matched no suite's marker (run in `unassigned`).");
     }
+    for result in results.iter().filter(|r| !r.notes.is_empty()) {
+        let _ = writeln!(out, "\n**`{}`: its global set-up said:**\n", md(&result.suite));
+        for note in &result.notes {
+            let _ = writeln!(out, "> {}", md(note).replace('\n', "\n> "));
+        }
+    }
     let failures: Vec<(&SuiteResult, &TestRecord)> =
         results.iter().flat_map(|r| r.failures().map(move |t| (r, t))).collect();
     if !failures.is_empty() {

@@ -48,18 +48,22 @@ impl PlainLines {
                 outln(&format!("{suite}: worker {worker} serves {detail}"))
             }
             Event::Slow { suite, id, seconds } => outln(&summary::slow_line(suite, id, *seconds, style)),
-            Event::Heartbeat { running } => {
-                let longest: Vec<String> = running
+            Event::Heartbeat { running, quiet } => {
+                let mut doing: Vec<String> = running
                     .iter()
                     .take(3)
                     .map(|(suite, id, seconds)| format!("{suite} {} ({seconds} s)", crate::text::printable(id)))
                     .collect();
+                if !doing.is_empty() {
+                    doing[0] = format!("longest: {}", doing[0]);
+                }
+                doing.extend(quiet.iter().map(|text| crate::text::printable(text).into_owned()));
                 outln(&format!(
-                    "still running after {}: {}/{} done; longest: {}",
+                    "still running after {}: {}/{} done; {}",
                     summary::seconds(self.elapsed()),
                     self.stats.done(),
                     self.stats.total,
-                    longest.join(", ")
+                    doing.join(", ")
                 ));
             }
             Event::TestFinished { suite, test } => {

@@ -81,6 +81,17 @@ impl Reporter {
         Reporter { style, bars: bars.then(|| progress::Bars::new(style)), lines, outputs }
     }
 
+    /// Empties the reports directories as a run begins: from then on they hold only this run's
+    /// files, so a run that fails in its set-up leaves none of the last run's for CI to take as its.
+    pub(crate) fn clear_reports(&mut self) {
+        let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
+        for dir in std::iter::once(&timeline_dir).chain(self.outputs.reports.as_ref()) {
+            if let Err(error) = files::fresh_reports_dir(dir) {
+                errln!("warning: cannot empty {} for this run's reports: {error}", dir.display());
+            }
+        }
+    }
+
     /// The one dispatch: every event reaches the terminal (bars on a TTY, plain lines otherwise)
     /// and, at the end of a run, the report files, after the secrets in its text are redacted.
     pub(crate) fn handle(&mut self, event: &Event) {
@@ -116,12 +127,9 @@ impl Reporter {
         if let Some((count, expression)) = excluded {
             extra.push(format!("excluded: {count} test(s) left out by [backend] exclude = \"{expression}\""));
         }
+        // Emptied again: a `stress` run's reports are its last run's.
+        self.clear_reports();
         let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
-        for dir in std::iter::once(&timeline_dir).chain(self.outputs.reports.as_ref()) {
-            if let Err(error) = files::fresh_reports_dir(dir) {
-                errln!("warning: cannot empty {} for this run's reports: {error}", dir.display());
-            }
-        }
         // Screenshots and traces of failed browser tests, kept with the reports.
         let results = &files::keep_artifacts(&timeline_dir, results);
         match timeline::write(&timeline_dir, run_id, results, spans, *window) {
@@ -184,4 +192,9 @@ pub(crate) fn print_error(error: &anyhow::Error, kind: ExitKind) {
         return;
     }
     errln!("{} {}", style.paint(Tone::Alarm, "error:"), crate::text::redact(&format!("{error:#}")));
+}
+
+/// A machine's answer on stdout (`__shard-split`), one line.
+pub(crate) fn print_json(text: &str) {
+    outln!("{text}");
 }

@@ -139,6 +139,12 @@ pub(crate) fn render(
             let _ = writeln!(out, "  {service}");
         }
     }
+    for r in results.iter().filter(|r| !r.notes.is_empty()) {
+        let _ = writeln!(out, "\n{} {}: its global set-up said:", style.paint(Tone::Warn, "warning:"), r.suite);
+        for note in &r.notes {
+            let _ = writeln!(out, "  {}", printable(note).replace('\n', "\n  "));
+        }
+    }
     if sum.flaky > 0 {
         let _ = writeln!(
             out,

@@ -1,19 +1,20 @@
 //! The run loop: which session starts when, and what ends the run. The pytest sessions run one after
 //! another (fail fast stops the queue), Playwright beside them once the database is ready (its
-//! set-up needs it at once); every poll forwards events, says which tests run longest now and then,
-//! and stops a private server the settings show nobody uses. Each session itself is a `SessionRun`.
+//! set-up needs it at once); every poll forwards events, says which tests run longest now and then
+//! (or what a quiet session is doing), and stops a private server the settings show nobody uses.
+//! Each session itself is a `SessionRun`; what a session's end means is `verdict.rs`'s.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::config::SuiteKind;
-use crate::events::{Event, Span, SuiteResult, SuiteStatus};
-use crate::exit::{environment, tests_failed, usage};
+use crate::events::{Event, Span, SuiteResult};
 use crate::plan::{Plan, SessionPlan};
 use crate::services::database::{Readiness, RunDatabase};
 use crate::signals;
 
-use super::{Ended, SessionRun};
+use super::session::SessionRun;
+use super::verdict::{self, Fault, SessionVerdict};
 
 /// Plain output says which tests run longest at least this often, so a quiet log is never silent.
 const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -22,13 +23,15 @@ const POLL_INTERVAL: Duration = Duration::from_millis(40);
 
 /// What the sessions of a plan left, once the last one ended.
 pub(crate) struct Dispatched {
-    /// One result per suite that started (the rest: `NotRun` or `Interrupted`), in finishing order.
+    /// One result per suite that started (the rest: not run or interrupted), in finishing order.
     pub(crate) results: Vec<SuiteResult>,
     pub(crate) spans: Vec<Span>,
     /// The database engines of the Django settings, as the last pytest session said.
     pub(crate) engines: Option<Vec<String>>,
     /// Tests left out by `[backend] exclude`.
     pub(crate) excluded: u64,
+    /// What ended the run that is not a failure of its tests (its kind is the exit code).
+    pub(crate) fault: Option<Fault>,
 }
 
 /// Runs a plan's sessions to their end.
@@ -52,7 +55,7 @@ impl<'p> Dispatcher<'p> {
             waiting: of_kind(SuiteKind::Pytest).collect(),
             browsers: of_kind(SuiteKind::Playwright).collect(),
             running: Vec::new(),
-            done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0 },
+            done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0, fault: None },
             last_heartbeat: Instant::now(),
         }
     }
@@ -60,19 +63,16 @@ impl<'p> Dispatcher<'p> {
     /// Starts, follows and ends every session; an error ends the ones still running first.
     pub(crate) fn run(mut self, database: &mut RunDatabase, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Dispatched> {
         let outcome = self.run_until_done(database, emit);
-        if outcome.is_err() {
+        if outcome.is_err() || self.done.fault.is_some() {
             for session in self.running.drain(..) {
                 session.interrupt(&mut |_| {});
             }
         }
         outcome?;
         // Sessions never started (fail fast, or an interrupt) still have a row each.
-        for session in self.waiting.drain(..) {
-            for slot in &session.suites {
-                let mut skipped = SuiteResult::new(&slot.name, 0, 0, session.cwd.clone());
-                skipped.status = if signals::interrupted() { SuiteStatus::Interrupted } else { SuiteStatus::NotRun };
-                self.done.results.push(skipped);
-            }
+        let interrupted = signals::interrupted();
+        for session in self.waiting.drain(..).chain(self.browsers.drain(..)) {
+            self.done.results.extend(verdict::not_started(session, interrupted));
         }
         // Every session has ended: a process still here is one the tests left behind. Say which.
         if let Some(spare) = database.own_processes() {
@@ -96,8 +96,9 @@ impl<'p> Dispatcher<'p> {
                 }
             }
             if signals::interrupted() {
-                for session in self.running.drain(..) {
-                    self.done.absorb(session.interrupt(emit));
+                for session in std::mem::take(&mut self.running) {
+                    let verdict = session.interrupt(emit);
+                    self.absorb(verdict, emit);
                 }
                 return Ok(());
             }
@@ -110,69 +111,70 @@ impl<'p> Dispatcher<'p> {
                 }
             }
             self.heartbeat(emit);
-            self.reap(emit)?;
+            if self.reap(emit)? {
+                return Ok(());
+            }
             std::thread::sleep(POLL_INTERVAL);
         }
         Ok(())
     }
 
     /// Ends the sessions whose process exited, and starts the next pytest session in their place.
-    fn reap(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+    /// Whether a fault ends the run.
+    fn reap(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<bool> {
         let mut index = 0;
         while index < self.running.len() {
-            let Some(status) = self.running[index].poll(emit)? else {
+            let Some(verdict) = self.running[index].poll(emit)? else {
                 index += 1;
                 continue;
             };
-            let session = self.running.remove(index);
-            if let Some(engines) = session.engines() {
-                self.done.engines = Some(engines.to_vec());
+            self.running.remove(index);
+            if self.absorb(verdict, emit) {
+                return Ok(true);
             }
-            let ended = session.finish(status, emit);
-            if let Some(problem) = ended.usage {
-                return Err(usage(problem));
-            }
-            if let Some(problem) = ended.unreachable {
-                return Err(environment(format!(
-                    "{problem}: start it, fix the settings, or leave [backend] isolation at \"xtask\" so the \
-                     run's own server is used"
-                )));
-            }
-            if let Some(refused) = ended.refused {
-                // Nothing of this run counts: stop the rest and say why.
-                return Err(tests_failed(refused));
-            }
-            self.done.absorb(ended);
-            let failed =
-                self.done.results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored));
-            if !(failed && self.fail_fast) {
+            if !(self.fail_fast && verdict::stops_fail_fast(&self.done.results)) {
                 if let Some(next) = self.waiting.pop_front() {
                     self.running.push(SessionRun::start(next, emit)?);
                 }
             }
         }
-        Ok(())
+        Ok(false)
     }
 
-    /// The tests running longest, every `HEARTBEAT`.
+    /// A session's verdict: its suites announced (those not announced already), its results kept.
+    /// Whether it carries a fault that ends the run (nothing of it is announced then).
+    fn absorb(&mut self, verdict: SessionVerdict, emit: &mut dyn FnMut(Event)) -> bool {
+        if let Some(engines) = verdict.engines {
+            self.done.engines = Some(engines);
+        }
+        if let Some(fault) = verdict.fault {
+            self.done.fault = Some(fault);
+            return true;
+        }
+        for (result, announced) in verdict.results.iter().zip(&verdict.announced) {
+            if !announced {
+                emit(Event::SuiteFinished(result.clone()));
+            }
+        }
+        self.done.excluded += verdict.excluded;
+        self.done.results.extend(verdict.results);
+        self.done.spans.extend(verdict.spans);
+        false
+    }
+
+    /// The tests running longest, every `HEARTBEAT`; with none running, what each session is doing.
     fn heartbeat(&mut self, emit: &mut dyn FnMut(Event)) {
-        if self.last_heartbeat.elapsed() < HEARTBEAT {
+        if self.last_heartbeat.elapsed() < HEARTBEAT || self.running.is_empty() {
             return;
         }
         self.last_heartbeat = Instant::now();
         let mut longest: Vec<(String, String, u64)> =
             self.running.iter().flat_map(SessionRun::longest_running).collect();
         longest.sort_by_key(|entry| std::cmp::Reverse(entry.2));
-        if !longest.is_empty() {
-            emit(Event::Heartbeat { running: longest });
-        }
-    }
-}
-
-impl Dispatched {
-    fn absorb(&mut self, ended: Ended) {
-        self.excluded += ended.excluded;
-        self.results.extend(ended.results);
-        self.spans.extend(ended.spans);
+        let quiet = self
+            .running
+            .iter()
+            .filter(|session| session.longest_running().is_empty() && session.silent_for() >= HEARTBEAT);
+        emit(Event::Heartbeat { running: longest, quiet: quiet.map(SessionRun::activity).collect() });
     }
 }

@@ -34,8 +34,8 @@ impl Lister {
         // cache another user planted in a shared temp dir would run as the caller.
         let command = duct::cmd(playwright, args)
             .dir(frontend_dir)
-            .env("XTASK_EVENTS", &events)
-            .env("XTASK_LIST", "1")
+            .env(crate::wire::env::EVENTS, &events)
+            .env(crate::wire::env::LIST, "1")
             .env("TMPDIR", tmpdir);
         Ok(Lister { child: ChildGroup::start(logged(command, &log)?, "playwright test --list")?, events, log })
     }
@@ -47,7 +47,7 @@ impl Lister {
         let mut unreadable = None;
         for line in EventTail::new(&self.events).read_lines() {
             match StreamEvent::parse(&line) {
-                Ok(StreamEvent::Collected { total: count }) => total = Some(count),
+                Ok(StreamEvent::Collected(collected)) => total = Some(collected.total),
                 Ok(StreamEvent::Listed(listed)) => tests.push(listed),
                 Ok(_) => {}
                 Err(problem) => unreadable = unreadable.or(Some(problem)),

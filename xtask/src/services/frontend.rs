@@ -149,12 +149,12 @@ pub(crate) const BROWSER_FIX: &str = "run `cargo xtask setup` as root (installs 
      `apt-get install chromium-headless-shell`, or set XTASK_CHROMIUM to a Chromium binary";
 
 pub(crate) fn find_browser() -> Result<Browser, String> {
-    if let Some(path) = std::env::var_os("XTASK_CHROMIUM") {
+    if let Some(path) = std::env::var_os(crate::wire::env::CHROMIUM) {
         let path = PathBuf::from(path);
         return if is_executable(&path) {
             Ok(Browser::System(path))
         } else {
-            Err(format!("XTASK_CHROMIUM={} is not an executable: fix it or unset it", path.display()))
+            Err(format!("{}={} is not an executable: fix it or unset it", crate::wire::env::CHROMIUM, path.display()))
         };
     }
     // The headless shell first: the build Playwright itself runs headless tests in, about 40 % less
@@ -180,7 +180,7 @@ pub(crate) fn find_browser() -> Result<Browser, String> {
 pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Browser> {
     match find_browser() {
         Ok(browser) => return Ok(browser),
-        Err(message) if std::env::var_os("XTASK_CHROMIUM").is_some() => return Err(environment(message)),
+        Err(message) if std::env::var_os(crate::wire::env::CHROMIUM).is_some() => return Err(environment(message)),
         Err(_) => {}
     }
     let Some(apt) = which("apt-get").filter(|_| is_root()) else {

@@ -187,7 +187,7 @@ pub(crate) fn stop_leftovers(run_id: &str, spare: &[u32]) -> Vec<String> {
 /// SIGKILLs every process (but this one) whose environment holds `XTASK_RUN_ID=<run_id>`: the last
 /// line of defence for "a run leaves no process behind". Returns what it killed: pid, and by name.
 pub(crate) fn kill_run_processes(run_id: &str) -> Vec<(i32, String)> {
-    let needle = format!("XTASK_RUN_ID={run_id}");
+    let needle = format!("{}={run_id}", crate::wire::env::RUN_ID);
     other_processes()
         .filter(|(_, dir)| {
             let environ = std::fs::read(dir.join("environ")).unwrap_or_default();

@@ -275,10 +275,11 @@ impl Venv {
 /// The interpreter tests run with: `XTASK_PYTHON`, else `[backend] python` (the user's environment,
 /// only checked), else the managed virtualenv (set up when stale).
 pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<PathBuf> {
-    if let Some(python) = std::env::var_os("XTASK_PYTHON").filter(|value| !value.is_empty()) {
+    if let Some(python) = std::env::var_os(crate::wire::env::PYTHON).filter(|value| !value.is_empty()) {
         let python = PathBuf::from(python);
-        return which(&python.to_string_lossy())
-            .ok_or_else(|| usage(format!("XTASK_PYTHON={} is not an executable: fix or unset it", python.display())));
+        return which(&python.to_string_lossy()).ok_or_else(|| {
+            usage(format!("{}={} is not an executable: fix or unset it", crate::wire::env::PYTHON, python.display()))
+        });
     }
     if let Some(python) = &ctx.config.backend.python {
         let path =
@@ -298,7 +299,9 @@ pub(crate) fn interpreter(ctx: &Ctx, log: &Path, emit: &mut dyn FnMut(Event)) ->
 /// The interpreter a run would use, without setting anything up (`--dry-run`), and what set-up would
 /// do first, if anything.
 pub(crate) fn planned_interpreter(ctx: &Ctx) -> anyhow::Result<(PathBuf, Option<String>)> {
-    if std::env::var_os("XTASK_PYTHON").is_some_and(|value| !value.is_empty()) || ctx.config.backend.python.is_some() {
+    if std::env::var_os(crate::wire::env::PYTHON).is_some_and(|value| !value.is_empty())
+        || ctx.config.backend.python.is_some()
+    {
         return Ok((interpreter(ctx, Path::new("/dev/null"), &mut |_| {})?, None));
     }
     let venv = Venv::of(ctx);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::config::Ctx;
 use crate::events::Event;
-use crate::exit::{tests_failed, ExitKind};
+use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
 use crate::reporter::Reporter;
@@ -56,10 +56,13 @@ impl flags::Ci {
             let count = Durations::write_committed(&ctx.root)?;
             reporter.handle(&Event::Note(format!("ci: wrote {count} durations to {}", crate::history::COMMITTED)));
         }
-        if !failed.is_empty() {
-            return Err(tests_failed(format!("ci: {} failed: fix it and rerun `cargo xtask ci`", failed.join(", "))));
+        match crate::runners::verdict::ci_exit(failed.len(), kind) {
+            kind if kind != ExitKind::Interrupted && !failed.is_empty() => Err(crate::exit::error_of_kind(
+                kind,
+                format!("ci: {} failed: fix it and rerun `cargo xtask ci`", failed.join(", ")),
+            )),
+            kind => Ok(kind),
         }
-        Ok(kind)
     }
 }
 

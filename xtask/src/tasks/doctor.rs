@@ -35,7 +35,7 @@ impl flags::Doctor {
         let checks = gather(ctx);
         let missing = checks.iter().any(|c| c.status == CheckStatus::Missing);
         Reporter::new(false).handle(&Event::Checked(checks));
-        Ok(if missing { ExitKind::Environment } else { ExitKind::Success })
+        Ok(crate::runners::verdict::doctor_exit(missing))
     }
 }
 
@@ -65,7 +65,7 @@ fn template_checks(ctx: &Ctx) -> Vec<Check> {
             None,
         ),
     });
-    if let Result::Ok(url) = std::env::var("DATABASE_URL") {
+    if let Result::Ok(url) = std::env::var(crate::wire::env::DATABASE_URL) {
         if let Result::Ok(templates) = templates_on(&url, Some(&ctx.config.project)) {
             let shown: Vec<String> = templates.iter().map(|t| t.describe()).collect();
             let detail = if shown.is_empty() { "none yet".to_owned() } else { shown.join("; ") };
@@ -170,11 +170,11 @@ fn database_checks() -> Vec<Check> {
             check("psql", Missing, "needed to reach a --db-url server", Some("apt-get install postgresql-client-15"))
         }
     });
-    if let Result::Ok(url) = std::env::var("DATABASE_URL") {
+    if let Result::Ok(url) = std::env::var(crate::wire::env::DATABASE_URL) {
         checks.push(match psql(&url, "SELECT 1") {
-            Result::Ok(_) => check("DATABASE_URL", Ok, format!("{} reachable", describe(&url)), None),
+            Result::Ok(_) => check(crate::wire::env::DATABASE_URL, Ok, format!("{} reachable", describe(&url)), None),
             Err(error) => check(
-                "DATABASE_URL",
+                crate::wire::env::DATABASE_URL,
                 Missing,
                 format!("{}: {error}", describe(&url)),
                 Some("start that server or unset DATABASE_URL"),

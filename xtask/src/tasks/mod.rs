@@ -5,6 +5,7 @@ pub(crate) mod doctor;
 pub(crate) mod init;
 pub(crate) mod run;
 pub(crate) mod setup;
+mod shard_split;
 pub(crate) mod stress;
 
 use std::path::{Path, PathBuf};

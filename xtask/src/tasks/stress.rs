@@ -10,7 +10,7 @@ use crate::flags;
 use crate::plan::Selection;
 use crate::services::fnv1a;
 use crate::signals;
-use crate::tasks::run::{exit_kind, PreparedRun};
+use crate::tasks::run::PreparedRun;
 
 impl flags::Stress {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
@@ -44,11 +44,7 @@ impl flags::Stress {
             }
         }
         let (flaky, always_failing) = verdicts(&outcomes);
-        // The runs' exit code, as one run's would be; a test flaky across runs fails it too.
-        let kind = match exit_kind(&every, signals::interrupted()) {
-            ExitKind::Success if !flaky.is_empty() => ExitKind::TestsFailed,
-            kind => kind,
-        };
+        let kind = crate::runners::verdict::stress_exit(&every, signals::interrupted(), flaky.len());
         session.reporter.handle(&Event::StressFinished { runs: seeds.len(), seeds, flaky, always_failing });
         Ok(kind)
     }

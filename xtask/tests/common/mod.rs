@@ -120,6 +120,7 @@ impl Project {
             .env("FIXTURE_OUT", out.path())
             .env("FIXTURE_SLEEP", "120")
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let marker = || {

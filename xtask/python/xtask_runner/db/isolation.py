@@ -6,11 +6,12 @@ unique per run (XTASK_TEST_DATABASE; pytest-django appends `_gwN` per worker); `
 media directory. `isolation = "project"` leaves the settings alone.
 """
 import hashlib
-import json
 import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from xtask_runner.contract import ENV, read_spec
 
 # Options that say where and how to connect: the run's server decides those.
 CONNECTION_OPTIONS = {
@@ -24,11 +25,10 @@ def load_spec():
     """The run's database section (XTASK_DB_SPEC), or None outside the xtask."""
     global _spec
     if _spec is None:
-        path = os.environ.get("XTASK_DB_SPEC")
+        path = ENV.get("DB_SPEC")
         if not path:
             return None
-        with open(path, encoding="utf-8") as handle:
-            _spec = json.load(handle)
+        _spec = read_spec("database", path)
     return _spec
 
 
@@ -59,7 +59,7 @@ def isolate(settings, spec):
     if spec.get("isolation") != "xtask":
         return []
     changed = []
-    url = os.environ.get("DATABASE_URL")
+    url = ENV.get("DATABASE_URL")
     server = server_settings(url) if url else None
     for alias, db in settings.DATABASES.items():
         if server is None or not _is_postgresql(db) or db.get("_xtask_isolated"):
@@ -72,12 +72,12 @@ def isolate(settings, spec):
             if option in CONNECTION_OPTIONS:
                 del options[option]
         test = db.setdefault("TEST", {})
-        if not test.get("MIRROR") and os.environ.get("XTASK_TEST_DATABASE"):
-            test["NAME"] = test_name(os.environ["XTASK_TEST_DATABASE"], alias)
+        if not test.get("MIRROR") and ENV.get("TEST_DATABASE"):
+            test["NAME"] = test_name(ENV.get("TEST_DATABASE"), alias)
         db["_xtask_isolated"] = True
         if elsewhere:
             changed.append((alias, before))
-    base = os.environ.get("XTASK_MEDIA_BASE")
+    base = ENV.get("MEDIA_BASE")
     if base and not getattr(settings, "_xtask_media", False):
         media = Path(base) / _worker()
         media.mkdir(parents=True, exist_ok=True)

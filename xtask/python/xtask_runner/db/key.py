@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from xtask_runner.contract import ENV
 from xtask_runner.db.isolation import CONNECTION_OPTIONS
 
 FORMAT = "xtask-template-2"
@@ -80,7 +81,8 @@ def _files_of_migrations(apps, loader_class):
 def _settings_values(settings, volatile):
     """Every setting but the ones the xtask sets per run, as text."""
     lines = []
-    for name in sorted(dir(settings)):
+    # A setting assigned at run time is listed twice by dir() (on the wrapper and the settings).
+    for name in sorted(set(dir(settings))):
         if not name.isupper() or name in _NOT_KEYED:
             continue
         try:
@@ -113,7 +115,7 @@ def template_key(connection, server_version):
     from django.db.migrations.loader import MigrationLoader
 
     if _key_parts is None:
-        volatile = [os.environ.get("XTASK_RUN_ID"), os.environ.get("XTASK_MEDIA_BASE"), os.environ.get("TMPDIR")]
+        volatile = [ENV.get("RUN_ID"), ENV.get("MEDIA_BASE"), os.environ.get("TMPDIR")]
         if "PYTEST_XDIST_WORKER" in os.environ:
             volatile.append(f"_{os.environ['PYTEST_XDIST_WORKER']}")
         files = _files_of_migrations(apps, MigrationLoader)

@@ -13,11 +13,11 @@ Also a command, for E2E set-ups: `python -m xtask_runner.db.templates clone NAME
 it when missing) into NAME, with the settings of DJANGO_SETTINGS_MODULE.
 """
 import hashlib
-import json
 import os
 import sys
 import time
 
+from xtask_runner.contract import ENV, line
 from xtask_runner.db.key import template_key
 from xtask_runner.db.isolation import isolate, load_spec
 
@@ -183,28 +183,29 @@ def clone_from_template(creation, original, verbosity, serialize):
     return name
 
 
-def prepare_early(unblocked, emit, workers=0):
+def prepare_early(unblocked, emit, workers, names):
     """In the xdist controller, while its workers start and collect: waits for the run's server,
     builds the default alias's template (when missing) and clones it for each of the `workers`
-    (`<test name>_gwN`, as pytest-django names them), so that no worker waits for `migrate` or a
-    clone after its collection. A failure here is left to the workers, which do it themselves."""
+    (`<test name>_gwN`, as pytest-django names them; the names are the session spec's), so that no
+    worker waits for `migrate` or a clone after its collection. A failure here is left to the workers,
+    which do it themselves."""
     from django.db import connections
 
-    ready = os.environ.get("XTASK_DB_READY")
+    ready = ENV.get("DB_READY")
     deadline = time.time() + 120
     while ready and not os.path.exists(ready):
         if time.time() > deadline:
             return
         time.sleep(0.02)
     connection = connections["default"]
-    base = os.environ.get("XTASK_TEST_DATABASE")
+    base = ENV.get("TEST_DATABASE")
     if connection.vendor != "postgresql" or not base or _original is None:
         return
     db = connection.settings_dict
     test = db.setdefault("TEST", {})
     before = (db.get("NAME"), test.get("NAME"))
-    # Built under a name the run records and drops (`<base>_tpl`), renamed once complete.
-    test["NAME"] = f"{base}_tpl"
+    # Built under a name the run records and drops, renamed once complete.
+    test["NAME"] = names.template_building
 
     def build(cursor, template, server_version, known, fresh):
         if template not in known or fresh:
@@ -213,7 +214,7 @@ def prepare_early(unblocked, emit, workers=0):
     def preclone(worker):
         def then(cursor, template, server_version, known, fresh):
             # pytest-django's name for the worker's database: the test name, or `test_` + NAME.
-            name = f"{before[1] or 'test_' + str(before[0])}_gw{worker}"
+            name = f"{before[1] or 'test_' + str(before[0])}{names.worker_suffix}{worker}"
             _preclone(cursor, template, name, server_version, load_spec())
 
         return then
@@ -234,7 +235,7 @@ def prepare_early(unblocked, emit, workers=0):
 
         settings.DATABASES["default"]["NAME"] = before[0]
     for name, start, stop in spans:
-        emit(event="span", lane="template", name=name, start=start, stop=stop)
+        emit("span", lane="template", name=name, start=start, stop=stop)
     spans.clear()
 
 
@@ -352,12 +353,11 @@ def main(argv):
         print(f"xtask: {error}", file=sys.stderr)
         return 3
     connection.close()
-    events = os.environ.get("XTASK_EVENTS")
+    events = ENV.get("EVENTS")
     if events:
         with open(events, "a", encoding="utf-8") as handle:
             for span_name, start, stop in spans:
-                line = {"event": "span", "lane": "e2e set-up", "name": span_name, "start": start, "stop": stop}
-                handle.write(json.dumps(line) + "\n")
+                handle.write(line("span", lane="e2e set-up", name=span_name, start=start, stop=stop) + "\n")
     return 0
 
 

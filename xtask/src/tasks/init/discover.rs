@@ -138,15 +138,15 @@ pub(super) fn describe(python: &Path, backend: &Path, settings: Option<&str>, lo
         .tempdir()
         .context("cannot create a private directory in the temp dir")?;
     let dir = scratch.path();
-    crate::shipped::install_python(dir)?;
+    crate::shipped::install_python(dir, &crate::runners::contract::contract_json())?;
     let out = dir.join("described.json");
     let plugin = crate::shipped::PLUGIN_MODULE;
     let mut command =
         duct::cmd!(python, "-m", "pytest", "--collect-only", "-q", "-p", plugin, "-m", "", "-p", "no:randomly")
             .dir(backend)
             .env("PYTHONPATH", crate::plan::python_path(dir))
-            .env("XTASK_IGNORE", crate::runners::pytest::own_dirs())
-            .env("XTASK_INIT_OUT", &out);
+            .env(crate::wire::env::IGNORE, crate::runners::pytest::own_dirs())
+            .env(crate::wire::env::INIT_OUT, &out);
     if let Some(settings) = settings {
         command = command.env("DJANGO_SETTINGS_MODULE", settings);
     }

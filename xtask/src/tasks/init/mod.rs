@@ -24,7 +24,7 @@ use render::render;
 
 impl flags::Init {
     pub(crate) fn run(self) -> anyhow::Result<ExitKind> {
-        let root = match std::env::var_os("XTASK_ROOT") {
+        let root = match std::env::var_os(crate::wire::env::ROOT) {
             Some(root) => PathBuf::from(root),
             None => std::env::current_dir()?,
         };
@@ -55,7 +55,7 @@ impl flags::Init {
         let venv = Venv::new(&root, &backend, source.clone(), Path::new(".venv"), "python3");
         let logs = crate::layout::project_dir(&root);
         fs::create_dir_all(&logs)?;
-        let python = match std::env::var_os("XTASK_PYTHON") {
+        let python = match std::env::var_os(crate::wire::env::PYTHON) {
             Some(python) => PathBuf::from(python),
             None => {
                 venv.ensure(false, &logs.join("init.log"), &mut |event| reporter.handle(&event))?;

@@ -30,6 +30,9 @@ impl PreparedRun<'_> {
         let reporter = &mut self.reporter;
         let dispatched = Dispatcher::new(plan, self.behaviour.fail_fast)
             .run(&mut self.database, &mut |event| reporter.handle(&event))?;
+        if let Some(fault) = dispatched.fault {
+            return Err(fault.into_error());
+        }
         let mut results = dispatched.results;
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));

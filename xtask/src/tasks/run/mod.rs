@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::config::Ctx;
 use crate::config::{Behaviour, SuiteKind};
-use crate::events::{Event, Span, SuiteResult, SuiteStatus};
+use crate::events::{Event, Span};
 use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
@@ -48,7 +48,7 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
         return Ok(ExitKind::Success);
     }
     let results = session.execute(&plan)?;
-    let kind = exit_kind(&results, signals::interrupted());
+    let kind = crate::runners::verdict::run_exit(&results, signals::interrupted());
     // Stop the server and remove the run directory before the exit code goes to the caller.
     drop(session);
     Ok(kind)
@@ -75,6 +75,7 @@ pub(crate) struct PreparedRun<'a> {
     database_text: String,
     /// `XTASK_IGNORE`: what no collection may enter.
     ignore: String,
+    xtask_bin: PathBuf,
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
@@ -98,7 +99,7 @@ impl<'a> PreparedRun<'a> {
             sweep_leftovers(&mut reporter);
         }
         let run_dir = RunDir::create(&run_id, args.keep_artifacts)?;
-        crate::shipped::install_python(&run_dir.layout().plugin_dir())?;
+        crate::shipped::install_python(&run_dir.layout().plugin_dir(), &crate::runners::contract::contract_json())?;
         // A dry run changes nothing: no log directory, no set-up; it says what set-up would do.
         let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
         let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
@@ -141,6 +142,7 @@ impl<'a> PreparedRun<'a> {
             database_url,
             database_text,
             ignore: pytest::own_dirs(),
+            xtask_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask")),
             began,
             setup_spans: spans,
             database,
@@ -153,7 +155,7 @@ impl<'a> PreparedRun<'a> {
         let e2e = self.frontend.as_ref().map(|frontend| E2eFacts {
             frontend_dir: &frontend.dir,
             playwright: &frontend.playwright,
-            reporter: &frontend.reporter,
+            javascript: &frontend.javascript,
             listed: frontend.listed.as_deref(),
             chromium: frontend.browser.as_ref().and_then(Browser::system),
         });
@@ -176,6 +178,7 @@ impl<'a> PreparedRun<'a> {
             fresh_db: self.args.fresh_db,
             private_database: self.database.is_private(),
             ignore: &self.ignore,
+            xtask_bin: &self.xtask_bin,
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),
@@ -183,49 +186,5 @@ impl<'a> PreparedRun<'a> {
             },
         };
         plan::build(&self.ctx.config, &self.selection, &self.args, &facts)
-    }
-}
-
-/// Interrupted beats failed, failed beats "no tests", and an optional suite may be empty when
-/// others ran.
-pub(crate) fn exit_kind(results: &[SuiteResult], interrupted: bool) -> ExitKind {
-    if interrupted || results.iter().any(|r| r.status == SuiteStatus::Interrupted) {
-        return ExitKind::Interrupted;
-    }
-    if results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored)) {
-        return ExitKind::TestsFailed;
-    }
-    let empty = |r: &&SuiteResult| matches!(r.status, SuiteStatus::Empty { .. });
-    if results.iter().all(|r| empty(&r)) || results.iter().any(|r| r.status == SuiteStatus::Empty { optional: false }) {
-        return ExitKind::NoTests;
-    }
-    ExitKind::Success
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn result(status: SuiteStatus) -> SuiteResult {
-        let mut result = SuiteResult::new("s", 1, 1, std::path::PathBuf::from("/repo"));
-        result.status = status;
-        result
-    }
-
-    #[test]
-    fn exit_kinds() {
-        use SuiteStatus::*;
-        let kind = |statuses: &[SuiteStatus], interrupted| {
-            exit_kind(&statuses.iter().map(|s| result(*s)).collect::<Vec<_>>(), interrupted)
-        };
-        assert_eq!(kind(&[Passed, Passed], false), ExitKind::Success);
-        assert_eq!(kind(&[Passed, Failed], false), ExitKind::TestsFailed);
-        assert_eq!(kind(&[Errored], false), ExitKind::TestsFailed);
-        assert_eq!(kind(&[Failed, Interrupted], false), ExitKind::Interrupted);
-        assert_eq!(kind(&[Passed], true), ExitKind::Interrupted);
-        assert_eq!(kind(&[Empty { optional: true }], false), ExitKind::NoTests, "a single empty suite is exit 4");
-        assert_eq!(kind(&[Passed, Empty { optional: true }], false), ExitKind::Success);
-        assert_eq!(kind(&[Passed, Empty { optional: false }], false), ExitKind::NoTests);
-        assert_eq!(kind(&[], false), ExitKind::NoTests);
     }
 }

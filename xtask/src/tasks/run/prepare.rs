@@ -22,7 +22,11 @@ pub(super) fn open_reporter(ctx: &Ctx, args: &RunArgs, behaviour: &Behaviour) ->
         github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
         step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from),
     };
-    Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs)
+    let mut reporter = Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs);
+    if !args.dry_run {
+        reporter.clear_reports();
+    }
+    reporter
 }
 
 /// Cleans what runs killed outright left behind, and says what it left alone and why.
@@ -53,8 +57,8 @@ pub(super) struct Frontend {
     pub(super) playwright: PathBuf,
     /// None in a dry run that found none.
     pub(super) browser: Option<Browser>,
-    /// The shipped Playwright reporter.
-    pub(super) reporter: PathBuf,
+    /// The shipped Playwright reporter and preload.
+    pub(super) javascript: crate::shipped::Javascript,
     /// The tests, listed before the run when a shard or the dry run needs them.
     pub(super) listed: Option<Vec<Listed>>,
 }
@@ -127,12 +131,13 @@ impl Steps<'_> {
             let log = self.log_dir.join("browser.log");
             Some(frontend::ensure_browser(&log, &mut |event| self.reporter.handle(&event))?)
         };
-        let reporter_path = crate::shipped::install_reporter(&layout.reporter_dir())?;
+        let javascript =
+            crate::shipped::install_javascript(&layout.reporter_dir(), &crate::runners::contract::contract_json())?;
         let lister = if self.args.shard.is_some() || (self.args.dry_run && app.modules_fresh()) {
             Some(Lister::spawn(
                 &app.playwright(),
                 &app.dir,
-                &reporter_path,
+                &javascript.reporter,
                 layout.e2e_listing(),
                 self.log_dir.join("e2e-list.log"),
                 &layout.scratch(),
@@ -141,13 +146,8 @@ impl Steps<'_> {
         } else {
             None
         };
-        let frontend = Frontend {
-            dir: app.dir.clone(),
-            playwright: app.playwright(),
-            browser,
-            reporter: reporter_path,
-            listed: None,
-        };
+        let frontend =
+            Frontend { dir: app.dir.clone(), playwright: app.playwright(), browser, javascript, listed: None };
         Ok(Listing { frontend, lister })
     }
 }

@@ -3,10 +3,12 @@
 // `collected` and `planned` (the ids) from onBegin, or `listed` lines in the listing pass; one `test`
 // line per test once its last attempt is over (a test that passed on a retry is "flaky", never a
 // plain pass); `error` for what fails outside any test; `finished`. The Rust side
-// (runners/stream.rs) knows exactly these kinds; tidy checks that the lists agree.
+// (runners/stream/) knows exactly these kinds and fields: every line is made by `line` of
+// xtask_contract.cjs, which checks it against the contract the Rust types make.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
+const { env, line } = require('./xtask_contract.cjs');
 
 function plain(text) {
   return String(text ?? '').replace(/\u001b\[[0-9;]*m/g, '');
@@ -28,13 +30,13 @@ function details(error) {
 
 class XtaskReporter {
   constructor() {
-    const target = process.env.XTASK_EVENTS;
+    const target = env('EVENTS');
     this.fd = target ? fs.openSync(target, 'a') : null;
     this.root = process.cwd();
   }
 
-  emit(event) {
-    if (this.fd !== null) fs.writeSync(this.fd, JSON.stringify(event) + '\n');
+  emit(kind, fields) {
+    if (this.fd !== null) fs.writeSync(this.fd, line(kind, fields) + '\n');
   }
 
   printsToStdio() {
@@ -48,17 +50,17 @@ class XtaskReporter {
     // What this run will run: the xtask checks at the end that every one of them reported. No test
     // at all is only said at the end, once no error (a global set-up that threw) explains it.
     const planned = () => {
-      this.emit({ event: 'collected', total: tests.length });
-      if (process.env.XTASK_LIST !== '1') {
-        this.emit({ event: 'planned', suites: { [process.env.XTASK_SUITE ?? 'e2e']: tests.map((test) => this.id(test)) } });
+      this.emit('collected', { total: tests.length });
+      if (env('LIST') !== '1') {
+        this.emit('planned', { suites: { [env('SUITE') ?? 'e2e']: tests.map((test) => this.id(test)) } });
       }
     };
     if (tests.length > 0) planned();
     else this.plannedAtEnd = planned;
-    if (process.env.XTASK_LIST === '1') {
+    if (env('LIST') === '1') {
       // The listing pass: every test with its location, for shards (`file:line` selects it).
       for (const test of tests) {
-        this.emit({ event: 'listed', id: this.id(test), file: path.relative(this.root, test.location.file), line: test.location.line });
+        this.emit('listed', { id: this.id(test), file: path.relative(this.root, test.location.file), line: test.location.line });
       }
     }
   }
@@ -78,8 +80,7 @@ class XtaskReporter {
     const first = test.results[0]?.startTime;
     const failed = outcome !== 'passed' && outcome !== 'skipped';
     const location = result.error?.location ?? failing?.error?.location;
-    this.emit({
-      event: 'test',
+    this.emit('test', {
       id: this.id(test),
       outcome: outcome ?? 'failed',
       duration: test.results.reduce((sum, attempt) => sum + attempt.duration, 0) / 1000,
@@ -108,12 +109,12 @@ class XtaskReporter {
   /** An error outside any test (global set-up, a config that throws): the run must say it, not count no tests. */
   onError(error) {
     this.plannedAtEnd = null;
-    this.emit({ event: 'error', message: firstLine(error?.message ?? error?.value ?? String(error)) });
+    this.emit('error', { message: firstLine(error?.message ?? error?.value ?? String(error)) });
   }
 
   onEnd(result) {
     if (this.plannedAtEnd) this.plannedAtEnd();
-    this.emit({ event: 'finished', status: result.status });
+    this.emit('finished', {});
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
