@@ -1,6 +1,6 @@
 // Event stream for `cargo xtask`, shipped inside its binary and passed with --reporter.
 // Writes one JSON object per line to $XTASK_EVENTS, in the schema of the xtask's pytest plugin:
-// `collected` and `planned` (the ids) from onBegin, or `listed` lines in the listing pass; one `test`
+// `collected` and `planned` (the ids) from onBegin, or `config` and `listed` lines in the listing pass; one `test`
 // line per test once its last attempt is over (a test that passed on a retry is "flaky", never a
 // plain pass); `error` for what fails outside any test; `finished`. The Rust side
 // (runners/stream/) knows exactly these kinds and fields: every line is made by `line` of
@@ -58,11 +58,41 @@ class XtaskReporter {
     if (tests.length > 0) planned();
     else this.plannedAtEnd = planned;
     if (env('LIST') === '1') {
+      const found = this.configuration(config, tests);
+      this.emit('config', {
+        workers: found.workers,
+        fully_parallel: found.fully_parallel,
+        files: found.files,
+        video: found.video,
+        browser_path: found.browser_path,
+      });
       // The listing pass: every test with its location, for shards (`file:line` selects it).
       for (const test of tests) {
         this.emit('listed', { id: this.id(test), file: path.relative(this.root, test.location.file), line: test.location.line });
       }
     }
+  }
+
+  /** What the plan keeps of the config: the workers it names (null: Playwright's default, half the
+   *  CPUs, which the preload made $XTASK_PROBE_CPUS), whether its tests run fully parallel, its
+   *  test files, and whether it records video or names its own browser. */
+  configuration(config, tests) {
+    const probe = Number(env('PROBE_CPUS') ?? 0);
+    const defaulted = probe > 0 && config.workers === Math.max(1, Math.floor(probe / 2));
+    const internal = Object.getOwnPropertySymbols(config).map((symbol) => config[symbol]).find((value) => value?.projects);
+    const projects = internal?.projects ?? [];
+    const uses = config.projects.map((project) => project.use ?? {});
+    const video = uses.some((use) => {
+      const mode = typeof use.video === 'object' ? use.video?.mode : use.video;
+      return mode !== undefined && mode !== 'off';
+    });
+    return {
+      workers: defaulted ? null : config.workers,
+      fully_parallel: projects.length ? projects.some((project) => project.fullyParallel ?? config.fullyParallel) : config.fullyParallel,
+      files: new Set(tests.map((test) => test.location.file)).size,
+      video,
+      browser_path: uses.some((use) => Boolean(use.launchOptions?.executablePath)),
+    };
   }
 
   /** `auth.spec.ts › signs in`: the file relative to the config's root, then the describe blocks and title. */

@@ -194,14 +194,24 @@ impl RunLayout {
         self.scratch().join(format!("{session}.labels.json"))
     }
 
+    /// The files of a Playwright session's servers (their SQLite databases, their specs).
+    pub(crate) fn server_files(&self, session: &str) -> PathBuf {
+        self.root.join("servers").join(session)
+    }
+
     /// Screenshots and traces of one Playwright suite.
     pub(crate) fn artifacts(&self, suite: &str) -> PathBuf {
         self.root.join("artifacts").join(suite)
     }
 
-    /// Playwright's listing of the E2E tests (`--shard`, `--dry-run`).
-    pub(crate) fn e2e_listing(&self) -> PathBuf {
-        self.scratch().join("e2e-list.jsonl")
+    /// The browsers laid out for one Playwright suite's `PLAYWRIGHT_BROWSERS_PATH`.
+    pub(crate) fn browsers(&self, suite: &str) -> PathBuf {
+        self.root.join("browsers").join(suite)
+    }
+
+    /// Playwright's listing of a suite's tests and config.
+    pub(crate) fn e2e_listing(&self, suite: &str) -> PathBuf {
+        self.scratch().join(format!("{suite}-list.jsonl"))
     }
 }
 

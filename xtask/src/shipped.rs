@@ -15,6 +15,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/db/__init__.py", include_str!("../python/xtask_runner/db/__init__.py")),
     ("xtask_runner/db/isolation.py", include_str!("../python/xtask_runner/db/isolation.py")),
     ("xtask_runner/db/key.py", include_str!("../python/xtask_runner/db/key.py")),
+    ("xtask_runner/db/servers.py", include_str!("../python/xtask_runner/db/servers.py")),
     ("xtask_runner/db/templates.py", include_str!("../python/xtask_runner/db/templates.py")),
     ("xtask_runner/labels.py", include_str!("../python/xtask_runner/labels.py")),
     ("xtask_runner/outcomes.py", include_str!("../python/xtask_runner/outcomes.py")),
@@ -22,6 +23,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/probes.py", include_str!("../python/xtask_runner/probes.py")),
     ("xtask_runner/scheduler/__init__.py", include_str!("../python/xtask_runner/scheduler/__init__.py")),
     ("xtask_runner/scheduler/units.py", include_str!("../python/xtask_runner/scheduler/units.py")),
+    ("xtask_runner/server_settings.py", include_str!("../python/xtask_runner/server_settings.py")),
     ("xtask_runner/session_setup.py", include_str!("../python/xtask_runner/session_setup.py")),
     ("xtask_runner/timeout.py", include_str!("../python/xtask_runner/timeout.py")),
 ];
@@ -60,6 +62,17 @@ pub(crate) fn install_python(dir: &Path, contract: &str) -> anyhow::Result<()> {
 pub(crate) struct Javascript {
     pub(crate) reporter: PathBuf,
     pub(crate) preload: PathBuf,
+}
+
+impl Javascript {
+    /// `NODE_OPTIONS` that load the preload, after what the caller's environment has.
+    pub(crate) fn node_options(&self) -> String {
+        let own = format!("--require \"{}\"", self.preload.display());
+        match std::env::var("NODE_OPTIONS") {
+            Ok(existing) if !existing.trim().is_empty() => format!("{existing} {own}"),
+            _ => own,
+        }
+    }
 }
 
 /// Writes the reporter, the preload and the contract into `dir`.

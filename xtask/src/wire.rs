@@ -117,6 +117,8 @@ environment! {
     INIT_OUT = "XTASK_INIT_OUT",
     /// `1` in Playwright's listing pass.
     LIST = "XTASK_LIST",
+    /// The CPUs Playwright's runner sees in the listing pass, to tell a config's default workers apart.
+    PROBE_CPUS = "XTASK_PROBE_CPUS",
     /// The variables a Playwright worker gets its own server's URL in (comma-separated).
     WORKER_URL_ENVS = "XTASK_WORKER_URL_ENVS",
     /// The interpreter the tests run with (also read from the caller's environment).
@@ -133,6 +135,16 @@ environment! {
     BIN = "XTASK_BIN",
     /// The run's PostgreSQL server.
     DATABASE_URL = "DATABASE_URL",
+    /// A server's own Django settings module, which the shipped `xtask_runner.server_settings` wraps.
+    SERVER_SETTINGS = "XTASK_SERVER_SETTINGS",
+    /// A server's databases, as the shipped wrapper sets them (a JSON object: alias -> settings).
+    SERVER_DATABASES = "XTASK_SERVER_DATABASES",
+    /// A server's own media root.
+    SERVER_MEDIA = "XTASK_SERVER_MEDIA",
+    /// Before a server's name in capitals: every URL of it, a JSON list (Playwright gets it).
+    SERVER_URLS_ = "XTASK_SERVER_URLS_",
+    /// Before a server's name in capitals: each instance's URL, databases, media and reset spec.
+    SERVER_INSTANCES_ = "XTASK_SERVER_INSTANCES_",
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use common::{Project, Run};
 
 struct Case {
     name: &'static str,
+    /// The fixture project it runs in: `mini`, or `web` (with Playwright).
+    fixture: &'static str,
     prepare: fn(&Project),
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
@@ -56,7 +58,10 @@ fn left_behind(temp: &Path) -> Vec<String> {
 fn check(cases: &[Case]) {
     let mut failures = Vec::new();
     for case in cases {
-        let project = Project::copy_of("mini");
+        let project = Project::copy_of(case.fixture);
+        if case.fixture == "web" {
+            project.link_playwright();
+        }
         (case.prepare)(&project);
         let temp = tempfile::Builder::new().prefix("bad").tempdir_in("/tmp").unwrap();
         let mut command: Command = project.xtask(case.args);
@@ -67,8 +72,10 @@ fn check(cases: &[Case]) {
         std::fs::create_dir(temp.path().join("out")).unwrap();
         let run = Run::from(command.output().unwrap());
         let first = run.stderr.lines().find(|l| !l.starts_with("note:")).unwrap_or("");
+        // A server that failed is an error of its suite: said in the summary, beside the others.
+        let in_summary = run.stdout.lines().any(|line| line.starts_with("error: ") && line.contains(case.says));
         let said = if matches!(case.code, 2 | 3) {
-            first.starts_with("error: ") && first.contains(case.says)
+            (first.starts_with("error: ") && first.contains(case.says)) || (case.code == 3 && in_summary)
         } else {
             run.stdout.contains(case.says) || run.stderr.contains(case.says)
         };
@@ -92,6 +99,7 @@ fn check(cases: &[Case]) {
 fn configuration_errors_exit_2_with_file_line_and_column() {
     let case = |name, prepare: fn(&Project), says| Case {
         name,
+        fixture: "mini",
         prepare,
         args: &["test-all"],
         env: &[],
@@ -119,7 +127,7 @@ fn configuration_errors_exit_2_with_file_line_and_column() {
         case(
             "playwright without frontend",
             |p| toml(p, "name = \"db\"\nmarker = \"db\"", "name = \"db\"\nkind = \"playwright\""),
-            "needs a [frontend] section",
+            "needs a dir, or a [frontend] section",
         ),
         case(
             "requirements and install",
@@ -174,6 +182,7 @@ fn configuration_errors_exit_2_with_file_line_and_column() {
     // XTASK_PYTHON (set for every fixture run) would win over [backend] python: empty, it is unset.
     check(&[Case {
         name: "an environment that is not an interpreter",
+        fixture: "mini",
         prepare: |p| toml(p, "settings =", "python = \"bin/nothing\"\nsettings ="),
         args: &["test-all"],
         env: &[("XTASK_PYTHON", "")],
@@ -185,7 +194,8 @@ fn configuration_errors_exit_2_with_file_line_and_column() {
 
 #[test]
 fn usage_errors_exit_2_and_never_echo_a_password() {
-    let case = |name, args, env, says, never| Case { name, prepare: none, args, env, code: 2, says, never };
+    let case =
+        |name, args, env, says, never| Case { name, fixture: "mini", prepare: none, args, env, code: 2, says, never };
     check(&[
         case("unknown suite", &["test", "fsat"], &[], "unknown suite `fsat`: did you mean `fast`?", None),
         case("zero workers", &["test-all", "--workers", "0"], &[], "0 is not in 1..=256", None),
@@ -241,6 +251,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
     check(&[
         Case {
             name: "an unreachable server, password hidden",
+            fixture: "mini",
             prepare: none,
             args: &["test", "fast", "--db-url", "postgresql://u:s3cretpw@127.0.0.1:1/db"],
             env: &[],
@@ -250,6 +261,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "the dry run hides the password",
+            fixture: "mini",
             prepare: none,
             args: &["test-all", "--dry-run", "--db-url", "postgresql://u:s3cretpw@db.local/app"],
             env: &[],
@@ -259,6 +271,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a failing test",
+            fixture: "mini",
             prepare: none,
             args: &["test", "fast"],
             env: &[("FIXTURE_FAIL", "1")],
@@ -268,6 +281,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "no test selected",
+            fixture: "mini",
             prepare: none,
             args: &["test", "db", "--", "-k", "nothing_matches"],
             env: &[],
@@ -277,6 +291,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a test that hangs",
+            fixture: "mini",
             prepare: none,
             args: &["test", "db", "--timeout", "1"],
             env: &[("FIXTURE_SLEEP", "600")],
@@ -286,6 +301,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a test that exits its process",
+            fixture: "mini",
             prepare: |p| {
                 test_file(
                     p,
@@ -301,6 +317,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a test that segfaults",
+            fixture: "mini",
             prepare: |p| {
                 test_file(
                     p,
@@ -316,6 +333,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "50 MB of output",
+            fixture: "mini",
             prepare: |p| {
                 test_file(p, "test_loud.py", "import sys\nimport pytest\n\n\n@pytest.mark.fast\ndef test_loud():\n    for _ in range(50):\n        sys.stdout.write('x' * (1 << 20))\n")
             },
@@ -327,6 +345,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a child that leaves the run's session and environment",
+            fixture: "mini",
             // A new session, a cleared environment: only its path in argv tells where it came from.
             prepare: |p| {
                 test_file(p, "test_leak.py", "import os\nimport subprocess\nimport sys\nimport pytest\n\n\n@pytest.mark.fast\ndef test_leaks():\n    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', os.environ['TMPDIR']], env={}, start_new_session=True)\n")
@@ -339,6 +358,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a conftest that does not import",
+            fixture: "mini",
             prepare: |p| std::fs::write(p.path().join("backend/conftest.py"), "import no_such_module\n").unwrap(),
             args: &["test", "fast"],
             env: &[],
@@ -348,6 +368,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a module that does not parse",
+            fixture: "mini",
             prepare: |p| test_file(p, "test_broken.py", "def test_broken(:\n    pass\n"),
             args: &["test", "fast"],
             env: &[],
@@ -357,6 +378,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "-x stops after the first failure, and says so",
+            fixture: "mini",
             prepare: none,
             args: &["test", "fast", "--workers", "1", "--", "-x"],
             env: &[("FIXTURE_FAIL", "1")],
@@ -366,6 +388,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "pytest.exit() in a fixture is quoted",
+            fixture: "mini",
             prepare: |p| {
                 test_file(p, "test_exit.py", "import pytest\n\n\n@pytest.fixture\ndef bye():\n    pytest.exit('bye from a fixture')\n\n\n@pytest.mark.fast\ndef test_bye(bye):\n    pass\n")
             },
@@ -377,6 +400,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a module that cannot be collected gets one status",
+            fixture: "mini",
             prepare: |p| test_file(p, "test_broken.py", "def test_broken(:\n    pass\n"),
             args: &["test", "fast", "--workers", "2"],
             env: &[],
@@ -386,6 +410,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "ids with control characters are written out",
+            fixture: "mini",
             prepare: |p| {
                 p.edit("backend/pytest.ini", |t| {
                     t + "disable_test_id_escaping_and_forfeit_all_rights_to_community_support = True\n"
@@ -400,6 +425,7 @@ fn environments_and_hostile_tests_get_their_exit_code_and_clean_up() {
         },
         Case {
             name: "a test dropped by a hook",
+            fixture: "mini",
             prepare: |p| {
                 p.edit("backend/conftest.py", |t| t + "\n\ndef pytest_runtest_protocol(item, nextitem):\n    return item.name == 'test_plain_one' or None\n")
             },
@@ -429,4 +455,74 @@ fn a_role_that_may_not_create_databases_is_one_line_and_exit_3_before_any_test()
     );
     assert!(first.contains("ALTER ROLE tester CREATEDB"), "{first}");
     assert!(std::fs::read_dir(out.path()).unwrap().next().is_none(), "a test process started");
+}
+
+/// A server appended to the web fixture's `e2e` suite (the last of its xtask.toml).
+fn server(project: &Project, toml: &str) {
+    project.edit("xtask.toml", |text| format!("{text}\n[[suite.server]]\n{toml}\n"));
+}
+
+#[test]
+fn servers_that_are_described_wrong_exit_2_and_servers_that_cannot_serve_exit_3() {
+    let case = |name, prepare: fn(&Project), code, says| Case {
+        name,
+        fixture: "web",
+        prepare,
+        args: &["test", "e2e"],
+        env: &[],
+        code,
+        says,
+        never: None,
+    };
+    check(&[
+        case(
+            "a placeholder that is none",
+            |p| {
+                server(p, "name = \"api\"\ncommand = [\"python3\", \"-m\", \"http.server\", \"{prot}\"]\nready = \"http://127.0.0.1:{port}/\"")
+            },
+            2,
+            "`{prot}` in `{prot}` is not a placeholder: use {port}, {python} or {<server>.url}",
+        ),
+        case(
+            "a server without ready",
+            |p| server(p, "name = \"api\"\ncommand = [\"python3\", \"-m\", \"http.server\", \"{port}\"]"),
+            2,
+            "missing field `ready`",
+        ),
+        case(
+            "url_env also in the suite's env",
+            |p| {
+                p.edit("xtask.toml", |text| {
+                    text.replace("kind = \"playwright\"", "kind = \"playwright\"\nenv = { BASE = \"x\" }")
+                });
+                server(p, "name = \"api\"\ncommand = [\"python3\", \"-m\", \"http.server\", \"{port}\"]\nready = \"http://127.0.0.1:{port}/\"\nurl_env = \"BASE\"");
+            },
+            2,
+            "url_env `BASE` is also set in the suite's env: keep one",
+        ),
+        case(
+            "a port that never opens",
+            |p| {
+                server(p, "name = \"api\"\ncommand = [\"python3\", \"-c\", \"import time; time.sleep(120)\"]\nenv = { PORT = \"{port}\" }\nready = \"http://127.0.0.1:{port}/\"\nready_timeout = 2")
+            },
+            3,
+            "server api did not answer http://127.0.0.1:",
+        ),
+        case(
+            "a server that exits at once",
+            |p| {
+                server(p, "name = \"api\"\ncommand = [\"python3\", \"-c\", \"import sys; print('no settings file here'); sys.exit(1)\", \"{port}\"]\nready = \"http://127.0.0.1:{port}/\"")
+            },
+            3,
+            "server api exited before it was ready (exit status: 1)",
+        ),
+        case(
+            "a set-up command that fails",
+            |p| {
+                server(p, "name = \"api\"\nsetup = [[\"python3\", \"-c\", \"import sys; sys.exit('the seed file is missing')\"]]\ncommand = [\"python3\", \"-m\", \"http.server\", \"{port}\"]\nready = \"http://127.0.0.1:{port}/\"")
+            },
+            3,
+            "server `api` set-up `python3 -c import sys; sys.exit('the seed file is missing')` (e2e) failed (exit status: 1): the seed file is missing",
+        ),
+    ]);
 }

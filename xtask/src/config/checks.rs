@@ -46,8 +46,8 @@ pub(super) fn check_suite(
     if seen.contains(&name) {
         return Err((suite.name.span(), format!("suite `{name}` is defined twice")));
     }
-    if *suite.max_workers.get_ref() == 0 {
-        return Err((suite.max_workers.span(), "max_workers must be at least 1".into()));
+    if let Some(max) = suite.max_workers.as_ref().filter(|max| *max.get_ref() == 0) {
+        return Err((max.span(), "max_workers must be at least 1".into()));
     }
     if let Some(timeout) = &suite.timeout {
         check_seconds(*timeout.get_ref(), "timeout").map_err(|message| (timeout.span(), message))?;
@@ -58,10 +58,22 @@ pub(super) fn check_suite(
             format!("suite `{name}`: marker `{}` is not a pytest marker expression: {problem}", suite.marker),
         ));
     }
-    if suite.kind == SuiteKind::Playwright && !has_frontend {
+    if suite.kind == SuiteKind::Playwright && !has_frontend && suite.dir.is_none() {
         return Err((
             suite.name.span(),
-            format!("playwright suite `{name}` needs a [frontend] section with the application's dir"),
+            format!("playwright suite `{name}` needs a dir, or a [frontend] section with the application's dir"),
+        ));
+    }
+    let playwright_only = [
+        ("dir", suite.dir.is_some()),
+        ("config", suite.config.is_some()),
+        ("env", !suite.env().is_empty()),
+        ("server", !suite.servers.is_empty()),
+    ];
+    if let Some((key, _)) = playwright_only.iter().find(|(_, set)| *set).filter(|_| suite.kind == SuiteKind::Pytest) {
+        return Err((
+            suite.name.span(),
+            format!("suite `{name}`: `{key}` is for playwright suites (kind = \"playwright\")"),
         ));
     }
     Ok(())

@@ -12,10 +12,14 @@ mod checks;
 mod choices;
 mod markers;
 mod profile;
+mod servers;
+mod suite;
 
 pub(crate) use self::choices::{DatabaseKind, Isolation, Migrate, Order, SuiteKind, Unassigned};
 pub(crate) use self::markers::check_marker_expression;
 pub(crate) use self::profile::{Behaviour, Profile};
+pub(crate) use self::servers::Server;
+pub(crate) use self::suite::Suite;
 
 pub(crate) const FILE_NAME: &str = "xtask.toml";
 /// What every task gets: where the project is and what its xtask.toml says.
@@ -134,39 +138,6 @@ pub(crate) struct PyprojectInstall {
     pub(crate) extras: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Suite {
-    pub(crate) name: Spanned<String>,
-    /// `pytest` (backend, selected by `marker`) or `playwright` (the frontend's E2E tests).
-    #[serde(default)]
-    pub(crate) kind: SuiteKind,
-    /// A pytest `-m` marker expression (pytest suites only); left out, the suite takes every test
-    /// that no earlier suite claims.
-    #[serde(default)]
-    pub(crate) marker: String,
-    pub(crate) max_workers: Spanned<u32>,
-    /// Extra pytest arguments for this suite, e.g. `["--dist", "loadscope"]`.
-    #[serde(default)]
-    pub(crate) args: Vec<String>,
-    /// An empty optional suite is no error inside a multi-suite run.
-    #[serde(default)]
-    pub(crate) optional: bool,
-    /// This suite's per-test timeout in seconds, over the profile's.
-    #[serde(default)]
-    pub(crate) timeout: Option<Spanned<u64>>,
-    /// `collection` (each worker runs the suite's tests in collection order, no scope entered twice)
-    /// or `durations` (longest first, for a suite that `stress --random-order` shows does not care).
-    #[serde(default)]
-    pub(crate) order: Order,
-}
-
-impl Suite {
-    pub(crate) fn name(&self) -> &str {
-        self.name.get_ref()
-    }
-}
-
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) profiles: std::collections::BTreeMap<String, Profile>,
@@ -174,6 +145,13 @@ pub(crate) struct Config {
     pub(crate) backend: Backend,
     pub(crate) frontend: Option<Frontend>,
     pub(crate) suites: Vec<Suite>,
+}
+
+impl Frontend {
+    /// A directory whose node modules a Playwright suite needs, with nothing to build.
+    pub(crate) fn modules_of(dir: PathBuf) -> Frontend {
+        Frontend { dir, install: default_install(), build: Vec::new(), sources: Vec::new() }
+    }
 }
 
 fn default_venv() -> PathBuf {
@@ -189,7 +167,9 @@ fn default_build() -> Vec<String> {
     vec!["npm".into(), "run".into(), "build".into()]
 }
 fn default_sources() -> Vec<PathBuf> {
-    ["src", "index.html", "package-lock.json", "vite.config.ts"].map(PathBuf::from).to_vec()
+    ["src", "index.html", "package-lock.json", "vite.config.ts", "vite.config.js", "vite.config.mjs"]
+        .map(PathBuf::from)
+        .to_vec()
 }
 
 /// `XTASK_ROOT`, else the nearest directory holding xtask.toml from the current one upwards.
@@ -247,19 +227,31 @@ impl Config {
         let mut seen: Vec<&str> = Vec::new();
         for suite in &raw.suites {
             check_suite(suite, &seen, raw.frontend.is_some()).map_err(|(span, message)| invalid(span, message))?;
+            servers::check_suite_servers(suite).map_err(|(span, message)| invalid(span, message))?;
             seen.push(suite.name());
         }
         let longest = raw.suites.iter().map(|s| s.name().len()).max().unwrap_or(0).max(UNASSIGNED.len());
-        // Every test database name (`_gwNNN` the longest) must fit PostgreSQL's 63-byte identifiers.
+        // Every test database name (`_gwNNN` the longest, or a server's `_pNN`) must fit PostgreSQL's
+        // 63-byte identifiers.
         let longest_suite = "s".repeat(longest);
         let names = crate::layout::TestDatabases::of(raw.project.get_ref(), "r0000000", &longest_suite);
-        let longest_db_name = names.pytest_worker(999).len();
+        let servers = raw.suites.iter().flat_map(|suite| suite.servers.iter().map(move |server| (suite, server)));
+        let longest_db_name = servers
+            .map(|(suite, server)| {
+                let session = format!("{}_{}", suite.name(), server.name());
+                crate::layout::TestDatabases::of(raw.project.get_ref(), "r0000000", &session)
+                    .playwright_worker(99)
+                    .len()
+            })
+            .chain([names.pytest_worker(999).len()])
+            .max()
+            .unwrap_or(0);
         if longest_db_name > 63 {
             return Err(invalid(
                 raw.project.span(),
                 format!(
-                    "project and suite names make test database names of {longest_db_name} bytes; \
-                     PostgreSQL allows 63: shorten the project or the longest suite name"
+                    "project, suite and server names make test database names of {longest_db_name} bytes; \
+                     PostgreSQL allows 63: shorten the project, the longest suite or server name"
                 ),
             ));
         }
@@ -310,7 +302,13 @@ impl Config {
             .map(|suite| {
                 let about = match suite.kind {
                     SuiteKind::Playwright => {
-                        format!("Run the `{}` suite: Playwright, one backend per worker.", suite.name())
+                        let servers: Vec<&str> = suite.servers.iter().map(Server::name).collect();
+                        match servers.is_empty() {
+                            true => format!("Run the `{}` suite (Playwright).", suite.name()),
+                            false => {
+                                format!("Run the `{}` suite (Playwright, with {}).", suite.name(), servers.join(", "))
+                            }
+                        }
                     }
                     SuiteKind::Pytest if suite.marker.is_empty() => {
                         format!("Run the `{}` suite (every test no earlier suite claims).", suite.name())

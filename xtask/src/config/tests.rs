@@ -92,7 +92,7 @@ fn unassigned_policy_is_checked() {
 #[test]
 fn playwright_suites_need_a_frontend() {
     let text = format!("{GOOD}\n[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4\n");
-    assert!(error_of(&text).contains("needs a [frontend] section"));
+    assert!(error_of(&text).contains("needs a dir, or a [frontend] section"));
     let with_frontend =
         text.replace("[[suite]]\nname = \"unit\"", "[frontend]\ndir = \"web\"\n\n[[suite]]\nname = \"unit\"");
     let config = Config::parse(&with_frontend).unwrap();
@@ -154,4 +154,75 @@ fn profiles_override_the_built_in_ones() {
 fn closest_name_for_typos() {
     assert_eq!(closest("unti", ["unit", "api", "smoke"]), Some("unit"));
     assert_eq!(closest("smok", ["unit", "api", "smoke"]), Some("smoke"));
+}
+
+const KIOSK: &str = r#"
+project = "kiosk"
+[backend]
+dir = "api"
+[[suite]]
+name = "e2e"
+kind = "playwright"
+dir = "web"
+env = { E2E_TEST_MODE = "true" }
+[[suite.server]]
+name = "api"
+dir = "api"
+setup = [["{python}", "manage.py", "migrate"]]
+command = ["{python}", "manage.py", "runserver", "127.0.0.1:{port}", "--noreload"]
+ready = "http://127.0.0.1:{port}/api/health/"
+[[suite.server]]
+name = "web"
+command = ["node", "serve.mjs", "--port", "{port}"]
+ready = "http://127.0.0.1:{port}/"
+env = { API_TARGET = "{api.url}" }
+url_env = "E2E_BASE_URL"
+"#;
+
+#[test]
+fn servers_of_a_playwright_suite_are_read_in_order() {
+    let config = Config::parse(KIOSK).unwrap();
+    let suite = &config.suites[0];
+    let names: Vec<&str> = suite.servers.iter().map(Server::name).collect();
+    assert_eq!(names, ["api", "web"]);
+    assert_eq!(suite.servers[1].url_env.as_ref().unwrap().get_ref(), "E2E_BASE_URL");
+    assert_eq!(suite.env()["E2E_TEST_MODE"], "true");
+    assert_eq!(suite.servers[0].setup().len(), 1);
+    assert_eq!(suite.max_workers(), u32::MAX, "no maximum of its own");
+}
+
+#[test]
+fn a_server_that_breaks_a_rule_is_named_with_its_position() {
+    let cases = [
+        ("{api.url}", "{db.url}", "`{db.url}` names no server declared before `web`: declare `db` first"),
+        ("\"{api.url}\"", "\"{web.url}\"", "`{web.url}` names the server itself: use {port}"),
+        (
+            "{port}/api/health/",
+            "{prot}/api/health/",
+            "`{prot}` in `http://127.0.0.1:{prot}/api/health/` is not a placeholder",
+        ),
+        (
+            "url_env = \"E2E_BASE_URL\"",
+            "url_env = \"E2E_TEST_MODE\"",
+            "url_env `E2E_TEST_MODE` is also set in the suite's env",
+        ),
+        ("ready = \"http://127.0.0.1:{port}/\"", "ready = \"127.0.0.1:{port}/\"", "ready must be an http:// URL"),
+        ("\"--port\", \"{port}\"]", "\"--port\", \"4173\"]", "never gets `{port}`"),
+        ("kind = \"playwright\"\ndir = \"web\"", "dir = \"web\"", "`dir` is for playwright suites"),
+        (
+            "\"manage.py\", \"migrate\"]]",
+            "\"manage.py\", \"migrate\", \"{port}\"]]",
+            "setup runs before any server starts",
+        ),
+        ("\"manage.py\", \"migrate\"]]", "\"manage.py\", \"migrate\"], []]", "a setup command is empty"),
+    ];
+    for (from, to, said) in cases {
+        assert!(KIOSK.contains(from), "the example has no `{from}`");
+        let message = error_of(&KIOSK.replacen(from, to, 1));
+        assert!(message.starts_with("xtask.toml:") && message.contains(said), "{to}: {message}");
+    }
+    let missing = error_of(&KIOSK.replace("ready = \"http://127.0.0.1:{port}/\"\n", ""));
+    assert!(missing.contains("missing field `ready`"), "{missing}");
+    let shared_on_per_worker = KIOSK.replace("dir = \"api\"\nsetup", "dir = \"api\"\nper_worker = true\nsetup");
+    assert!(error_of(&shared_on_per_worker).contains("`api` runs one per worker, so `web` must too"));
 }

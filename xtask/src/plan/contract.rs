@@ -81,6 +81,51 @@ crate::wire::wire_struct! {
     }
 }
 
+crate::wire::wire_struct! {
+    /// A Django server's databases, as the shipped `xtask_runner.db.servers` prepares them.
+    #[derive(Debug, Serialize)]
+    pub(crate) struct ServerSpec<'a> {
+        pub(crate) project: &'a str,
+        pub(crate) run: &'a str,
+        pub(crate) server: &'a str,
+        /// The project's settings module, which `xtask_runner.server_settings` wraps.
+        pub(crate) settings: &'a str,
+        /// Where the set-up commands run.
+        pub(crate) dir: PathBuf,
+        /// Run once into the template, in order.
+        pub(crate) setup: Vec<Vec<String>>,
+        /// The suite's and the server's environment, for the set-up (and the template's key).
+        pub(crate) env: BTreeMap<String, String>,
+        /// Where kept templates live: SQLite files and media, by key.
+        pub(crate) templates_dir: PathBuf,
+        /// The name a PostgreSQL template is built under (renamed once complete).
+        pub(crate) building: String,
+        pub(crate) instances: Vec<ServerInstanceSpec>,
+        /// `--fresh-db`: build the template again.
+        pub(crate) fresh: bool,
+        /// The run's own server: clones may copy files (`STRATEGY FILE_COPY`).
+        pub(crate) private: bool,
+        /// Where every database made is noted, for the sweep.
+        pub(crate) names_file: PathBuf,
+        /// Where a template built is noted: the private server's cluster is then kept for the next run.
+        pub(crate) built_file: PathBuf,
+        /// Where the set-up commands' output goes.
+        pub(crate) log: PathBuf,
+        /// Where the answer is written: each instance's databases and media, and what was done.
+        pub(crate) result: PathBuf,
+    }
+}
+
+crate::wire::wire_struct! {
+    /// One instance of a server: its databases' base name, its media, where its SQLite files go.
+    #[derive(Debug, Clone, Serialize)]
+    pub(crate) struct ServerInstanceSpec {
+        pub(crate) database: String,
+        pub(crate) media: PathBuf,
+        pub(crate) sqlite_dir: PathBuf,
+    }
+}
+
 /// The specs the shipped side reads, by the name it reads them as (`""`: nested in another), with
 /// their shapes, for the contract.
 pub(crate) fn contract_shapes() -> Vec<(&'static str, &'static str, &'static [crate::wire::Field])> {
@@ -89,6 +134,8 @@ pub(crate) fn contract_shapes() -> Vec<(&'static str, &'static str, &'static [cr
         ("session", "SessionSpec", SessionSpec::FIELDS),
         ("", "SuiteSpec", SuiteSpec::FIELDS),
         ("database", "DatabaseSpec", DatabaseSpec::FIELDS),
+        ("server", "ServerSpec", ServerSpec::FIELDS),
+        ("", "ServerInstanceSpec", ServerInstanceSpec::FIELDS),
     ]
 }
 

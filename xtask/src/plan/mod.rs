@@ -4,22 +4,24 @@
 //! command and environment. No test is collected here: a session's own collection gives the totals.
 
 pub(crate) mod contract;
+mod facts;
 mod playwright;
 mod pytest;
+pub(crate) mod servers;
 mod view;
 mod workers;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::layout::{RunId, RunLayout};
+use crate::layout::RunId;
 
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned};
 use crate::exit::usage;
 use crate::flags::RunArgs;
-use crate::history::Durations;
 use crate::shard::Shard;
 
 pub(crate) use self::contract::contract_shapes;
+pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, PlaywrightFacts};
 pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
@@ -94,6 +96,10 @@ pub(crate) struct SessionPlan {
     /// Seconds without any event after which the session is taken as hung and stopped: longer than
     /// any test may run (its timeout and the grace to end it).
     pub(crate) watchdog: u64,
+    /// What the xtask starts for a Playwright session before it, and stops after it.
+    pub(crate) servers: Vec<servers::ServerPlan>,
+    /// What its servers share (present when it has some).
+    pub(crate) server_run: Option<servers::ServerRun>,
 }
 
 impl SessionPlan {
@@ -108,6 +114,7 @@ impl SessionPlan {
             SuiteKind::Pytest => names.pytest_worker(n),
             SuiteKind::Playwright => names.playwright_worker(n),
         }));
+        all.extend(self.servers.iter().flat_map(servers::ServerPlan::database_names));
         all
     }
 
@@ -151,73 +158,6 @@ pub(crate) struct Plugins {
     pub(crate) xdist: bool,
     pub(crate) reruns: bool,
     pub(crate) randomly: bool,
-}
-
-/// Everything `build` needs besides the config; gathered by the task, pure data here.
-pub(crate) struct Facts<'a> {
-    pub(crate) run_id: &'a RunId,
-    pub(crate) cpus: usize,
-    pub(crate) plugins: Plugins,
-    /// Everything known here (committed + this machine's history): orders tests and sizes workers.
-    pub(crate) durations: &'a Durations,
-    /// The committed durations only: balances shards identically on every machine.
-    pub(crate) shard_durations: &'a Durations,
-    pub(crate) python: &'a Path,
-    pub(crate) backend_dir: &'a Path,
-    pub(crate) layout: &'a RunLayout,
-    pub(crate) log_dir: &'a Path,
-    /// `DATABASE_URL` for the tests; None leaves it as the caller's environment has it.
-    pub(crate) database_url: Option<&'a str>,
-    pub(crate) database: String,
-    /// The `-m` in the project's own pytest configuration, if any.
-    pub(crate) project_markers: Option<String>,
-    /// Present when a playwright suite is selected.
-    pub(crate) e2e: Option<E2eFacts<'a>>,
-    /// `stress --random-order`: pytest-randomly's seed for this run.
-    pub(crate) random_seed: Option<u64>,
-    pub(crate) retries: u32,
-    /// Per-test timeout in seconds, and whether it was asked for (flag or xtask.toml) rather than
-    /// the default (then Playwright keeps its project's own).
-    pub(crate) timeout: (u64, bool),
-    pub(crate) slow_after: u64,
-    /// `--fresh-db`: build the migrated template again.
-    pub(crate) fresh_db: bool,
-    /// The tests' server is the run's private one (fsync off, nobody else on it).
-    pub(crate) private_database: bool,
-    /// Directories no collection may enter (`XTASK_IGNORE`: the xtask's own crate and target dir).
-    pub(crate) ignore: &'a str,
-    /// This xtask's binary (`XTASK_BIN`), which the plugin asks for its shard's part.
-    pub(crate) xtask_bin: &'a Path,
-}
-
-/// What a playwright suite needs: the tool, the shipped reporter, the browser, and under `--shard`
-/// the listed tests.
-pub(crate) struct E2eFacts<'a> {
-    pub(crate) frontend_dir: &'a Path,
-    pub(crate) playwright: &'a Path,
-    pub(crate) javascript: &'a crate::shipped::Javascript,
-    pub(crate) listed: Option<&'a [Listed]>,
-    pub(crate) chromium: Option<&'a Path>,
-}
-
-crate::wire::wire_struct! {
-    /// A Playwright test as its listing pass saw it: its id and where it is declared.
-    #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct Listed {
-        pub(crate) id: String,
-        /// Relative to the directory of the Playwright config.
-        pub(crate) file: String,
-        pub(crate) line: u32,
-    }
-}
-
-impl Listed {
-    /// `tests/e2e/auth.spec.ts:12`: what `playwright test` takes to select the test (and any other
-    /// test declared on that line, as tests made in a loop are).
-    pub(crate) fn location(&self) -> String {
-        format!("{}:{}", self.file, self.line)
-    }
 }
 
 /// The configured suites a selection names, in xtask.toml order; unknown names are a usage error
@@ -280,17 +220,19 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
             }
         }
     }
-    let e2e_suite = chosen.iter().find(|suite| suite.kind == SuiteKind::Playwright);
+    let playwright_suites: Vec<&Suite> = chosen.iter().copied().filter(|s| s.kind == SuiteKind::Playwright).collect();
     let catch_all = (*selection == Selection::All).then_some(config.backend.unassigned);
     let pytest_suites: Vec<&Suite> = chosen.iter().copied().filter(|s| s.kind == SuiteKind::Pytest).collect();
-    let budget = workers::Budget::split(facts.cpus, wants_pytest, e2e_suite.is_some());
+    let budget = workers::Budget::split(facts.cpus, wants_pytest, !playwright_suites.is_empty());
 
-    let mut sessions = pytest::sessions(config, args, facts, &pytest_suites, catch_all, &budget);
-    if let Some(suite) = e2e_suite {
-        let e2e = facts.e2e.as_ref().expect("the task gathers e2e facts when a playwright suite is chosen");
-        // E2E first: its start-up (template database, servers, browsers) is the longest.
-        sessions.insert(0, playwright::session(config, args, facts, e2e, suite, &budget, wants_pytest));
+    // Playwright first: its start-up (template database, servers, browsers) is the longest.
+    let mut sessions = Vec::new();
+    for suite in playwright_suites {
+        let found = facts.playwright.iter().find(|found| found.suite == suite.name());
+        let found = found.expect("the task gathers the facts of every Playwright suite it chose");
+        sessions.push(playwright::session(config, args, facts, found, suite, &budget, wants_pytest));
     }
+    sessions.extend(pytest::sessions(config, args, facts, &pytest_suites, catch_all, &budget));
     Ok(Plan {
         run_id: facts.run_id.clone(),
         sessions,
@@ -306,9 +248,21 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
     })
 }
 
-/// The plan's lines on isolation and test databases.
+/// The plan's lines on isolation and test databases (none of PostgreSQL when the run has none).
 fn database_words(config: &Config, facts: &Facts) -> Vec<String> {
     use crate::config::{Isolation, Migrate};
+    if facts.database_url.is_none() {
+        return vec![match config.backend.isolation {
+            Isolation::Xtask => {
+                "isolation: no PostgreSQL server (the settings' databases are left as they are); MEDIA_ROOT \
+                                 (and FILE_UPLOAD_TEMP_DIR, a STATIC_ROOT not made yet) a private dir per worker"
+                    .to_owned()
+            }
+            Isolation::Project => {
+                "isolation: the project's own settings ([backend] isolation = \"project\")".to_owned()
+            }
+        }];
+    }
     let mut words = vec![match config.backend.isolation {
         Isolation::Xtask => format!(
             "isolation: every PostgreSQL alias of the Django settings points at this run's server, whatever \

@@ -1,25 +1,29 @@
-//! The Playwright run of a playwright suite: workers within its CPU budget, the shipped reporter,
-//! and under `--shard` this machine's `file:line` locations.
+//! The Playwright session of a playwright suite: its own config and directory, workers within its
+//! CPU budget and within what its config says (`workers`, `fullyParallel: false`), the shipped
+//! reporter and preload, the browsers directory laid out for it, its servers, and under `--shard`
+//! this machine's `file:line` locations.
 
 use super::contract::isolation_env;
+use super::servers::{servers, ServerPlan, ServerRun};
 use super::workers::{choose_workers, Budget, Cap, PLAYWRIGHT_SECONDS_PER_WORKER};
-use super::{E2eFacts, Facts, SessionPlan, SuiteSlot};
+use super::{Facts, PlaywrightFacts, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind};
 use crate::flags::RunArgs;
+use crate::wire::env;
 
 pub(super) fn session(
     config: &Config,
     args: &RunArgs,
     facts: &Facts,
-    e2e: &E2eFacts,
+    found: &PlaywrightFacts,
     suite: &Suite,
     budget: &Budget,
     pytest_runs: bool,
 ) -> SessionPlan {
     let name = suite.name().to_owned();
     // Under --shard the listing pass knows every test: this machine takes its part of them.
-    let chosen = shard_locations(e2e, args, facts);
-    let recorded = facts.durations.suite(&name).filter(|_| !args.narrowed());
+    let chosen = shard_locations(found, args, facts);
+    let recorded = facts.durations.suite(&name).filter(|_| !args.narrowed()).filter(|r| r.tests > 0);
     let tests = match &chosen {
         Some((_, ids)) => Some(ids.len() as u64),
         None => recorded.map(|r| r.tests),
@@ -29,68 +33,129 @@ pub(super) fn session(
         None => recorded.map(|r| r.seconds),
     }
     .map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
-    let max = *suite.max_workers.get_ref();
-    let (workers, workers_why) = choose_workers(Cap::suite(max), budget.playwright, tests, work, args.workers);
+    let (workers, workers_why) = choose_workers(cap(suite, found), budget.playwright, tests, work, args.workers);
     let locations = chosen.as_ref().map(|(locations, _)| locations.as_slice());
-    let playwright_args = command_line(e2e, args, facts, suite, workers, locations, pytest_runs);
+    let playwright_args = command_line(found, args, facts, suite, workers, locations, pytest_runs);
+    let servers = servers(
+        suite,
+        &found.servers,
+        &found.dir,
+        facts.root,
+        facts.python,
+        workers,
+        &config.project,
+        facts.run_id,
+        facts.log_dir,
+    );
 
     let isolation = isolation_env(config, facts, &name);
-    let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
-    env.push((crate::wire::env::PYTHON.to_owned(), facts.python.display().to_string()));
-    // The E2E set-up clones the migrated template with the shipped `python -m xtask_runner.db.templates`.
-    env.push(("PYTHONPATH".to_owned(), super::python_path(&facts.layout.plugin_dir())));
-    env.push((crate::wire::env::BACKEND_DIR.to_owned(), facts.backend_dir.display().to_string()));
-    env.push((crate::wire::env::ARTIFACTS.to_owned(), facts.layout.artifacts(&name).display().to_string()));
-    // The shipped preload: a global set-up's warnings reach the run, each worker its own server's URL.
-    let preload = format!("--require \"{}\"", e2e.javascript.preload.display());
-    let node_options = match std::env::var("NODE_OPTIONS") {
-        Ok(existing) if !existing.trim().is_empty() => format!("{existing} {preload}"),
-        _ => preload,
-    };
-    env.push(("NODE_OPTIONS".to_owned(), node_options));
-    if let Some(chromium) = e2e.chromium {
-        env.push((crate::wire::env::CHROMIUM.to_owned(), chromium.display().to_string()));
-    }
+    let env = session_env(isolation.env, facts, found, suite, &servers, &name);
+    let server_run = (!servers.is_empty()).then(|| ServerRun {
+        python: facts.python.to_owned(),
+        python_path: super::python_path(&facts.layout.plugin_dir()),
+        run_id: facts.run_id.to_string(),
+        project: config.project.clone(),
+        scratch: facts.layout.scratch(),
+        database_url: facts.database_url.map(str::to_owned),
+        files: facts.layout.server_files(&name),
+        media: isolation.media_base.clone(),
+        templates: crate::layout::project_dir(facts.root).join("servers").join(&config.project),
+        names_file: facts.layout.created_databases(),
+        built_file: facts.layout.templates_built(),
+        fresh: facts.fresh_db,
+        private: facts.private_database,
+    });
     let slots = vec![SuiteSlot {
         name: name.clone(),
         expression: String::new(),
-        cap: max,
+        cap: suite.max_workers(),
         group: None,
         order: suite.order,
         optional: suite.optional || args.shard.is_some() || (args.narrowed() && pytest_runs),
         // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
-        expected: facts
-            .durations
-            .suite(&name)
-            .filter(|_| !args.narrowed() && args.shard.is_none())
-            .map(|recorded| recorded.tests),
+        expected: recorded.filter(|_| !args.narrowed() && args.shard.is_none()).map(|recorded| recorded.tests),
     }];
     SessionPlan {
         kind: SuiteKind::Playwright,
         watchdog: super::watchdog(config, args, facts, &slots),
         suites: slots,
-        program: e2e.playwright.to_owned(),
+        program: found.playwright.clone(),
         args: playwright_args,
-        cwd: e2e.frontend_dir.to_owned(),
+        cwd: found.dir.clone(),
         env,
         workers,
         workers_why,
-        events,
-        media_base,
+        events: isolation.events,
+        media_base: isolation.media_base,
         log: facts.log_dir.join(format!("{name}.log")),
-        // The base: the frontend's fixture clones a seeded template into `<base>_pN` per worker.
+        // The base: the frontend's own fixtures clone a seeded template into `<base>_pN` per worker.
         test_database: isolation.test_database,
         files: isolation.files,
         alone_because: None,
         slow_after: facts.slow_after,
+        servers,
+        server_run,
         name,
     }
 }
 
-/// `playwright test`'s arguments: workers, the shipped reporter, retries, a timeout asked for, the
-/// suite's own, the user's, and under `--shard` this machine's locations.
+/// What bounds the suite's workers besides the CPUs: its `max_workers`, and what its config says.
+fn cap(suite: &Suite, found: &PlaywrightFacts) -> Cap {
+    let mut cap = Cap::suite(suite.max_workers());
+    let Some(config) = &found.config else { return cap };
+    if let Some(workers) = config.workers.filter(|workers| *workers < cap.workers) {
+        cap = Cap::new(workers, "the config's workers", &format!("the config's `workers: {workers}`"));
+    }
+    if !config.fully_parallel && config.files < cap.workers {
+        let files = config.files.max(1);
+        cap = Cap::new(
+            files,
+            "test files",
+            &format!("`fullyParallel` off: each of its {files} test file(s) runs on one worker"),
+        );
+    }
+    cap
+}
+
+/// The environment of the Playwright process: the run's isolation, the shipped preload, the browser,
+/// the suite's own env, and what its servers tell it (their URLs are added when they start).
+fn session_env(
+    mut env: Vec<(String, String)>,
+    facts: &Facts,
+    found: &PlaywrightFacts,
+    suite: &Suite,
+    servers: &[ServerPlan],
+    name: &str,
+) -> Vec<(String, String)> {
+    env.push((env::PYTHON.to_owned(), facts.python.display().to_string()));
+    // The E2E set-up clones the migrated template with the shipped `python -m xtask_runner.db.templates`.
+    env.push(("PYTHONPATH".to_owned(), super::python_path(&facts.layout.plugin_dir())));
+    env.push((env::BACKEND_DIR.to_owned(), facts.backend_dir.display().to_string()));
+    env.push((env::ARTIFACTS.to_owned(), facts.layout.artifacts(name).display().to_string()));
+    if let Some(browser) = &facts.browser {
+        // The shipped preload: a global set-up's warnings reach the run, each worker its own server's URL.
+        env.push(("NODE_OPTIONS".to_owned(), browser.javascript.node_options()));
+        if let Some(chromium) = browser.chromium {
+            env.push((env::CHROMIUM.to_owned(), chromium.display().to_string()));
+        }
+    }
+    if let Some(path) = &found.browsers_path {
+        env.push(("PLAYWRIGHT_BROWSERS_PATH".to_owned(), path.display().to_string()));
+    }
+    let python = facts.python.display().to_string();
+    env.extend(suite.env().iter().map(|(key, value)| (key.clone(), value.replace("{python}", &python))));
+    let per_worker: Vec<&str> =
+        servers.iter().filter(|server| server.per_worker).filter_map(|server| server.url_env.as_deref()).collect();
+    if !per_worker.is_empty() {
+        env.push((env::WORKER_URL_ENVS.to_owned(), per_worker.join(",")));
+    }
+    env
+}
+
+/// `playwright test`'s arguments: workers, the shipped reporter, the suite's config, retries, a
+/// timeout asked for, the suite's own, the user's, and under `--shard` this machine's locations.
 fn command_line(
-    e2e: &E2eFacts,
+    found: &PlaywrightFacts,
     args: &RunArgs,
     facts: &Facts,
     suite: &Suite,
@@ -98,9 +163,13 @@ fn command_line(
     locations: Option<&[String]>,
     pytest_runs: bool,
 ) -> Vec<String> {
-    let reporters = format!("{},list", e2e.javascript.reporter.display());
+    let reporter = facts.browser.as_ref().map(|b| b.javascript.reporter.display().to_string()).unwrap_or_default();
+    let reporters = format!("{reporter},list");
     let mut playwright_args: Vec<String> =
         ["test", "--workers", &workers.max(1).to_string(), "--reporter", &reporters].map(str::to_owned).to_vec();
+    if let (Some(file), Some(_)) = (&found.config_file, &suite.config) {
+        playwright_args.extend(["--config".to_owned(), file.display().to_string()]);
+    }
     if facts.retries > 0 {
         playwright_args.push(format!("--retries={}", facts.retries));
     }
@@ -118,10 +187,10 @@ fn command_line(
     playwright_args
 }
 
-/// Under `--shard`, this machine's part of the listed tests: their locations (`file:line`; tests
-/// made in a loop share one) and ids, balanced by the committed durations.
-fn shard_locations(e2e: &E2eFacts, args: &RunArgs, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
-    e2e.listed.zip(args.shard).map(|(listed, shard)| {
+/// Under `--shard`, this machine's part of the suite's listed tests: their locations (`file:line`;
+/// tests made in a loop share one) and ids, balanced by the committed durations.
+fn shard_locations(found: &PlaywrightFacts, args: &RunArgs, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
+    found.listed.as_deref().zip(args.shard).map(|(listed, shard)| {
         let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
         for test in listed {
             let location = test.location();

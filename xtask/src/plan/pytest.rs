@@ -53,7 +53,7 @@ pub(super) fn sessions(
         SuiteSlot {
             name: suite.name().to_owned(),
             expression: suite.marker.clone(),
-            cap: *suite.max_workers.get_ref(),
+            cap: suite.max_workers(),
             group,
             order: suite.order,
             optional: optional(suite),
@@ -175,6 +175,8 @@ fn session(
         alone_because,
         slow_after: facts.slow_after,
         watchdog,
+        servers: Vec::new(),
+        server_run: None,
         name,
     }
 }

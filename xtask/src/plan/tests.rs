@@ -1,7 +1,8 @@
 use std::path::Path;
 
 use super::*;
-use crate::layout::RunId;
+use crate::history::Durations;
+use crate::layout::{RunId, RunLayout};
 
 fn config(unassigned: &str) -> Config {
     Config::parse(&format!(
@@ -46,13 +47,15 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         cpus,
         plugins,
         python: Path::new("/venv/bin/python"),
+        root: Path::new("/repo"),
         backend_dir: Path::new("/repo/backend"),
         layout: &LAYOUT,
         log_dir: Path::new("/repo/target/xtask/logs/ab12cd34"),
         database_url: Some("postgresql://postgres@/postgres?host=/tmp/xtask-pg-ab12cd34&port=5432"),
         database: "private".to_owned(),
         project_markers: Some("not slow".to_owned()),
-        e2e: None,
+        playwright: &[],
+        browser: None,
         timeout: (600, false),
         slow_after: 60,
         fresh_db: false,

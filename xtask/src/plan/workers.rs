@@ -41,19 +41,23 @@ impl Budget {
 /// What bounds a pool from above besides the CPUs: its name in the formula, and in the reason.
 pub(crate) struct Cap {
     pub(crate) workers: u32,
-    pub(crate) named: &'static str,
-    pub(crate) reason: &'static str,
+    pub(crate) named: String,
+    pub(crate) reason: String,
 }
 
 impl Cap {
+    pub(crate) fn new(workers: u32, named: &str, reason: &str) -> Cap {
+        Cap { workers, named: named.to_owned(), reason: reason.to_owned() }
+    }
+
     /// A Playwright suite's `max_workers`.
     pub(crate) fn suite(workers: u32) -> Cap {
-        Cap { workers, named: "max", reason: "the configured maximum" }
+        Cap::new(workers, "max", "the configured maximum")
     }
 
     /// The pytest session's: its suites' `max_workers` added up.
     pub(crate) fn session(workers: u32) -> Cap {
-        Cap { workers, named: "max_workers added up", reason: "the suites' max_workers added up" }
+        Cap::new(workers, "max_workers added up", "the suites' max_workers added up")
     }
 }
 
@@ -99,22 +103,24 @@ pub(crate) fn choose_workers(
     let tests_cap = tests.map_or(u32::MAX, |tests| u32::try_from(tests).unwrap_or(u32::MAX));
     let mut workers = max.min(cpus).min(tests_cap);
     let mut limit = if workers == max {
-        cap.reason
+        cap.reason.clone()
     } else if workers == cpus {
-        "the available CPUs"
+        "the available CPUs".to_owned()
     } else {
-        "the number of tests"
+        "the number of tests".to_owned()
     };
+    // A suite with no maximum of its own shows none.
+    let named = if max == u32::MAX { String::new() } else { format!("{} {max}, ", cap.named) };
     let mut formula = match tests {
-        Some(tests) => format!("min({} {max}, {cpus} CPUs, {tests} tests", cap.named),
-        None => format!("min({} {max}, {cpus} CPUs", cap.named),
+        Some(tests) => format!("min({named}{cpus} CPUs, {tests} tests"),
+        None => format!("min({named}{cpus} CPUs"),
     };
     if let Some((seconds, per_worker)) = work {
         let by_work = ((seconds / per_worker).floor() as u32).max(1);
         formula += &format!(", {seconds:.1} s of recorded work / {per_worker:.0} s per worker");
         if by_work < workers {
             workers = by_work;
-            limit = "the recorded durations (more workers would cost more start-up than they save)";
+            limit = "the recorded durations (more workers would cost more start-up than they save)".to_owned();
         }
     }
     (workers, format!("{formula}) = {workers}, set by {limit}"))

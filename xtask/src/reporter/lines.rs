@@ -44,9 +44,7 @@ impl PlainLines {
                     _ => outln(&format!("{suite}: {total} tests")),
                 }
             }
-            Event::ServiceStarted { suite, worker, detail } => {
-                outln(&format!("{suite}: worker {worker} serves {detail}"))
-            }
+            Event::ServiceStarted { suite, worker, detail } => outln(&format!("{suite}: {worker} serves {detail}")),
             Event::Slow { suite, id, seconds } => outln(&summary::slow_line(suite, id, *seconds, style)),
             Event::Heartbeat { running, quiet } => {
                 let mut doing: Vec<String> = running

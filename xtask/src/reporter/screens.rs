@@ -62,8 +62,11 @@ pub(crate) fn render_plan(plan: &PlanView) -> String {
                     "durations" => ", longest first (order = \"durations\": classes may be set up again)",
                     _ => "",
                 };
-                let _ =
-                    writeln!(out, "  suite:    {}: {claims}, at most {} at once{group}{order}", suite.name, suite.cap);
+                let cap = match suite.cap {
+                    u32::MAX => String::new(),
+                    cap => format!(", at most {cap} at once"),
+                };
+                let _ = writeln!(out, "  suite:    {}: {claims}{cap}{group}{order}", suite.name);
             }
             let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
             let _ = writeln!(
@@ -72,12 +75,17 @@ pub(crate) fn render_plan(plan: &PlanView) -> String {
                  blocks of whole classes, sized by recorded durations, large first, small at the end"
             );
         } else {
-            let _ = writeln!(
-                out,
-                "  database: {db}_p0 … {db}_p{} (one backend and database per worker)",
-                session.workers.saturating_sub(1),
-                db = session.test_database
-            );
+            for server in &session.servers {
+                let _ = writeln!(out, "  server:   {server}");
+            }
+            if session.servers.is_empty() && session.env.iter().any(|(key, _)| key == crate::wire::env::DATABASE_URL) {
+                let _ = writeln!(
+                    out,
+                    "  database: the project's own fixtures get {}={} (and the run's server)",
+                    crate::wire::env::TEST_DATABASE,
+                    session.test_database
+                );
+            }
         }
         let _ = writeln!(out, "  log:      {}", session.log.display());
         let _ = writeln!(out, "  command:  {}", shell_words(session.command.iter().map(String::as_str)));

@@ -21,6 +21,7 @@ pub(crate) fn status_word(result: &SuiteResult, style: Style) -> String {
         SuiteStatus::Empty { optional: true } => style.paint(Tone::Dim, "empty"),
         SuiteStatus::Empty { optional: false } => style.paint(Tone::Warn, "NO TESTS"),
         SuiteStatus::Errored => style.paint(Tone::Alarm, "ERROR"),
+        SuiteStatus::Broken => style.paint(Tone::Alarm, "BROKEN (a server)"),
         SuiteStatus::Interrupted => style.paint(Tone::Warn, "interrupted"),
         SuiteStatus::NotRun => style.paint(Tone::Dim, "not run (fail fast)"),
     }
@@ -134,7 +135,7 @@ pub(crate) fn render(
     let mut out = String::new();
     let sum = table(&mut out, results, run_wall, style);
     for r in results.iter().filter(|r| !r.services.is_empty()) {
-        let _ = writeln!(out, "\n{} workers:", r.suite);
+        let _ = writeln!(out, "\n{} servers:", r.suite);
         for service in &r.services {
             let _ = writeln!(out, "  {service}");
         }

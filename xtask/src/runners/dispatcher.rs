@@ -1,8 +1,9 @@
 //! The run loop: which session starts when, and what ends the run. The pytest sessions run one after
-//! another (fail fast stops the queue), Playwright beside them once the database is ready (its
-//! set-up needs it at once); every poll forwards events, says which tests run longest now and then
-//! (or what a quiet session is doing), and stops a private server the settings show nobody uses.
-//! Each session itself is a `SessionRun`; what a session's end means is `verdict.rs`'s.
+//! another (fail fast stops the queue), the Playwright sessions one after another beside them, each
+//! once the database is ready and its servers answer (they start on a thread of their own); every
+//! poll forwards events, says which tests run longest now and then (or what a quiet session is
+//! doing), and stops a private server the settings show nobody uses. Each session itself is a
+//! `SessionRun`; what a session's end means is `verdict.rs`'s.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use crate::plan::{Plan, SessionPlan};
 use crate::services::database::{Readiness, RunDatabase};
 use crate::signals;
 
+use super::servers::Starting;
 use super::session::SessionRun;
 use super::verdict::{self, Fault, SessionVerdict};
 
@@ -39,8 +41,10 @@ pub(crate) struct Dispatcher<'p> {
     plan: &'p Plan,
     fail_fast: bool,
     waiting: VecDeque<&'p SessionPlan>,
-    /// Playwright sessions, started once the database is ready.
-    browsers: Vec<&'p SessionPlan>,
+    /// Playwright sessions, started one at a time once the database is ready.
+    browsers: VecDeque<&'p SessionPlan>,
+    /// A Playwright session whose servers are starting.
+    starting: Option<(&'p SessionPlan, Starting)>,
     running: Vec<SessionRun<'p>>,
     done: Dispatched,
     last_heartbeat: Instant,
@@ -54,6 +58,7 @@ impl<'p> Dispatcher<'p> {
             fail_fast,
             waiting: of_kind(SuiteKind::Pytest).collect(),
             browsers: of_kind(SuiteKind::Playwright).collect(),
+            starting: None,
             running: Vec::new(),
             done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0, fault: None },
             last_heartbeat: Instant::now(),
@@ -68,10 +73,12 @@ impl<'p> Dispatcher<'p> {
                 session.interrupt(&mut |_| {});
             }
         }
+        // Servers still starting stop as their thread ends.
+        let unstarted = self.starting.take().map(|(plan, _)| plan);
         outcome?;
         // Sessions never started (fail fast, or an interrupt) still have a row each.
         let interrupted = signals::interrupted();
-        for session in self.waiting.drain(..).chain(self.browsers.drain(..)) {
+        for session in self.waiting.drain(..).chain(self.browsers.drain(..)).chain(unstarted) {
             self.done.results.extend(verdict::not_started(session, interrupted));
         }
         // Every session has ended: a process still here is one the tests left behind. Say which.
@@ -86,14 +93,12 @@ impl<'p> Dispatcher<'p> {
 
     fn run_until_done(&mut self, database: &mut RunDatabase, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
         if let Some(first) = self.waiting.pop_front() {
-            self.running.push(SessionRun::start(first, emit)?);
+            self.running.push(SessionRun::start(first, None, emit)?);
         }
-        while !self.running.is_empty() || !self.browsers.is_empty() {
+        while !self.running.is_empty() || !self.browsers.is_empty() || self.starting.is_some() {
             if let Readiness::Ready { started } = database.poll()? {
                 self.done.spans.extend(started);
-                for session in std::mem::take(&mut self.browsers) {
-                    self.running.push(SessionRun::start(session, emit)?);
-                }
+                self.next_browser(emit)?;
             }
             if signals::interrupted() {
                 for session in std::mem::take(&mut self.running) {
@@ -128,17 +133,49 @@ impl<'p> Dispatcher<'p> {
                 index += 1;
                 continue;
             };
-            self.running.remove(index);
+            let ended = self.running.remove(index);
+            let was_browser = ended.is_playwright();
+            drop(ended);
             if self.absorb(verdict, emit) {
                 return Ok(true);
             }
-            if !(self.fail_fast && verdict::stops_fail_fast(&self.done.results)) {
+            if !(was_browser || self.fail_fast && verdict::stops_fail_fast(&self.done.results)) {
                 if let Some(next) = self.waiting.pop_front() {
-                    self.running.push(SessionRun::start(next, emit)?);
+                    self.running.push(SessionRun::start(next, None, emit)?);
                 }
             }
         }
         Ok(false)
+    }
+
+    /// The next Playwright session, one at a time: its servers started on a thread of their own
+    /// first when it has some; once they answer (or fail: its suites are broken), the session itself.
+    fn next_browser(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        if let Some((plan, starting)) = self.starting.take() {
+            if !starting.is_finished() {
+                self.starting = Some((plan, starting));
+                return Ok(());
+            }
+            match starting.join() {
+                Ok(servers) => self.running.push(SessionRun::start(plan, Some(servers), emit)?),
+                Err(_) if signals::interrupted() => self.done.results.extend(verdict::not_started(plan, true)),
+                Err(error) => {
+                    let _ = self.absorb(verdict::servers_failed(plan, &format!("{error:#}")), emit);
+                }
+            }
+            return Ok(());
+        }
+        if self.running.iter().any(SessionRun::is_playwright) {
+            return Ok(());
+        }
+        let Some(plan) = self.browsers.pop_front() else { return Ok(()) };
+        match &plan.server_run {
+            Some(run) => {
+                self.starting = Some((plan, Starting::spawn(plan.name.clone(), plan.servers.clone(), run.clone())))
+            }
+            None => self.running.push(SessionRun::start(plan, None, emit)?),
+        }
+        Ok(())
     }
 
     /// A session's verdict: its suites announced (those not announced already), its results kept.

@@ -74,6 +74,8 @@ pub(crate) struct Ledger {
     pub(super) hung: Option<u64>,
     /// Set by the driver: the session reported its end and did not exit within the grace (seconds).
     pub(super) lingered: Option<u64>,
+    /// Set by the driver: a server the session needs died while it ran, and how.
+    pub(super) server_died: Option<String>,
     pub(super) engines: Option<Vec<String>>,
     pub(super) excluded: u64,
     pub(super) spans: Vec<Span>,
@@ -107,6 +109,7 @@ impl Ledger {
             finished: None,
             hung: None,
             lingered: None,
+            server_died: None,
             engines: None,
             excluded: 0,
             spans: Vec::new(),
@@ -174,6 +177,7 @@ impl Ledger {
                 // A Playwright session holds one suite: its workers' services are that suite's.
                 let tally = &mut self.suites[0];
                 tally.result.services.push(format!("{worker}: {detail}"));
+                let worker = format!("worker {worker}");
                 emit(Event::ServiceStarted { suite: tally.result.suite.clone(), worker, detail });
             }
             StreamEvent::Span(SpanLine { lane, name, start, stop }) => {
@@ -196,6 +200,8 @@ impl Ledger {
             }
             // Playwright's count before its tests: the `planned` line that follows carries the ids.
             StreamEvent::Collected(_) => {}
+            // Only the listing pass says what its config is.
+            StreamEvent::Config(_) => self.unplanned.push("(a listing pass's config during a run)".to_owned()),
             // Only the listing pass lists; a run's stream holding such a line is a mistake somewhere.
             StreamEvent::Listed(listed) => self.unplanned.push(format!("{} (listed during a run)", listed.id)),
             StreamEvent::Finished(FinishedLine { cost, stopped, lingering }) => {

@@ -9,6 +9,7 @@ mod dispatcher;
 mod ledger;
 pub(crate) mod playwright;
 pub(crate) mod pytest;
+mod servers;
 mod session;
 mod stream;
 pub(crate) mod verdict;

@@ -12,6 +12,7 @@ use crate::plan::SessionPlan;
 use crate::services::process::{logged, ChildGroup};
 
 use super::ledger::{Ledger, Request};
+use super::servers::Servers;
 use super::stream::EventTail;
 use super::verdict::{self, Exit, SessionEnd, SessionVerdict};
 
@@ -29,10 +30,16 @@ pub(super) struct SessionRun<'p> {
     tail: EventTail,
     ledger: Ledger,
     last_event: Instant,
+    /// The servers it needs, stopped when it is dropped (after its process).
+    servers: Option<Servers>,
 }
 
 impl<'p> SessionRun<'p> {
-    pub(super) fn start(plan: &'p SessionPlan, emit: &mut dyn FnMut(Event)) -> anyhow::Result<SessionRun<'p>> {
+    pub(super) fn start(
+        plan: &'p SessionPlan,
+        servers: Option<Servers>,
+        emit: &mut dyn FnMut(Event),
+    ) -> anyhow::Result<SessionRun<'p>> {
         let suites: Vec<String> = plan.suites.iter().map(|slot| slot.name.clone()).collect();
         emit(Event::SessionStarted {
             session: plan.name.clone(),
@@ -58,19 +65,28 @@ impl<'p> SessionRun<'p> {
         for (path, text) in &plan.files {
             fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
+        let served = servers.iter().flat_map(|servers| &servers.env);
         let command = plan
             .env
             .iter()
+            .chain(served)
             .fold(duct::cmd(&plan.program, &plan.args).dir(&plan.cwd), |command, (k, v)| command.env(k, v));
         let what = format!("the `{}` session ({})", plan.name, plan.program.display());
         let child = ChildGroup::start(logged(command, &plan.log)?, &what)?;
-        Ok(SessionRun {
-            plan,
-            child,
-            tail: EventTail::new(&plan.events),
-            ledger: Ledger::new(plan, now()),
-            last_event: Instant::now(),
-        })
+        let mut ledger = Ledger::new(plan, now());
+        if let Some(servers) = &servers {
+            ledger.spans.extend(servers.spans.iter().cloned());
+            for (label, detail) in &servers.services {
+                ledger.suites[0].result.services.push(format!("server {label}: {detail}"));
+                let suite = plan.suites[0].name.clone();
+                emit(Event::ServiceStarted { suite, worker: format!("server {label}"), detail: detail.clone() });
+            }
+        }
+        Ok(SessionRun { plan, child, tail: EventTail::new(&plan.events), ledger, last_event: Instant::now(), servers })
+    }
+
+    pub(super) fn is_playwright(&self) -> bool {
+        self.plan.kind == crate::config::SuiteKind::Playwright
     }
 
     /// The database engines of the session's Django settings, once it said.
@@ -112,6 +128,12 @@ impl<'p> SessionRun<'p> {
             // Silent longer than any test may run: something outside a test hangs (a worker that never
             // started, a teardown, the tool itself). Stop it rather than wait forever.
             self.ledger.hung = Some(self.plan.watchdog);
+            self.child.stop();
+        }
+        if let Some(died) = self.servers.as_mut().and_then(Servers::dead).filter(|_| self.ledger.server_died.is_none())
+        {
+            // Every test after it would fail for that reason, not its own: stop and say it once.
+            self.ledger.server_died = Some(died);
             self.child.stop();
         }
         let lingering = self.ledger.finished_at().is_some_and(|at| now - at >= LINGER_GRACE.as_secs_f64());

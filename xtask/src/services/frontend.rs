@@ -1,5 +1,5 @@
 //! The browser application: node modules installed when package-lock.json changed, the build redone
-//! when a source changed (content hashes in stamp files), and the browser Playwright will drive.
+//! when a source changed (content hashes in stamp files). The browser is `browsers.rs`'s.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,14 +12,14 @@ use crate::exit::environment;
 use crate::services::fnv1a;
 use crate::services::lock::FileLock;
 use crate::services::process::run_logged;
-use crate::services::{is_executable, is_root, which};
+use crate::services::{is_executable, which};
 
 /// In node_modules: it goes when they do.
 const MODULES_STAMP: &str = "node_modules/.xtask-lock-hash";
 
 pub(crate) struct App<'a> {
     pub(crate) dir: PathBuf,
-    pub(crate) config: &'a Frontend,
+    pub(crate) config: std::borrow::Cow<'a, Frontend>,
     /// The build's stamp and the set-up lock: in `target/xtask/frontend`, never among the project's
     /// own files.
     state: PathBuf,
@@ -27,7 +27,17 @@ pub(crate) struct App<'a> {
 
 impl<'a> App<'a> {
     pub(crate) fn new(root: &Path, config: &'a Frontend) -> App<'a> {
-        App { dir: root.join(&config.dir), config, state: crate::layout::project_dir(root).join("frontend") }
+        let state = crate::layout::project_dir(root).join("frontend");
+        App { dir: root.join(&config.dir), config: std::borrow::Cow::Borrowed(config), state }
+    }
+
+    /// An app of its own configuration (a Playwright suite's directory with its own lockfile).
+    pub(crate) fn owned(root: &Path, config: Frontend) -> App<'a> {
+        let dir = root.join(&config.dir);
+        let state = crate::layout::project_dir(root)
+            .join("frontend")
+            .join(format!("{:016x}", fnv1a(dir.display().to_string().as_bytes())));
+        App { dir, config: std::borrow::Cow::Owned(config), state }
     }
 
     fn build_stamp(&self) -> PathBuf {
@@ -67,7 +77,7 @@ impl<'a> App<'a> {
     }
 
     pub(crate) fn build_fresh(&self) -> bool {
-        Self::stamped(&self.build_stamp(), &self.sources_hash())
+        self.config.build.is_empty() || Self::stamped(&self.build_stamp(), &self.sources_hash())
     }
 
     /// Installs node modules and rebuilds, each only when its inputs changed. Each input is hashed
@@ -87,7 +97,7 @@ impl<'a> App<'a> {
             fs::write(self.dir.join(MODULES_STAMP), lock + "\n")?;
         }
         let sources = self.sources_hash();
-        if !Self::stamped(&self.build_stamp(), &sources) {
+        if !self.config.build.is_empty() && !Self::stamped(&self.build_stamp(), &sources) {
             emit(Event::Note(format!("building the frontend in {} (log: {})", self.dir.display(), log.display())));
             self.run(&self.config.build, log, "building the frontend")?;
             fs::write(self.build_stamp(), sources + "\n")?;
@@ -119,81 +129,4 @@ fn collect_files(path: &Path, into: &mut Vec<PathBuf>) {
         Err(_) if path.is_file() => into.push(path.to_owned()),
         Err(_) => {}
     }
-}
-
-/// The Chromium Playwright will drive.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Browser {
-    /// A system Chromium (XTASK_CHROMIUM, Debian's headless shell or browser): passed as XTASK_CHROMIUM.
-    System(PathBuf),
-    /// One of Playwright's own downloads (~/.cache/ms-playwright): Playwright finds it itself.
-    Bundled(PathBuf),
-}
-
-impl Browser {
-    pub(crate) fn path(&self) -> &Path {
-        match self {
-            Browser::System(path) | Browser::Bundled(path) => path,
-        }
-    }
-
-    pub(crate) fn system(&self) -> Option<&Path> {
-        match self {
-            Browser::System(path) => Some(path),
-            Browser::Bundled(_) => None,
-        }
-    }
-}
-
-pub(crate) const BROWSER_FIX: &str = "run `cargo xtask setup` as root (installs Debian's chromium-headless-shell), \
-     `apt-get install chromium-headless-shell`, or set XTASK_CHROMIUM to a Chromium binary";
-
-pub(crate) fn find_browser() -> Result<Browser, String> {
-    if let Some(path) = std::env::var_os(crate::wire::env::CHROMIUM) {
-        let path = PathBuf::from(path);
-        return if is_executable(&path) {
-            Ok(Browser::System(path))
-        } else {
-            Err(format!("{}={} is not an executable: fix it or unset it", crate::wire::env::CHROMIUM, path.display()))
-        };
-    }
-    // The headless shell first: the build Playwright itself runs headless tests in, about 40 % less
-    // time per test here than the full browser in its new headless mode.
-    for candidate in ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium", "/usr/bin/chromium-browser"] {
-        if is_executable(Path::new(candidate)) {
-            return Ok(Browser::System(candidate.into()));
-        }
-    }
-    let cache = std::env::var_os("PLAYWRIGHT_BROWSERS_PATH")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/ms-playwright")));
-    if let Some(bundled) = cache
-        .and_then(|dir| fs::read_dir(dir).ok())
-        .and_then(|entries| entries.flatten().map(|e| e.path().join("chrome-linux/chrome")).find(|p| is_executable(p)))
-    {
-        return Ok(Browser::Bundled(bundled));
-    }
-    Err(format!("no Chromium found: {BROWSER_FIX}"))
-}
-
-/// The browser, installing Debian's chromium first when none is found and we may (root, apt-get).
-pub(crate) fn ensure_browser(log: &Path, emit: &mut dyn FnMut(Event)) -> anyhow::Result<Browser> {
-    match find_browser() {
-        Ok(browser) => return Ok(browser),
-        Err(message) if std::env::var_os(crate::wire::env::CHROMIUM).is_some() => return Err(environment(message)),
-        Err(_) => {}
-    }
-    let Some(apt) = which("apt-get").filter(|_| is_root()) else {
-        return Err(environment(format!("no Chromium found: {BROWSER_FIX}")));
-    };
-    emit(Event::Note(format!("installing Debian's chromium-headless-shell with apt-get (log: {})", log.display())));
-    if let Some(parent) = log.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    fs::write(log, "")?;
-    run_logged(duct::cmd(&apt, ["update", "-qq"]), log, "apt-get update")?;
-    let install = duct::cmd(&apt, ["install", "-y", "-qq", "--no-install-recommends", "chromium-headless-shell"])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    run_logged(install, log, "apt-get install chromium-headless-shell")?;
-    find_browser().map_err(environment)
 }

@@ -1,7 +1,9 @@
 //! Things a run needs and must always tear down. Each is a guard whose `Drop` cleans up.
 
+pub(crate) mod browsers;
 pub(crate) mod database;
 pub(crate) mod frontend;
+pub(crate) mod http;
 pub(crate) mod lock;
 pub(crate) mod pg_bin;
 pub(crate) mod pg_snapshot;

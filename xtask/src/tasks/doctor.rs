@@ -8,7 +8,8 @@ use crate::events::{Check, CheckStatus, Event};
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
-use crate::services::frontend::{find_browser, App};
+use crate::services::browsers::find_browser;
+use crate::services::frontend::App;
 use crate::services::pg_bin::{find_bindir, find_psql};
 use crate::services::psql::{describe, psql};
 use crate::services::python::{self, Venv, VenvState};
@@ -185,7 +186,7 @@ fn database_checks() -> Vec<Check> {
 }
 
 /// What the E2E suite needs: Node, the modules, the build, a browser.
-fn frontend_checks(app: &App) -> Vec<Check> {
+fn frontend_checks(ctx: &Ctx, app: &App) -> Vec<Check> {
     use CheckStatus::*;
     let mut checks = Vec::new();
     checks.push(match which("node") {
@@ -214,15 +215,30 @@ fn frontend_checks(app: &App) -> Vec<Check> {
             Some("cargo xtask setup"),
         )
     });
-    checks.push(match find_browser() {
+    let browser = find_browser();
+    checks.push(match &browser {
         Result::Ok(browser) => check(
             "browser",
             Ok,
             format!("{} ({})", version_of(browser.path(), "--version"), browser.path().display()),
             None,
         ),
-        Err(message) => check("browser", Missing, message, Some("cargo xtask setup")),
+        Err(message) => check("browser", Missing, message.clone(), Some("cargo xtask setup")),
     });
+    // What the Playwright each suite runs with will launch, with no executablePath in its config.
+    for suite in ctx.config.suites.iter().filter(|suite| suite.kind == crate::config::SuiteKind::Playwright) {
+        let Some(dir) = suite.playwright_dir(ctx.config.frontend.as_ref()).map(|dir| ctx.root.join(dir)) else {
+            continue;
+        };
+        let name = format!("browser for {}", suite.name());
+        checks.push(
+            match browser.as_ref().map_err(Clone::clone).and_then(|b| crate::services::browsers::describe_for(&dir, b))
+            {
+                Result::Ok(found) => check(&name, Ok, found, None),
+                Err(message) => check(&name, Missing, message, Some("cargo xtask setup")),
+            },
+        );
+    }
     checks
 }
 
@@ -246,7 +262,7 @@ pub(crate) fn gather(ctx: &Ctx) -> Vec<Check> {
     checks.extend(database_checks());
     checks.extend(template_checks(ctx));
     if let Some(config) = &ctx.config.frontend {
-        checks.extend(frontend_checks(&App::new(&ctx.root, config)));
+        checks.extend(frontend_checks(ctx, &App::new(&ctx.root, config)));
     }
     let found = sweep::stale_runs();
     for (dir, why) in &found.untrusted {

@@ -7,7 +7,7 @@ use crate::events::Event;
 use crate::exit::ExitKind;
 use crate::flags;
 use crate::reporter::Reporter;
-use crate::services::frontend::{self, App};
+use crate::services::frontend::App;
 use crate::services::postgres;
 use crate::services::python::{self, Venv};
 
@@ -42,7 +42,9 @@ impl flags::Setup {
             let logs = crate::layout::project_dir(&ctx.root);
             let app = App::new(&ctx.root, config);
             app.prepare(&logs.join("frontend.log"), &mut |event| reporter.handle(&event))?;
-            let browser = frontend::ensure_browser(&logs.join("browser.log"), &mut |event| reporter.handle(&event))?;
+            let browser = crate::services::browsers::ensure_browser(&logs.join("browser.log"), &mut |event| {
+                reporter.handle(&event)
+            })?;
             reporter.handle(&Event::Note(format!(
                 "frontend ready in {} (modules and build match their inputs); browser: {}",
                 app.dir.display(),

@@ -12,21 +12,75 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// The reference backend's virtualenv, set up once per test binary through the real `setup` task.
+/// Where the tests keep their tools between runs: cargo's own temp dir for integration tests.
+fn tools_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// `cargo xtask setup` in `root`, with no interpreter given: the xtask makes what it needs there.
+fn setup(root: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("setup")
+        .env("XTASK_ROOT", root)
+        .env("CI", "true")
+        .env_remove("XTASK_PYTHON")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "setup of {} failed:\n{}{}",
+        root.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The interpreter the fixture projects run with: a virtualenv the xtask itself makes from the
+/// fixtures' own pinned requirements (`fixtures/toolchain`), kept in cargo's target dir between
+/// runs. Nothing of the repository the crate sits in is used, so the crate's tests pass wherever
+/// it is copied.
 pub fn backend_python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON
         .get_or_init(|| {
-            let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-                .arg("setup")
-                .env("XTASK_ROOT", repo_root())
-                .env_remove("XTASK_PYTHON")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "setup failed: {}", String::from_utf8_lossy(&out.stderr));
-            repo_root().join("backend/.venv/bin/python")
+            let root = tools_dir().join("toolchain");
+            copy_tree(&repo_root().join("xtask/tests/fixtures/toolchain"), &root);
+            setup(&root);
+            root.join("backend/.venv/bin/python")
         })
         .clone()
+}
+
+/// Node modules installed by the xtask's own `setup` from the package files of a fixture's
+/// directory (`fixtures/<dir>`), once per lockfile, in cargo's target dir: its `node_modules`.
+pub fn node_modules(fixture_dir: &str) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap();
+    if let Some((_, path)) = made.iter().find(|(dir, _)| dir == fixture_dir) {
+        return path.clone();
+    }
+    let source = repo_root().join("xtask/tests/fixtures").join(fixture_dir);
+    let lock = std::fs::read(source.join("package-lock.json")).unwrap();
+    let hash = lock.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3));
+    let root = tools_dir().join(format!("node-{hash:016x}"));
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(source.join(file), root.join("app").join(file)).unwrap();
+    }
+    let python = backend_python();
+    std::fs::write(
+        root.join("xtask.toml"),
+        format!(
+            "project = \"nodetools\"\n[backend]\ndir = \".\"\npython = \"{}\"\n[frontend]\ndir = \"app\"\n\
+             build = [\"true\"]\nsources = []\n[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\n",
+            python.display()
+        ),
+    )
+    .unwrap();
+    setup(&root);
+    let path = root.join("app/node_modules");
+    made.push((fixture_dir.to_owned(), path.clone()));
+    path
 }
 
 pub struct Project {
@@ -83,16 +137,33 @@ impl Project {
         std::fs::write(&path, change(text)).unwrap();
     }
 
-    /// Links the repository frontend's Playwright packages into this project's frontend.
+    /// Links Playwright's packages (the tests' own, `node_modules("kiosk/web")`) into this
+    /// project's frontend.
     pub fn link_playwright(&self) {
-        backend_python(); // its `setup` also installs the repository's node modules
+        let source = node_modules("kiosk/web");
         let modules = self.path().join("frontend/node_modules");
-        let source = repo_root().join("frontend/node_modules");
         std::fs::create_dir_all(modules.join(".bin")).unwrap();
         for package in ["@playwright", "playwright", "playwright-core"] {
             std::os::unix::fs::symlink(source.join(package), modules.join(package)).unwrap();
         }
         std::os::unix::fs::symlink(source.join("@playwright/test/cli.js"), modules.join(".bin/playwright")).unwrap();
+    }
+
+    /// The node modules of a directory of this project, made from its own package files (the
+    /// fixture's at `fixture_dir`): every package linked to the tests' install of that lockfile,
+    /// and the stamp the xtask wrote for it copied, so that nothing is installed again here.
+    pub fn link_node_modules(&self, dir: &str, fixture_dir: &str) {
+        let source = node_modules(fixture_dir);
+        let modules = self.path().join(dir).join("node_modules");
+        std::fs::create_dir_all(&modules).unwrap();
+        for entry in std::fs::read_dir(&source).unwrap().flatten() {
+            let name = entry.file_name();
+            if name == ".xtask-lock-hash" {
+                std::fs::copy(entry.path(), modules.join(&name)).unwrap();
+            } else {
+                std::os::unix::fs::symlink(entry.path(), modules.join(&name)).unwrap();
+            }
+        }
     }
 
     /// The built xtask, run in this project as CI would run it.

@@ -45,6 +45,17 @@ def server_settings(url):
     }
 
 
+# What a URL's query may say of the connection besides where it goes: kept on the tests' connections,
+# as libpq takes them (`?sslmode=require`), never dropped.
+_WHERE = {"host", "hostaddr", "port", "dbname", "user", "password"}
+
+
+def url_options(url):
+    """The connection options of the run's server URL (sslmode, sslrootcert, ...), for OPTIONS."""
+    query = {key: values[-1] for key, values in parse_qs(urlsplit(url).query).items()}
+    return {key: value for key, value in query.items() if key not in _WHERE}
+
+
 def _is_postgresql(db):
     return "postg" in str(db.get("ENGINE", ""))
 
@@ -71,6 +82,8 @@ def isolate(settings, spec):
         for option in list(options):
             if option in CONNECTION_OPTIONS:
                 del options[option]
+        # How the user asked to connect to the run's server (`?sslmode=require`) reaches every test.
+        options.update(url_options(url))
         test = db.setdefault("TEST", {})
         if not test.get("MIRROR") and ENV.get("TEST_DATABASE"):
             test["NAME"] = test_name(ENV.get("TEST_DATABASE"), alias)

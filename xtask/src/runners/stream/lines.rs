@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::events::{FailureReport, Outcome, TestRecord};
+pub(crate) use crate::plan::ConfigLine;
 use crate::wire::wire_struct;
 
 wire_struct! {

@@ -35,6 +35,7 @@ macro_rules! stream_events {
 stream_events! {
     "planned" => Planned(PlannedLine, PlannedLine),
     "collected" => Collected(CollectedLine, CollectedLine),
+    "config" => Config(ConfigLine, ConfigLine),
     /// One test of Playwright's listing pass (`--shard`, `--dry-run`), with where it is.
     "listed" => Listed(Listed, Listed),
     "collecterror" => CollectError(CollectErrorLine, CollectErrorLine),

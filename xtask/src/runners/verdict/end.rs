@@ -85,6 +85,14 @@ fn exited(plan: &SessionPlan, mut ledger: Ledger, exit: Exit, log: &str, now: f6
     for index in 0..ledger.suites.len() {
         settle(plan, &mut ledger, index, &evidence, now);
     }
+    if let Some(died) = ledger.server_died.take() {
+        // A server it needed died: its tests could not pass, whatever they said; an environment error.
+        for tally in &mut ledger.suites {
+            tally.result.status = SuiteStatus::Broken;
+            tally.result.error = Some(died.clone());
+            tally.announced = false;
+        }
+    }
     verdict_of(ledger, None, true)
 }
 

@@ -96,6 +96,29 @@ pub(super) fn suite_status(result: &SuiteResult, errored: bool, none_planned: bo
     }
 }
 
+/// A Playwright session whose servers did not start: each of its suites broken, saying why.
+pub(crate) fn servers_failed(plan: &SessionPlan, message: &str) -> SessionVerdict {
+    let results = plan
+        .suites
+        .iter()
+        .map(|slot| {
+            let mut result = SuiteResult::new(&slot.name, slot.expected.unwrap_or(0), 0, plan.cwd.clone());
+            result.status = SuiteStatus::Broken;
+            result.error = Some(message.to_owned());
+            result.log = Some(plan.log.clone());
+            result
+        })
+        .collect::<Vec<_>>();
+    SessionVerdict {
+        announced: vec![false; results.len()],
+        results,
+        spans: Vec::new(),
+        excluded: 0,
+        engines: None,
+        fault: None,
+    }
+}
+
 /// The suites of sessions that never started: an interrupt stopped the run, or fail fast did.
 pub(crate) fn not_started(plan: &SessionPlan, interrupted: bool) -> Vec<SuiteResult> {
     plan.suites
@@ -135,11 +158,14 @@ pub(crate) fn stops_fail_fast(results: &[SuiteResult]) -> bool {
     results.iter().any(|r| matches!(r.status, SuiteStatus::Failed | SuiteStatus::Errored))
 }
 
-/// The exit code of a run: interrupted beats failed, failed beats "no tests", and an optional suite
-/// may be empty when others ran.
+/// The exit code of a run: interrupted beats a server that failed (an environment error), which
+/// beats failed, which beats "no tests"; an optional suite may be empty when others ran.
 pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool) -> ExitKind {
     if interrupted || results.iter().any(|r| r.status == SuiteStatus::Interrupted) {
         return ExitKind::Interrupted;
+    }
+    if results.iter().any(|r| r.status == SuiteStatus::Broken) {
+        return ExitKind::Environment;
     }
     if stops_fail_fast(results) {
         return ExitKind::TestsFailed;

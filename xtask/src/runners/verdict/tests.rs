@@ -49,6 +49,8 @@ fn plan(kind: SuiteKind, name: &str, suites: &[(&str, bool)]) -> SessionPlan {
         alone_because: None,
         slow_after: 60,
         watchdog: 730,
+        servers: Vec::new(),
+        server_run: None,
     }
 }
 

@@ -109,10 +109,10 @@ pub(super) fn environment_source(backend: &Path) -> Option<Source> {
     Some(Source::Pyproject { dir: backend.to_owned(), groups, extras })
 }
 
-pub(super) fn find_playwright(root: &Path) -> Option<PathBuf> {
-    directories(root)
-        .into_iter()
-        .find(|dir| ["ts", "js", "mjs", "cjs"].iter().any(|ext| dir.join(format!("playwright.config.{ext}")).is_file()))
+/// Every Playwright config of the repository (outside node_modules and what else is skipped), each
+/// the first Playwright's own lookup finds in its directory: one suite each.
+pub(super) fn find_playwright(root: &Path) -> Vec<PathBuf> {
+    directories(root).into_iter().filter_map(|dir| crate::runners::playwright::config_file(&dir, None)).collect()
 }
 
 pub(super) fn identifier(text: &str) -> Option<String> {

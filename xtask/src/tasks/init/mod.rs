@@ -63,8 +63,8 @@ impl flags::Init {
             }
         };
         let described = describe(&python, &backend, settings.as_deref(), &logs.join("init-collect.log"))?;
-        let frontend = find_playwright(&root);
-        let text = render(&root, &backend_rel, settings.as_deref(), &source, &backend, &described, frontend.as_deref());
+        let playwright = find_playwright(&root);
+        let text = render(&root, &backend_rel, settings.as_deref(), &source, &backend, &described, &playwright);
         // What init writes must be what the xtask reads: parse it before it lands.
         let written = Config::parse(&text)
             .map_err(|error| environment(format!("init made an invalid xtask.toml ({error:#}): please report it")))?;
@@ -82,7 +82,10 @@ impl flags::Init {
             venv.describe_source(),
             if uses_postgresql(&described) { "postgresql" } else { "none" },
             suites.join(", "),
-            frontend.map(|dir| format!(", Playwright in {}", relative(&root, &dir))).unwrap_or_default()
+            playwright
+                .iter()
+                .map(|config| format!(", Playwright config {}", relative(&root, config)))
+                .collect::<String>()
         )));
         reporter.handle(&Event::Note("next: cargo xtask test-all".to_owned()));
         Ok(ExitKind::Success)

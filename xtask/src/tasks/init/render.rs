@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::discover::{identifier, project_name, relative, uses_postgresql, Described};
 use crate::services::python::Source;
@@ -40,7 +40,7 @@ pub(super) fn render(
     source: &Source,
     backend: &Path,
     described: &Described,
-    frontend: Option<&Path>,
+    playwright: &[PathBuf],
 ) -> String {
     let project = project_name(root, backend, settings);
     let mut out = String::new();
@@ -91,23 +91,78 @@ pub(super) fn render(
         "# Tests no suite's marker selects run in the `unassigned` catch-all of test-all (\"fail\" refuses them)."
     );
     let _ = writeln!(out, "unassigned = \"run\"");
+    // The application: the directory of the first config (its package.json, its build).
+    let frontend = playwright.first().and_then(|config| config.parent());
     if let Some(dir) = frontend {
-        let has_lock = dir.join("package-lock.json").is_file();
-        let has_build = fs::read_to_string(dir.join("package.json")).is_ok_and(|text| text.contains("\"build\""));
-        let _ = writeln!(out, "\n[frontend]\ndir = {}", quoted(&relative(root, dir)));
-        if !has_lock {
-            let _ = writeln!(out, "install = [\"npm\", \"install\", \"--no-audit\", \"--no-fund\"]");
-        }
-        if !has_build {
-            let _ = writeln!(out, "# package.json has no build script.\nbuild = [\"true\"]");
-        }
+        frontend_section(&mut out, root, dir);
     }
     suites(&mut out, backend, described);
-    if frontend.is_some() {
-        let _ = writeln!(out, "\n# The Playwright tests, one backend per worker if the project's fixtures start one.");
-        let _ = writeln!(out, "[[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4");
-    }
+    playwright_suites(&mut out, root, playwright, frontend);
     out
+}
+
+/// `[frontend]`: its dir, how its modules install and build, and the sources (those that exist)
+/// whose change rebuilds it.
+fn frontend_section(out: &mut String, root: &Path, dir: &Path) {
+    let has_lock = dir.join("package-lock.json").is_file();
+    let has_build = fs::read_to_string(dir.join("package.json")).is_ok_and(|text| text.contains("\"build\""));
+    let _ = writeln!(out, "\n[frontend]\ndir = {}", quoted(&relative(root, dir)));
+    if !has_lock {
+        let _ = writeln!(out, "install = [\"npm\", \"install\", \"--no-audit\", \"--no-fund\"]");
+    }
+    if !has_build {
+        let _ = writeln!(out, "# package.json has no build script.\nbuild = [\"true\"]");
+        return;
+    }
+    let candidates = [
+        "src",
+        "public",
+        "index.html",
+        "package-lock.json",
+        "tsconfig.json",
+        "vite.config.ts",
+        "vite.config.js",
+        "vite.config.mjs",
+        "vite.config.mts",
+        "webpack.config.js",
+        "svelte.config.js",
+        "nuxt.config.ts",
+        "next.config.js",
+    ];
+    let sources: Vec<String> =
+        candidates.iter().filter(|name| dir.join(name).exists()).map(|name| quoted(name)).collect();
+    let _ = writeln!(out, "# What the build is made from: a change in one of these builds it again.");
+    let _ = writeln!(out, "sources = [{}]", sources.join(", "));
+}
+
+/// One Playwright suite per config, named after its directory (`e2e` for the frontend's own).
+fn playwright_suites(out: &mut String, root: &Path, configs: &[PathBuf], frontend: Option<&Path>) {
+    let mut names: Vec<String> = Vec::new();
+    for config in configs {
+        let dir = config.parent().unwrap_or(root);
+        let own = Some(dir) == frontend;
+        let base = if own {
+            "e2e".to_owned()
+        } else {
+            dir.file_name()
+                .and_then(|name| super::discover::identifier(&name.to_string_lossy()))
+                .unwrap_or_else(|| "e2e".into())
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) || name == "all" {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        names.push(name.clone());
+        let _ = writeln!(out, "\n# The Playwright tests of {}.", relative(root, config));
+        let _ = writeln!(out, "# Servers they need are started per run with [[suite.server]] (see the testing guide).");
+        let _ = writeln!(out, "[[suite]]\nname = {}\nkind = \"playwright\"", quoted(&name));
+        if !own {
+            let _ = writeln!(out, "dir = {}", quoted(&relative(root, dir)));
+        }
+        let _ = writeln!(out, "config = {}", quoted(&config.file_name().unwrap_or_default().to_string_lossy()));
+    }
 }
 
 /// One suite per marker that selects tests, in the project's order; the idle ones named in a

@@ -11,20 +11,20 @@ use crate::exit::ExitKind;
 use crate::flags::{self, RunArgs};
 use crate::history::Durations;
 use crate::layout::RunId;
-use crate::plan::{self, E2eFacts, Facts, Plan, Plugins, Selection};
+use crate::plan::{self, BrowserFacts, Facts, Plan, Plugins, Selection};
 use crate::reporter::Reporter;
 use crate::runners::pytest;
 use crate::services::database::RunDatabase;
-use crate::services::frontend::{App, Browser};
 use crate::services::rundir::RunDir;
 use crate::signals;
 
 mod database;
 mod execute;
+mod playwright;
 mod prepare;
 
 use self::database::decide_database;
-use self::prepare::{open_reporter, sweep_leftovers, Frontend, Listing, Steps};
+use self::prepare::{open_reporter, sweep_leftovers, Steps};
 
 impl flags::Test {
     pub(crate) fn run(self, ctx: &Ctx) -> anyhow::Result<ExitKind> {
@@ -69,7 +69,7 @@ pub(crate) struct PreparedRun<'a> {
     project_markers: Option<String>,
     durations: Durations,
     shard_durations: Durations,
-    frontend: Option<Frontend>,
+    playwright: Option<playwright::Prepared>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -91,7 +91,8 @@ impl<'a> PreparedRun<'a> {
         // Refuse unknown suites and profiles before any work is done.
         let chosen = plan::resolve(&ctx.config, &selection)?;
         let behaviour = ctx.config.behaviour(args.profile.as_deref())?;
-        let wants_e2e = chosen.iter().any(|suite| suite.kind == SuiteKind::Playwright);
+        let playwright_suites: Vec<&crate::config::Suite> =
+            chosen.iter().copied().filter(|suite| suite.kind == SuiteKind::Playwright).collect();
         let wants_pytest = selection == Selection::All || chosen.iter().any(|suite| suite.kind == SuiteKind::Pytest);
         let mut reporter = open_reporter(ctx, &args, &behaviour);
         let run_id = RunId::new();
@@ -111,10 +112,9 @@ impl<'a> PreparedRun<'a> {
             Plan::assumed_plugins()
         };
         let backend_dir = ctx.config.backend_dir(&ctx.root);
-        let app = ctx.config.frontend.as_ref().filter(|_| wants_e2e).map(|config| App::new(&ctx.root, config));
-        let listing = match &app {
-            Some(app) => Some(steps.frontend(app, run_dir.layout(), wants_pytest)?),
-            None => None,
+        let preparing = match playwright_suites.is_empty() {
+            true => None,
+            false => Some(steps.playwright(ctx, &playwright_suites, run_dir.layout(), wants_pytest)?),
         };
 
         let durations = Durations::load(&ctx.root);
@@ -123,7 +123,7 @@ impl<'a> PreparedRun<'a> {
         // Stopped when the settings show nobody will connect, unless someone chose the server.
         let may_stop_unused = ctx.config.backend.database.is_none() && args.db_url.is_none();
         let database = RunDatabase::new(server, may_stop_unused, run_dir.layout().database_ready());
-        let frontend = listing.map(Listing::finish).transpose()?;
+        let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
         Ok(PreparedRun {
             ctx,
@@ -138,7 +138,7 @@ impl<'a> PreparedRun<'a> {
             plugins,
             durations,
             shard_durations: Durations::load_committed(&ctx.root),
-            frontend,
+            playwright: frontend,
             database_url,
             database_text,
             ignore: pytest::own_dirs(),
@@ -152,13 +152,11 @@ impl<'a> PreparedRun<'a> {
     }
 
     pub(crate) fn plan(&self, random_seed: Option<u64>) -> anyhow::Result<Plan> {
-        let e2e = self.frontend.as_ref().map(|frontend| E2eFacts {
-            frontend_dir: &frontend.dir,
-            playwright: &frontend.playwright,
-            javascript: &frontend.javascript,
-            listed: frontend.listed.as_deref(),
-            chromium: frontend.browser.as_ref().and_then(Browser::system),
+        let browser = self.playwright.as_ref().map(|prepared| BrowserFacts {
+            javascript: &prepared.javascript,
+            chromium: prepared.browser.as_ref().and_then(|browser| browser.system()).map(|system| system.preferred()),
         });
+        let playwright = self.playwright.as_ref().map_or(&[][..], |prepared| prepared.suites.as_slice());
         let facts = Facts {
             run_id: &self.run_id,
             cpus: plan::available_cpus(),
@@ -166,13 +164,15 @@ impl<'a> PreparedRun<'a> {
             durations: &self.durations,
             shard_durations: &self.shard_durations,
             python: &self.python,
+            root: &self.ctx.root,
             backend_dir: &self.backend_dir,
             layout: self.run_dir.layout(),
             log_dir: &self.log_dir,
             database_url: self.database_url.as_deref(),
             database: self.database_text.clone(),
             project_markers: self.project_markers.clone(),
-            e2e,
+            playwright,
+            browser,
             random_seed,
             retries: self.args.retries.unwrap_or(self.behaviour.retries),
             fresh_db: self.args.fresh_db,

@@ -3,6 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod views;
+
+pub(crate) use self::views::{Check, CheckStatus, PlanView, SessionView, SuiteView};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     Passed,
@@ -82,6 +86,8 @@ pub(crate) enum SuiteStatus {
     },
     /// The runner itself failed (crash, collection error, killed); the message says how.
     Errored,
+    /// A server the suite needs failed to start or died while its tests ran (an environment error).
+    Broken,
     Interrupted,
     /// Not started: an earlier suite failed and the profile says fail fast.
     NotRun,
@@ -192,73 +198,6 @@ impl SuiteResult {
     pub(crate) fn failures(&self) -> impl Iterator<Item = &TestRecord> {
         self.tests.iter().filter(|test| test.outcome.is_failure())
     }
-}
-
-/// A run's plan as `--dry-run` shows it: what will run where, and why.
-#[derive(Debug, Clone)]
-pub(crate) struct PlanView {
-    pub(crate) run_id: String,
-    pub(crate) cpus: usize,
-    pub(crate) python: PathBuf,
-    pub(crate) backend: PathBuf,
-    /// The database server, its password redacted.
-    pub(crate) database: String,
-    /// How the CPUs are shared between sessions that run side by side.
-    pub(crate) budget: String,
-    /// The project's own `-m`, overridden by the suites.
-    pub(crate) overridden_markers: Option<String>,
-    /// Isolation and migration of the test databases, in words.
-    pub(crate) databases: Vec<String>,
-    pub(crate) sessions: Vec<SessionView>,
-    /// A test no suite claims fails the run (`unassigned = "fail"`).
-    pub(crate) unassigned_fails: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SessionView {
-    pub(crate) name: String,
-    pub(crate) tool: &'static str,
-    pub(crate) suites: Vec<SuiteView>,
-    pub(crate) alone_because: Option<String>,
-    pub(crate) workers: u32,
-    pub(crate) workers_why: String,
-    /// The test databases' base name.
-    pub(crate) test_database: String,
-    pub(crate) log: PathBuf,
-    /// The program and its arguments.
-    pub(crate) command: Vec<String>,
-    pub(crate) cwd: PathBuf,
-    pub(crate) env: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct SuiteView {
-    pub(crate) name: String,
-    /// The marker expression that claims its tests; empty for the catch-all.
-    pub(crate) expression: String,
-    pub(crate) cap: u32,
-    /// `--dist loadscope` or `loadfile`: tests handed out in whole scopes or files.
-    pub(crate) dist: Option<&'static str>,
-    /// `collection` (the order contract) or `durations` (the suite opted out).
-    pub(crate) order: &'static str,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CheckStatus {
-    Ok,
-    /// Needed and absent: the run would fail.
-    Missing,
-    /// Works without it, but worse.
-    Warn,
-}
-
-/// One line of `doctor`: what was looked for, what was found, and the command that fixes it.
-#[derive(Debug, Clone)]
-pub(crate) struct Check {
-    pub(crate) name: String,
-    pub(crate) status: CheckStatus,
-    pub(crate) detail: String,
-    pub(crate) fix: Option<String>,
 }
 
 /// A test as a run knows it: its suite and its id (the catch-all and a narrowed run may meet one id

@@ -1,0 +1,110 @@
+//! What `plan::build` is given besides the config, gathered by the task: the machine, the recorded
+//! durations, the interpreter, the run's paths, and what each Playwright suite's config says.
+
+use std::path::{Path, PathBuf};
+
+use super::{servers, Plugins};
+use crate::history::Durations;
+use crate::layout::{RunId, RunLayout};
+
+/// Everything `build` needs besides the config; gathered by the task, pure data here.
+pub(crate) struct Facts<'a> {
+    pub(crate) run_id: &'a RunId,
+    pub(crate) cpus: usize,
+    pub(crate) plugins: Plugins,
+    /// Everything known here (committed + this machine's history): orders tests and sizes workers.
+    pub(crate) durations: &'a Durations,
+    /// The committed durations only: balances shards identically on every machine.
+    pub(crate) shard_durations: &'a Durations,
+    pub(crate) python: &'a Path,
+    /// The repository root: servers' directories are relative to it.
+    pub(crate) root: &'a Path,
+    pub(crate) backend_dir: &'a Path,
+    pub(crate) layout: &'a RunLayout,
+    pub(crate) log_dir: &'a Path,
+    /// `DATABASE_URL` for the tests; None leaves it as the caller's environment has it.
+    pub(crate) database_url: Option<&'a str>,
+    pub(crate) database: String,
+    /// The `-m` in the project's own pytest configuration, if any.
+    pub(crate) project_markers: Option<String>,
+    /// One per Playwright suite selected.
+    pub(crate) playwright: &'a [PlaywrightFacts],
+    /// What every Playwright session shares: the shipped reporter and preload, the system Chromium.
+    pub(crate) browser: Option<BrowserFacts<'a>>,
+    /// `stress --random-order`: pytest-randomly's seed for this run.
+    pub(crate) random_seed: Option<u64>,
+    pub(crate) retries: u32,
+    /// Per-test timeout in seconds, and whether it was asked for (flag or xtask.toml) rather than
+    /// the default (then Playwright keeps its project's own).
+    pub(crate) timeout: (u64, bool),
+    pub(crate) slow_after: u64,
+    /// `--fresh-db`: build the migrated template again.
+    pub(crate) fresh_db: bool,
+    /// The tests' server is the run's private one (fsync off, nobody else on it).
+    pub(crate) private_database: bool,
+    /// Directories no collection may enter (`XTASK_IGNORE`: the xtask's own crate and target dir).
+    pub(crate) ignore: &'a str,
+    /// This xtask's binary (`XTASK_BIN`), which the plugin asks for its shard's part.
+    pub(crate) xtask_bin: &'a Path,
+}
+
+/// What every Playwright session of a run shares.
+pub(crate) struct BrowserFacts<'a> {
+    pub(crate) javascript: &'a crate::shipped::Javascript,
+    /// The system Chromium (`XTASK_CHROMIUM`), when the run drives one.
+    pub(crate) chromium: Option<&'a Path>,
+}
+
+/// What a Playwright suite needs beside its config: where it runs, its Playwright, what its config
+/// says (a listing's, kept between runs), under `--shard` its listed tests, the browsers directory
+/// laid out for it, and what each of its servers is.
+pub(crate) struct PlaywrightFacts {
+    pub(crate) suite: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) playwright: PathBuf,
+    /// `--config` of the suite, absolute (None: Playwright's own lookup found none).
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) config: Option<ConfigLine>,
+    pub(crate) listed: Option<Vec<Listed>>,
+    /// `PLAYWRIGHT_BROWSERS_PATH`, when the system Chromium is laid out for this suite's Playwright.
+    pub(crate) browsers_path: Option<PathBuf>,
+    pub(crate) servers: Vec<servers::ServerFacts>,
+}
+
+crate::wire::wire_struct! {
+    /// What Playwright's listing pass found of a config: what the plan keeps of it.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct ConfigLine {
+        /// The workers the config names; None when it leaves Playwright's default.
+        pub(crate) workers: Option<u32>,
+        /// Whether the tests of a file may run on several workers at once.
+        pub(crate) fully_parallel: bool,
+        /// How many test files it has (without `fullyParallel`, each runs on one worker).
+        pub(crate) files: u32,
+        /// Whether a project records video (Playwright then needs ffmpeg).
+        pub(crate) video: bool,
+        /// Whether a project names its own browser (`launchOptions.executablePath`).
+        pub(crate) browser_path: bool,
+    }
+}
+
+crate::wire::wire_struct! {
+    /// A Playwright test as its listing pass saw it: its id and where it is declared.
+    #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct Listed {
+        pub(crate) id: String,
+        /// Relative to the directory of the Playwright config.
+        pub(crate) file: String,
+        pub(crate) line: u32,
+    }
+}
+
+impl Listed {
+    /// `tests/e2e/auth.spec.ts:12`: what `playwright test` takes to select the test (and any other
+    /// test declared on that line, as tests made in a loop are).
+    pub(crate) fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+}
