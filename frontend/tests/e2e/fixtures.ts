@@ -1,12 +1,14 @@
 // Every Playwright worker gets its own backend: a gunicorn process on a free port, serving its own
 // clone of the seeded template database and its own media root. Tests may therefore change or delete
-// anything; other workers never see it. Import `test` and `expect` from here, not from @playwright/test.
+// anything; other workers never see it. Under `cargo xtask`, the xtask starts these backends itself
+// (`[[suite.server]]` in xtask.toml, per worker: KORRIGO_URL is this worker's); by hand, this fixture
+// starts one per worker. Import `test` and `expect` from here, not from @playwright/test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, cpSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test as base, expect, type APIRequestContext, type Page } from '@playwright/test';
-import { e2eEnv, manage, span, type E2eEnv } from './env';
+import { e2eEnv, manage, python, span, type E2eEnv } from './env';
 
 export { expect };
 
@@ -91,9 +93,34 @@ interface TestFixtures {
   processedExam: { id: number; title: string; copyIds: number[] };
 }
 
+/** This worker's backend as `cargo xtask` started it (`XTASK_SERVER_INSTANCES_KORRIGO`), if it did. */
+function xtaskBackend(index: number): Backend | undefined {
+  const instances = process.env.XTASK_SERVER_INSTANCES_KORRIGO;
+  if (!process.env.KORRIGO_URL || !instances) return undefined;
+  const mine = JSON.parse(instances)[index];
+  const env = e2eEnv();
+  const url = process.env.KORRIGO_URL;
+  return {
+    url,
+    port: Number(new URL(url).port),
+    database: mine.databases.default,
+    mediaRoot: mine.media,
+    env: { ...env, samples: join(mine.media, 'samples') },
+    // The xtask puts this worker's database and media back as its kept, seeded template has them.
+    reset: () => {
+      python(env, ['-m', 'xtask_runner.db.servers', 'reset', mine.spec, String(index)]);
+    },
+  };
+}
+
 export const test = base.extend<TestFixtures, { backend: Backend }>({
   backend: [
     async ({}, use, workerInfo) => {
+      const given = xtaskBackend(workerInfo.parallelIndex);
+      if (given) {
+        await use(given);
+        return;
+      }
       const env = e2eEnv();
       const index = workerInfo.parallelIndex;
       const database = `${env.prefix}_p${index}`;

@@ -1,5 +1,6 @@
 // Once per run: a template database, migrated and seeded, and the seed's media files. Every worker's
-// backend gets a clone of both (see fixtures.ts). The returned function is the global teardown.
+// backend gets a clone of both (see fixtures.ts). The returned function is the global teardown. Under
+// `cargo xtask` there is nothing to do: it keeps the seeded template between runs itself.
 // Run by hand (no `cargo xtask`), the run also gets an id and a media base of its own here, so that
 // two hand runs on one server do not collide, and the media base is removed at the end.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { e2eEnv, manage, python, span } from './env';
 
 export default async function globalSetup() {
+  // Under `cargo xtask`, its servers are up already, each on its own copy of the seeded template.
+  if (process.env.KORRIGO_URL && process.env.XTASK_SERVER_INSTANCES_KORRIGO) return async () => {};
   // Set here, these reach every worker process too.
   process.env.XTASK_RUN_ID ??= `h${Math.random().toString(36).slice(2, 9).padEnd(7, '0')}`;
   const ownMediaBase = !process.env.XTASK_MEDIA_BASE;

@@ -1,6 +1,5 @@
 // Each worker has its own backend and database: a test may destroy everything it sees.
 import { expect, test } from './fixtures';
-import { manage } from './env';
 
 test.afterEach(async ({ backend }) => {
   backend.reset();
@@ -18,13 +17,15 @@ test('an administrator deletes every exam; nothing outside this worker changes',
   }
   await expect(page.getByText('No exams yet.')).toBeVisible();
 
-  // The template the other workers cloned still has its exams.
-  const count = 'from exams.models import Exam; print(Exam.objects.count())';
-  expect(manage(backend.env, ['shell', '-v', '0', '-c', count], { KORRIGO_DB_NAME: backend.env.template }).trim()).toBe('2');
+  // The template the other workers cloned still has its exams: put back from it, this worker has them again.
+  backend.reset();
+  await signIn(page, 'alice');
+  const exams = await (await page.request.get('/api/exams/')).json();
+  expect(exams.map((exam: { title: string }) => exam.title).sort()).toEqual(['Algebra midterm', 'Physics final']);
 });
 
 test('this worker is served by its own backend and database', async ({ request, backend }, testInfo) => {
   const health = await (await request.get('/api/health/')).json();
   expect(health.database).toBe(backend.database);
-  expect(backend.database).toBe(`${backend.env.prefix}_p${testInfo.parallelIndex}`);
+  expect(backend.database.endsWith(`_p${testInfo.parallelIndex}`)).toBeTruthy();
 });

@@ -1,7 +1,8 @@
 """Seeds the E2E template database (users, students, a processed exam with its files) and writes the
-sample files the browser tests upload."""
+sample files the browser tests upload (into `--samples`, by default `<MEDIA_ROOT>/samples`)."""
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 
@@ -22,9 +23,10 @@ class Command(BaseCommand):
     help = "Seed the E2E template: every user's password is '<username>-pass'."
 
     def add_arguments(self, parser):
-        parser.add_argument("--samples", type=Path, required=True, help="where to write upload samples")
+        parser.add_argument("--samples", type=Path, help="where to write upload samples (default: MEDIA_ROOT/samples)")
 
     def handle(self, *args, samples, **options):
+        samples = samples or Path(settings.MEDIA_ROOT) / "samples"
         for username, role, first, last in USERS:
             User.objects.create_user(username, f"{username}@school.test", f"{username}-pass",
                                      role=role, first_name=first, last_name=last)
