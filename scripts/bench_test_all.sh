@@ -9,13 +9,15 @@
 #   3. a migration-heavy project (168 migrations), the xtask warm and cold against `pytest -n auto` and
 #      `pytest -n auto --reuse-db`;
 #   4. this repository's test-all (E2E included) against `pytest -n auto` then `npx playwright test`.
-# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo]   (all by default)
+#   5. an adopted project (the kiosk fixture): `test-e2e --workers 2` against its servers by hand and
+#      `npx playwright test --workers 2`.
+# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk]   (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --package xtask
 cargo xtask setup >/dev/null
-for part in "${@:-generated fine migrations repo}"; do
+for part in "${@:-generated fine migrations repo kiosk}"; do
     for which in $part; do
         python3 scripts/bench/bench.py "$which"
     done

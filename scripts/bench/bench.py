@@ -5,6 +5,7 @@ interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which buil
     python3 scripts/bench/bench.py fine        # 1,600 tests of 2-10 ms in 40 TestCase classes
     python3 scripts/bench/bench.py migrations  # 168 migrations in 24 apps, about 10 s to migrate
     python3 scripts/bench/bench.py repo        # this repository's test-all, E2E included
+    python3 scripts/bench/bench.py kiosk       # an adopted project's E2E, its servers by the xtask
 
 Every xtask figure is of a run with recorded history: each round is preceded by an untimed run of
 the xtask (so the first measured run is a second run), and the xtask must pass every time.
@@ -82,18 +83,19 @@ def run_id():
 
 
 def timed(steps, prepare=None, name=None):
-    """Runs the steps (argv, cwd, env) one after another, after `prepare` (untimed); returns (wall
+    """Runs the steps (argv, cwd, env[, accepted exit codes]) one after another, after `prepare` (untimed); returns (wall
     seconds, CPU seconds). A step that fails ends the benchmark, but for the build before."""
     if prepare:
         prepare()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    for argv, cwd, env in steps:
+    for argv, cwd, env, *accepted in steps:
+        accepted = accepted[0] if accepted else (0, 5)
         code = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL).returncode
-        if code not in (0, 5) and name == BEFORE_NAME:
+        if code not in accepted and name == BEFORE_NAME:
             failures[name] = failures.get(name, 0) + 1
-        elif code not in (0, 5):
+        elif code not in accepted:
             subprocess.run(argv, cwd=cwd, env={**os.environ, **env})
             raise SystemExit(f"failed ({code}): {' '.join(map(str, argv))} in {cwd}")
     wall = time.perf_counter() - start
@@ -113,12 +115,16 @@ def measure(contenders, extra=None):
             wall, cpu = timed(steps(), prepare, name)
             more = extra(name) if extra else None
             samples[name].append((wall, cpu) if more is None else (wall, cpu, more))
-            note = "" if more is None else f", {more:.2f} s of tests"
+            note = "" if more is None else f", {extra.__name__}: {more:g}"
             print(f"  round {round_ + 1}: {name}: {wall:.2f} s wall, {cpu:.1f} CPU-s{note}", flush=True)
     return samples
 
 
-def table(title, samples, reference, extra_rows=(), extra_title=None):
+def seconds_cell(values):
+    return f"{statistics.median(values):.2f} s"
+
+
+def table(title, samples, reference, extra_rows=(), extra_title=None, extra_cell=seconds_cell):
     median = {name: statistics.median(run[0] for run in runs) for name, runs in samples.items()}
     print(f"\n{title}: median of {ROUNDS} interleaved rounds on {CPUS} CPUs\n")
     more = f" {extra_title} (median) |" if extra_title else ""
@@ -127,7 +133,7 @@ def table(title, samples, reference, extra_rows=(), extra_title=None):
     for name, runs in samples.items():
         walls = [run[0] for run in runs]
         cpu = statistics.median(run[1] for run in runs)
-        cell = f" {statistics.median(run[2] for run in runs):.2f} s |" if extra_title else ""
+        cell = f" {extra_cell([run[2] for run in runs])} |" if extra_title else ""
         failed = f" (failed {failures[name]} of {len(runs)} runs)" if failures.get(name) else ""
         print(f"| {name}{failed} | {median[name]:.2f} s | {min(walls):.2f} – {max(walls):.2f} s | {cpu:.1f} |{cell} "
               f"{median[reference] / median[name]:.2f} |")
@@ -318,6 +324,88 @@ def migrations():
         server.stop()
 
 
+# The servers of the kiosk's E2E suite, as a user adds them to what `cargo xtask init` wrote.
+KIOSK_SERVERS = """
+[[suite.server]]
+name = "api"
+dir = "api"
+setup = [["{python}", "manage.py", "migrate", "--noinput", "-v", "0"], ["{python}", "scripts/seed.py"]]
+command = ["{python}", "manage.py", "runserver", "127.0.0.1:{port}", "--noreload"]
+ready = "http://127.0.0.1:{port}/api/health/"
+env = { RATELIMIT_ENABLE = "false", E2E_TEST_MODE = "true" }
+
+[[suite.server]]
+name = "web"
+command = ["node", "serve.mjs", "--port", "{port}"]
+ready = "http://127.0.0.1:{port}/"
+env = { API_TARGET = "{api.url}" }
+url_env = "E2E_BASE_URL"
+"""
+
+
+def kiosk():
+    """A Django + Playwright repository the xtask adopts (xtask/tests/fixtures/kiosk): `test-e2e
+    --workers 2`, its servers started per worker, seeded from the kept template and stopped by the
+    xtask, against the same tests with the servers set up and started by hand (shared by both
+    workers: what one does by hand) and `npx playwright test --workers 2`. Both launch the same
+    Chromium and run the kiosk's stale test, which fails; the failed tests are counted per run, as
+    tests that share a server may also fail on each other's data."""
+    project = ROOT / "target" / "bench-kiosk"
+    shutil.rmtree(project, ignore_errors=True)
+    shutil.copytree(ROOT / "xtask/tests/fixtures/kiosk", project)
+    subprocess.run([str(XTASK), "init"], cwd=project, check=True, capture_output=True)
+    toml = (project / "xtask.toml").read_text()
+    line = 'config = "playwright.config.ts"\n'
+    servers = KIOSK_SERVERS.replace('url_env = "E2E_BASE_URL"', 'url_env = "E2E_BASE_URL"\nper_worker = true')
+    servers = servers.replace('ready = "http://127.0.0.1:{port}/api/health/"',
+                              'ready = "http://127.0.0.1:{port}/api/health/"\nper_worker = true')
+    (project / "xtask.toml").write_text(toml.replace(line, line + servers, 1))
+    failed = project / "target" / "bench-failed"
+    xtask_env = {"CI": "true"}
+    def xtask(workers="2"):
+        return [([str(XTASK), "test-e2e", "--workers", workers, "--profile", "ci"], project, xtask_env, (1,))]
+
+    # Untimed: the node modules, the virtualenv, the config's facts and the servers' template; a kept
+    # run directory, whose laid-out browser the hand-typed run uses too.
+    kept = subprocess.run([str(XTASK), "test-e2e", "--keep-artifacts", "--no-progress"], cwd=project,
+                          env={**os.environ, **xtask_env}, capture_output=True, text=True)
+    run = next((line.split()[1].rstrip(":") for line in kept.stdout.splitlines() if line.startswith("run ")), "")
+    run_dir = Path("/tmp") / f"xtask-{run}"
+    browsers = run_dir / "browsers" / "e2e"
+    if not run or not browsers.is_dir():
+        raise SystemExit(f"the xtask laid out no browser for the hand-typed run:\n{kept.stdout}{kept.stderr}")
+    python = str(project / "api" / ".venv" / "bin" / "python")
+
+    def by_hand(workers="2"):
+        return [([sys.executable, str(ROOT / "scripts/bench/kiosk_by_hand.py"), str(project), python, "9",
+                  "--workers", workers], project, {"PLAYWRIGHT_BROWSERS_PATH": str(browsers),
+                                                   "BENCH_FAILED": str(failed)})]
+
+    def failures(name):
+        if name.startswith("cargo xtask"):
+            summary = (project / "target/xtask/reports/summary.md").read_text()
+            row = next(line for line in summary.splitlines() if line.startswith("| e2e |"))
+            return float(row.split("|")[4])
+        return float(failed.read_text())
+
+    mine, theirs = "cargo xtask test-e2e --workers 2 (servers per worker)", \
+        "servers by hand (shared), then npx playwright test --workers 2"
+    # At the config's own `workers: 1` nothing is shared between workers: the set-up's cost alone.
+    mine_1, theirs_1 = "cargo xtask test-e2e --workers 1", "servers by hand, then npx playwright test --workers 1"
+    try:
+        timed(xtask())
+        timed(xtask("1"))
+        samples = measure([(mine, xtask), (theirs, by_hand), (mine_1, lambda: xtask("1")),
+                           (theirs_1, lambda: by_hand("1"))], extra=failures)
+        median = table("kiosk fixture (9 E2E tests against a Django API and a Node front server, 1 stale)",
+                       samples, mine, extra_title="tests failed",
+                       extra_cell=lambda values: f"{statistics.median(values):.0f} (most {max(values):.0f})")
+        print(f"\ntargets: xtask ÷ by hand at 2 workers = {median[mine] / median[theirs]:.2f} (≤ 1.10); "
+              f"at 1 worker = {median[mine_1] / median[theirs_1]:.2f}")
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "generated"
-    {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo}[which]()
+    {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo, "kiosk": kiosk}[which]()
