@@ -219,3 +219,135 @@ fn an_interrupted_build_leaves_no_template_and_the_next_run_builds_one() {
     let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
     assert_eq!((run.code, migrated), (0, 0), "and the one after uses it: {}", run.explain());
 }
+
+/// What `target/xtask/pgdata` holds besides the kept cluster itself (`data`, `lock`, `templates.json`).
+fn beside_the_kept_cluster(project: &Project) -> Vec<String> {
+    let dir = project.path().join("target/xtask/pgdata");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !matches!(name.as_str(), "data" | "lock" | "templates.json"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_save_of_the_kept_cluster_interrupted_leaves_nothing_half_made_and_exits_130() {
+    // The save runs after the summary: a SIGINT sent once its copy exists must stop it, remove it,
+    // and make the run's exit 130. A try whose save was over before the copy was seen is made again.
+    let project = Project::bare_copy_of("ledger");
+    let pgdata = project.path().join("target/xtask/pgdata");
+    for attempt in 1..=5 {
+        let out = tempfile::tempdir().unwrap();
+        let mut child = project
+            .xtask(&["test-all", "--workers", "2", "--fresh-db"])
+            .env("FIXTURE_OUT", out.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let copy = pgdata.join(format!("data.new-{}", child.id()));
+        let seen = loop {
+            if copy.exists() {
+                common::send_signal(child.id(), libc::SIGINT);
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let run = Run::from(child.wait_with_output().unwrap());
+        if !seen {
+            assert_eq!(run.code, 0, "attempt {attempt}: {}", run.explain());
+            continue;
+        }
+        assert_eq!(run.code, 130, "interrupted while saving: {}", run.explain());
+        assert!(
+            run.stderr.contains("while saving the kept PostgreSQL cluster: its partial copy was removed"),
+            "{}",
+            run.explain()
+        );
+        assert_eq!(beside_the_kept_cluster(&project), Vec::<String>::new(), "the half-made copy is gone");
+        return;
+    }
+    panic!("no save was caught in 5 runs: its copy never appeared at target/xtask/pgdata/data.new-<pid>");
+}
+
+#[test]
+fn a_save_that_fails_is_one_warning_doctor_says_why_and_leftovers_of_a_killed_save_are_removed() {
+    let project = Project::bare_copy_of("ledger");
+    let pgdata = project.path().join("target/xtask/pgdata");
+    // A save killed outright left its copy and its log: the next run's restore or save removes them.
+    std::fs::create_dir_all(pgdata.join("data.new-999999/base")).unwrap();
+    std::fs::write(pgdata.join("data.new-999999.copy.log"), "").unwrap();
+    let (run, _) = test_all(&project, &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(beside_the_kept_cluster(&project), Vec::<String>::new(), "{}", run.explain());
+    assert!(pgdata.join("data/PG_VERSION").is_file(), "the cluster was saved: {}", run.explain());
+
+    // Where the kept cluster goes cannot be written (a file in the way: the save's directory
+    // cannot be made): the run passes, warns once, and doctor says why instead of "none yet".
+    std::fs::remove_dir_all(&pgdata).unwrap();
+    std::fs::write(&pgdata, "not a directory").unwrap();
+    let (run, _) = test_all(&project, &["--fresh-db"]);
+    assert_eq!(run.code, 0, "the tests passed, the cache is not theirs: {}", run.explain());
+    let warnings: Vec<&str> =
+        run.stderr.lines().filter(|l| l.contains("the kept PostgreSQL cluster was not saved")).collect();
+    assert_eq!(warnings.len(), 1, "{}", run.explain());
+    assert!(
+        warnings[0].starts_with("note: warning: ") && warnings[0].contains("the next run migrates its templates again"),
+        "{}",
+        warnings[0]
+    );
+    let doctor = project.run(&["doctor"]);
+    assert!(doctor.stdout.contains("could not save the kept cluster"), "{}", doctor.stdout);
+    assert!(!doctor.stdout.contains("none yet for the private server"), "{}", doctor.stdout);
+
+    // Once it can be saved again, doctor forgets the failure.
+    std::fs::remove_file(&pgdata).unwrap();
+    let (run, _) = test_all(&project, &["--fresh-db"]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let doctor = project.run(&["doctor"]);
+    assert!(
+        doctor.stdout.contains("xtask_tpl_ledger_") && !doctor.stdout.contains("could not save"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+#[test]
+fn two_checkouts_of_the_same_content_share_one_template_on_one_server() {
+    let server = TestServer::start();
+    let (one, two) = (Project::bare_copy_of("ledger"), Project::bare_copy_of("ledger"));
+    assert_ne!(one.path(), two.path());
+    let (run, migrated) = test_all(&one, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 1), "{}", run.explain());
+    let (run, migrated) = test_all(&two, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 0), "the other checkout's template serves this one: {}", run.explain());
+    let templates = server.psql("SELECT count(*) FROM pg_database WHERE datname LIKE 'xtask\\_tpl\\_ledger\\_%'");
+    assert_eq!(templates.unwrap().trim(), "1");
+}
+
+#[test]
+fn a_kept_cluster_the_server_cannot_start_from_is_named_and_the_run_starts_from_initdb() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::bare_copy_of("ledger");
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!((run.code, migrated), (0, 1), "{}", run.explain());
+    let conf = project.path().join("target/xtask/pgdata/data/postgresql.conf");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!(run.code, 0, "a cache the server cannot read does not fail the run: {}", run.explain());
+    let said =
+        run.stderr.lines().find(|l| l.contains("could not be used")).unwrap_or_else(|| panic!("{}", run.explain()));
+    assert!(said.contains(&project.path().join("target/xtask/pgdata").display().to_string()), "{said}");
+    assert!(!said.contains("xtask-pg-"), "the temporary copy is not what the user can fix: {said}");
+    assert_eq!(migrated, 1, "started from initdb, the template is built again");
+    // That run kept its own cluster in place of the unusable one.
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!((run.code, migrated), (0, 0), "{}", run.explain());
+}

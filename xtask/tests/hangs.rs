@@ -87,6 +87,28 @@ fn an_interrupted_run_names_the_test_it_interrupted() {
 }
 
 #[test]
+fn a_session_that_does_not_exit_after_its_last_test_is_named_stopped_and_fails() {
+    // In-process (one worker): pytest reports its end, then waits for a thread it did not start.
+    let project = Project::copy_of("mini");
+    std::fs::write(
+        project.path().join("backend/tests/test_lingers.py"),
+        "import threading\nimport time\n\nimport pytest\n\npytestmark = pytest.mark.fast\n\n\n\
+         def test_starts_a_poller():\n    threading.Thread(target=time.sleep, args=(600,), name=\"poller\").start()\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let run = project.run(&["test", "fast", "--workers", "1", "--no-progress"]);
+    assert!(started.elapsed() < Duration::from_secs(90), "it waited for the thread: {:?}", started.elapsed());
+    assert_eq!(run.code, 1, "every test passed, but the session never ended: {}", run.explain());
+    assert!(
+        run.stdout.contains("did not exit within 20 s: the tests left running: thread 'poller'"),
+        "the thread is named: {}",
+        run.stdout
+    );
+    assert!(leftovers(&run.run_id()).is_empty(), "{:?}", leftovers(&run.run_id()));
+}
+
+#[test]
 fn a_crashed_worker_in_a_loadscope_suite_does_not_hang_the_run() {
     let project = Project::copy_of("mini");
     project.edit("xtask.toml", |text| {

@@ -57,6 +57,38 @@ fn a_planted_temp_dir_is_left_alone_and_its_database_is_not_dropped() {
 }
 
 #[test]
+fn a_package_changed_by_hand_over_its_pin_is_named_by_doctor_and_put_back_by_the_next_run() {
+    let project = Project::bare_copy_of("legacy");
+    std::fs::write(project.path().join("xtask.toml"), "project = \"legacy\"\n[backend]\ndir = \".\"\nsettings = \"legacy.settings_test\"\ndatabase = \"none\"\n[[suite]]\nname = \"unit\"\nmarker = \"unit\"\n").unwrap();
+    let setup = Run::from(project.xtask_managing(&["setup"]).output().unwrap());
+    assert_eq!(setup.code, 0, "{}", setup.explain());
+    let pip = project.path().join(".venv/bin/pip");
+    let version = || {
+        let out = Command::new(&pip).args(["show", "pytest-django"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("Version: ").map(str::to_owned))
+    };
+    assert_eq!(version().as_deref(), Some("4.14.0"), "the pin");
+    let drifted = Command::new(&pip).args(["install", "-q", "pytest-django==4.13.0"]).status().unwrap();
+    assert!(drifted.success());
+    let doctor = project.run(&["doctor"]);
+    assert!(
+        doctor.stdout.contains("drifted from its requirements: pytest_django 4.14.0 → 4.13.0"),
+        "doctor names the package and both versions: {}",
+        doctor.stdout
+    );
+    let run = Run::from(project.xtask_managing(&["test", "unit"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(
+        run.stderr.contains("drifted from what it was made from (pytest_django 4.14.0 → 4.13.0)"),
+        "{}",
+        run.explain()
+    );
+    assert_eq!(version().as_deref(), Some("4.14.0"), "the run put the pin back");
+    let doctor = project.run(&["doctor"]);
+    assert!(doctor.stdout.contains("matches the requirements"), "{}", doctor.stdout);
+}
+
+#[test]
 fn a_half_built_environment_is_built_again_and_two_set_ups_take_turns() {
     let project = Project::bare_copy_of("legacy");
     std::fs::write(project.path().join("xtask.toml"), "project = \"legacy\"\n[backend]\ndir = \".\"\nsettings = \"legacy.settings_test\"\ndatabase = \"none\"\n[[suite]]\nname = \"unit\"\nmarker = \"unit\"\nmax_workers = 2\n").unwrap();

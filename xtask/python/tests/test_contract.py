@@ -44,6 +44,7 @@ def test_a_spec_is_read_whole_and_checked(tmp_path):
         "private": True,
         "names_file": "/run/names",
         "built_file": "/run/built",
+        "root": "/repo",
     }
     path = tmp_path / "database.json"
     path.write_text(json.dumps(spec))

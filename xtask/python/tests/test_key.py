@@ -27,9 +27,9 @@ def connection(tmp_path_factory):
     return connections["default"]
 
 
-def key(connection, version="150000"):
+def key(connection, version="150000", root=None):
     keys._key_parts = None
-    return keys.template_key(connection, version)
+    return keys.template_key(connection, version, root)
 
 
 def test_the_same_content_makes_the_same_key(connection):
@@ -72,3 +72,13 @@ def test_the_migration_files_are_part_of_it(connection):
     assert "0001_initial.py" in names, sorted(names)[:5]
     assert all("site-packages" in str(path) or path.suffix == ".py" for path in files)
     assert sys.modules["django"]
+
+
+def test_the_same_content_in_another_checkout_makes_the_same_key(connection, monkeypatch):
+    from django.conf import settings
+
+    monkeypatch.setattr(settings, "FIXTURE_DIRS", ["/work/one/backend/fixtures"], raising=False)
+    here = key(connection, root="/work/one")
+    monkeypatch.setattr(settings, "FIXTURE_DIRS", ["/srv/clone/backend/fixtures"], raising=False)
+    assert key(connection, root="/srv/clone") == here, "the checkout's path is not content"
+    assert key(connection, root="/work/one") != here, "a path outside the checkout still is"

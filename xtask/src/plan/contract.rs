@@ -78,6 +78,9 @@ crate::wire::wire_struct! {
         pub(super) names_file: PathBuf,
         /// Where it notes every template it builds (the private server's cluster is kept then).
         pub(super) built_file: PathBuf,
+        /// The repository's root: paths below it are keyed relative to it, so that two checkouts of
+        /// the same content share a template.
+        pub(super) root: PathBuf,
     }
 }
 
@@ -113,6 +116,8 @@ crate::wire::wire_struct! {
         pub(crate) log: PathBuf,
         /// Where the answer is written: each instance's databases and media, and what was done.
         pub(crate) result: PathBuf,
+        /// The repository's root: the key holds paths below it relative to it.
+        pub(crate) root: PathBuf,
     }
 }
 
@@ -181,6 +186,7 @@ pub(super) fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Is
         private: facts.private_database,
         names_file: facts.layout.created_databases(),
         built_file: facts.layout.templates_built(),
+        root: facts.root.to_owned(),
     };
     Isolation { env, events, media_base, test_database, files: vec![(spec_path, to_json(&spec))] }
 }

@@ -64,6 +64,7 @@ pub(super) fn session(
         built_file: facts.layout.templates_built(),
         fresh: facts.fresh_db,
         private: facts.private_database,
+        root: facts.root.to_owned(),
     });
     let slots = vec![SuiteSlot {
         name: name.clone(),

@@ -33,6 +33,8 @@ pub(crate) struct ServerRun {
     pub(crate) built_file: PathBuf,
     pub(crate) fresh: bool,
     pub(crate) private: bool,
+    /// The repository's root (the templates' keys hold paths relative to it).
+    pub(crate) root: PathBuf,
 }
 
 /// How long a server may take to answer its readiness URL when `ready_timeout` says nothing.

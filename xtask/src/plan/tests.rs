@@ -277,3 +277,44 @@ timeout = 2000
     let plan = build(&config, &Selection::All, &args, &facts).unwrap();
     assert!(plan.sessions[0].watchdog < 600, "{}", plan.sessions[0].watchdog);
 }
+
+/// A plan of one Playwright suite (max_workers 4) whose listing found `config`, on 2 CPUs.
+fn playwright_plan(durations: &Durations, config: ConfigLine, args: RunArgs) -> SessionPlan {
+    let toml =
+        "project = \"demo\"\n[backend]\ndir = \"backend\"\nsettings = \"app.settings\"\n[frontend]\ndir = \"web\"\n\
+                [[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4\n";
+    let found = [PlaywrightFacts {
+        suite: "e2e".into(),
+        dir: "/repo/web".into(),
+        playwright: "/repo/web/node_modules/.bin/playwright".into(),
+        config_file: Some("/repo/web/playwright.config.ts".into()),
+        config: Some(config),
+        listed: None,
+        browsers_path: None,
+        servers: Vec::new(),
+    }];
+    let facts = Facts { playwright: &found, ..facts(durations, 2, PLUGINS) };
+    let plan = build(&Config::parse(toml).unwrap(), &Selection::Named(vec!["e2e".into()]), &args, &facts).unwrap();
+    plan.sessions.into_iter().next().unwrap()
+}
+
+fn config_line(workers: Option<u32>, fully_parallel: bool, files: u32) -> ConfigLine {
+    ConfigLine { workers, fully_parallel, files, video: false, browser_path: false }
+}
+
+#[test]
+fn a_playwright_config_caps_its_workers_and_an_empty_history_is_no_count() {
+    let mut durations = Durations::default();
+    let session = playwright_plan(&durations, config_line(Some(1), true, 4), RunArgs::default());
+    assert_eq!(session.workers, 1, "{}", session.workers_why);
+    assert!(session.workers_why.contains("the config's `workers: 1`"), "{}", session.workers_why);
+    let session = playwright_plan(&durations, config_line(None, false, 1), RunArgs::default());
+    assert_eq!(session.workers, 1, "one file without fullyParallel: {}", session.workers_why);
+    let wider = RunArgs { workers: Some(2), ..RunArgs::default() };
+    assert_eq!(playwright_plan(&durations, config_line(Some(1), true, 4), wider).workers, 2, "--workers overrides");
+    // A history that recorded a run of no tests (a global set-up that threw) says nothing of the next.
+    durations.record_suite("e2e", 0, 0.0);
+    let session = playwright_plan(&durations, config_line(None, true, 4), RunArgs::default());
+    assert_eq!(session.workers, 2, "the CPUs decide, not a count of 0: {}", session.workers_why);
+    assert!(!session.workers_why.contains("0 tests"), "{}", session.workers_why);
+}

@@ -96,8 +96,9 @@ impl<'p> Dispatcher<'p> {
             self.running.push(SessionRun::start(first, None, emit)?);
         }
         while !self.running.is_empty() || !self.browsers.is_empty() || self.starting.is_some() {
-            if let Readiness::Ready { started } = database.poll()? {
+            if let Readiness::Ready { started, notes } = database.poll()? {
                 self.done.spans.extend(started);
+                notes.into_iter().for_each(|note| emit(Event::Note(note)));
                 self.next_browser(emit)?;
             }
             if signals::interrupted() {

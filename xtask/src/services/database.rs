@@ -40,9 +40,11 @@ impl Server {
 #[derive(Debug, PartialEq)]
 pub(crate) enum Readiness {
     Waiting,
-    /// Ready; the first time, the private server's start as a timeline span.
+    /// Ready; the first time, the private server's start as a timeline span, and what its start
+    /// had to say (a kept cluster it could not use).
     Ready {
         started: Option<Span>,
+        notes: Vec<String>,
     },
 }
 
@@ -86,14 +88,23 @@ impl RunDatabase {
     /// handshake's file is written; a private server that failed to start is an error.
     pub(crate) fn poll(&mut self) -> anyhow::Result<Readiness> {
         if self.ready {
-            return Ok(Readiness::Ready { started: None });
+            return Ok(Readiness::Ready { started: None, notes: Vec::new() });
         }
+        let mut notes = Vec::new();
         match self.server.take() {
             Some(Server::Starting(starting)) if !starting.is_finished() => {
                 self.server = Some(Server::Starting(starting));
                 return Ok(Readiness::Waiting);
             }
-            Some(Server::Starting(starting)) => self.server = Some(Server::Private(starting.join()?)),
+            Some(Server::Starting(starting)) => {
+                let mut server = starting.join()?;
+                notes = server.take_notes();
+                self.server = Some(Server::Private(server));
+            }
+            Some(Server::Private(mut server)) => {
+                notes = server.take_notes();
+                self.server = Some(Server::Private(server));
+            }
             other => self.server = other,
         }
         self.ready = true;
@@ -104,7 +115,16 @@ impl RunDatabase {
             start,
             stop: crate::events::now(),
         });
-        Ok(Readiness::Ready { started })
+        Ok(Readiness::Ready { started, notes })
+    }
+
+    /// The run's end for its server: a private one keeps the templates this run built (see
+    /// `PrivateServer::keep_templates`); Ok(Some(warning)) when they could not be kept.
+    pub(crate) fn finish(&mut self) -> anyhow::Result<Option<String>> {
+        match &mut self.server {
+            Some(Server::Private(server)) => server.keep_templates(),
+            _ => Ok(None),
+        }
     }
 
     /// Stops the private server when the settings use no PostgreSQL and no browser session will

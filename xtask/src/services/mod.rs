@@ -15,6 +15,7 @@ pub(crate) mod python;
 pub(crate) mod rundir;
 pub(crate) mod sweep;
 pub(crate) mod venv_owner;
+pub(crate) mod venv_stamp;
 
 use std::path::{Path, PathBuf};
 

@@ -36,9 +36,39 @@ impl Snapshot {
         self.dir.join("data")
     }
 
+    /// The lock every save and restore holds. Whatever a save left half-made beside the cluster
+    /// (`data.new-*`, `data.old-*`, a copy's log) is then no one's: a saver that was killed outright
+    /// (its copy may still be running, and fails once its target is gone). It is removed here.
     fn lock(&self) -> anyhow::Result<FileLock> {
         fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
-        FileLock::acquire(&self.dir.join("lock"), "the kept PostgreSQL cluster", &mut |_| {})
+        let lock = FileLock::acquire(&self.dir.join("lock"), "the kept PostgreSQL cluster", &mut |_| {})?;
+        for entry in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("data.new-") || name.starts_with("data.old-") {
+                let path = entry.path();
+                match entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    true => fs::remove_dir_all(&path),
+                    false => fs::remove_file(&path),
+                }
+                .with_context(|| format!("cannot remove {}, a save's leftover", path.display()))?;
+            }
+        }
+        Ok(lock)
+    }
+
+    /// Why the last save failed, when it did (`doctor` says it); written beside the kept cluster's
+    /// directory, which may be the disk that was full.
+    fn failure_file(&self) -> PathBuf {
+        self.dir.with_file_name("pgdata.save-failed")
+    }
+
+    pub(crate) fn last_save_failed(&self) -> Option<String> {
+        fs::read_to_string(self.failure_file()).ok().map(|text| text.trim().to_owned())
+    }
+
+    /// The directory of the kept cluster, as messages name it.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// What the kept cluster holds, as saved with it; None without one.
@@ -68,12 +98,27 @@ impl Snapshot {
         Ok(true)
     }
 
-    /// Replaces the kept cluster with a copy of `data`, a stopped server's data directory.
+    /// Replaces the kept cluster with a copy of `data`, a stopped server's data directory: whole or
+    /// not at all. Interrupted or failed, the half-made copy is removed and the cluster kept before
+    /// stays as it was; a failure is remembered for `doctor` until a save succeeds.
     pub(crate) fn save(&self, data: &Path, templates: &[Template]) -> anyhow::Result<()> {
+        let saved = self.save_unrecorded(data, templates);
+        match &saved {
+            Ok(()) => {
+                let _ = fs::remove_file(self.failure_file());
+            }
+            Err(error) if crate::exit::kind_of(error) != crate::exit::ExitKind::Interrupted => {
+                let _ = fs::write(self.failure_file(), format!("{error:#}\n"));
+            }
+            Err(_) => {}
+        }
+        saved
+    }
+
+    fn save_unrecorded(&self, data: &Path, templates: &[Template]) -> anyhow::Result<()> {
         let _lock = self.lock()?;
         let fresh = self.dir.join(format!("data.new-{}", std::process::id()));
         let old = self.dir.join(format!("data.old-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&fresh);
         copy_tree(data, &fresh)?;
         if self.data().exists() {
             fs::rename(self.data(), &old).with_context(|| format!("cannot move {} aside", self.data().display()))?;
@@ -84,17 +129,23 @@ impl Snapshot {
     }
 }
 
-/// `cp -a`: owners (the server's user, as root), modes and links as they are, and fast.
+/// `cp -a`: owners (the server's user, as root), modes and links as they are, and fast. Whatever
+/// stops it (a failure, an interrupt) removes what it had made of `to`.
 fn copy_tree(from: &Path, to: &Path) -> anyhow::Result<()> {
-    let log = to.with_extension("copy.log");
-    let status = ChildGroup::start(logged(duct::cmd!("cp", "-a", from, to), &log)?, "cp")?.wait(|| ())?;
+    let log = to.with_file_name(format!("{}.copy.log", to.file_name().unwrap_or_default().to_string_lossy()));
+    let copied =
+        ChildGroup::start(logged(duct::cmd!("cp", "-a", from, to), &log)?, "cp").and_then(|mut cp| cp.wait(|| ()));
     let output = fs::read_to_string(&log).unwrap_or_default();
     let _ = fs::remove_file(&log);
-    if !status.success() {
-        let _ = fs::remove_dir_all(to);
-        anyhow::bail!("cannot copy {} to {}: {}", from.display(), to.display(), output.trim());
-    }
-    Ok(())
+    let failed = match copied {
+        Ok(status) if status.success() => return Ok(()),
+        Ok(status) => {
+            anyhow::anyhow!("cannot copy {} to {} ({status}): {}", from.display(), to.display(), output.trim())
+        }
+        Err(error) => error,
+    };
+    let _ = fs::remove_dir_all(to);
+    Err(failed)
 }
 
 /// The migrated templates on a server (`xtask_tpl_*`, of one project when given): name, size and

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tempfile::TempDir;
 
 use crate::events::Event;
-use crate::exit::environment;
+use crate::exit::{environment, kind_of, ExitKind};
 use crate::layout::{server_dir, RunLayout};
 use crate::services::pg_bin::find_bindir;
 use crate::services::pg_snapshot::{templates_on, Snapshot, Template};
@@ -34,6 +34,8 @@ pub(crate) struct PrivateServer {
     snapshot: Option<(Snapshot, PathBuf)>,
     /// How it started: from the kept cluster, or `initdb`.
     pub(crate) restored: bool,
+    /// What to tell the user of its start: a kept cluster it could not use.
+    notes: Vec<String>,
     /// Where its log is copied when it fails to start.
     log_dir: PathBuf,
     /// Removes the directory as the last field to drop, once the server has stopped, unless kept.
@@ -106,6 +108,7 @@ impl PrivateServer {
             server: None,
             snapshot: None,
             restored: false,
+            notes: Vec::new(),
             log_dir: log_dir.to_owned(),
             _made: made,
         };
@@ -113,8 +116,9 @@ impl PrivateServer {
             std::os::unix::fs::chown(&server.dir, Some(uid), Some(gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", server.dir.display()))?;
         }
+        let server_dir = server.dir.clone();
         let as_owner = |command: duct::Expression| {
-            command.dir(&server.dir).env("LC_ALL", "C").before_spawn(move |command| {
+            command.dir(&server_dir).env("LC_ALL", "C").before_spawn(move |command| {
                 if let Some((uid, gid)) = owner {
                     use std::os::unix::process::CommandExt;
                     command.uid(uid).gid(gid);
@@ -126,36 +130,55 @@ impl PrivateServer {
         let log = server.dir.join("server.log");
 
         let major = major_version(&bindir);
-        // The kept cluster, with the templates of earlier runs; initdb when there is none (or it
-        // cannot be copied: a run must not fail for want of a cache).
-        server.restored = match (&snapshot, &major) {
-            (Some(snapshot), Some(major)) => snapshot.restore(&data, major).unwrap_or_else(|_| {
+        // The kept cluster, with the templates of earlier runs; initdb when there is none, or when it
+        // cannot be copied or started: a run must not fail for want of a cache (it says so).
+        let mut restored = match (&snapshot, &major) {
+            (Some(snapshot), Some(major)) => snapshot.restore(&data, major).unwrap_or_else(|error| {
                 let _ = fs::remove_dir_all(&data);
+                server.notes.push(unusable(snapshot, &format!("{error:#}")));
                 false
             }),
             _ => false,
         };
-        if !server.restored {
-            let initdb = duct::cmd!(
-                bindir.join("initdb"),
-                "--no-sync",
-                "--auth=trust",
-                "--username=postgres",
-                "--encoding=UTF8",
-                "--locale=C",
-                "-D",
-                &data
-            );
-            let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
-            if !status.success() {
-                return Err(failed_start(&format!("initdb failed ({status})"), &log, &server.dir, log_dir));
+        loop {
+            if !restored {
+                let initdb = duct::cmd!(
+                    bindir.join("initdb"),
+                    "--no-sync",
+                    "--auth=trust",
+                    "--username=postgres",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "-D",
+                    &data
+                );
+                let status = ChildGroup::start(logged(as_owner(initdb), &log)?, "initdb")?.wait(|| ())?;
+                if !status.success() {
+                    return Err(failed_start(&format!("initdb failed ({status})"), &log, &server.dir, log_dir));
+                }
+            }
+            let postgres = logged(as_owner(duct::cmd(bindir.join("postgres"), server_args(&data, &server.dir))), &log)?;
+            let child =
+                ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
+            server.server = Some(child);
+            match server.wait_ready(&data, &log) {
+                Ok(()) => break,
+                Err(error) if restored && kind_of(&error) != ExitKind::Interrupted => {
+                    drop(server.server.take());
+                    let said = telling_line(&fs::read_to_string(&log).unwrap_or_default());
+                    let _ = fs::remove_dir_all(&data);
+                    if let Some(snapshot) = &snapshot {
+                        // The server read the copy; the file to look at is the kept one.
+                        let kept = snapshot.dir().join("data");
+                        let said = said.replace(&*data.to_string_lossy(), &kept.to_string_lossy());
+                        server.notes.push(unusable(snapshot, &said));
+                    }
+                    restored = false;
+                }
+                Err(error) => return Err(error),
             }
         }
-
-        let postgres = logged(as_owner(duct::cmd(bindir.join("postgres"), server_args(&data, &server.dir))), &log)?;
-        let child = ChildGroup::start(postgres, "postgres")?.with_stop_signal(libc::SIGINT, Duration::from_secs(10));
-        server.server = Some(child);
-        server.wait_ready(&data, &log)?;
+        server.restored = restored;
         server.snapshot = snapshot.map(|snapshot| (snapshot, RunLayout::of(run_id).templates_built()));
         Ok(server)
     }
@@ -174,22 +197,36 @@ impl PrivateServer {
     }
 
     /// When this run built a template, the cluster is kept for the next run: this run's test
-    /// databases are dropped, the server stops, and its data directory is saved.
-    fn keep_templates(&mut self) {
-        let Some((snapshot, built)) = self.snapshot.take() else { return };
-        if !built.exists() {
-            return;
+    /// databases are dropped, the server stops, and its data directory is saved. Ok(Some(why)) when
+    /// it could not be saved (the run goes on: the next one migrates again); an interrupt is an error,
+    /// with the half-made copy removed.
+    pub(crate) fn keep_templates(&mut self) -> anyhow::Result<Option<String>> {
+        let Some((snapshot, built)) = self.snapshot.take() else { return Ok(None) };
+        if !built.exists() || signals::interrupted() {
+            return Ok(None);
         }
         let templates = self.templates();
         if templates.is_empty() {
-            return;
+            return Ok(None);
         }
         let _ = crate::services::psql::drop_where(
             &self.url,
             "datname NOT LIKE 'xtask\\_tpl\\_%' AND datname NOT IN ('postgres', 'template0', 'template1')",
         );
         drop(self.server.take());
-        let _ = snapshot.save(&self.dir.join("data"), &templates);
+        match snapshot.save(&self.dir.join("data"), &templates) {
+            Ok(()) => Ok(None),
+            Err(error) if crate::exit::kind_of(&error) == crate::exit::ExitKind::Interrupted => Err(error),
+            Err(error) => Ok(Some(format!(
+                "the kept PostgreSQL cluster was not saved to {}: {error:#}; the next run migrates its templates again",
+                snapshot.dir().display()
+            ))),
+        }
+    }
+
+    /// What the start had to say besides its errors: a kept cluster it could not use.
+    pub(crate) fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Ready when postmaster.pid says so (its 8th line) and the socket exists.
@@ -221,12 +258,19 @@ impl PrivateServer {
 
 impl Drop for PrivateServer {
     fn drop(&mut self) {
-        if !signals::interrupted() {
-            self.keep_templates();
-        }
-        // Stop first (fast shutdown), then the directory can go (`_made`).
+        // Stop first (fast shutdown), then the directory can go (`_made`). The templates are kept
+        // only by `keep_templates`, whose outcome the run reports.
         drop(self.server.take());
     }
+}
+
+/// The warning for a kept cluster that could not be copied or started from.
+fn unusable(snapshot: &Snapshot, why: &str) -> String {
+    format!(
+        "warning: the kept PostgreSQL cluster in {} could not be used ({why}): this run started from initdb \
+         and migrates its templates again; the next run that builds one replaces the kept cluster",
+        snapshot.dir().display()
+    )
 }
 
 /// initdb refuses to run as root: the server then runs as the unprivileged `postgres` user (its

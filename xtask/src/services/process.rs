@@ -154,6 +154,12 @@ fn stat_fields(proc_dir: &Path) -> Option<Vec<String>> {
     Some(stat.rsplit_once(") ")?.1.split_whitespace().map(str::to_owned).collect())
 }
 
+/// How many processes are children of `pid` now (a PostgreSQL server's backends and helpers).
+pub(crate) fn children_of(pid: i32) -> usize {
+    let pid = pid.to_string();
+    other_processes().filter(|(_, dir)| stat_fields(dir).is_some_and(|fields| fields.get(1) == Some(&pid))).count()
+}
+
 /// Every process but this one: its pid and its /proc directory.
 fn other_processes() -> impl Iterator<Item = (i32, PathBuf)> {
     let own = std::process::id();

@@ -15,6 +15,7 @@ use crate::services::lock::FileLock;
 use crate::services::process::run_logged;
 use crate::services::pyproject::Pyproject;
 use crate::services::venv_owner::{mark_ours, ownership, Ownership, STAMP};
+use crate::services::venv_stamp::Stamp;
 use crate::services::{fnv1a, which};
 
 /// What the shipped plugin and the run model need, installed into every managed environment whatever
@@ -26,6 +27,8 @@ pub(crate) enum VenvState {
     Missing,
     /// What it is made from changed since the last install (or it never finished).
     Stale,
+    /// Made from the same, but a package was installed, upgraded or removed by hand since: what.
+    Drifted(String),
     Fresh,
 }
 
@@ -103,14 +106,16 @@ impl Venv {
     fn state_for(&self, inputs_hash: &str) -> VenvState {
         // The stamp is written last: without it the environment never finished (an interrupted
         // set-up, a failed install), and is made again from nothing rather than trusted.
-        let Ok(stamp) = fs::read_to_string(self.dir.join(STAMP)) else { return VenvState::Missing };
+        let Some(stamp) = Stamp::read(&self.dir) else { return VenvState::Missing };
         if !self.python().exists() {
             return VenvState::Missing;
         }
-        if stamp.trim() == inputs_hash {
-            VenvState::Fresh
-        } else {
-            VenvState::Stale
+        if stamp.inputs != inputs_hash {
+            return VenvState::Stale;
+        }
+        match stamp.drift(&self.dir) {
+            Some(changes) => VenvState::Drifted(changes),
+            None => VenvState::Fresh,
         }
     }
 
@@ -190,6 +195,12 @@ impl Venv {
             ))
         })?;
         let tool = if uv.is_some() { "uv" } else { "pip" };
+        if let VenvState::Drifted(changes) = &state {
+            emit(Event::Note(format!(
+                "{} drifted from what it was made from ({changes}): its requirements are installed again",
+                self.dir.display()
+            )));
+        }
         // Checked again under the lock, just before anything is done to the directory.
         let ownership = ownership(&self.dir)?;
         let remake = (state == VenvState::Missing || force) && ownership != Ownership::Theirs;
@@ -217,8 +228,7 @@ impl Venv {
             .context("cannot make a scratch directory in target/xtask/setup")?;
         self.install(remake, &uv, &base, &arguments, scratch.path(), log)?;
         drop(scratch);
-        fs::write(self.dir.join(STAMP), hash + "\n")
-            .with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
+        Stamp::write(&self.dir, &hash).with_context(|| format!("cannot write {}", self.dir.join(STAMP).display()))?;
         Ok(true)
     }
 
@@ -309,6 +319,9 @@ pub(crate) fn planned_interpreter(ctx: &Ctx) -> anyhow::Result<(PathBuf, Option<
         VenvState::Fresh => None,
         VenvState::Missing => Some(format!("would create {} from {}", venv.dir.display(), venv.describe_source())),
         VenvState::Stale => Some(format!("would update {} from {}", venv.dir.display(), venv.describe_source())),
+        VenvState::Drifted(changes) => {
+            Some(format!("would install {} again from {} ({changes})", venv.dir.display(), venv.describe_source()))
+        }
     };
     Ok((venv.python(), would))
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::layout::{server_dir, temp_root, RunId, RunLayout};
-use crate::services::process::{kill_run_processes, start_time};
+use crate::services::process::{children_of, kill_run_processes, start_time};
 use crate::services::rundir;
 use crate::services::{euid, is_root, lookup_user, psql};
 
@@ -20,7 +20,8 @@ use crate::services::{euid, is_root, lookup_user, psql};
 pub(crate) struct Swept {
     pub(crate) run_id: RunId,
     pub(crate) processes: usize,
-    pub(crate) server: bool,
+    /// The processes of its private server that were stopped, when it was still running.
+    pub(crate) server: Option<usize>,
     /// Test databases dropped on the user's server, or why they could not be.
     pub(crate) databases: Result<usize, String>,
     /// The run directory, when that run was made with `--keep-artifacts` and so was kept.
@@ -30,8 +31,8 @@ pub(crate) struct Swept {
 impl fmt::Display for Swept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "swept what run {} left when its xtask was killed: {} process(es)", self.run_id, self.processes)?;
-        if self.server {
-            write!(f, ", its PostgreSQL server")?;
+        if let Some(count) = self.server {
+            write!(f, ", its PostgreSQL server ({count} process(es))")?;
         }
         match &self.databases {
             Ok(0) => {}
@@ -109,7 +110,7 @@ fn sweep_run(run_id: &RunId, run_dir: &RunLayout, keep: bool) -> Swept {
         owners.extend(lookup_user("postgres").map(|(uid, _)| uid));
     }
     let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();
-    let server = trusted_server && stop_orphan_server(&server_dir);
+    let server = if trusted_server { stop_orphan_server(&server_dir) } else { None };
     let databases = match rundir::recorded_database(run_dir) {
         Some((url, names)) => psql::drop_recorded(&url, &names),
         None => Ok(0),
@@ -126,19 +127,18 @@ fn sweep_run(run_id: &RunId, run_dir: &RunLayout, keep: bool) -> Swept {
 }
 
 /// Stops the postmaster named by the data directory's postmaster.pid, if it is still that server:
-/// SIGQUIT (immediate shutdown), then SIGKILL after 5 s.
-fn stop_orphan_server(dir: &Path) -> bool {
+/// SIGQUIT (immediate shutdown), then SIGKILL after 5 s. How many processes it was, with its
+/// backends; None when it was not running.
+fn stop_orphan_server(dir: &Path) -> Option<usize> {
     let data = dir.join("data");
-    let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
+    let pid = fs::read_to_string(data.join("postmaster.pid"))
         .ok()
-        .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<i32>().ok()))
-    else {
-        return false;
-    };
+        .and_then(|text| text.lines().next().and_then(|line| line.trim().parse::<i32>().ok()))?;
     let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     if !String::from_utf8_lossy(&cmdline).contains(&*data.to_string_lossy()) {
-        return false;
+        return None;
     }
+    let processes = 1 + children_of(pid);
     let deadline = Instant::now() + Duration::from_secs(5);
     // SAFETY: kill(2) on a pid whose command line names this server's data directory.
     unsafe { libc::kill(pid, libc::SIGQUIT) };
@@ -150,7 +150,7 @@ fn stop_orphan_server(dir: &Path) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    true
+    Some(processes)
 }
 
 /// Present in /proc and not a zombie.
@@ -195,17 +195,17 @@ mod tests {
         let mut swept = Swept {
             run_id: RunId::parse("ab12cd34").unwrap(),
             processes: 3,
-            server: true,
+            server: Some(6),
             databases: Ok(2),
             kept: None,
         };
         assert_eq!(
             swept.to_string(),
-            "swept what run ab12cd34 left when its xtask was killed: 3 process(es), its PostgreSQL server, \
-             2 test database(s), its temp dirs"
+            "swept what run ab12cd34 left when its xtask was killed: 3 process(es), its PostgreSQL server \
+             (6 process(es)), 2 test database(s), its temp dirs"
         );
         (swept.server, swept.databases, swept.kept) =
-            (false, Err("unreachable".into()), Some("/tmp/xtask-ab12cd34".into()));
+            (None, Err("unreachable".into()), Some("/tmp/xtask-ab12cd34".into()));
         assert_eq!(
             swept.to_string(),
             "swept what run ab12cd34 left when its xtask was killed: 3 process(es), but not its test databases \

@@ -46,26 +46,39 @@ fn template_checks(ctx: &Ctx) -> Vec<Check> {
     use crate::services::pg_snapshot::{templates_on, Snapshot};
     let mut checks = Vec::new();
     let snapshot = Snapshot::of(&ctx.root);
-    checks.push(match (snapshot.templates(), snapshot.size_and_age()) {
-        (Some(templates), Some((bytes, age))) => check(
+    let kept = match snapshot.last_save_failed() {
+        Some(why) => check(
             "kept templates",
-            CheckStatus::Ok,
+            CheckStatus::Warn,
             format!(
-                "{} ({:.0} MB, saved {}): {}",
-                crate::layout::project_dir(&ctx.root).join("pgdata").display(),
-                bytes as f64 / 1e6,
-                crate::text::ago(age.as_secs()),
-                templates.iter().map(|t| t.describe()).collect::<Vec<_>>().join("; ")
+                "the last run could not save the kept cluster to {} ({why}): every run migrates again until \
+                 one can",
+                snapshot.dir().display()
             ),
-            None,
+            Some("free space where target/xtask/pgdata is; the next run that builds a template saves it"),
         ),
-        _ => check(
-            "kept templates",
-            CheckStatus::Ok,
-            "none yet for the private server: the first run migrates one and keeps it (--fresh-db rebuilds)",
-            None,
-        ),
-    });
+        None => match (snapshot.templates(), snapshot.size_and_age()) {
+            (Some(templates), Some((bytes, age))) => check(
+                "kept templates",
+                CheckStatus::Ok,
+                format!(
+                    "{} ({:.0} MB, saved {}): {}",
+                    crate::layout::project_dir(&ctx.root).join("pgdata").display(),
+                    bytes as f64 / 1e6,
+                    crate::text::ago(age.as_secs()),
+                    templates.iter().map(|t| t.describe()).collect::<Vec<_>>().join("; ")
+                ),
+                None,
+            ),
+            _ => check(
+                "kept templates",
+                CheckStatus::Ok,
+                "none yet for the private server: the first run migrates one and keeps it (--fresh-db rebuilds)",
+                None,
+            ),
+        },
+    };
+    checks.push(kept);
     if let Result::Ok(url) = std::env::var(crate::wire::env::DATABASE_URL) {
         if let Result::Ok(templates) = templates_on(&url, Some(&ctx.config.project)) {
             let shown: Vec<String> = templates.iter().map(|t| t.describe()).collect();
@@ -101,6 +114,15 @@ fn python_checks(ctx: &Ctx) -> Vec<Check> {
             "backend venv",
             Warn,
             "requirements changed since the last install (test commands refresh it)",
+            Some("cargo xtask setup"),
+        ),
+        Result::Ok(VenvState::Drifted(changes)) => check(
+            "backend venv",
+            Warn,
+            format!(
+                "{} drifted from its requirements: {changes} (test commands install them again)",
+                venv.dir.display()
+            ),
             Some("cargo xtask setup"),
         ),
         Result::Ok(VenvState::Missing) => check(

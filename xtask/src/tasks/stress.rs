@@ -43,6 +43,7 @@ impl flags::Stress {
                 every.push(result);
             }
         }
+        session.finish();
         let (flaky, always_failing) = verdicts(&outcomes);
         let kind = crate::runners::verdict::stress_exit(&every, signals::interrupted(), flaky.len());
         session.reporter.handle(&Event::StressFinished { runs: seeds.len(), seeds, flaky, always_failing });

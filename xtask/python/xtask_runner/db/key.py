@@ -107,8 +107,15 @@ def _distributions():
     return sorted(found)
 
 
-def template_key(connection, server_version):
-    """What `migrate` makes the alias's test database from, hashed."""
+def relative(text, root):
+    """`text` with the repository's root written `<root>`: the same content in another checkout (a
+    clone, a worktree) makes the same key, and shares its template on one server."""
+    return text.replace(str(root), "<root>") if root else text
+
+
+def template_key(connection, server_version, root=None):
+    """What `migrate` makes the alias's test database from, hashed; paths below `root` (the
+    repository's) count relative to it."""
     global _key_parts
     from django.apps import apps
     from django.conf import settings
@@ -121,9 +128,9 @@ def template_key(connection, server_version):
         files = _files_of_migrations(apps, MigrationLoader)
         _key_parts = [
             FORMAT,
-            _settings_values(settings, volatile),
+            relative(_settings_values(settings, volatile), root),
             "\n".join(_distributions()),
-            *(_digest(str(path), path.read_bytes()) for path in files),
+            *(_digest(relative(str(path), root), path.read_bytes()) for path in files),
         ]
     db = connection.settings_dict
     schema = {

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from xtask_runner.contract import ENV, read_spec
 from xtask_runner.db import isolation, templates
-from xtask_runner.db.key import template_key
+from xtask_runner.db.key import relative, template_key
 
 FORMAT = "xtask-server-1"
 
@@ -68,10 +68,10 @@ def _server_version(connection):
 
 def key_of(spec, connections):
     """The template's key: what the set-up commands make a database and media from."""
-    parts = [FORMAT, json.dumps(spec.setup), json.dumps(sorted(spec.env.items()))]
+    parts = [FORMAT, *(relative(json.dumps(part), spec.root) for part in (spec.setup, sorted(spec.env.items())))]
     for alias in sorted(connections):
         connection = connections[alias]
-        parts.append(template_key(connection, _server_version(connection)))
+        parts.append(template_key(connection, _server_version(connection), spec.root))
     for word, content in _named_files(spec):
         parts.append(word)
         parts.append(hashlib.sha256(content).hexdigest())

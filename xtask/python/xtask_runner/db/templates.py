@@ -98,7 +98,7 @@ def _under_lock(creation, then, unlocked=None):
     try:
         cursor.execute("SHOW server_version_num")
         server_version = cursor.fetchone()[0]
-        template = template_name(project, template_key(connection, server_version))
+        template = template_name(project, template_key(connection, server_version, spec.get("root")))
         if unlocked is not None and unlocked(cursor, template):
             return
         cursor.execute("SELECT pg_advisory_lock(%s)", [_lock_id(project)])

@@ -66,6 +66,7 @@ pub(super) fn prepare(
         built_file: context.built_file.clone(),
         log: log.clone(),
         result: result.clone(),
+        root: context.root.clone(),
     };
     fs::write(&spec_path, serde_json::to_string(&spec)?)
         .with_context(|| format!("cannot write {}", spec_path.display()))?;

@@ -48,6 +48,7 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
         return Ok(ExitKind::Success);
     }
     let results = session.execute(&plan)?;
+    session.finish();
     let kind = crate::runners::verdict::run_exit(&results, signals::interrupted());
     // Stop the server and remove the run directory before the exit code goes to the caller.
     drop(session);
@@ -149,6 +150,20 @@ impl<'a> PreparedRun<'a> {
             run_dir,
             args,
         })
+    }
+
+    /// The run's end for its services, after the summary: the private server keeps the templates
+    /// this run built. A save that fails is a warning (the tests' result stands); one interrupted
+    /// leaves nothing half-made, and the run exits 130 as any interrupted run.
+    pub(crate) fn finish(&mut self) {
+        match self.database.finish() {
+            Ok(None) => {}
+            Ok(Some(warning)) => self.reporter.handle(&Event::Note(format!("warning: {warning}"))),
+            Err(error) => self.reporter.handle(&Event::Note(format!(
+                "{error:#} while saving the kept PostgreSQL cluster: its partial copy was removed, the one kept \
+                 before is unchanged"
+            ))),
+        }
     }
 
     pub(crate) fn plan(&self, random_seed: Option<u64>) -> anyhow::Result<Plan> {
