@@ -140,23 +140,6 @@ pub(crate) struct RunArgs {
     pub(crate) passthrough: Vec<String>,
 }
 
-impl RunArgs {
-    /// What Playwright gets: the `--pw` arguments, and those after `--` when no pytest suite runs
-    /// (`test-e2e -- --grep login`).
-    pub(crate) fn for_playwright(&self, pytest_runs: bool) -> Vec<String> {
-        let mut args = self.playwright_args.clone();
-        if !pytest_runs {
-            args.extend(self.passthrough.iter().cloned());
-        }
-        args
-    }
-
-    /// Whether arguments narrow what the suites run (their measures are then not the suites').
-    pub(crate) fn narrowed(&self) -> bool {
-        !self.passthrough.is_empty() || !self.playwright_args.is_empty()
-    }
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct Stress {
     /// How many times to run the suites.

@@ -196,6 +196,17 @@ fn indicatif_is_used_by_the_bars_alone() {
 }
 
 #[test]
+fn the_plan_is_pure_data_and_never_sees_the_command_lines_types() {
+    let offenders: Vec<String> = sources()
+        .iter()
+        .filter(|source| top_module(&source.path) == "plan")
+        .filter(|source| imports(source).iter().any(|path| path.first().is_some_and(|m| m == "flags")))
+        .map(|source| source.path.clone())
+        .collect();
+    assert!(offenders.is_empty(), "plan/ takes plan::Options, resolved by the task, not flags: {offenders:?}");
+}
+
+#[test]
 fn every_module_has_a_layer_and_imports_only_from_below() {
     let mut problems = Vec::new();
     for source in sources() {

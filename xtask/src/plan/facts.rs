@@ -108,3 +108,35 @@ impl Listed {
         format!("{}:{}", self.file, self.line)
     }
 }
+
+/// What the command line asks of a plan, resolved by the task: the plan never sees clap's types.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    /// `--workers`: each session's workers, over the sizing.
+    pub(crate) workers: Option<u32>,
+    /// `--shard K/N`: this machine's part of every suite.
+    pub(crate) shard: Option<crate::shard::Shard>,
+    /// `--timeout`: over every suite's own.
+    pub(crate) timeout: Option<u64>,
+    /// After `--`: pytest's arguments (Playwright's when no pytest suite runs).
+    pub(crate) passthrough: Vec<String>,
+    /// `--pw` arguments, for Playwright.
+    pub(crate) playwright_args: Vec<String>,
+}
+
+impl Options {
+    /// What Playwright gets: the `--pw` arguments, and those after `--` when no pytest suite runs
+    /// (`test-e2e -- --grep login`).
+    pub(crate) fn for_playwright(&self, pytest_runs: bool) -> Vec<String> {
+        let mut args = self.playwright_args.clone();
+        if !pytest_runs {
+            args.extend(self.passthrough.iter().cloned());
+        }
+        args
+    }
+
+    /// Whether arguments narrow what the suites run (their measures are then not the suites').
+    pub(crate) fn narrowed(&self) -> bool {
+        !self.passthrough.is_empty() || !self.playwright_args.is_empty()
+    }
+}

@@ -17,11 +17,10 @@ use crate::layout::RunId;
 
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned};
 use crate::exit::usage;
-use crate::flags::RunArgs;
 use crate::shard::Shard;
 
 pub(crate) use self::contract::contract_shapes;
-pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, PlaywrightFacts};
+pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, Options, PlaywrightFacts};
 pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
@@ -187,7 +186,7 @@ pub(crate) fn resolve<'a>(config: &'a Config, selection: &Selection) -> anyhow::
         .collect())
 }
 
-pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, facts: &Facts) -> anyhow::Result<Plan> {
+pub(crate) fn build(config: &Config, selection: &Selection, options: &Options, facts: &Facts) -> anyhow::Result<Plan> {
     let chosen = resolve(config, selection)?;
     let wants_pytest = chosen.iter().any(|s| s.kind == SuiteKind::Pytest) || *selection == Selection::All;
     if facts.retries > 0 && wants_pytest && !facts.plugins.reruns {
@@ -202,7 +201,7 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
     }
     // A broken `-m` or `-k` after `--` takes xdist's workers down with an internal error, pytest's
     // own words lost in a worker: refuse it here, with them.
-    let mut words = args.passthrough.iter();
+    let mut words = options.passthrough.iter();
     while let Some(word) = words.next() {
         for (flag, what) in [("-m", "marker"), ("-k", "keyword")] {
             let expression = match word.strip_prefix(flag) {
@@ -230,9 +229,9 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
     for suite in playwright_suites {
         let found = facts.playwright.iter().find(|found| found.suite == suite.name());
         let found = found.expect("the task gathers the facts of every Playwright suite it chose");
-        sessions.push(playwright::session(config, args, facts, found, suite, &budget, wants_pytest));
+        sessions.push(playwright::session(config, options, facts, found, suite, &budget, wants_pytest));
     }
-    sessions.extend(pytest::sessions(config, args, facts, &pytest_suites, catch_all, &budget));
+    sessions.extend(pytest::sessions(config, options, facts, &pytest_suites, catch_all, &budget));
     Ok(Plan {
         run_id: facts.run_id.clone(),
         sessions,
@@ -241,7 +240,7 @@ pub(crate) fn build(config: &Config, selection: &Selection, args: &RunArgs, fact
         python: facts.python.to_owned(),
         backend_dir: facts.backend_dir.to_owned(),
         database: facts.database.clone(),
-        shard: args.shard,
+        shard: options.shard,
         catch_all,
         overridden_markers: facts.project_markers.clone().filter(|_| wants_pytest),
         databases: database_words(config, facts),
@@ -290,10 +289,10 @@ fn database_words(config: &Config, facts: &Facts) -> Vec<String> {
 /// The longest a session may go without a word: the longest any of its tests may run (the run's
 /// timeout, or a suite's own when longer and no `--timeout` overrides it), the grace to end it, and
 /// a margin for a worker's start-up and collection.
-fn watchdog(config: &Config, args: &RunArgs, facts: &Facts, suites: &[SuiteSlot]) -> u64 {
+fn watchdog(config: &Config, options: &Options, facts: &Facts, suites: &[SuiteSlot]) -> u64 {
     let own = suites
         .iter()
-        .filter(|_| args.timeout.is_none())
+        .filter(|_| options.timeout.is_none())
         .filter_map(|slot| Some(*config.suite(&slot.name)?.timeout.as_ref()?.get_ref()))
         .max()
         .unwrap_or(0);

@@ -6,14 +6,13 @@
 use super::contract::isolation_env;
 use super::servers::{servers, ServerPlan, ServerRun};
 use super::workers::{choose_workers, Budget, Cap, PLAYWRIGHT_SECONDS_PER_WORKER};
-use super::{Facts, PlaywrightFacts, SessionPlan, SuiteSlot};
+use super::{Facts, Options, PlaywrightFacts, SessionPlan, SuiteSlot};
 use crate::config::{Config, Suite, SuiteKind};
-use crate::flags::RunArgs;
 use crate::wire::env;
 
 pub(super) fn session(
     config: &Config,
-    args: &RunArgs,
+    options: &Options,
     facts: &Facts,
     found: &PlaywrightFacts,
     suite: &Suite,
@@ -22,8 +21,8 @@ pub(super) fn session(
 ) -> SessionPlan {
     let name = suite.name().to_owned();
     // Under --shard the listing pass knows every test: this machine takes its part of them.
-    let chosen = shard_locations(found, args, facts);
-    let recorded = facts.durations.suite(&name).filter(|_| !args.narrowed()).filter(|r| r.tests > 0);
+    let chosen = shard_locations(found, options, facts);
+    let recorded = facts.durations.suite(&name).filter(|_| !options.narrowed()).filter(|r| r.tests > 0);
     let tests = match &chosen {
         Some((_, ids)) => Some(ids.len() as u64),
         None => recorded.map(|r| r.tests),
@@ -33,9 +32,9 @@ pub(super) fn session(
         None => recorded.map(|r| r.seconds),
     }
     .map(|secs| (secs, PLAYWRIGHT_SECONDS_PER_WORKER));
-    let (workers, workers_why) = choose_workers(cap(suite, found), budget.playwright, tests, work, args.workers);
+    let (workers, workers_why) = choose_workers(cap(suite, found), budget.playwright, tests, work, options.workers);
     let locations = chosen.as_ref().map(|(locations, _)| locations.as_slice());
-    let playwright_args = command_line(found, args, facts, suite, workers, locations, pytest_runs);
+    let playwright_args = command_line(found, options, facts, suite, workers, locations, pytest_runs);
     let servers = servers(
         suite,
         &found.servers,
@@ -72,13 +71,13 @@ pub(super) fn session(
         cap: suite.max_workers(),
         group: None,
         order: suite.order,
-        optional: suite.optional || args.shard.is_some() || (args.narrowed() && pytest_runs),
+        optional: suite.optional || options.shard.is_some() || (options.narrowed() && pytest_runs),
         // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
-        expected: recorded.filter(|_| !args.narrowed() && args.shard.is_none()).map(|recorded| recorded.tests),
+        expected: recorded.filter(|_| !options.narrowed() && options.shard.is_none()).map(|recorded| recorded.tests),
     }];
     SessionPlan {
         kind: SuiteKind::Playwright,
-        watchdog: super::watchdog(config, args, facts, &slots),
+        watchdog: super::watchdog(config, options, facts, &slots),
         suites: slots,
         program: found.playwright.clone(),
         args: playwright_args,
@@ -157,7 +156,7 @@ fn session_env(
 /// timeout asked for, the suite's own, the user's, and under `--shard` this machine's locations.
 fn command_line(
     found: &PlaywrightFacts,
-    args: &RunArgs,
+    options: &Options,
     facts: &Facts,
     suite: &Suite,
     workers: u32,
@@ -176,12 +175,12 @@ fn command_line(
     }
     // Playwright keeps its project's own per-test timeout unless one was asked for.
     let timeout =
-        args.timeout.or(suite.timeout.as_ref().map(|t| *t.get_ref())).or(facts.timeout.1.then_some(facts.timeout.0));
+        options.timeout.or(suite.timeout.as_ref().map(|t| *t.get_ref())).or(facts.timeout.1.then_some(facts.timeout.0));
     if let Some(seconds) = timeout {
         playwright_args.push(format!("--timeout={}", seconds * 1000));
     }
     playwright_args.extend(suite.args.iter().cloned());
-    playwright_args.extend(args.for_playwright(pytest_runs));
+    playwright_args.extend(options.for_playwright(pytest_runs));
     if let Some(locations) = locations {
         playwright_args.extend(locations.iter().cloned());
     }
@@ -190,8 +189,8 @@ fn command_line(
 
 /// Under `--shard`, this machine's part of the suite's listed tests: their locations (`file:line`;
 /// tests made in a loop share one) and ids, balanced by the committed durations.
-fn shard_locations(found: &PlaywrightFacts, args: &RunArgs, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
-    found.listed.as_deref().zip(args.shard).map(|(listed, shard)| {
+fn shard_locations(found: &PlaywrightFacts, options: &Options, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
+    found.listed.as_deref().zip(options.shard).map(|(listed, shard)| {
         let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
         for test in listed {
             let location = test.location();

@@ -5,9 +5,8 @@ use std::path::Path;
 
 use super::contract::{isolation_env, to_json, SessionSpec, SuiteSpec};
 use super::workers::{pytest_workers, Budget, Recorded};
-use super::{watchdog, Facts, Group, SessionPlan, SuiteSlot};
+use super::{watchdog, Facts, Group, Options, SessionPlan, SuiteSlot};
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
-use crate::flags::RunArgs;
 use crate::shipped::PLUGIN_MODULE;
 
 /// The shared session's name (`XTASK_SUITE`, part of its test database names).
@@ -37,7 +36,7 @@ fn split_args(args: &[String]) -> (Option<Group>, Vec<String>) {
 
 pub(super) fn sessions(
     config: &Config,
-    args: &RunArgs,
+    options: &Options,
     facts: &Facts,
     suites: &[&Suite],
     catch_all: Option<Unassigned>,
@@ -47,7 +46,7 @@ pub(super) fn sessions(
     // Under a shard, or a selection after `--` over several suites, a suite may have none of its
     // tests in this run; alone, a suite that selects nothing is still `NO TESTS`.
     let several = suites.len() > 1 || catch_all.is_some();
-    let optional = |suite: &Suite| suite.optional || args.shard.is_some() || (args.narrowed() && several);
+    let optional = |suite: &Suite| suite.optional || options.shard.is_some() || (options.narrowed() && several);
     let slot = |suite: &Suite| {
         let (group, _) = split_args(&suite.args);
         SuiteSlot {
@@ -89,12 +88,12 @@ pub(super) fn sessions(
         } else {
             SHARED.to_owned()
         };
-        sessions.push(session(config, args, facts, &all, shared, &[], name, catch_all, cpus, None));
+        sessions.push(session(config, options, facts, &all, shared, &[], name, catch_all, cpus, None));
     }
     for (slot, rest) in alone {
         let why = format!("its pytest arguments ({}) differ from the other suites'", rest.join(" "));
         let name = slot.name.clone();
-        sessions.push(session(config, args, facts, &all, vec![slot], &rest, name, None, cpus, Some(why)));
+        sessions.push(session(config, options, facts, &all, vec![slot], &rest, name, None, cpus, Some(why)));
     }
     sessions
 }
@@ -102,7 +101,7 @@ pub(super) fn sessions(
 #[allow(clippy::too_many_arguments)]
 fn session(
     config: &Config,
-    args: &RunArgs,
+    options: &Options,
     facts: &Facts,
     all: &[SuiteSlot],
     mine: Vec<SuiteSlot>,
@@ -115,9 +114,9 @@ fn session(
     let caps = mine.iter().fold(0u32, |sum, slot| sum.saturating_add(slot.cap));
     let recorded: Option<Vec<Recorded>> = mine.iter().map(|slot| facts.durations.suite(&slot.name)).collect();
     let recorded = recorded
-        .filter(|_| !args.narrowed() && args.shard.is_none())
+        .filter(|_| !options.narrowed() && options.shard.is_none())
         .map(|all| Recorded { tests: all.iter().map(|r| r.tests).sum(), seconds: all.iter().map(|r| r.seconds).sum() });
-    let (workers, workers_why) = pytest_workers(cpus, caps, recorded, args.workers, facts.plugins.xdist);
+    let (workers, workers_why) = pytest_workers(cpus, caps, recorded, options.workers, facts.plugins.xdist);
 
     // `-m ""` overrides a `-m` in the project's addopts: the suites of xtask.toml decide.
     let mut pytest_args: Vec<String> = ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", ""].map(str::to_owned).to_vec();
@@ -135,7 +134,7 @@ fn session(
     }
     pytest_args.extend(own_args.iter().cloned());
     pytest_args.extend(config.backend.args.iter().cloned());
-    pytest_args.extend(args.passthrough.iter().cloned());
+    pytest_args.extend(options.passthrough.iter().cloned());
 
     let isolation = isolation_env(config, facts, &name);
     let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
@@ -153,8 +152,8 @@ fn session(
     // The session imports while the private server starts; its first test waits for this file.
     let ready = facts.layout.database_ready();
     env.push((crate::wire::env::DB_READY.to_owned(), ready.display().to_string()));
-    let spec = session_spec(config, args, facts, all, &mine, catch_all, &name);
-    let watchdog = watchdog(config, args, facts, &mine);
+    let spec = session_spec(config, options, facts, all, &mine, catch_all, &name);
+    let watchdog = watchdog(config, options, facts, &mine);
     SessionPlan {
         kind: SuiteKind::Pytest,
         suites: mine,
@@ -184,7 +183,7 @@ fn session(
 /// What the shipped plugin reads of this session (`XTASK_PLAN`).
 fn session_spec(
     config: &Config,
-    args: &RunArgs,
+    options: &Options,
     facts: &Facts,
     all: &[SuiteSlot],
     mine: &[SuiteSlot],
@@ -206,14 +205,14 @@ fn session_spec(
         catch_all: catch_all.map(|_| UNASSIGNED),
         refuse_unassigned: catch_all == Some(Unassigned::Fail),
         exclude: config.backend.exclude.as_deref(),
-        shard: args.shard.map(|shard| [shard.index, shard.count]),
-        shard_durations: args.shard.map(|_| facts.shard_durations.tests()),
+        shard: options.shard.map(|shard| [shard.index, shard.count]),
+        shard_durations: options.shard.map(|_| facts.shard_durations.tests()),
         durations: facts.durations.tests(),
         timeout: facts.timeout.0,
         // A suite's own timeout, unless --timeout says otherwise for the whole run.
         timeouts: all
             .iter()
-            .filter(|_| args.timeout.is_none())
+            .filter(|_| options.timeout.is_none())
             .filter_map(|slot| Some((slot.name.clone(), *config.suite(&slot.name)?.timeout.as_ref()?.get_ref())))
             .collect(),
         labels: facts.layout.labels(name),

@@ -65,7 +65,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
     }
 }
 
-fn plan(selection: Selection, args: RunArgs, cpus: usize, unassigned: &str) -> anyhow::Result<Plan> {
+fn plan(selection: Selection, args: Options, cpus: usize, unassigned: &str) -> anyhow::Result<Plan> {
     build(&config(unassigned), &selection, &args, &facts(&Durations::default(), cpus, PLUGINS))
 }
 
@@ -76,7 +76,7 @@ fn spec(session: &SessionPlan) -> serde_json::Value {
 
 #[test]
 fn test_all_is_one_session_for_every_backend_suite_and_the_catch_all() {
-    let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+    let plan = plan(Selection::All, Options::default(), 2, "run").unwrap();
     assert_eq!(plan.sessions.len(), 1, "{:#?}", plan.sessions);
     let session = &plan.sessions[0];
     assert_eq!(session.name, "backend");
@@ -95,7 +95,7 @@ fn test_all_is_one_session_for_every_backend_suite_and_the_catch_all() {
 
 #[test]
 fn the_project_markers_are_overridden_and_one_worker_runs_in_process() {
-    let args = RunArgs { passthrough: vec!["-k".into(), "csv".into()], ..RunArgs::default() };
+    let args = Options { passthrough: vec!["-k".into(), "csv".into()], ..Options::default() };
     let plan = plan(Selection::Named(vec!["api".into()]), args, 1, "run").unwrap();
     let joined = plan.sessions[0].args.join(" ");
     assert_eq!(joined, "-m pytest -p xtask_runner.plugin -m  -n 0 -p no:randomly -k csv");
@@ -108,7 +108,7 @@ fn a_suite_with_arguments_of_its_own_gets_its_own_session() {
     assert_eq!(text, "unit,api,slow");
     let mut config = config("run");
     config.suites[2].args = vec!["-x".into()];
-    let plan = build(&config, &Selection::All, &RunArgs::default(), &facts(&Durations::default(), 2, PLUGINS)).unwrap();
+    let plan = build(&config, &Selection::All, &Options::default(), &facts(&Durations::default(), 2, PLUGINS)).unwrap();
     let sessions: Vec<(&str, Vec<&str>)> = plan
         .sessions
         .iter()
@@ -125,14 +125,14 @@ fn a_suite_with_arguments_of_its_own_gets_its_own_session() {
 
 #[test]
 fn unassigned_fail_policy_asks_the_session_to_refuse() {
-    let plan = plan(Selection::All, RunArgs::default(), 2, "fail").unwrap();
+    let plan = plan(Selection::All, Options::default(), 2, "fail").unwrap();
     assert_eq!(spec(&plan.sessions[0])["refuse_unassigned"], true);
     let named = plan_named(&["unit"]);
     assert_eq!(spec(&named.sessions[0])["catch_all"], serde_json::Value::Null, "only test-all has a catch-all");
 }
 
 fn plan_named(names: &[&str]) -> Plan {
-    plan(Selection::Named(names.iter().map(|n| (*n).to_owned()).collect()), RunArgs::default(), 2, "run").unwrap()
+    plan(Selection::Named(names.iter().map(|n| (*n).to_owned()).collect()), Options::default(), 2, "run").unwrap()
 }
 
 #[test]
@@ -144,25 +144,25 @@ fn named_suites_run_in_xtask_toml_order_once_each() {
 
 #[test]
 fn workers_fit_the_machine_and_the_recorded_work() {
-    let plan = plan(Selection::All, RunArgs::default(), 2, "run").unwrap();
+    let plan = plan(Selection::All, Options::default(), 2, "run").unwrap();
     assert_eq!(plan.sessions[0].workers, 2);
     assert!(plan.sessions[0].workers_why.contains("no complete recorded run"), "{}", plan.sessions[0].workers_why);
 
     let mut short = Durations::default();
     short.record_suite("unit", 126, 0.4);
     let plan =
-        build(&config("run"), &Selection::Named(vec!["unit".into()]), &RunArgs::default(), &facts(&short, 2, PLUGINS))
+        build(&config("run"), &Selection::Named(vec!["unit".into()]), &Options::default(), &facts(&short, 2, PLUGINS))
             .unwrap();
     assert_eq!(plan.sessions[0].workers, 1, "{}", plan.sessions[0].workers_why);
     assert!(plan.sessions[0].args.windows(2).any(|w| w == ["-n", "0"]));
 
-    let args = RunArgs { workers: Some(3), ..RunArgs::default() };
+    let args = Options { workers: Some(3), ..Options::default() };
     let plan =
         build(&config("run"), &Selection::Named(vec!["unit".into()]), &args, &facts(&short, 2, PLUGINS)).unwrap();
     assert_eq!(plan.sessions[0].workers, 3, "--workers wins");
 
     let no_xdist = Plugins { xdist: false, ..PLUGINS };
-    let plan = build(&config("run"), &Selection::All, &RunArgs::default(), &facts(&short, 8, no_xdist)).unwrap();
+    let plan = build(&config("run"), &Selection::All, &Options::default(), &facts(&short, 8, no_xdist)).unwrap();
     assert_eq!(plan.sessions[0].workers, 1);
     assert!(!plan.sessions[0].args.contains(&"-n".to_owned()), "no -n without pytest-xdist");
 }
@@ -206,14 +206,14 @@ fn every_test_process_gets_the_isolation_environment() {
 
 #[test]
 fn unknown_suite_suggests_the_closest() {
-    let error = plan(Selection::Named(vec!["apii".into()]), RunArgs::default(), 2, "run").unwrap_err();
+    let error = plan(Selection::Named(vec!["apii".into()]), Options::default(), 2, "run").unwrap_err();
     assert_eq!(crate::exit::kind_of(&error), crate::exit::ExitKind::Usage);
     assert!(error.to_string().contains("did you mean `api`?"), "{error}");
 }
 
 #[test]
 fn a_shard_is_passed_to_the_session_with_the_committed_durations() {
-    let args = RunArgs { shard: Some(Shard { index: 2, count: 3 }), ..RunArgs::default() };
+    let args = Options { shard: Some(Shard { index: 2, count: 3 }), ..Options::default() };
     let plan = plan(Selection::All, args, 2, "run").unwrap();
     let spec = spec(&plan.sessions[0]);
     assert_eq!(spec["shard"], serde_json::json!([2, 3]));
@@ -226,11 +226,11 @@ fn retries_and_random_order_need_their_plugins() {
     let durations = Durations::default();
     let mut without = facts(&durations, 2, Plugins { reruns: false, ..PLUGINS });
     without.retries = 1;
-    let error = build(&config("run"), &Selection::All, &RunArgs::default(), &without).unwrap_err();
+    let error = build(&config("run"), &Selection::All, &Options::default(), &without).unwrap_err();
     assert!(error.to_string().contains("pytest-rerunfailures"), "{error}");
     let mut with = facts(&durations, 2, PLUGINS);
     with.retries = 2;
-    let plan = build(&config("run"), &Selection::All, &RunArgs::default(), &with).unwrap();
+    let plan = build(&config("run"), &Selection::All, &Options::default(), &with).unwrap();
     assert!(plan.sessions[0].args.contains(&"--reruns=2".to_owned()));
 }
 
@@ -267,19 +267,19 @@ timeout = 2000
     )
     .unwrap();
     let durations = Durations::default();
-    let plan = build(&config, &Selection::All, &RunArgs::default(), &facts(&durations, 2, PLUGINS)).unwrap();
+    let plan = build(&config, &Selection::All, &Options::default(), &facts(&durations, 2, PLUGINS)).unwrap();
     let session = &plan.sessions[0];
     assert_eq!(spec(session)["timeouts"]["slow"], 2000, "the slow suite's tests may run 2000 s");
     assert!(session.watchdog > 2000 + 10, "the watchdog ({} s) would stop a test still in its time", session.watchdog);
     // --timeout is the limit of every test of the run: the watchdog follows it down.
-    let args = RunArgs { timeout: Some(30), ..RunArgs::default() };
+    let args = Options { timeout: Some(30), ..Options::default() };
     let facts = Facts { timeout: (30, true), ..facts(&durations, 2, PLUGINS) };
     let plan = build(&config, &Selection::All, &args, &facts).unwrap();
     assert!(plan.sessions[0].watchdog < 600, "{}", plan.sessions[0].watchdog);
 }
 
 /// A plan of one Playwright suite (max_workers 4) whose listing found `config`, on 2 CPUs.
-fn playwright_plan(durations: &Durations, config: ConfigLine, args: RunArgs) -> SessionPlan {
+fn playwright_plan(durations: &Durations, config: ConfigLine, args: Options) -> SessionPlan {
     let toml =
         "project = \"demo\"\n[backend]\ndir = \"backend\"\nsettings = \"app.settings\"\n[frontend]\ndir = \"web\"\n\
                 [[suite]]\nname = \"e2e\"\nkind = \"playwright\"\nmax_workers = 4\n";
@@ -305,16 +305,16 @@ fn config_line(workers: Option<u32>, fully_parallel: bool, files: u32) -> Config
 #[test]
 fn a_playwright_config_caps_its_workers_and_an_empty_history_is_no_count() {
     let mut durations = Durations::default();
-    let session = playwright_plan(&durations, config_line(Some(1), true, 4), RunArgs::default());
+    let session = playwright_plan(&durations, config_line(Some(1), true, 4), Options::default());
     assert_eq!(session.workers, 1, "{}", session.workers_why);
     assert!(session.workers_why.contains("the config's `workers: 1`"), "{}", session.workers_why);
-    let session = playwright_plan(&durations, config_line(None, false, 1), RunArgs::default());
+    let session = playwright_plan(&durations, config_line(None, false, 1), Options::default());
     assert_eq!(session.workers, 1, "one file without fullyParallel: {}", session.workers_why);
-    let wider = RunArgs { workers: Some(2), ..RunArgs::default() };
+    let wider = Options { workers: Some(2), ..Options::default() };
     assert_eq!(playwright_plan(&durations, config_line(Some(1), true, 4), wider).workers, 2, "--workers overrides");
     // A history that recorded a run of no tests (a global set-up that threw) says nothing of the next.
     durations.record_suite("e2e", 0, 0.0);
-    let session = playwright_plan(&durations, config_line(None, true, 4), RunArgs::default());
+    let session = playwright_plan(&durations, config_line(None, true, 4), Options::default());
     assert_eq!(session.workers, 2, "the CPUs decide, not a count of 0: {}", session.workers_why);
     assert!(!session.workers_why.contains("0 tests"), "{}", session.workers_why);
 }

@@ -38,7 +38,7 @@ impl PreparedRun<'_> {
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
         // A run cut short measured nothing worth keeping.
         if !signals::interrupted() {
-            let complete = plan.shard.is_none() && !self.args.narrowed();
+            let complete = plan.shard.is_none() && !super::options(&self.args).narrowed();
             match Durations::record(&self.ctx.root, &results, complete, dispatched.engines) {
                 Ok(None) => {}
                 Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),

@@ -55,6 +55,17 @@ fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKin
     Ok(kind)
 }
 
+/// What the command line asks of the plan, resolved once: the plan never sees clap's types.
+pub(crate) fn options(args: &RunArgs) -> plan::Options {
+    plan::Options {
+        workers: args.workers,
+        shard: args.shard,
+        timeout: args.timeout,
+        passthrough: args.passthrough.clone(),
+        playwright_args: args.playwright_args.clone(),
+    }
+}
+
 /// Everything prepared for running a plan, once or (for `stress`) several times.
 pub(crate) struct PreparedRun<'a> {
     ctx: &'a Ctx,
@@ -200,6 +211,6 @@ impl<'a> PreparedRun<'a> {
                 None => (self.behaviour.timeout, self.behaviour.timeout_set),
             },
         };
-        plan::build(&self.ctx.config, &self.selection, &self.args, &facts)
+        plan::build(&self.ctx.config, &self.selection, &options(&self.args), &facts)
     }
 }

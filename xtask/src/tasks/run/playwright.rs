@@ -134,7 +134,7 @@ impl Steps<'_> {
             args.extend(["--config".to_owned(), file.display().to_string()]);
         }
         args.extend(suite.args.iter().cloned());
-        args.extend(self.args.for_playwright(pytest_runs));
+        args.extend(super::options(self.args).for_playwright(pytest_runs));
         let cache = ConfigCache::of(&ctx.root, suite.name(), &dir, config.as_deref(), &args);
         let kept = cache.get();
         let servers = suite
