@@ -131,6 +131,10 @@ pub(crate) struct RunArgs {
     /// Build the migrated template database again, even when one with the same content key exists.
     #[arg(long)]
     pub(crate) fresh_db: bool,
+    /// Only the tests whose last outcome in this checkout was not a pass (failed, errored, timed
+    /// out, crashed, never finished), and tests new since; with nothing to re-run, nothing runs.
+    #[arg(long, visible_alias = "lf")]
+    pub(crate) last_failed: bool,
     /// One argument for Playwright, e.g. `--pw=--grep=login` (repeat it for several).
     #[arg(long = "pw", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) playwright_args: Vec<String>,

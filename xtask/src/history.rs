@@ -24,6 +24,21 @@ pub(crate) struct Durations {
     /// The database engines of the Django settings in the last run that said (this machine only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     engines: Option<Vec<String>>,
+    /// Each test's last outcome in this checkout (this machine only): what `--last-failed` re-runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    last: BTreeMap<String, Last>,
+}
+
+/// A test's last outcome, as `--last-failed` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Last {
+    /// Passed, skipped, an expected failure, or passed on a retry.
+    Passed,
+    /// Failed, errored, timed out or crashed.
+    Failed,
+    /// Planned and never reported: the run was interrupted, stopped early, or lost it.
+    Unfinished,
 }
 
 /// What the last complete runs recorded of a suite (or of a set of suites): tests and seconds of work.
@@ -60,6 +75,7 @@ impl Durations {
         durations.durations.extend(history.durations);
         durations.suites.extend(history.suites);
         durations.engines = history.engines;
+        durations.last = history.last;
         durations
     }
 
@@ -69,7 +85,13 @@ impl Durations {
             durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect(),
             suites: BTreeMap::new(),
             engines: None,
+            last: BTreeMap::new(),
         }
+    }
+
+    /// Each test's last outcome, by id.
+    pub(crate) fn last(&self) -> &BTreeMap<String, Last> {
+        &self.last
     }
 
     /// What the last run saw of the Django settings' database engines.
@@ -133,14 +155,16 @@ impl Durations {
         durations.filter(|known| !known.is_empty()).map(|known| known.iter().fold(0.0, |sum, secs| sum + secs))
     }
 
-    /// Adds what a run measured to this machine's history: the durations of the tests that passed
-    /// (a failing or erroring test's time says nothing of its work), never of a run cut short.
-    /// `complete` says whether the suites ran whole (no shard, no pass-through selection), so that
-    /// their sizes may be recorded too.
+    /// Adds what a run measured to this machine's history: each test's outcome (an interrupted
+    /// run's too: what it never finished is `unfinished`), and unless the run was cut short
+    /// (`measured` false) the durations of the tests that passed (a failing or erroring test's time
+    /// says nothing of its work). `complete` says whether the suites ran whole (no shard, no
+    /// selection), so that their sizes may be recorded too.
     pub(crate) fn record(
         root: &Path,
         results: &[SuiteResult],
         complete: bool,
+        measured: bool,
         engines: Option<Vec<String>>,
     ) -> anyhow::Result<Option<String>> {
         let path = crate::layout::history_file(root);
@@ -151,6 +175,19 @@ impl Durations {
             Ok(history) => (history, None),
             Err(why) => (Durations::default(), Some(format!("{why}: replaced by this run's durations"))),
         };
+        for result in results {
+            for test in &result.tests {
+                let last = if test.outcome.is_failure() { Last::Failed } else { Last::Passed };
+                history.last.insert(test.id.clone(), last);
+            }
+            for id in &result.unfinished {
+                history.last.insert(id.clone(), Last::Unfinished);
+            }
+        }
+        if !measured {
+            write(&path, &history)?;
+            return Ok(replaced);
+        }
         if engines.is_some() {
             history.engines = engines;
         }
@@ -169,6 +206,7 @@ impl Durations {
     pub(crate) fn write_committed(root: &Path) -> anyhow::Result<usize> {
         let mut durations = Durations::load(root);
         durations.engines = None;
+        durations.last.clear();
         write(&root.join(COMMITTED), &durations)?;
         Ok(durations.durations.len())
     }
@@ -252,7 +290,7 @@ mod tests {
         let mut red = SuiteResult::new("red", 2, 1, root.path().to_owned());
         red.status = SuiteStatus::Failed;
         red.tests = vec![test("c", Outcome::Passed, 500), test("d", Outcome::Failed, 1)];
-        Durations::record(root.path(), &[green, red], true, None).unwrap();
+        Durations::record(root.path(), &[green, red], true, true, None).unwrap();
         let history = Durations::load(root.path());
         assert_eq!((history.get("a"), history.get("c")), (Some(0.25), Some(0.5)));
         assert_eq!((history.get("b"), history.get("d")), (None, None), "a skip or a failure times nothing");

@@ -52,3 +52,10 @@ def test_a_session_keeps_only_its_own_suites():
     labels, kept, dropped, _, _ = select(ITEMS, spec(mine=["api"]))
     assert labels == {"a::two": "api", "a::five": "api"}
     assert {i.nodeid for i in dropped} == {"a::one", "a::three", "a::four"}
+
+
+def test_tests_the_inner_loop_leaves_out_are_dropped_and_unknown_ones_kept():
+    labels, kept, dropped, _, _ = select(ITEMS, spec(skip=["a::one", "a::five", "z::gone"]))
+    assert labels == {"a::two": "api", "a::three": "unit"}, "a test the skip list does not name runs"
+    assert {i.nodeid for i in dropped} == {"a::one", "a::five", "a::four"}
+    assert [i.nodeid for i in kept] == ["a::two", "a::three"]

@@ -92,6 +92,12 @@ def select(items, spec):
         dropped.extend(item for item in kept if item.nodeid not in mine)
         kept = [item for item in kept if item.nodeid in mine]
         labels = {test: label for test, label in labels.items() if test in mine}
+    # After the shard's split, which must not depend on what the inner loop leaves out.
+    skip = set(spec.get("skip") or [])
+    if skip:
+        dropped.extend(item for item in kept if item.nodeid in skip)
+        kept = [item for item in kept if item.nodeid not in skip]
+        labels = {test: label for test, label in labels.items() if test not in skip}
     return labels, kept, dropped, excluded, unassigned
 
 

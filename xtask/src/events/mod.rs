@@ -169,6 +169,8 @@ pub(crate) struct SuiteResult {
     pub(crate) services: Vec<String>,
     /// What its tool printed outside any test as a warning or an error (a global set-up's).
     pub(crate) notes: Vec<String>,
+    /// Tests planned for it that never reported an outcome (interrupted, stopped early, lost).
+    pub(crate) unfinished: Vec<String>,
 }
 
 impl SuiteResult {
@@ -186,6 +188,7 @@ impl SuiteResult {
             planned: None,
             services: Vec::new(),
             notes: Vec::new(),
+            unfinished: Vec::new(),
         }
     }
 

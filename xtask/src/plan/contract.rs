@@ -41,6 +41,8 @@ crate::wire::wire_struct! {
         pub(super) template_building: String,
         /// What pytest-django appends to a test database's name per xdist worker.
         pub(super) worker_suffix: &'static str,
+        /// Known tests this run leaves out (`--last-failed`): deselected after the shard's split.
+        pub(super) skip: Vec<&'a str>,
     }
 }
 

@@ -122,6 +122,17 @@ pub(crate) struct Options {
     pub(crate) passthrough: Vec<String>,
     /// `--pw` arguments, for Playwright.
     pub(crate) playwright_args: Vec<String>,
+    /// What the inner loop's flags leave out (`--last-failed`).
+    pub(crate) skip: Option<Skip>,
+}
+
+/// Known tests a run leaves out, and why the rest were chosen: a test it does not name (a new one)
+/// always runs, so the selection errs on the side of running.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Skip {
+    pub(crate) ids: std::collections::BTreeSet<String>,
+    /// What the plan says of the choice, a line each.
+    pub(crate) why: Vec<String>,
 }
 
 impl Options {
@@ -137,6 +148,6 @@ impl Options {
 
     /// Whether arguments narrow what the suites run (their measures are then not the suites').
     pub(crate) fn narrowed(&self) -> bool {
-        !self.passthrough.is_empty() || !self.playwright_args.is_empty()
+        !self.passthrough.is_empty() || !self.playwright_args.is_empty() || self.skip.is_some()
     }
 }

@@ -20,7 +20,7 @@ use crate::exit::usage;
 use crate::shard::Shard;
 
 pub(crate) use self::contract::contract_shapes;
-pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, Options, PlaywrightFacts};
+pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, Options, PlaywrightFacts, Skip};
 pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]
@@ -99,6 +99,8 @@ pub(crate) struct SessionPlan {
     pub(crate) servers: Vec<servers::ServerPlan>,
     /// What its servers share (present when it has some).
     pub(crate) server_run: Option<servers::ServerRun>,
+    /// The run chose none of its tests (`--last-failed` found none to re-run): nothing is started.
+    pub(crate) selects_nothing: bool,
 }
 
 impl SessionPlan {

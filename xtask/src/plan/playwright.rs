@@ -20,8 +20,8 @@ pub(super) fn session(
     pytest_runs: bool,
 ) -> SessionPlan {
     let name = suite.name().to_owned();
-    // Under --shard the listing pass knows every test: this machine takes its part of them.
-    let chosen = shard_locations(found, options, facts);
+    // Under --shard or an inner-loop flag the listing pass knows every test: the run takes its part.
+    let chosen = chosen_locations(found, options, facts);
     let recorded = facts.durations.suite(&name).filter(|_| !options.narrowed()).filter(|r| r.tests > 0);
     let tests = match &chosen {
         Some((_, ids)) => Some(ids.len() as u64),
@@ -71,7 +71,10 @@ pub(super) fn session(
         cap: suite.max_workers(),
         group: None,
         order: suite.order,
-        optional: suite.optional || options.shard.is_some() || (options.narrowed() && pytest_runs),
+        optional: suite.optional
+            || options.shard.is_some()
+            || options.skip.is_some()
+            || (options.narrowed() && pytest_runs),
         // Only a whole run is held to it: a selection after `--`, or a shard, may plan fewer.
         expected: recorded.filter(|_| !options.narrowed() && options.shard.is_none()).map(|recorded| recorded.tests),
     }];
@@ -95,6 +98,7 @@ pub(super) fn session(
         slow_after: facts.slow_after,
         servers,
         server_run,
+        selects_nothing: chosen.as_ref().is_some_and(|(locations, _)| locations.is_empty()),
         name,
     }
 }
@@ -187,26 +191,29 @@ fn command_line(
     playwright_args
 }
 
-/// Under `--shard`, this machine's part of the suite's listed tests: their locations (`file:line`;
-/// tests made in a loop share one) and ids, balanced by the committed durations.
-fn shard_locations(found: &PlaywrightFacts, options: &Options, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
-    found.listed.as_deref().zip(options.shard).map(|(listed, shard)| {
-        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
-        for test in listed {
-            let location = test.location();
-            match groups.iter_mut().find(|(known, _)| *known == location) {
-                Some((_, ids)) => ids.push(&test.id),
-                None => groups.push((location, vec![&test.id])),
-            }
+/// Under `--shard`, this machine's part of the suite's listed tests, balanced by the committed
+/// durations; under an inner-loop flag, those it does not leave out (after the shard's split, which
+/// must not depend on it). Their locations (`file:line`; tests made in a loop share one, and a
+/// location runs when any of its tests is chosen) and ids.
+fn chosen_locations(found: &PlaywrightFacts, options: &Options, facts: &Facts) -> Option<(Vec<String>, Vec<String>)> {
+    let listed = found.listed.as_deref().filter(|_| options.shard.is_some() || options.skip.is_some())?;
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for test in listed {
+        let location = test.location();
+        match groups.iter_mut().find(|(known, _)| *known == location) {
+            Some((_, ids)) => ids.push(&test.id),
+            None => groups.push((location, vec![&test.id])),
         }
-        let groups: Vec<(&str, Vec<&str>)> =
-            groups.iter().map(|(location, ids)| (location.as_str(), ids.clone())).collect();
-        let mine = facts.shard_durations.shard_part(&groups, shard);
-        let ids = groups
-            .iter()
-            .filter(|(location, _)| mine.contains(location))
-            .flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned()))
-            .collect();
-        (mine.into_iter().map(str::to_owned).collect(), ids)
-    })
+    }
+    let groups: Vec<(&str, Vec<&str>)> =
+        groups.iter().map(|(location, ids)| (location.as_str(), ids.clone())).collect();
+    let mine: Vec<&str> = match options.shard {
+        Some(shard) => facts.shard_durations.shard_part(&groups, shard),
+        None => groups.iter().map(|(location, _)| *location).collect(),
+    };
+    let skipped = |id: &&str| options.skip.as_ref().is_some_and(|skip| skip.ids.contains(*id));
+    let chosen: Vec<&(&str, Vec<&str>)> =
+        groups.iter().filter(|(location, ids)| mine.contains(location) && ids.iter().any(|id| !skipped(id))).collect();
+    let ids = chosen.iter().flat_map(|(_, ids)| ids.iter().map(|id| (*id).to_owned())).collect();
+    Some((chosen.iter().map(|(location, _)| (*location).to_owned()).collect(), ids))
 }

@@ -46,7 +46,10 @@ pub(super) fn sessions(
     // Under a shard, or a selection after `--` over several suites, a suite may have none of its
     // tests in this run; alone, a suite that selects nothing is still `NO TESTS`.
     let several = suites.len() > 1 || catch_all.is_some();
-    let optional = |suite: &Suite| suite.optional || options.shard.is_some() || (options.narrowed() && several);
+    // A run of what failed or changed may find nothing to run in any suite: that is its answer.
+    let optional = |suite: &Suite| {
+        suite.optional || options.shard.is_some() || options.skip.is_some() || (options.narrowed() && several)
+    };
     let slot = |suite: &Suite| {
         let (group, _) = split_args(&suite.args);
         SuiteSlot {
@@ -176,6 +179,7 @@ fn session(
         watchdog,
         servers: Vec::new(),
         server_run: None,
+        selects_nothing: false,
         name,
     }
 }
@@ -218,6 +222,7 @@ fn session_spec(
         labels: facts.layout.labels(name),
         template_building: crate::layout::TestDatabases::of(&config.project, facts.run_id, name).building(),
         worker_suffix: crate::layout::TestDatabases::PYTEST_WORKER,
+        skip: options.skip.iter().flat_map(|skip| skip.ids.iter().map(String::as_str)).collect(),
     };
     to_json(&spec)
 }

@@ -170,6 +170,10 @@ impl<'p> Dispatcher<'p> {
             return Ok(());
         }
         let Some(plan) = self.browsers.pop_front() else { return Ok(()) };
+        if plan.selects_nothing {
+            let _ = self.absorb(verdict::nothing_selected(plan), emit);
+            return Ok(());
+        }
         match &plan.server_run {
             Some(run) => {
                 self.starting = Some((plan, Starting::spawn(plan.name.clone(), plan.servers.clone(), run.clone())))

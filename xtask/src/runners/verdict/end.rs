@@ -143,6 +143,7 @@ fn settle(plan: &SessionPlan, ledger: &mut Ledger, index: usize, evidence: &Evid
     let stopped = ledger.stopped.clone();
     let tally = &mut ledger.suites[index];
     let result = &mut tally.result;
+    result.unfinished.clone_from(&missing);
     // `-x` or `--maxfail` stopped it, as asked: its suites failed, nothing went wrong.
     let stopped_as_asked = result.stats.not_passed() > 0
         && errors.len() == 1

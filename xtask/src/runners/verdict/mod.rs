@@ -119,6 +119,28 @@ pub(crate) fn servers_failed(plan: &SessionPlan, message: &str) -> SessionVerdic
     }
 }
 
+/// A session the run chose none of the tests of (`--last-failed` found nothing to re-run): its
+/// suites are empty, which the selection allows, and nothing was started.
+pub(crate) fn nothing_selected(plan: &SessionPlan) -> SessionVerdict {
+    let results: Vec<SuiteResult> = plan
+        .suites
+        .iter()
+        .map(|slot| {
+            let mut result = SuiteResult::new(&slot.name, 0, 0, plan.cwd.clone());
+            empty_suite(&mut result, true);
+            result
+        })
+        .collect();
+    SessionVerdict {
+        announced: vec![false; results.len()],
+        results,
+        spans: Vec::new(),
+        excluded: 0,
+        engines: None,
+        fault: None,
+    }
+}
+
 /// The suites of sessions that never started: an interrupt stopped the run, or fail fast did.
 pub(crate) fn not_started(plan: &SessionPlan, interrupted: bool) -> Vec<SuiteResult> {
     plan.suites
@@ -159,8 +181,9 @@ pub(crate) fn stops_fail_fast(results: &[SuiteResult]) -> bool {
 }
 
 /// The exit code of a run: interrupted beats a server that failed (an environment error), which
-/// beats failed, which beats "no tests"; an optional suite may be empty when others ran.
-pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool) -> ExitKind {
+/// beats failed, which beats "no tests"; an optional suite may be empty when others ran, and a run
+/// of what failed or changed (`may_select_nothing`) may find nothing to run: that is its answer.
+pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool, may_select_nothing: bool) -> ExitKind {
     if interrupted || results.iter().any(|r| r.status == SuiteStatus::Interrupted) {
         return ExitKind::Interrupted;
     }
@@ -171,6 +194,9 @@ pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool) -> ExitKind {
         return ExitKind::TestsFailed;
     }
     let empty = |r: &&SuiteResult| matches!(r.status, SuiteStatus::Empty { .. });
+    if may_select_nothing && results.iter().all(|r| empty(&r)) {
+        return ExitKind::Success;
+    }
     if results.iter().all(|r| empty(&r)) || results.iter().any(|r| r.status == SuiteStatus::Empty { optional: false }) {
         return ExitKind::NoTests;
     }
@@ -179,7 +205,7 @@ pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool) -> ExitKind {
 
 /// `stress`: as one run's, over every run's results, and a test flaky across runs fails it too.
 pub(crate) fn stress_exit(results: &[SuiteResult], interrupted: bool, flaky: usize) -> ExitKind {
-    match run_exit(results, interrupted) {
+    match run_exit(results, interrupted, false) {
         ExitKind::Success if flaky > 0 => ExitKind::TestsFailed,
         kind => kind,
     }

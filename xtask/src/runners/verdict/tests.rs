@@ -51,6 +51,7 @@ fn plan(kind: SuiteKind, name: &str, suites: &[(&str, bool)]) -> SessionPlan {
         watchdog: 730,
         servers: Vec::new(),
         server_run: None,
+        selects_nothing: false,
     }
 }
 
@@ -106,7 +107,7 @@ fn a_green_run_passes_and_its_suite_ends_with_its_last_test() {
     // Announced once, by its last test, not again at the end.
     let finished = events.iter().filter(|e| matches!(e, Event::SuiteFinished(_))).count();
     assert_eq!((finished, verdict.announced.as_slice()), (1, [true].as_slice()));
-    assert_eq!(run_exit(&verdict.results, false), ExitKind::Success);
+    assert_eq!(run_exit(&verdict.results, false, false), ExitKind::Success);
 }
 
 #[test]
@@ -117,8 +118,8 @@ fn a_failing_test_fails_its_suite_with_its_own_message() {
     assert!(result.error.is_none(), "a failure of a test is not an error of the suite: {result:?}");
     let failed = result.failures().next().unwrap();
     assert!(failed.message.as_deref().unwrap().contains("deliberate failure requested by FIXTURE_FAIL"));
-    assert_eq!(run_exit(&verdict.results, false), ExitKind::TestsFailed);
-    assert_eq!(run_exit(&verdict.results, true), ExitKind::Interrupted, "interrupted beats failed");
+    assert_eq!(run_exit(&verdict.results, false, false), ExitKind::TestsFailed);
+    assert_eq!(run_exit(&verdict.results, true, false), ExitKind::Interrupted, "interrupted beats failed");
 }
 
 #[test]
@@ -152,7 +153,7 @@ fn an_interrupt_names_the_test_it_interrupted() {
     let result = only(&verdict);
     assert_eq!(result.status, SuiteStatus::Interrupted);
     assert!(error_of(result).starts_with("interrupted while running tests/test_db.py::test_sleeps_on_request"));
-    assert_eq!(run_exit(&verdict.results, false), ExitKind::Interrupted);
+    assert_eq!(run_exit(&verdict.results, false, false), ExitKind::Interrupted);
 }
 
 #[test]
@@ -161,7 +162,7 @@ fn a_session_that_never_said_what_it_planned_lost_its_stream() {
     let result = only(&verdict);
     assert_eq!(result.status, SuiteStatus::Errored);
     assert!(error_of(result).contains("without saying which tests it planned: its event stream was lost"));
-    assert_eq!(run_exit(&verdict.results, false), ExitKind::TestsFailed);
+    assert_eq!(run_exit(&verdict.results, false, false), ExitKind::TestsFailed);
 }
 
 #[test]
@@ -198,7 +199,7 @@ fn a_session_that_does_not_exit_after_its_end_names_the_thread_left_running() {
     let error = error_of(result);
     assert!(error.contains("did not exit within 20 s: the tests left running: thread 'poller'"), "{error}");
     assert!(!error.contains("ended with signal"), "the run stopped it: not the tool's own failure: {error}");
-    assert_eq!(run_exit(&verdict.results, false), ExitKind::TestsFailed);
+    assert_eq!(run_exit(&verdict.results, false, false), ExitKind::TestsFailed);
 }
 
 #[test]
@@ -251,7 +252,7 @@ fn exit_codes_of_runs_stress_and_ci() {
             })
             .collect()
     };
-    let kind = |statuses: &[SuiteStatus], interrupted| run_exit(&results(statuses), interrupted);
+    let kind = |statuses: &[SuiteStatus], interrupted| run_exit(&results(statuses), interrupted, false);
     assert_eq!(kind(&[Passed, Passed], false), ExitKind::Success);
     assert_eq!(kind(&[Passed, Failed], false), ExitKind::TestsFailed);
     assert_eq!(kind(&[Errored], false), ExitKind::TestsFailed);
@@ -261,6 +262,10 @@ fn exit_codes_of_runs_stress_and_ci() {
     assert_eq!(kind(&[Passed, Empty { optional: true }], false), ExitKind::Success);
     assert_eq!(kind(&[Passed, Empty { optional: false }], false), ExitKind::NoTests);
     assert_eq!(kind(&[], false), ExitKind::NoTests);
+    // `--last-failed` with nothing to re-run: nothing ran, and that is the answer.
+    let rerun = |statuses: &[SuiteStatus]| run_exit(&results(statuses), false, true);
+    assert_eq!(rerun(&[Empty { optional: true }, Empty { optional: true }]), ExitKind::Success);
+    assert_eq!(rerun(&[Empty { optional: true }, Failed]), ExitKind::TestsFailed);
     assert_eq!(stress_exit(&results(&[Passed]), false, 1), ExitKind::TestsFailed, "flaky across runs");
     assert_eq!(stress_exit(&results(&[Passed]), true, 1), ExitKind::Interrupted);
     // `ci`: a failed check fails it, but an interrupted run stays interrupted.

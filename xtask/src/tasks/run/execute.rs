@@ -36,14 +36,13 @@ impl PreparedRun<'_> {
         let mut results = dispatched.results;
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
-        // A run cut short measured nothing worth keeping.
-        if !signals::interrupted() {
-            let complete = plan.shard.is_none() && !super::options(&self.args).narrowed();
-            match Durations::record(&self.ctx.root, &results, complete, dispatched.engines) {
-                Ok(None) => {}
-                Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
-                Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
-            }
+        // A run cut short measured nothing worth keeping, but what it left unfinished is kept.
+        let measured = !signals::interrupted();
+        let complete = plan.shard.is_none() && !self.options().narrowed();
+        match Durations::record(&self.ctx.root, &results, complete, measured, dispatched.engines) {
+            Ok(None) => {}
+            Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
+            Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
         }
         let unassigned = plan
             .catch_all

@@ -22,6 +22,7 @@ mod database;
 mod execute;
 mod playwright;
 mod prepare;
+mod select;
 
 use self::database::decide_database;
 use self::prepare::{open_reporter, sweep_leftovers, Steps};
@@ -43,19 +44,24 @@ pub(crate) fn run_all(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitKind> {
 fn run(ctx: &Ctx, selection: Selection, args: RunArgs) -> anyhow::Result<ExitKind> {
     let mut session = PreparedRun::prepare(ctx, selection, args)?;
     let plan = session.plan(None)?;
+    for why in session.options().skip.iter().flat_map(|skip| skip.why.clone()) {
+        session.reporter.handle(&Event::Note(why));
+    }
     if session.args.dry_run {
         session.reporter.handle(&Event::Planned(Box::new(plan.view())));
         return Ok(ExitKind::Success);
     }
     let results = session.execute(&plan)?;
     session.finish();
-    let kind = crate::runners::verdict::run_exit(&results, signals::interrupted());
+    let selective = session.options().skip.is_some();
+    let kind = crate::runners::verdict::run_exit(&results, signals::interrupted(), selective);
     // Stop the server and remove the run directory before the exit code goes to the caller.
     drop(session);
     Ok(kind)
 }
 
-/// What the command line asks of the plan, resolved once: the plan never sees clap's types.
+/// What the command line asks of the plan, resolved once (the plan never sees clap's types); the
+/// inner loop's choice is the run's (`PreparedRun::options`), from what this checkout recorded.
 pub(crate) fn options(args: &RunArgs) -> plan::Options {
     plan::Options {
         workers: args.workers,
@@ -63,6 +69,7 @@ pub(crate) fn options(args: &RunArgs) -> plan::Options {
         timeout: args.timeout,
         passthrough: args.passthrough.clone(),
         playwright_args: args.playwright_args.clone(),
+        skip: None,
     }
 }
 
@@ -211,6 +218,11 @@ impl<'a> PreparedRun<'a> {
                 None => (self.behaviour.timeout, self.behaviour.timeout_set),
             },
         };
-        plan::build(&self.ctx.config, &self.selection, &options(&self.args), &facts)
+        plan::build(&self.ctx.config, &self.selection, &self.options(), &facts)
+    }
+
+    /// The plan's options, with what the inner loop's flags leave out.
+    pub(crate) fn options(&self) -> plan::Options {
+        plan::Options { skip: select::skip(&self.args, &self.durations), ..options(&self.args) }
     }
 }

@@ -148,7 +148,7 @@ impl Steps<'_> {
                 },
             })
             .collect();
-        let needs_ids = self.args.shard.is_some() || self.args.dry_run;
+        let needs_ids = self.args.shard.is_some() || self.args.dry_run || self.args.last_failed;
         let can_list = playwright.exists();
         let lister = if can_list && (kept.is_none() || needs_ids) {
             let env = suite
