@@ -135,6 +135,11 @@ pub(crate) struct RunArgs {
     /// out, crashed, never finished), and tests new since; with nothing to re-run, nothing runs.
     #[arg(long, visible_alias = "lf")]
     pub(crate) last_failed: bool,
+    /// Only the tests a change can affect: against REF (default HEAD, with staged, unstaged and
+    /// untracked files) and since each test last ran, from what each test ran then; with what failed
+    /// or never finished, and new tests. What cannot be placed runs everything it could reach.
+    #[arg(long, value_name = "REF", num_args = 0..=1, default_missing_value = "HEAD", require_equals = true)]
+    pub(crate) only_changed: Option<String>,
     /// One argument for Playwright, e.g. `--pw=--grep=login` (repeat it for several).
     #[arg(long = "pw", value_name = "ARG", allow_hyphen_values = true)]
     pub(crate) playwright_args: Vec<String>,

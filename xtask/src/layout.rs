@@ -189,6 +189,11 @@ impl RunLayout {
         self.scratch().join(format!("{session}.plan.json"))
     }
 
+    /// Where a pytest session's test processes write what each of their tests depends on.
+    pub(crate) fn deps(&self) -> PathBuf {
+        self.root.join("deps")
+    }
+
     /// Where a pytest session's plugin writes the suite of each test it labelled.
     pub(crate) fn labels(&self, session: &str) -> PathBuf {
         self.scratch().join(format!("{session}.labels.json"))

@@ -1,6 +1,7 @@
 //! `cargo xtask`: parse flags, find the project, dispatch to a task, map the outcome to an exit code.
 
 mod config;
+mod deps;
 mod events;
 mod exit;
 mod flags;

@@ -17,6 +17,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/db/key.py", include_str!("../python/xtask_runner/db/key.py")),
     ("xtask_runner/db/servers.py", include_str!("../python/xtask_runner/db/servers.py")),
     ("xtask_runner/db/templates.py", include_str!("../python/xtask_runner/db/templates.py")),
+    ("xtask_runner/deps.py", include_str!("../python/xtask_runner/deps.py")),
     ("xtask_runner/labels.py", include_str!("../python/xtask_runner/labels.py")),
     ("xtask_runner/outcomes.py", include_str!("../python/xtask_runner/outcomes.py")),
     ("xtask_runner/plugin.py", include_str!("../python/xtask_runner/plugin.py")),

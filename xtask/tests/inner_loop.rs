@@ -104,3 +104,121 @@ fn last_failed_reruns_a_failed_playwright_test_alone_and_starts_nothing_when_non
     assert_eq!(nothing.code, 0, "{}", nothing.explain());
     assert!(ids.is_empty() && !nothing.stdout.contains("playwright on"), "nothing started: {}", nothing.stdout);
 }
+
+/// `git` in the project, which must succeed.
+fn git(project: &Project, args: &[&str]) {
+    let done = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .current_dir(project.path())
+        .output()
+        .unwrap();
+    assert!(done.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+}
+
+fn append(project: &Project, file: &str, text: &str) {
+    project.edit(file, |content| content + text);
+}
+
+/// The short names (`file::test`) of what `test-all --only-changed` ran, and its exit code.
+fn only_changed(project: &Project) -> (i32, Vec<String>) {
+    let (run, ids) = ran(project, &["test-all", "--only-changed"], &[]);
+    assert!(matches!(run.code, 0 | 1), "{}", run.explain());
+    let names = ids.iter().map(|id| id.trim_start_matches("tests/").replace(".py::", "::")).collect();
+    (run.code, names)
+}
+
+#[test]
+fn only_changed_runs_what_a_change_can_reach_and_everything_it_cannot_place() {
+    let project = Project::bare_copy_of("depot");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "depot"]);
+    let first = run(&project, &["test-all"], &[]);
+    assert_eq!(first.code, 0, "{}", first.explain());
+    assert_eq!(only_changed(&project), (0, vec![]), "nothing changed: nothing runs");
+
+    // A view reached only through URL resolution: the tests that request it, not the others.
+    append(&project, "stock/views.py", "\n# reworded\n");
+    let stock = ["test_stock::test_an_empty_stock_lists_nothing", "test_stock::test_the_stock_lists_items_with_vat"];
+    assert_eq!(only_changed(&project), (0, stock.map(String::from).to_vec()));
+    // Committed, then changed again and committed without a run: still seen (hashes, not the diff).
+    git(&project, &["commit", "-qam", "reword"]);
+    append(&project, "stock/views.py", "# again\n");
+    git(&project, &["commit", "-qam", "again"]);
+    assert_eq!(only_changed(&project), (0, stock.map(String::from).to_vec()), "changed since those tests ran");
+
+    // The helper both apps import: both apps' tests; the plain test never.
+    append(&project, "common/money.py", "# rounded\n");
+    let (_, ran) = only_changed(&project);
+    assert_eq!(ran.len(), 4, "{ran:?}");
+    assert!(!ran.iter().any(|id| id.contains("test_plain")), "{ran:?}");
+    git(&project, &["commit", "-qam", "rounded"]);
+
+    // A declarative view runs no function of its own: its test is found by the URL it resolved, and
+    // the failure the change makes is among what ran.
+    project.edit("billing/views.py", |text| text.replace("url = \"/stock/\"", "url = \"/stock/?paid=1\""));
+    let (code, ran) = only_changed(&project);
+    assert_eq!(code, 1, "{ran:?}");
+    assert!(ran.contains(&"test_billing::test_paying_leads_to_the_stock".to_owned()), "{ran:?}");
+    assert!(!ran.iter().any(|id| id.contains("test_stock") || id.contains("test_plain")), "{ran:?}");
+    git(&project, &["checkout", "-q", "billing/views.py"]);
+    let (code, ran) = only_changed(&project);
+    assert_eq!(code, 0, "the reverted view: its tests run again, and pass: {ran:?}");
+
+    // What the map cannot place runs every test.
+    for (file, text) in [
+        ("depot/settings.py", "\nTIME_ZONE = \"UTC\"\n"),
+        ("conftest.py", "\n# hooks\n"),
+        ("stock/migrations/0002_more.py", "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"stock\", \"0001_initial\")]\n    operations = []\n"),
+        ("depot/urls.py", "\n# routes\n"),
+    ] {
+        let path = project.path().join(file);
+        let existed = path.exists();
+        if existed {
+            append(&project, file, text);
+        } else {
+            std::fs::write(&path, text).unwrap();
+        }
+        let (_, ran) = only_changed(&project);
+        assert_eq!(ran.len(), 5, "{file}: {ran:?}");
+        if existed {
+            git(&project, &["checkout", "-q", file]);
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+        only_changed(&project);
+    }
+
+    // A new test file: its tests, and nothing else.
+    std::fs::write(project.path().join("tests/test_new.py"), "def test_new():\n    assert True\n").unwrap();
+    assert_eq!(only_changed(&project), (0, vec!["test_new::test_new".to_owned()]));
+}
+
+#[test]
+fn only_changed_runs_a_changed_spec_alone_and_the_whole_suite_for_a_backend_change() {
+    let project = Project::copy_of("web");
+    project.link_playwright();
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "web"]);
+    let first = run(&project, &["test", "e2e"], &[]);
+    assert_eq!(first.code, 0, "{}", first.explain());
+    let (_, ids) = ran(&project, &["test", "e2e", "--only-changed"], &[]);
+    assert!(ids.is_empty(), "nothing changed: {ids:?}");
+    std::fs::write(
+        project.path().join("frontend/tests/extra.spec.mjs"),
+        "import { test, expect } from '@playwright/test';\n\ntest('a new page check', async () => {\n  expect(1 + 1).toBe(2);\n});\n",
+    )
+    .unwrap();
+    let (run, ids) = ran(&project, &["test", "e2e", "--only-changed"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(ids.len(), 1, "the new spec alone: {ids:?}");
+    assert!(ids[0].contains("a new page check"), "{ids:?}");
+    // The backend its servers run: every test of the suite.
+    append(&project, "backend/mini/settings.py", "\n# tuned\n");
+    let (run, ids) = ran(&project, &["test", "e2e", "--only-changed"], &[]);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(ids.len(), 8, "{ids:?}");
+    assert!(run.stderr.contains("e2e: every test runs: backend/mini/settings.py changed"), "{}", run.explain());
+}

@@ -29,6 +29,7 @@ import time
 
 import pytest
 
+from xtask_runner import deps as _deps
 from xtask_runner.contract import ENV, line, read_spec
 from xtask_runner.outcomes import first_line
 from xtask_runner.probes import engines as _engines
@@ -69,6 +70,8 @@ def pytest_configure(config):
     path = ENV.get("PLAN")
     if path:
         _spec = read_spec("session", path)
+        if _spec.get("deps_dir") and not config.option.collectonly:
+            _deps.start(_spec)
     events = ENV.get("EVENTS")
     if events and not _is_xdist_worker(config):
         from xtask_runner.outcomes import Outcomes
@@ -113,13 +116,18 @@ def pytest_runtest_protocol(item, nextitem):
     """The test's timeout (`timeout` in xtask.toml, --timeout): a failure raised inside the test when
     it runs out, then, 10 s later if it still runs, the end of its process."""
     seconds = _timeout_for(item.nodeid) if _spec is not None else None
-    if not seconds or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    from xtask_runner.timeout import limited
+    noting = _deps.enabled() and threading.current_thread() is threading.main_thread() and _deps.begin()
+    try:
+        if not seconds or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        from xtask_runner.timeout import limited
 
-    with limited(item.nodeid, seconds):
-        yield
+        with limited(item.nodeid, seconds):
+            yield
+    finally:
+        if noting:
+            _deps.end(item.nodeid)
 
 
 def _timeout_for(nodeid):
@@ -322,6 +330,7 @@ def _lingering():
 def pytest_sessionfinish(session, exitstatus):
     """The session's end (after xdist shut its workers down), with its cost and what it leaves
     running that would keep the process from exiting."""
+    _deps.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
     if _stream is not None and not _is_xdist_worker(session.config):
         cost = {"tests": _cost["tests"], "plugin_seconds": round(_cost["seconds"], 6)}
         if _scheduler is not None:

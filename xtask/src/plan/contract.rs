@@ -43,6 +43,10 @@ crate::wire::wire_struct! {
         pub(super) worker_suffix: &'static str,
         /// Known tests this run leaves out (`--last-failed`): deselected after the shard's split.
         pub(super) skip: Vec<&'a str>,
+        /// Where each test process writes what its tests depend on (`--only-changed` reads it).
+        pub(super) deps_dir: Option<PathBuf>,
+        /// The repository's root: the files a test depends on are noted relative to it.
+        pub(super) root: PathBuf,
     }
 }
 

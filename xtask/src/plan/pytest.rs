@@ -223,6 +223,8 @@ fn session_spec(
         template_building: crate::layout::TestDatabases::of(&config.project, facts.run_id, name).building(),
         worker_suffix: crate::layout::TestDatabases::PYTEST_WORKER,
         skip: options.skip.iter().flat_map(|skip| skip.ids.iter().map(String::as_str)).collect(),
+        deps_dir: Some(facts.layout.deps().join(name)),
+        root: facts.root.to_owned(),
     };
     to_json(&spec)
 }

@@ -3,6 +3,7 @@
 pub(crate) mod browsers;
 pub(crate) mod database;
 pub(crate) mod frontend;
+pub(crate) mod git;
 pub(crate) mod http;
 pub(crate) mod lock;
 pub(crate) mod pg_bin;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::PreparedRun;
 use crate::config::UNASSIGNED;
+use crate::deps::{DepsMap, SuiteRun};
 use crate::events::{Event, SuiteResult};
 use crate::history::Durations;
 use crate::plan::Plan;
@@ -44,6 +45,7 @@ impl PreparedRun<'_> {
             Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
             Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
         }
+        self.record_deps(plan, &results, began);
         let unassigned = plan
             .catch_all
             .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
@@ -62,5 +64,32 @@ impl PreparedRun<'_> {
             window: (began, crate::events::now()),
         });
         Ok(results)
+    }
+}
+
+impl PreparedRun<'_> {
+    /// What each test depended on (its processes' notes, hashed as of the run's start), and where
+    /// each Playwright suite that ran stood, for the next `--only-changed`.
+    fn record_deps(&mut self, plan: &Plan, results: &[SuiteResult], began: f64) {
+        let began = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(began.max(0.0));
+        let browsers: Vec<&str> = plan
+            .sessions
+            .iter()
+            .filter(|session| session.kind == crate::config::SuiteKind::Playwright)
+            .flat_map(|session| session.suites.iter().map(|slot| slot.name.as_str()))
+            .filter(|name| results.iter().any(|r| r.suite == *name && !r.tests.is_empty()))
+            .collect();
+        let position = if browsers.is_empty() { None } else { crate::services::git::position(&self.ctx.root) };
+        let suites: Vec<(String, SuiteRun)> = position
+            .map(|(commit, dirty)| {
+                browsers
+                    .iter()
+                    .map(|name| ((*name).to_owned(), SuiteRun { commit: commit.clone(), dirty: dirty.clone() }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Err(error) = DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites) {
+            self.reporter.handle(&Event::Note(format!("what the tests depend on was not recorded: {error:#}")));
+        }
     }
 }

@@ -89,6 +89,8 @@ pub(crate) struct PreparedRun<'a> {
     durations: Durations,
     shard_durations: Durations,
     playwright: Option<playwright::Prepared>,
+    /// What `--last-failed` or `--only-changed` leaves out, chosen once.
+    skip: Option<plan::Skip>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -144,7 +146,15 @@ impl<'a> PreparedRun<'a> {
         let database = RunDatabase::new(server, may_stop_unused, run_dir.layout().database_ready());
         let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
+        let skip = select::skip(&select::Inputs {
+            args: &args,
+            durations: &durations,
+            root: &ctx.root,
+            config: &ctx.config,
+            playwright: frontend.as_ref().map_or(&[][..], |prepared| prepared.suites.as_slice()),
+        })?;
         Ok(PreparedRun {
+            skip,
             ctx,
             selection,
             behaviour,
@@ -223,6 +233,6 @@ impl<'a> PreparedRun<'a> {
 
     /// The plan's options, with what the inner loop's flags leave out.
     pub(crate) fn options(&self) -> plan::Options {
-        plan::Options { skip: select::skip(&self.args, &self.durations), ..options(&self.args) }
+        plan::Options { skip: self.skip.clone(), ..options(&self.args) }
     }
 }

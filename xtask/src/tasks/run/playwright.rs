@@ -148,7 +148,8 @@ impl Steps<'_> {
                 },
             })
             .collect();
-        let needs_ids = self.args.shard.is_some() || self.args.dry_run || self.args.last_failed;
+        let needs_ids =
+            self.args.shard.is_some() || self.args.dry_run || self.args.last_failed || self.args.only_changed.is_some();
         let can_list = playwright.exists();
         let lister = if can_list && (kept.is_none() || needs_ids) {
             let env = suite

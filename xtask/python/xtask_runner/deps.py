@@ -1,0 +1,175 @@
+"""What each test depends on, recorded for `cargo xtask --only-changed`, shipped beside its pytest
+plugin (`plugin` loads it when the session's spec names `deps_dir`).
+
+While a test runs (its set-up, call and teardown), a trace function notes the file of every Python
+*function* that executes (module and class bodies are import-time code, left out: a test that only
+triggers an import does not depend on what it imported), in every thread, and the module of every
+view Django's URL resolver hands a request to (a declarative view runs no function of its own). At
+the session's end each noted file is closed over the static imports of the project's loaded modules
+(a function reads the constants and classes its module imports), and the project's files of each
+test (those under the repository's root, outside any virtualenv) are written to
+`deps_dir/<worker>.json` as paths relative to the root. The xtask merges them with each file's
+content hash into `target/xtask/deps.json`.
+"""
+import ast
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+_CO_OPTIMIZED = 0x1
+_seen = set()
+_add = _seen.add
+_tests = {}
+_root = None
+_out = None
+
+
+def _tracer(frame, event, arg):
+    code = frame.f_code
+    if code.co_flags & _CO_OPTIMIZED:
+        _add(code.co_filename)
+
+
+def _noted_view(match):
+    """The module of the view a request was resolved to (a class-based view's class, a DRF
+    viewset's), noted for the running test."""
+    func = getattr(match, "func", None)
+    target = getattr(func, "view_class", None) or getattr(func, "cls", None) or func
+    module = sys.modules.get(getattr(target, "__module__", "") or "")
+    path = getattr(module, "__file__", None)
+    if path:
+        _add(path)
+
+
+def _watch_resolver():
+    try:
+        from django.urls import resolvers
+    except Exception:  # noqa: BLE001 - a project without Django: the trace alone
+        return
+    resolve = resolvers.URLResolver.resolve
+    if getattr(resolve, "_xtask_deps", False):
+        return
+
+    def noting(self, path):
+        match = resolve(self, path)
+        _noted_view(match)
+        return match
+
+    noting._xtask_deps = True
+    resolvers.URLResolver.resolve = noting
+
+
+def start(spec):
+    """Turns recording on for this process."""
+    global _root, _out
+    _root = str(Path(spec["root"]).resolve())
+    _out = Path(spec["deps_dir"])
+
+
+def enabled():
+    return _out is not None
+
+
+def begin():
+    """Starts noting for one test; False when another tracer (coverage, a debugger) holds the hook:
+    the test then stays unmapped, and `--only-changed` always runs it."""
+    if sys.gettrace() is not None:
+        return False
+    _seen.clear()
+    _watch_resolver()
+    sys.settrace(_tracer)
+    threading.settrace(_tracer)
+    return True
+
+
+def end(nodeid):
+    sys.settrace(None)
+    threading.settrace(None)
+    _tests[nodeid] = set(_seen)
+    _seen.clear()
+
+
+def _project_file(path):
+    if not path or not path.startswith(_root) or not path.endswith(".py"):
+        return False
+    return "site-packages" not in path and "/.venv/" not in path and "/node_modules/" not in path
+
+
+def _imports_of(path, package):
+    """The module names a file imports (relative imports resolved against its package)."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(part for part in [*parts, base] if part)
+            names.append(base)
+            names.extend(f"{base}.{alias.name}" if base else alias.name for alias in node.names)
+    return names
+
+
+def _import_graph():
+    """Each loaded project module's file, to the files of the loaded modules it imports."""
+    files = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and _project_file(os.path.abspath(path)):
+            files[name] = os.path.abspath(path)
+    graph = {}
+    for name, path in files.items():
+        module = sys.modules.get(name)
+        package = getattr(module, "__package__", None) or ""
+        targets = set()
+        for imported in _imports_of(path, package):
+            # `import a.b.c` loads a, a.b and a.b.c: each is a dependency.
+            parts = imported.split(".")
+            for end in range(1, len(parts) + 1):
+                target = files.get(".".join(parts[:end]))
+                if target:
+                    targets.add(target)
+        graph.setdefault(path, set()).update(targets)
+    return graph
+
+
+def _closure(start, graph, memo):
+    if start in memo:
+        return memo[start]
+    seen, stack = set(), [start]
+    while stack:
+        path = stack.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        stack.extend(graph.get(path, ()))
+    memo[start] = seen
+    return seen
+
+
+def write(worker):
+    """This process's tests and the project files each depends on, relative to the root."""
+    if _out is None or not _tests:
+        return
+    graph = _import_graph()
+    memo = {}
+    tests = {}
+    for nodeid, seen in _tests.items():
+        files = set()
+        for path in seen:
+            path = os.path.abspath(path)
+            if _project_file(path):
+                files |= _closure(path, graph, memo)
+        tests[nodeid] = sorted(os.path.relpath(path, _root) for path in files)
+    _out.mkdir(parents=True, exist_ok=True)
+    temporary = _out / f".{worker}.json.{os.getpid()}"
+    temporary.write_text(json.dumps({"tests": tests}), encoding="utf-8")
+    os.replace(temporary, _out / f"{worker}.json")

@@ -1,0 +1,180 @@
+//! What each pytest test depends on, as its last run recorded it: `target/xtask/deps.json`. The
+//! shipped plugin notes, per test, the project files whose functions ran (and the views a request
+//! was resolved to), closed over their static imports (`xtask_runner/deps.py`); every run merges its
+//! processes' notes here with each file's content hash as the run found it, so `--only-changed`
+//! can tell, for every test, whether any file it depends on changed since it last ran, whatever
+//! was committed in between. A file written while the run went on gets no hash: its tests run
+//! again next time. Each Playwright suite's last run is noted too (the commit and the files then
+//! uncommitted), for the changes made since.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::services::fnv1a;
+
+const FILE: &str = "deps.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct DepsMap {
+    /// Every (file relative to the root, content hash when recorded; empty: unknown) a test names.
+    files: Vec<(String, String)>,
+    /// Each test's files, as indices into `files`.
+    tests: BTreeMap<String, Vec<usize>>,
+    /// Each Playwright suite's last run: the commit and the files then changed against it.
+    #[serde(default)]
+    suites: BTreeMap<String, SuiteRun>,
+}
+
+/// Where a Playwright suite last ran.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct SuiteRun {
+    pub(crate) commit: String,
+    pub(crate) dirty: Vec<String>,
+}
+
+/// One process's notes, as the plugin writes them.
+#[derive(Deserialize)]
+struct Noted {
+    tests: BTreeMap<String, Vec<String>>,
+}
+
+/// A file's content hash, or None when it cannot be read (deleted).
+pub(crate) fn hash_of(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| format!("{:016x}", fnv1a(&bytes)))
+}
+
+impl DepsMap {
+    pub(crate) fn load(root: &Path) -> DepsMap {
+        std::fs::read_to_string(crate::layout::project_dir(root).join(FILE))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    /// A test's files with their recorded hashes; None for a test never mapped.
+    pub(crate) fn files_of(&self, id: &str) -> Option<Vec<(&str, &str)>> {
+        let indices = self.tests.get(id)?;
+        Some(indices.iter().filter_map(|i| self.files.get(*i)).map(|(p, h)| (p.as_str(), h.as_str())).collect())
+    }
+
+    /// Every file some test depends on.
+    pub(crate) fn known_files(&self) -> BTreeSet<&str> {
+        self.files.iter().map(|(path, _)| path.as_str()).collect()
+    }
+
+    pub(crate) fn suite_run(&self, suite: &str) -> Option<&SuiteRun> {
+        self.suites.get(suite)
+    }
+
+    /// Merges what a run's processes noted (`notes`: their files) and where its Playwright suites
+    /// ran; files changed after `began` get no hash. How many tests were mapped.
+    pub(crate) fn record(
+        root: &Path,
+        notes: &Path,
+        began: SystemTime,
+        suites: &[(String, SuiteRun)],
+    ) -> anyhow::Result<usize> {
+        let path = crate::layout::project_dir(root).join(FILE);
+        let _lock = crate::services::lock::FileLock::acquire(
+            &path.with_extension("lock"),
+            "recording what tests depend on",
+            &mut |_| {},
+        )?;
+        let mut map = DepsMap::load(root);
+        let mut by_test: BTreeMap<String, Vec<(String, String)>> = map
+            .tests
+            .iter()
+            .map(|(id, indices)| (id.clone(), indices.iter().filter_map(|i| map.files.get(*i).cloned()).collect()))
+            .collect();
+        let mut hashes: BTreeMap<String, String> = BTreeMap::new();
+        let mut mapped = 0;
+        for entry in std::fs::read_dir(notes).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+                let Ok(text) = std::fs::read_to_string(file.path()) else { continue };
+                let Ok(noted) = serde_json::from_str::<Noted>(&text) else { continue };
+                for (id, files) in noted.tests {
+                    let hashed = files
+                        .into_iter()
+                        .map(|file| {
+                            let hash =
+                                hashes.entry(file.clone()).or_insert_with(|| hash_as_of(&root.join(&file), began));
+                            (file, hash.clone())
+                        })
+                        .collect();
+                    by_test.insert(id, hashed);
+                    mapped += 1;
+                }
+            }
+        }
+        for (suite, run) in suites {
+            map.suites.insert(suite.clone(), run.clone());
+        }
+        map.files.clear();
+        map.tests.clear();
+        let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (id, files) in by_test {
+            let indices = files
+                .into_iter()
+                .map(|file| {
+                    *index.entry(file.clone()).or_insert_with(|| {
+                        map.files.push(file);
+                        map.files.len() - 1
+                    })
+                })
+                .collect();
+            map.tests.insert(id, indices);
+        }
+        crate::services::write_atomically(&path, &serde_json::to_string(&map)?)?;
+        Ok(mapped)
+    }
+}
+
+/// The file's hash, unless it was modified after the run began (what the tests ran is unknown then).
+fn hash_as_of(path: &Path, began: SystemTime) -> String {
+    let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok();
+    if modified.is_some_and(|at| at > began) {
+        return String::new();
+    }
+    hash_of(path).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_replaces_the_tests_it_ran_keeps_the_others_and_hashes_what_they_read() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = root.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("app/views.py", "def view(): pass\n");
+        write("app/money.py", "def cents(): pass\n");
+        let notes = root.path().join("notes");
+        let noted = |worker: &str, json: &str| {
+            std::fs::create_dir_all(notes.join("backend")).unwrap();
+            std::fs::write(notes.join("backend").join(format!("{worker}.json")), json).unwrap();
+        };
+        noted("gw0", r#"{"tests": {"t::a": ["app/views.py", "app/money.py"], "t::b": ["app/money.py"]}}"#);
+        let past = SystemTime::now() + std::time::Duration::from_secs(60);
+        assert_eq!(DepsMap::record(root.path(), &notes, past, &[]).unwrap(), 2);
+        let map = DepsMap::load(root.path());
+        let money = hash_of(&root.path().join("app/money.py")).unwrap();
+        assert_eq!(map.files_of("t::b"), Some(vec![("app/money.py", money.as_str())]));
+        // The next run ran t::b alone: t::a is kept as it was; a file written during the run has no hash.
+        std::fs::remove_dir_all(&notes).unwrap();
+        noted("gw1", r#"{"tests": {"t::b": ["app/views.py"]}}"#);
+        let before = SystemTime::now() - std::time::Duration::from_secs(60);
+        DepsMap::record(root.path(), &notes, before, &[]).unwrap();
+        let map = DepsMap::load(root.path());
+        assert_eq!(map.files_of("t::a").unwrap().len(), 2);
+        assert_eq!(map.files_of("t::b"), Some(vec![("app/views.py", "")]));
+        assert_eq!(map.files_of("t::new"), None);
+        assert_eq!(map.known_files().into_iter().collect::<Vec<_>>(), ["app/money.py", "app/views.py"]);
+    }
+}
