@@ -26,6 +26,9 @@ pub(crate) struct DepsMap {
     /// Each Playwright suite's last run: the commit and the files then changed against it.
     #[serde(default)]
     suites: BTreeMap<String, SuiteRun>,
+    /// What the files no test depends on hashed to when the map was last recorded (`unplaced`).
+    #[serde(default)]
+    unplaced: String,
 }
 
 /// Where a Playwright suite last ran.
@@ -69,6 +72,40 @@ impl DepsMap {
         self.suites.get(suite)
     }
 
+    /// The tests whose record still holds: every file they depend on hashes as it did, and nothing
+    /// the map does not place changed since (`unplaced`: settings, URLs, configuration). Running the
+    /// same code, they would record the same files: a run need not trace them again.
+    pub(crate) fn fresh(&self, root: &Path, unplaced: &str) -> BTreeSet<String> {
+        if self.unplaced.is_empty() || self.unplaced != unplaced {
+            return BTreeSet::new();
+        }
+        let current: Vec<bool> = self
+            .files
+            .iter()
+            .map(|(path, hash)| !hash.is_empty() && hash_of(&root.join(path)).as_deref() == Some(hash.as_str()))
+            .collect();
+        self.tests
+            .iter()
+            .filter(|(_, indices)| indices.iter().all(|i| current.get(*i).copied().unwrap_or(false)))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A hash of every file under `dir` that no test depends on and that could change what tests run
+    /// (Python modules and the test configuration), skipping what tools write.
+    pub(crate) fn unplaced(&self, root: &Path, dir: &Path) -> String {
+        let known = self.known_files();
+        let mut files = Vec::new();
+        collect_unplaced(root, dir, &known, &mut files);
+        files.sort();
+        let mut bytes = Vec::new();
+        for path in files {
+            bytes.extend(path.as_bytes());
+            bytes.extend(std::fs::read(root.join(&path)).unwrap_or_default());
+        }
+        format!("{:016x}", fnv1a(&bytes))
+    }
+
     /// Merges what a run's processes noted (`notes`: their files) and where its Playwright suites
     /// ran; files changed after `began` get no hash. How many tests were mapped.
     pub(crate) fn record(
@@ -76,6 +113,7 @@ impl DepsMap {
         notes: &Path,
         began: SystemTime,
         suites: &[(String, SuiteRun)],
+        unplaced: &str,
     ) -> anyhow::Result<usize> {
         let path = crate::layout::project_dir(root).join(FILE);
         let _lock = crate::services::lock::FileLock::acquire(
@@ -112,6 +150,7 @@ impl DepsMap {
         for (suite, run) in suites {
             map.suites.insert(suite.clone(), run.clone());
         }
+        map.unplaced = unplaced.to_owned();
         map.files.clear();
         map.tests.clear();
         let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -129,6 +168,27 @@ impl DepsMap {
         }
         crate::services::write_atomically(&path, &serde_json::to_string(&map)?)?;
         Ok(mapped)
+    }
+}
+
+fn collect_unplaced(root: &Path, dir: &Path, known: &BTreeSet<&str>, into: &mut Vec<String>) {
+    const SKIPPED: [&str; 8] =
+        ["target", ".venv", "venv", "node_modules", "__pycache__", ".git", ".pytest_cache", "media"];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            if !SKIPPED.contains(&name.as_str()) {
+                collect_unplaced(root, &path, known, into);
+            }
+            continue;
+        }
+        let config = ["pytest.ini", "setup.cfg", "tox.ini", "pyproject.toml", "xtask.toml"].contains(&name.as_str());
+        let Ok(relative) = path.strip_prefix(root) else { continue };
+        let relative = relative.display().to_string();
+        if config || (name.ends_with(".py") && !known.contains(relative.as_str())) {
+            into.push(relative);
+        }
     }
 }
 
@@ -162,7 +222,7 @@ mod tests {
         };
         noted("gw0", r#"{"tests": {"t::a": ["app/views.py", "app/money.py"], "t::b": ["app/money.py"]}}"#);
         let past = SystemTime::now() + std::time::Duration::from_secs(60);
-        assert_eq!(DepsMap::record(root.path(), &notes, past, &[]).unwrap(), 2);
+        assert_eq!(DepsMap::record(root.path(), &notes, past, &[], "u1").unwrap(), 2);
         let map = DepsMap::load(root.path());
         let money = hash_of(&root.path().join("app/money.py")).unwrap();
         assert_eq!(map.files_of("t::b"), Some(vec![("app/money.py", money.as_str())]));
@@ -170,11 +230,16 @@ mod tests {
         std::fs::remove_dir_all(&notes).unwrap();
         noted("gw1", r#"{"tests": {"t::b": ["app/views.py"]}}"#);
         let before = SystemTime::now() - std::time::Duration::from_secs(60);
-        DepsMap::record(root.path(), &notes, before, &[]).unwrap();
+        DepsMap::record(root.path(), &notes, before, &[], "u1").unwrap();
         let map = DepsMap::load(root.path());
         assert_eq!(map.files_of("t::a").unwrap().len(), 2);
         assert_eq!(map.files_of("t::b"), Some(vec![("app/views.py", "")]));
         assert_eq!(map.files_of("t::new"), None);
         assert_eq!(map.known_files().into_iter().collect::<Vec<_>>(), ["app/money.py", "app/views.py"]);
+        // t::a's files are as recorded: fresh, not traced again; t::b's view has no hash: traced.
+        assert_eq!(map.fresh(root.path(), "u1").into_iter().collect::<Vec<_>>(), ["t::a"]);
+        assert!(map.fresh(root.path(), "u2").is_empty(), "something unplaced changed: every test is traced");
+        std::fs::write(root.path().join("app/money.py"), "def cents(): return 1\n").unwrap();
+        assert!(map.fresh(root.path(), "u1").is_empty(), "a file of t::a changed");
     }
 }

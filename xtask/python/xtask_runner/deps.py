@@ -61,11 +61,19 @@ def _watch_resolver():
     resolvers.URLResolver.resolve = noting
 
 
+_fresh = set()
+
+
 def start(spec):
-    """Turns recording on for this process."""
-    global _root, _out
+    """Turns recording on for this process; the tests whose record still holds are not traced."""
+    global _root, _out, _fresh
     _root = str(Path(spec["root"]).resolve())
     _out = Path(spec["deps_dir"])
+    _fresh = set(spec.get("deps_fresh") or [])
+
+
+def wanted(nodeid):
+    return _out is not None and nodeid not in _fresh
 
 
 def enabled():

@@ -116,7 +116,7 @@ def pytest_runtest_protocol(item, nextitem):
     """The test's timeout (`timeout` in xtask.toml, --timeout): a failure raised inside the test when
     it runs out, then, 10 s later if it still runs, the end of its process."""
     seconds = _timeout_for(item.nodeid) if _spec is not None else None
-    noting = _deps.enabled() and threading.current_thread() is threading.main_thread() and _deps.begin()
+    noting = _deps.wanted(item.nodeid) and threading.current_thread() is threading.main_thread() and _deps.begin()
     try:
         if not seconds or threading.current_thread() is not threading.main_thread():
             yield

@@ -45,6 +45,8 @@ crate::wire::wire_struct! {
         pub(super) skip: Vec<&'a str>,
         /// Where each test process writes what its tests depend on (`--only-changed` reads it).
         pub(super) deps_dir: Option<PathBuf>,
+        /// Tests whose record of what they depend on still holds: not traced again.
+        pub(super) deps_fresh: Vec<&'a str>,
         /// The repository's root: the files a test depends on are noted relative to it.
         pub(super) root: PathBuf,
     }

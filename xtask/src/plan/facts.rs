@@ -46,6 +46,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) ignore: &'a str,
     /// This xtask's binary (`XTASK_BIN`), which the plugin asks for its shard's part.
     pub(crate) xtask_bin: &'a Path,
+    /// Tests whose record of what they depend on still holds (`deps.rs`): not traced again.
+    pub(crate) deps_fresh: &'a std::collections::BTreeSet<String>,
 }
 
 /// What every Playwright session of a run shares.

@@ -224,6 +224,7 @@ fn session_spec(
         worker_suffix: crate::layout::TestDatabases::PYTEST_WORKER,
         skip: options.skip.iter().flat_map(|skip| skip.ids.iter().map(String::as_str)).collect(),
         deps_dir: Some(facts.layout.deps().join(name)),
+        deps_fresh: facts.deps_fresh.iter().map(String::as_str).collect(),
         root: facts.root.to_owned(),
     };
     to_json(&spec)

@@ -35,6 +35,8 @@ static RUN_ID: std::sync::LazyLock<RunId> = std::sync::LazyLock::new(|| RunId::p
 static LAYOUT: std::sync::LazyLock<RunLayout> =
     std::sync::LazyLock::new(|| RunLayout::at("/tmp/xtask-ab12cd34".into()));
 
+static NO_TESTS: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+
 const PLUGINS: Plugins = Plugins { xdist: true, reruns: true, randomly: true };
 
 fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'a> {
@@ -62,6 +64,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         private_database: true,
         ignore: "/repo/xtask:/repo/target",
         xtask_bin: Path::new("/repo/target/debug/xtask"),
+        deps_fresh: &NO_TESTS,
     }
 }
 

@@ -88,7 +88,9 @@ impl PreparedRun<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        if let Err(error) = DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites) {
+        if let Err(error) =
+            DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites, &self.deps_unplaced)
+        {
             self.reporter.handle(&Event::Note(format!("what the tests depend on was not recorded: {error:#}")));
         }
     }

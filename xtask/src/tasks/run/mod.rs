@@ -91,6 +91,10 @@ pub(crate) struct PreparedRun<'a> {
     playwright: Option<playwright::Prepared>,
     /// What `--last-failed` or `--only-changed` leaves out, chosen once.
     skip: Option<plan::Skip>,
+    /// What the files no test depends on hashed to as the run began, and the tests whose record of
+    /// what they depend on still holds (`deps.rs`).
+    deps_unplaced: String,
+    deps_fresh: std::collections::BTreeSet<String>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -146,6 +150,10 @@ impl<'a> PreparedRun<'a> {
         let database = RunDatabase::new(server, may_stop_unused, run_dir.layout().database_ready());
         let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
+        // What each test depends on: the records that still hold are not traced again.
+        let deps = crate::deps::DepsMap::load(&ctx.root);
+        let deps_unplaced = deps.unplaced(&ctx.root, &backend_dir);
+        let deps_fresh = deps.fresh(&ctx.root, &deps_unplaced);
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,
@@ -155,6 +163,8 @@ impl<'a> PreparedRun<'a> {
         })?;
         Ok(PreparedRun {
             skip,
+            deps_unplaced,
+            deps_fresh,
             ctx,
             selection,
             behaviour,
@@ -222,6 +232,7 @@ impl<'a> PreparedRun<'a> {
             private_database: self.database.is_private(),
             ignore: &self.ignore,
             xtask_bin: &self.xtask_bin,
+            deps_fresh: &self.deps_fresh,
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),
