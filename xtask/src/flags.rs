@@ -34,6 +34,9 @@ pub(crate) enum Command {
     TestAll(RunArgs),
     /// Run suites several times and report every test whose outcome changed between runs.
     Stress(Stress),
+    /// On every save, run the tests it can affect (as --only-changed, since the last cycle), forked
+    /// from a warm interpreter; the database and servers stay up between cycles. Ctrl-C ends it.
+    Watch(Watch),
     /// What CI runs: cargo fmt --check, clippy -D warnings, cargo test, then test-all with the ci profile.
     Ci(Ci),
     /// Prepare what the test commands need, when stale: the backend virtualenv (pinned requirements),
@@ -160,6 +163,21 @@ pub(crate) struct Stress {
     /// Suites to stress (default: every suite, as test-all).
     #[arg(value_name = "SUITE")]
     pub(crate) suites: Vec<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Watch {
+    /// Suites to watch (default: every suite, as test-all).
+    #[arg(value_name = "SUITE")]
+    pub(crate) suites: Vec<String>,
+    /// Milliseconds of quiet after a save before a cycle starts (an editor's save is several writes).
+    #[arg(long, value_name = "MS", default_value_t = 150, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub(crate) debounce_ms: u64,
+    /// Run the tests a cycle chose on a cold interpreter (the cold start `watch` saves, for comparison).
+    #[arg(long)]
+    pub(crate) cold: bool,
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }

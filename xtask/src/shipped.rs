@@ -27,6 +27,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/server_settings.py", include_str!("../python/xtask_runner/server_settings.py")),
     ("xtask_runner/session_setup.py", include_str!("../python/xtask_runner/session_setup.py")),
     ("xtask_runner/timeout.py", include_str!("../python/xtask_runner/timeout.py")),
+    ("xtask_runner/warm.py", include_str!("../python/xtask_runner/warm.py")),
 ];
 
 /// The module `-p` loads.

@@ -222,3 +222,121 @@ fn only_changed_runs_a_changed_spec_alone_and_the_whole_suite_for_a_backend_chan
     assert_eq!(ids.len(), 8, "{ids:?}");
     assert!(run.stderr.contains("e2e: every test runs: backend/mini/settings.py changed"), "{}", run.explain());
 }
+
+/// A `watch` started in `project`, its output and error lines gathered as they come.
+struct Watching {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    err: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// The lines of `lines` after the `n - 1`-th one that `ends` a cycle, up to the `n`-th (included);
+/// None before the `n`-th.
+fn nth_cycle(lines: &[String], n: usize, ends: &str) -> Option<Vec<String>> {
+    let at: Vec<usize> = lines.iter().enumerate().filter(|(_, line)| line.contains(ends)).map(|(i, _)| i).collect();
+    let last = *at.get(n - 1)?;
+    let from = if n >= 2 { at[n - 2] + 1 } else { 0 };
+    Some(lines[from..=last].to_vec())
+}
+
+impl Watching {
+    fn start(project: &Project) -> Watching {
+        use std::io::BufRead;
+        let mut child = project
+            .xtask(&["watch", "--no-progress", "--debounce-ms", "50"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let gather = |stream: Box<dyn std::io::Read + Send>| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let into = lines.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream).lines().map_while(Result::ok) {
+                    into.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let out = gather(Box::new(child.stdout.take().unwrap()));
+        let err = gather(Box::new(child.stderr.take().unwrap()));
+        Watching { child, out, err }
+    }
+
+    /// What the `n`-th cycle printed: its results (up to its `xtask:` line) and its notes (up to
+    /// the line that says it waits for a save), once it ended.
+    fn cycle(&self, n: usize) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let out = nth_cycle(&self.out.lock().unwrap(), n, "xtask: ");
+            let err = nth_cycle(&self.err.lock().unwrap(), n, "for a save (Ctrl-C ends)");
+            if let (Some(out), Some(err)) = (out, err) {
+                return format!("{}\n{}", err.join("\n"), out.join("\n"));
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cycle {n} never ended:\n{}\n{}",
+                self.err.lock().unwrap().join("\n"),
+                self.out.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The processes whose command line names `dir`.
+fn processes_naming(dir: &std::path::Path) -> Vec<String> {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+        .filter(|cmdline| cmdline.contains(&needle))
+        .collect()
+}
+
+#[test]
+fn watch_reruns_what_a_save_reaches_on_a_warm_interpreter_and_ends_cleanly_on_sigint() {
+    let project = Project::bare_copy_of("depot");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "depot"]);
+    let first = run(&project, &["test-all"], &[]);
+    assert_eq!(first.code, 0, "{}", first.explain());
+
+    let watching = Watching::start(&project);
+    let started = watching.cycle(1);
+    assert!(started.contains("warm interpreter ready"), "{started}");
+    assert!(started.contains("xtask: 0 passed, 0 failed"), "nothing changed against HEAD: {started}");
+
+    // A view reached only through URL resolution: its two tests, forked from the warm parent.
+    append(&project, "stock/views.py", "\n# reworded\n");
+    let cycle = watching.cycle(2);
+    assert!(cycle.contains("changed since the last cycle: stock/views.py"), "{cycle}");
+    assert!(cycle.contains("xtask: 2 passed, 0 failed"), "{cycle}");
+    assert!(cycle.contains("on 1 worker"), "a small choice runs in the forked child itself: {cycle}");
+
+    // A save that breaks a test: the module's two tests, and the failure with its detail.
+    project.edit("billing/views.py", |text| text.replace("url = \"/stock/\"", "url = \"/stock/?paid=1\""));
+    let cycle = watching.cycle(3);
+    assert!(cycle.contains("xtask: 1 passed, 1 failed"), "{cycle}");
+    assert!(cycle.contains("FAILED web tests/test_billing.py::test_paying_leads_to_the_stock"), "{cycle}");
+    assert!(cycle.contains("assert '/stock/?paid=1' == '/stock/'"), "with its detail: {cycle}");
+
+    // Put back: both run again and pass; a save of a file no test reads runs nothing.
+    git(&project, &["checkout", "-q", "billing/views.py"]);
+    let cycle = watching.cycle(4);
+    assert!(cycle.contains("xtask: 2 passed, 0 failed"), "{cycle}");
+    std::fs::write(project.path().join("NOTES.md"), "notes\n").unwrap();
+    let cycle = watching.cycle(5);
+    assert!(cycle.contains("xtask: 0 passed, 0 failed"), "{cycle}");
+
+    let mut child = watching.child;
+    send_signal(child.id(), libc::SIGINT);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let left = processes_naming(project.path());
+    assert!(left.is_empty(), "the warm interpreter and its children are gone: {left:?}");
+}

@@ -133,8 +133,19 @@ pub(crate) struct Options {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Skip {
     pub(crate) ids: std::collections::BTreeSet<String>,
+    /// The files pytest collects instead of its whole tree (`watch`), when known.
+    pub(crate) collect: Option<Collect>,
     /// What the plan says of the choice, a line each.
     pub(crate) why: Vec<String>,
+}
+
+/// What a `watch` cycle's pytest session collects.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Collect {
+    /// Absolute paths of test files; none: the session is not started.
+    pub(crate) files: Vec<std::path::PathBuf>,
+    /// The tests chosen and their recorded seconds, when every test in these files is known.
+    pub(crate) work: Option<(u64, f64)>,
 }
 
 impl Options {

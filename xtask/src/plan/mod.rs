@@ -20,7 +20,7 @@ use crate::exit::usage;
 use crate::shard::Shard;
 
 pub(crate) use self::contract::contract_shapes;
-pub(crate) use self::facts::{BrowserFacts, ConfigLine, Facts, Listed, Options, PlaywrightFacts, Skip};
+pub(crate) use self::facts::{BrowserFacts, Collect, ConfigLine, Facts, Listed, Options, PlaywrightFacts, Skip};
 pub(crate) use self::pytest::python_path;
 pub(crate) use self::workers::available_cpus;
 #[cfg(test)]

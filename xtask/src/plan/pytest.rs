@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::contract::{isolation_env, to_json, SessionSpec, SuiteSpec};
-use super::workers::{pytest_workers, Budget, Recorded};
+use super::workers::{pytest_workers, Budget, Recorded, PYTEST_SECONDS_PER_WORKER, WARM_SECONDS_PER_WORKER};
 use super::{watchdog, Facts, Group, Options, SessionPlan, SuiteSlot};
 use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::shipped::PLUGIN_MODULE;
@@ -119,7 +119,16 @@ fn session(
     let recorded = recorded
         .filter(|_| !options.narrowed() && options.shard.is_none())
         .map(|all| Recorded { tests: all.iter().map(|r| r.tests).sum(), seconds: all.iter().map(|r| r.seconds).sum() });
-    let (workers, workers_why) = pytest_workers(cpus, caps, recorded, options.workers, facts.plugins.xdist);
+    // A `watch` cycle's known choice is sized by its own work: a few tests run in-process.
+    let collect = options.skip.as_ref().and_then(|skip| skip.collect.as_ref());
+    let chosen = collect
+        .and_then(|collect| collect.work)
+        .filter(|_| options.passthrough.is_empty() && options.shard.is_none())
+        .map(|(tests, seconds)| Recorded { tests: tests.max(1), seconds });
+    let per_worker =
+        if recorded.is_none() && chosen.is_some() { WARM_SECONDS_PER_WORKER } else { PYTEST_SECONDS_PER_WORKER };
+    let recorded = recorded.or(chosen);
+    let (workers, workers_why) = pytest_workers(cpus, caps, recorded, options.workers, facts.plugins.xdist, per_worker);
 
     // `-m ""` overrides a `-m` in the project's addopts: the suites of xtask.toml decide.
     let mut pytest_args: Vec<String> = ["-m", "pytest", "-p", PLUGIN_MODULE, "-m", ""].map(str::to_owned).to_vec();
@@ -138,6 +147,7 @@ fn session(
     pytest_args.extend(own_args.iter().cloned());
     pytest_args.extend(config.backend.args.iter().cloned());
     pytest_args.extend(options.passthrough.iter().cloned());
+    pytest_args.extend(collect.iter().flat_map(|collect| &collect.files).map(|file| file.display().to_string()));
 
     let isolation = isolation_env(config, facts, &name);
     let (mut env, events, media_base) = (isolation.env, isolation.events, isolation.media_base);
@@ -179,7 +189,7 @@ fn session(
         watchdog,
         servers: Vec::new(),
         server_run: None,
-        selects_nothing: false,
+        selects_nothing: collect.is_some_and(|collect| collect.files.is_empty()),
         name,
     }
 }

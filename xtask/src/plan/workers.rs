@@ -6,6 +6,9 @@ pub(crate) use crate::history::Recorded;
 /// Recorded work below which another worker costs more (start-up, database set-up) than it saves.
 pub(crate) const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
 pub(crate) const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
+/// The same for a `watch` cycle forked from the warm interpreter: one worker runs there with no
+/// start-up at all, while each further worker starts cold (interpreter, Django, collection).
+pub(crate) const WARM_SECONDS_PER_WORKER: f64 = 4.0;
 
 /// The CPUs each side of the run may fill.
 #[derive(Debug, Clone)]
@@ -69,12 +72,13 @@ pub(crate) fn pytest_workers(
     recorded: Option<Recorded>,
     requested: Option<u32>,
     xdist: bool,
+    per_worker: f64,
 ) -> (u32, String) {
     if !xdist {
         return (1, "pytest-xdist is not installed in the backend environment: one process".to_owned());
     }
     let tests = recorded.map(|recorded| recorded.tests.max(1));
-    let work = recorded.map(|recorded| (recorded.seconds, PYTEST_SECONDS_PER_WORKER));
+    let work = recorded.map(|recorded| (recorded.seconds, per_worker));
     let (workers, why) = choose_workers(Cap::session(caps), cpus, tests, work, requested);
     match recorded {
         None if requested.is_none() => (workers, format!("{why} (no complete recorded run of these suites yet)")),

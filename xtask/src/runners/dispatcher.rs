@@ -12,6 +12,7 @@ use crate::config::SuiteKind;
 use crate::events::{Event, Span, SuiteResult};
 use crate::plan::{Plan, SessionPlan};
 use crate::services::database::{Readiness, RunDatabase};
+use crate::services::warm::WarmParent;
 use crate::signals;
 
 use super::servers::Starting;
@@ -48,6 +49,8 @@ pub(crate) struct Dispatcher<'p> {
     running: Vec<SessionRun<'p>>,
     done: Dispatched,
     last_heartbeat: Instant,
+    /// `watch`'s warm interpreter: the pytest sessions are forked from it.
+    warm: Option<&'p WarmParent>,
 }
 
 impl<'p> Dispatcher<'p> {
@@ -62,7 +65,14 @@ impl<'p> Dispatcher<'p> {
             running: Vec::new(),
             done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0, fault: None },
             last_heartbeat: Instant::now(),
+            warm: None,
         }
+    }
+
+    /// The pytest sessions forked from `watch`'s warm interpreter, not started cold.
+    pub(crate) fn warm(mut self, parent: Option<&'p WarmParent>) -> Dispatcher<'p> {
+        self.warm = parent;
+        self
     }
 
     /// Starts, follows and ends every session; an error ends the ones still running first.
@@ -82,7 +92,9 @@ impl<'p> Dispatcher<'p> {
             self.done.results.extend(verdict::not_started(session, interrupted));
         }
         // Every session has ended: a process still here is one the tests left behind. Say which.
-        if let Some(spare) = database.own_processes() {
+        if let Some(mut spare) = database.own_processes() {
+            // `watch`'s warm interpreter waits for the next cycle.
+            spare.extend(self.warm.map(WarmParent::pid));
             let left = crate::services::process::stop_leftovers(&self.plan.run_id, &spare);
             if !left.is_empty() {
                 emit(Event::Note(format!("stopped what the tests left running: {}", left.join(", "))));
@@ -92,9 +104,7 @@ impl<'p> Dispatcher<'p> {
     }
 
     fn run_until_done(&mut self, database: &mut RunDatabase, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
-        if let Some(first) = self.waiting.pop_front() {
-            self.running.push(SessionRun::start(first, None, emit)?);
-        }
+        self.start_next_pytest(emit)?;
         while !self.running.is_empty() || !self.browsers.is_empty() || self.starting.is_some() {
             if let Readiness::Ready { started, notes } = database.poll()? {
                 self.done.spans.extend(started);
@@ -141,9 +151,7 @@ impl<'p> Dispatcher<'p> {
                 return Ok(true);
             }
             if !(was_browser || self.fail_fast && verdict::stops_fail_fast(&self.done.results)) {
-                if let Some(next) = self.waiting.pop_front() {
-                    self.running.push(SessionRun::start(next, None, emit)?);
-                }
+                self.start_next_pytest(emit)?;
             }
         }
         Ok(false)
@@ -158,7 +166,7 @@ impl<'p> Dispatcher<'p> {
                 return Ok(());
             }
             match starting.join() {
-                Ok(servers) => self.running.push(SessionRun::start(plan, Some(servers), emit)?),
+                Ok(servers) => self.running.push(SessionRun::start(plan, Some(servers), None, emit)?),
                 Err(_) if signals::interrupted() => self.done.results.extend(verdict::not_started(plan, true)),
                 Err(error) => {
                     let _ = self.absorb(verdict::servers_failed(plan, &format!("{error:#}")), emit);
@@ -178,7 +186,20 @@ impl<'p> Dispatcher<'p> {
             Some(run) => {
                 self.starting = Some((plan, Starting::spawn(plan.name.clone(), plan.servers.clone(), run.clone())))
             }
-            None => self.running.push(SessionRun::start(plan, None, emit)?),
+            None => self.running.push(SessionRun::start(plan, None, None, emit)?),
+        }
+        Ok(())
+    }
+
+    /// The next pytest session that has something to run (one that selects nothing is its own verdict).
+    fn start_next_pytest(&mut self, emit: &mut dyn FnMut(Event)) -> anyhow::Result<()> {
+        while let Some(next) = self.waiting.pop_front() {
+            if next.selects_nothing {
+                let _ = self.absorb(verdict::nothing_selected(next), emit);
+                continue;
+            }
+            self.running.push(SessionRun::start(next, None, self.warm, emit)?);
+            break;
         }
         Ok(())
     }

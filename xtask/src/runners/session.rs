@@ -10,6 +10,7 @@ use anyhow::Context;
 use crate::events::{now, Event};
 use crate::plan::SessionPlan;
 use crate::services::process::{logged, ChildGroup};
+use crate::services::warm::{self, Forked, WarmParent};
 
 use super::ledger::{Ledger, Request};
 use super::servers::Servers;
@@ -23,10 +24,44 @@ pub(super) const ENDED: &str = "xtask: the session's process ended with";
 /// shutdown of its workers, which it ends itself after 10 s): longer, and something keeps it alive.
 const LINGER_GRACE: Duration = Duration::from_secs(20);
 
+/// A session's process: started by the xtask, or forked by the warm interpreter of `watch`.
+enum Process {
+    Started(ChildGroup),
+    Forked(Forked),
+}
+
+impl Process {
+    fn try_wait(&mut self) -> anyhow::Result<Option<Exit>> {
+        match self {
+            Process::Started(child) => Ok(child.try_wait()?.map(Exit::from)),
+            Process::Forked(forked) => {
+                Ok(forked.try_wait().map(|ended| Exit { code: ended.code, signal: ended.signal }))
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            Process::Started(child) => child.stop(),
+            Process::Forked(forked) => forked.stop(),
+        }
+    }
+}
+
+/// The arguments after `-m pytest`, when the session is pytest run as a module: what a fork runs.
+fn forkable(plan: &SessionPlan) -> Option<&[String]> {
+    match plan.args.as_slice() {
+        [m, pytest, rest @ ..] if plan.kind == crate::config::SuiteKind::Pytest && m == "-m" && pytest == "pytest" => {
+            Some(rest)
+        }
+        _ => None,
+    }
+}
+
 /// A session on its way: started, polled until its process ends, then judged.
 pub(super) struct SessionRun<'p> {
     plan: &'p SessionPlan,
-    child: ChildGroup,
+    child: Process,
     tail: EventTail,
     ledger: Ledger,
     last_event: Instant,
@@ -38,6 +73,7 @@ impl<'p> SessionRun<'p> {
     pub(super) fn start(
         plan: &'p SessionPlan,
         servers: Option<Servers>,
+        warm: Option<&WarmParent>,
         emit: &mut dyn FnMut(Event),
     ) -> anyhow::Result<SessionRun<'p>> {
         let suites: Vec<String> = plan.suites.iter().map(|slot| slot.name.clone()).collect();
@@ -66,13 +102,24 @@ impl<'p> SessionRun<'p> {
             fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
         let served = servers.iter().flat_map(|servers| &servers.env);
-        let command = plan
-            .env
-            .iter()
-            .chain(served)
-            .fold(duct::cmd(&plan.program, &plan.args).dir(&plan.cwd), |command, (k, v)| command.env(k, v));
-        let what = format!("the `{}` session ({})", plan.name, plan.program.display());
-        let child = ChildGroup::start(logged(command, &plan.log)?, &what)?;
+        let child = match (warm, forkable(plan)) {
+            (Some(parent), Some(argv)) => {
+                // The log is the session's alone, as a started session's is.
+                crate::services::log_file(&plan.log)?;
+                let env = plan.env.iter().chain(served).cloned().collect();
+                let request = warm::Request { argv, env, cwd: &plan.cwd, log: &plan.log };
+                Process::Forked(parent.fork(&request)?)
+            }
+            _ => {
+                let command = plan
+                    .env
+                    .iter()
+                    .chain(served)
+                    .fold(duct::cmd(&plan.program, &plan.args).dir(&plan.cwd), |command, (k, v)| command.env(k, v));
+                let what = format!("the `{}` session ({})", plan.name, plan.program.display());
+                Process::Started(ChildGroup::start(logged(command, &plan.log)?, &what)?)
+            }
+        };
         let mut ledger = Ledger::new(plan, now());
         if let Some(servers) = &servers {
             ledger.spans.extend(servers.spans.iter().cloned());
@@ -141,9 +188,8 @@ impl<'p> SessionRun<'p> {
             self.ledger.lingered = Some(LINGER_GRACE.as_secs());
             self.child.stop();
         }
-        let Some(status) = self.child.try_wait()? else { return Ok(None) };
+        let Some(exit) = self.child.try_wait()? else { return Ok(None) };
         self.forward(emit);
-        let exit = Exit::from(status);
         let log = fs::read_to_string(&self.plan.log).unwrap_or_default();
         // The log says how its process ended, for whoever reads it (and for recorded streams).
         if let Ok(mut file) = fs::OpenOptions::new().append(true).open(&self.plan.log) {

@@ -11,6 +11,7 @@ use crate::exit::usage;
 
 /// What changed in the checkout against `reference`: tracked files that differ (staged or not), and
 /// untracked files (not ignored), each relative to `root`.
+#[derive(Debug, Default)]
 pub(crate) struct Changes {
     pub(crate) changed: BTreeSet<String>,
     pub(crate) untracked: BTreeSet<String>,
@@ -73,4 +74,13 @@ pub(crate) fn position(root: &Path) -> Option<(String, Vec<String>)> {
     let commit = cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok()?;
     let changes = changes(root, "HEAD").ok()?;
     Some((commit.trim().to_owned(), changes.all().cloned().collect()))
+}
+
+/// The files of the checkout under `root` that git does not ignore (tracked and untracked),
+/// relative to `root`, without the tooling's own; None outside a git checkout.
+pub(crate) fn files(root: &Path) -> Option<Vec<String>> {
+    let sh = shell(root).ok()?;
+    let listed =
+        cmd!(sh, "git ls-files --cached --others --exclude-standard -z").quiet().ignore_stderr().read().ok()?;
+    Some(listed.split('\0').filter(|name| !name.is_empty() && !is_tooling(name)).map(str::to_owned).collect())
 }

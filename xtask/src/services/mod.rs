@@ -17,6 +17,7 @@ pub(crate) mod rundir;
 pub(crate) mod sweep;
 pub(crate) mod venv_owner;
 pub(crate) mod venv_stamp;
+pub(crate) mod warm;
 
 use std::path::{Path, PathBuf};
 

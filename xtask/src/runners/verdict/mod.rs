@@ -203,6 +203,12 @@ pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool, may_select_no
     ExitKind::Success
 }
 
+/// `watch`: it ends only when interrupted (Ctrl-C, SIGTERM), after the cycle it was in; its cycles'
+/// results were each reported as they ended.
+pub(crate) fn watch_exit() -> ExitKind {
+    ExitKind::Interrupted
+}
+
 /// `stress`: as one run's, over every run's results, and a test flaky across runs fails it too.
 pub(crate) fn stress_exit(results: &[SuiteResult], interrupted: bool, flaky: usize) -> ExitKind {
     match run_exit(results, interrupted, false) {

@@ -30,6 +30,7 @@ impl PreparedRun<'_> {
         }
         let reporter = &mut self.reporter;
         let dispatched = Dispatcher::new(plan, self.behaviour.fail_fast)
+            .warm(self.warm.as_ref())
             .run(&mut self.database, &mut |event| reporter.handle(&event))?;
         if let Some(fault) = dispatched.fault {
             return Err(fault.into_error());

@@ -23,6 +23,7 @@ mod execute;
 mod playwright;
 mod prepare;
 mod select;
+mod watch;
 
 use self::database::decide_database;
 use self::prepare::{open_reporter, sweep_leftovers, Steps};
@@ -104,7 +105,11 @@ pub(crate) struct PreparedRun<'a> {
     /// When the run began, and what it set up before the first session: the timeline's first lanes.
     began: f64,
     setup_spans: Vec<Span>,
-    // Dropped in this order: the server (and this run's databases), then the run directory.
+    /// Whether a pytest session may run (`watch` starts its warm interpreter only then).
+    wants_pytest: bool,
+    // Dropped in this order: `watch`'s warm interpreter (and the session it forked), the server (and
+    // this run's databases), then the run directory.
+    warm: Option<crate::services::warm::WarmParent>,
     database: RunDatabase,
     run_dir: RunDir,
 }
@@ -184,6 +189,8 @@ impl<'a> PreparedRun<'a> {
             xtask_bin: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("xtask")),
             began,
             setup_spans: spans,
+            wants_pytest,
+            warm: None,
             database,
             run_dir,
             args,

@@ -118,15 +118,71 @@ fn pytest_trigger(
 }
 
 fn only_changed(inputs: &Inputs, reference: &str) -> anyhow::Result<Skip> {
+    let changes = git::changes(inputs.root, reference)?;
+    choose(inputs, &changes, &format!("against {reference}"), Since::LastRun).map(|(skip, _)| skip)
+}
+
+/// A cycle of `watch`: what the files saved since the last cycle can affect, and what did not pass.
+/// Unless a change made every test run, pytest collects only the files of the tests chosen and the
+/// test files saved: the first cycle collected every file, so a test it does not know can only be
+/// in a file saved since (a new one, or one edited).
+pub(super) fn watch_cycle(inputs: &Inputs, changes: &Changes) -> anyhow::Result<Skip> {
+    let (mut skip, everything) = choose(inputs, changes, "since the last cycle", Since::Changes)?;
+    if !everything {
+        skip.collect = files_to_collect(inputs, changes, &skip);
+    }
+    Ok(skip)
+}
+
+/// The absolute paths of the test files that hold what `skip` leaves in, and of the test files
+/// changed; None when a test's file cannot be found (pytest's root is elsewhere): collect everything.
+fn files_to_collect(inputs: &Inputs, changes: &Changes, skip: &Skip) -> Option<crate::plan::Collect> {
+    let backend = inputs.config.backend_dir(inputs.root);
+    let backend_prefix = prefix_of(inputs.root, &backend);
+    let mut files = BTreeSet::new();
+    let (mut tests, mut seconds, mut known) = (0u64, 0.0, true);
+    for id in inputs.durations.last().keys().filter(|id| id.contains("::") && !skip.ids.contains(*id)) {
+        let file = id.split("::").next().unwrap_or(id);
+        let path = [backend.join(file), inputs.root.join(file)].into_iter().find(|path| path.is_file())?;
+        files.insert(path);
+        tests += 1;
+        seconds += inputs.durations.get(id).unwrap_or_else(|| inputs.durations.unknown_weight());
+    }
+    let test_files: BTreeSet<&str> =
+        inputs.durations.last().keys().filter(|id| id.contains("::")).filter_map(|id| id.split("::").next()).collect();
+    for path in changes.all().filter(|path| path.starts_with(&backend_prefix) && path.ends_with(".py")) {
+        let within = &path[backend_prefix.len()..];
+        if is_test_file(path) || test_files.contains(within) || test_files.contains(path.as_str()) {
+            let absolute = inputs.root.join(path);
+            if absolute.is_file() {
+                // Its tests may be new: the work is not known.
+                known &= !changes.untracked.contains(path.as_str());
+                files.insert(absolute);
+            }
+        }
+    }
+    Some(crate::plan::Collect { files: files.into_iter().collect(), work: known.then_some((tests, seconds)) })
+}
+
+/// What a Playwright suite's changes are counted from, besides the changes given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Since {
+    /// And since the suite last ran in this checkout (what was then uncommitted too).
+    LastRun,
+    /// The changes given only: `watch` ran the suite on every earlier change it could reach.
+    Changes,
+}
+
+/// The choice, and whether a change made every pytest test run.
+fn choose(inputs: &Inputs, changes: &Changes, against: &str, since: Since) -> anyhow::Result<(Skip, bool)> {
     let root = inputs.root;
-    let changes = git::changes(root, reference)?;
     let map = DepsMap::load(root);
     let last = inputs.durations.last();
     let passed = |id: &str| last.get(id) == Some(&Last::Passed);
     let listed: Vec<&String> = changes.all().collect();
     let mut skip = Skip::default();
     skip.why.push(format!(
-        "--only-changed: {} file(s) changed against {reference}{}",
+        "--only-changed: {} file(s) changed {against}{}",
         listed.len(),
         if listed.is_empty() {
             String::new()
@@ -138,11 +194,12 @@ fn only_changed(inputs: &Inputs, reference: &str) -> anyhow::Result<Skip> {
             )
         }
     ));
-    skip.why.push(pytest_choice(inputs, &changes, &map, &passed, &mut skip.ids));
+    let (why, everything) = pytest_choice(inputs, changes, &map, &passed, &mut skip.ids);
+    skip.why.push(why);
     for facts in inputs.playwright {
-        skip.why.push(playwright_choice(inputs, facts, &changes, &map, &passed, &mut skip.ids)?);
+        skip.why.push(playwright_choice(inputs, facts, changes, &map, &passed, &mut skip.ids, since)?);
     }
-    Ok(skip)
+    Ok((skip, everything))
 }
 
 fn pytest_choice(
@@ -151,7 +208,7 @@ fn pytest_choice(
     map: &DepsMap,
     passed: &dyn Fn(&str) -> bool,
     skip: &mut BTreeSet<String>,
-) -> String {
+) -> (String, bool) {
     let backend = prefix_of(inputs.root, &inputs.config.backend_dir(inputs.root));
     let settings: Vec<String> = inputs
         .config
@@ -168,7 +225,7 @@ fn pytest_choice(
         .chain(changes.untracked.iter().map(|path| (path, true)))
         .find_map(|(path, new)| pytest_trigger(path, new, &backend, &settings, &mapped).map(|why| (path, why)));
     if let Some((path, why)) = trigger {
-        return format!("pytest: every test runs: {why} changed ({path})");
+        return (format!("pytest: every test runs: {why} changed ({path})"), true);
     }
     let changed: BTreeSet<&str> = changes.all().map(String::as_str).collect();
     let mut current: BTreeMap<&str, Option<String>> = BTreeMap::new();
@@ -198,11 +255,12 @@ fn pytest_choice(
     let mut files: Vec<(&str, usize)> = by_file.into_iter().collect();
     files.sort_by_key(|(file, count)| (std::cmp::Reverse(*count), *file));
     let named: Vec<String> = files.iter().take(5).map(|(file, count)| format!("{file}: {count}")).collect();
-    format!(
+    let why = format!(
         "pytest: tests depending on a changed file ({}), {failed} that failed or never finished last time, and every \
          test not mapped yet (new, or never run here) run; {left} are left out",
         if named.is_empty() { "none".to_owned() } else { named.join(", ") }
-    )
+    );
+    (why, false)
 }
 
 fn playwright_choice(
@@ -212,6 +270,7 @@ fn playwright_choice(
     map: &DepsMap,
     passed: &dyn Fn(&str) -> bool,
     skip: &mut BTreeSet<String>,
+    since: Since,
 ) -> anyhow::Result<String> {
     let suite = &facts.suite;
     let Some(listed) = &facts.listed else { return Ok(format!("{suite}: every test runs (not listed)")) };
@@ -219,9 +278,13 @@ fn playwright_choice(
         return Ok(format!("{suite}: every test runs: no run of it recorded in this checkout yet"));
     };
     // Against the reference, and since the suite last ran (what was then uncommitted too).
-    let since = git::changes(inputs.root, &last_run.commit)?;
+    let since_run = match since {
+        Since::LastRun => Some(git::changes(inputs.root, &last_run.commit)?),
+        Since::Changes => None,
+    };
+    let dirty = if since == Since::LastRun { &last_run.dirty[..] } else { &[][..] };
     let relevant: BTreeSet<&str> =
-        changes.all().chain(since.all()).chain(&last_run.dirty).map(String::as_str).collect();
+        changes.all().chain(since_run.iter().flat_map(Changes::all)).chain(dirty).map(String::as_str).collect();
     let suite_dir = prefix_of(inputs.root, &facts.dir);
     let specs: BTreeSet<String> = listed.iter().map(|test| format!("{suite_dir}{}", test.file)).collect();
     let mut watched = vec![suite_dir.clone(), prefix_of(inputs.root, &inputs.config.backend_dir(inputs.root))];

@@ -1,0 +1,85 @@
+"""The warm interpreter of `watch` (`warm`): a parent that never imports the project forks a child
+per session; the child imports the project fresh, runs pytest, and tells the parent which
+third-party modules it loaded."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+from xtask_runner import warm
+
+PACKAGE_DIR = os.path.dirname(os.path.dirname(warm.__file__))
+
+
+def test_only_modules_from_outside_the_project_are_learned(tmp_path):
+    project = tmp_path / "app.py"
+    project.write_text("X = 1\n")
+    modules = {
+        "json": json,
+        "app": types.SimpleNamespace(__file__=str(project)),
+        "xtask_runner.warm": warm,
+        "builtin_like": types.SimpleNamespace(),
+    }
+    assert warm.third_party(modules, PACKAGE_DIR) == ["json"]
+
+
+def test_a_module_that_cannot_be_imported_is_left_out(tmp_path, monkeypatch):
+    (tmp_path / "needs_settings.py").write_text("raise RuntimeError('settings are not configured')\n")
+    (tmp_path / "plain_helper.py").write_text("VALUE = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert warm.preload(["needs_settings", "plain_helper", "plain_helper"]) == 1
+    assert "needs_settings" not in sys.modules
+    assert sys.modules["plain_helper"].VALUE == 3
+
+
+def _ask(parent, message):
+    parent.stdin.write(json.dumps(message) + "\n")
+    parent.stdin.flush()
+    return json.loads(parent.stdout.readline())
+
+
+def test_each_fork_imports_the_project_fresh_and_reports_its_exit(tmp_path):
+    tests = tmp_path / "proj"
+    tests.mkdir()
+    (tests / "helper.py").write_text("ANSWER = 1\n")
+    (tests / "test_it.py").write_text(textwrap.dedent("""
+        import helper
+
+        def test_answer():
+            assert helper.ANSWER == 1
+    """))
+    learn = tmp_path / "learned.json"
+    env = dict(os.environ, PYTHONPATH=PACKAGE_DIR)
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "xtask_runner.warm"], cwd=tests, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    try:
+        ready = json.loads(parent.stdout.readline())
+        assert ready["preloaded"] >= 1, ready
+
+        def run(log):
+            request = {"argv": ["-q", "-p", "no:cacheprovider", "test_it.py"], "env": {"XTASK_WARM_TEST": "1"},
+                       "cwd": str(tests), "log": str(log), "learn": str(learn)}
+            forked = _ask(parent, {"run": request})
+            ended = json.loads(parent.stdout.readline())
+            assert ended["pid"] == forked["pid"] != parent.pid
+            return ended
+
+        first = run(tmp_path / "one.log")
+        assert first["code"] == 0, first
+        log = (tmp_path / "one.log").read_text()
+        assert "1 passed" in log, log
+        # An edit between two forks is seen: the parent never imported the project's modules.
+        (tests / "helper.py").write_text("ANSWER = 2\n")
+        second = run(tmp_path / "two.log")
+        assert second["code"] == 1, second
+        assert "assert 2 == 1" in (tmp_path / "two.log").read_text()
+        learned = json.loads(learn.read_text())
+        assert "_pytest.python" in learned and "helper" not in learned and "test_it" not in learned
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=30)
+    assert parent.returncode == 0
