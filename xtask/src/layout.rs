@@ -225,6 +225,11 @@ pub(crate) fn project_dir(root: &Path) -> PathBuf {
     root.join("target").join("xtask")
 }
 
+/// SQLite's kept templates of a project's tests: `<root>/target/xtask/sqlite/<project>/<key>/<alias>.sqlite3`.
+pub(crate) fn sqlite_templates(root: &Path, project: &str) -> PathBuf {
+    project_dir(root).join("sqlite").join(project)
+}
+
 /// JUnit XML, summary.md, the timeline and the trace.
 pub(crate) fn reports_dir(root: &Path) -> PathBuf {
     project_dir(root).join("reports")

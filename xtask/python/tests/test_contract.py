@@ -45,6 +45,7 @@ def test_a_spec_is_read_whole_and_checked(tmp_path):
         "names_file": "/run/names",
         "built_file": "/run/built",
         "root": "/repo",
+        "templates_dir": "/repo/target/xtask/sqlite/demo",
     }
     path = tmp_path / "database.json"
     path.write_text(json.dumps(spec))

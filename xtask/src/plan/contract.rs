@@ -89,6 +89,8 @@ crate::wire::wire_struct! {
         /// The repository's root: paths below it are keyed relative to it, so that two checkouts of
         /// the same content share a template.
         pub(super) root: PathBuf,
+        /// Where SQLite's kept templates live, a directory per key.
+        pub(super) templates_dir: PathBuf,
     }
 }
 
@@ -195,6 +197,7 @@ pub(super) fn isolation_env(config: &Config, facts: &Facts, session: &str) -> Is
         names_file: facts.layout.created_databases(),
         built_file: facts.layout.templates_built(),
         root: facts.root.to_owned(),
+        templates_dir: crate::layout::sqlite_templates(facts.root, &config.project),
     };
     Isolation { env, events, media_base, test_database, files: vec![(spec_path, to_json(&spec))] }
 }

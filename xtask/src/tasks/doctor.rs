@@ -79,6 +79,9 @@ fn template_checks(ctx: &Ctx) -> Vec<Check> {
         },
     };
     checks.push(kept);
+    if let Some(sqlite) = sqlite_templates(ctx) {
+        checks.push(sqlite);
+    }
     if let Result::Ok(url) = std::env::var(crate::wire::env::DATABASE_URL) {
         if let Result::Ok(templates) = templates_on(&url, Some(&ctx.config.project)) {
             let shown: Vec<String> = templates.iter().map(|t| t.describe()).collect();
@@ -92,6 +95,49 @@ fn template_checks(ctx: &Ctx) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// SQLite's kept templates of this project, when a run made any: a directory per key, a file per alias.
+fn sqlite_templates(ctx: &Ctx) -> Option<Check> {
+    let dir = crate::layout::sqlite_templates(&ctx.root, &ctx.config.project);
+    let mut kept: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|entry| entry.path().is_dir())
+        .filter_map(|entry| {
+            let used = entry.metadata().ok()?.modified().ok()?;
+            let files: Vec<(String, u64)> = std::fs::read_dir(entry.path())
+                .ok()?
+                .flatten()
+                .filter_map(|file| {
+                    let name = file.file_name().to_string_lossy().into_owned();
+                    let alias = name.strip_suffix(".sqlite3")?.to_owned();
+                    Some((alias, file.metadata().ok()?.len()))
+                })
+                .collect();
+            if files.is_empty() {
+                return None;
+            }
+            let age = used.elapsed().map_or(0, |age| age.as_secs());
+            let aliases: Vec<String> =
+                files.iter().map(|(alias, bytes)| format!("{alias} {:.1} MB", *bytes as f64 / 1e6)).collect();
+            Some((
+                used,
+                format!(
+                    "key {} ({}, used {})",
+                    entry.file_name().to_string_lossy(),
+                    aliases.join(", "),
+                    crate::text::ago(age)
+                ),
+            ))
+        })
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    let shown: Vec<String> = kept.into_iter().map(|(_, text)| text).collect();
+    Some(check("SQLite templates", CheckStatus::Ok, format!("{}: {}", dir.display(), shown.join("; ")), None))
 }
 
 /// The interpreter, the managed environment, and the pytest plugins a run would use.
