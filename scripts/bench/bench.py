@@ -6,6 +6,8 @@ interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which buil
     python3 scripts/bench/bench.py migrations  # 168 migrations in 24 apps, about 10 s to migrate
     python3 scripts/bench/bench.py repo        # this repository's test-all, E2E included
     python3 scripts/bench/bench.py kiosk       # an adopted project's E2E, its servers by the xtask
+    python3 scripts/bench/bench.py inner       # the inner loop on the fine project: --only-changed,
+                                               # watch, --last-failed, and a soundness check
 
 Every xtask figure is of a run with recorded history: each round is preceded by an untimed run of
 the xtask (so the first measured run is a second run), and the xtask must pass every time.
@@ -410,6 +412,164 @@ def kiosk():
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def inner():
+    """The inner loop on the fine-grained project, in a git checkout of its own. After a one-line
+    change to one test module's helper (`ledgers/expect_3.py`, read by the 200 tests of
+    `tests/test_ledgers_3.py`): `test-all --only-changed` against the hand-typed `pytest` of that test
+    file, and `watch`'s time from the save to its result line against the same; `--last-failed` with 3
+    failing tests against `pytest --lf -n auto`. Then the soundness check: for single-line mutations
+    of the project, every test a full run fails is among those `--only-changed` chose."""
+    import threading
+
+    project = ROOT / "target" / "bench-inner"
+    shutil.rmtree(project, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts/bench/generate_fine.py"), str(project)], check=True)
+    ini = project / "pytest.ini"
+    ini.write_text(ini.read_text().replace(" -p no:cacheprovider", ""))  # pytest --lf needs its cache
+    (project / ".gitignore").write_text("target/\n.pytest_cache/\n__pycache__/\n")
+    git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fine"]):
+        subprocess.run(git + args, cwd=project, check=True)
+    server = Server()
+    helper = project / "ledgers" / "expect_3.py"
+    original = helper.read_text()
+    edits = [0]
+
+    def edit():
+        """A one-line change to the helper that keeps its tests green: a new line each time."""
+        edits[0] += 1
+        helper.write_text(original.replace("    return 2", f"    return 2  # edit {edits[0]}"))
+
+    xtask_env = {"XTASK_PYTHON": str(PYTHON), "CI": "true"}
+
+    def xtask(*args, accepted=(0,)):
+        return [([str(XTASK), *args, "--no-progress", "--db-url", server.url], project, xtask_env, accepted)]
+
+    def pytest(*args, accepted=(0,)):
+        env = {"DATABASE_URL": server.url, "XTASK_RUN_ID": run_id(), "XTASK_SUITE": "all"}
+        return [([str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], project, env, accepted)]
+
+    try:
+        timed(xtask("test-all"))
+        samples = measure([
+            ("cargo xtask test-all --only-changed", lambda: xtask("test-all", "--only-changed"), edit),
+            ("pytest tests/test_ledgers_3.py (the file a user would pick)",
+             lambda: pytest("tests/test_ledgers_3.py"), edit),
+        ])
+        median = table("after a one-line change to one module (fine project, 1,600 tests; 200 reach it)", samples,
+                       "cargo xtask test-all --only-changed")
+
+        # watch: from the save to its result line, on one watch kept running.
+        watch = subprocess.Popen(
+            [str(XTASK), "watch", "--no-progress", "--db-url", server.url], cwd=project,
+            env={**os.environ, **xtask_env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdin=subprocess.DEVNULL)
+        results = []
+        seen = threading.Condition()
+
+        def read():
+            for line in watch.stdout:
+                if line.startswith("xtask: "):
+                    with seen:
+                        results.append((time.perf_counter(), line.strip()))
+                        seen.notify_all()
+
+        threading.Thread(target=read, daemon=True).start()
+
+        def next_result(count, timeout=300):
+            with seen:
+                if not seen.wait_for(lambda: len(results) >= count, timeout):
+                    raise SystemExit("watch printed no result line")
+            return results[count - 1]
+
+        next_result(1)
+        saves = []
+        for round_ in range(ROUNDS):
+            time.sleep(1.0)
+            start = time.perf_counter()
+            edit()
+            at, line = next_result(2 + round_)
+            saves.append(at - start)
+            print(f"  round {round_ + 1}: watch, save to result line: {at - start:.2f} s ({line})", flush=True)
+        watch.send_signal(2)
+        watch.wait(timeout=60)
+        hand = median["pytest tests/test_ledgers_3.py (the file a user would pick)"]
+        print(f"\n| watch: from the save to its result line | {statistics.median(saves):.2f} s | "
+              f"{min(saves):.2f} – {max(saves):.2f} s | ÷ hand-typed pytest of the file: "
+              f"{statistics.median(saves) / hand:.2f} (goal ≤ 0.40) |")
+
+        # --last-failed with three failures.
+        failing = {"BENCH_FAIL": "TestLedger001.test_entry_03,TestLedger017.test_entry_11,TestLedger033.test_entry_39"}
+        xtask_env.update(failing)
+        timed(xtask("test-all", accepted=(1,)))
+        env_pytest = lambda *args: [(argv, cwd, {**env, **failing}, acc) for argv, cwd, env, acc in pytest(*args, accepted=(1,))]
+        timed(env_pytest("-n", "auto"))
+        samples = measure([
+            ("cargo xtask test-all --last-failed", lambda: xtask("test-all", "--last-failed", accepted=(1,))),
+            ("pytest --lf -n auto", lambda: env_pytest("--lf", "-n", "auto")),
+        ])
+        table("--last-failed with 3 failing tests (fine project)", samples, "cargo xtask test-all --last-failed")
+        del xtask_env["BENCH_FAIL"]
+        helper.write_text(original)
+        soundness(project, xtask)
+    finally:
+        server.stop()
+
+
+def soundness(project, xtask):
+    """Single-line mutations of the fine project: what a full run fails must be among what
+    `--only-changed` chose. Each mutation is undone, and a full run restores the records."""
+    def ids_of(args):
+        argv, cwd, env, _ = xtask(*args, "--keep-artifacts")[0]
+        out = subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL)
+        run = next(line.split()[1].rstrip(":") for line in out.stdout.splitlines() if line.startswith("run "))
+        ran, failed = set(), set()
+        kept = Path("/tmp") / f"xtask-{run}"
+        for path in (kept / "events").glob("*"):
+            for line in path.read_text().splitlines():
+                event = json.loads(line)
+                if event.get("event") == "test":
+                    ran.add(event["id"])
+                    if event.get("outcome") not in ("passed", "skipped"):
+                        failed.add(event["id"])
+        shutil.rmtree(kept, ignore_errors=True)
+        return ran, failed
+
+    mutations = [
+        ("ledgers/expect_3.py", "    return 2", "    return 3"),
+        ("ledgers/expect_0.py", "    return 2", "    return 2 if False else 1"),
+        ("tests/test_ledgers_5.py", "        self.check(8)", "        self.check(8) or self.fail('mutated')"),
+        ("fineproj/burn.py", "    end = time.process_time() + milliseconds / 1000",
+         "    end = time.process_time() + milliseconds / 1000 + 0"),
+        ("ledgers/models.py", "    label = models.CharField(max_length=20)", "    label = models.CharField(max_length=2)"),
+        ("fineproj/settings.py", "USE_TZ = True", "USE_TZ = False"),
+    ]
+    print("\nsoundness: single-line mutations; every test a full run fails must be among those chosen\n")
+    print("| mutation | failed under test-all | chosen by --only-changed | of | sound |")
+    print("|---|---:|---:|---:|---|")
+    total = 0
+    for file, old, new in mutations:
+        path = project / file
+        text = path.read_text()
+        if old not in text:
+            print(f"| {file}: `{old.strip()}` not found | | | | skipped |")
+            continue
+        path.write_text(text.replace(old, new, 1))
+        chosen, _ = ids_of(["test-all", "--only-changed"])
+        ran, failed = ids_of(["test-all"])
+        path.write_text(text)
+        ids_of(["test-all"])
+        total = len(ran)
+        sound = failed <= chosen
+        print(f"| {file}: `{old.strip()}` → `{new.strip()}` | {len(failed)} | {len(chosen)} | {len(ran)} | "
+              f"{'yes' if sound else 'NO: ' + ', '.join(sorted(failed - chosen)[:3])} |")
+        if not sound:
+            raise SystemExit("--only-changed missed a failing test")
+    print(f"\nevery mutation sound ({total} tests in all)")
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "generated"
-    {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo, "kiosk": kiosk}[which]()
+    {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo, "kiosk": kiosk,
+     "inner": inner}[which]()

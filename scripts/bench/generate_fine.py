@@ -3,7 +3,10 @@
 The shape that broke a longest-first scheduler: 1,600 tests of 2-10 ms in 40 Django `TestCase`
 classes of 8 modules, each class with a `setUpTestData` that makes rows in a table of its own (and
 costs 20 ms), tests that assert primary keys and row counts that hold when a class is set up once on
-its database. Two suites by marker, no pytest arguments. PostgreSQL from DATABASE_URL.
+its database. Two suites by marker, no pytest arguments. PostgreSQL from DATABASE_URL. Each test
+module reads the rows it expects from a helper module of its own (`ledgers/expect_<module>.py`), so a
+one-line change to one module reaches one module's tests (the inner-loop benchmark), and a test
+named in BENCH_FAIL (`Class.test`, comma-separated) fails.
 
 `conftest.py` writes each process's summed test durations (setup + call + teardown, without the
 session-scoped fixtures such as the test database) to BENCH_DURATIONS, so that the benchmark compares
@@ -134,8 +137,11 @@ def main():
             "import pytest",
             "from django.test import TestCase",
             "",
+            "import os",
+            "",
             "from fineproj.burn import burn",
             "from ledgers import models",
+            f"from ledgers import expect_{module} as expect",
             "",
             f"pytestmark = pytest.mark.{marker}",
             "",
@@ -155,13 +161,18 @@ def main():
                 "        burn(milliseconds)",
                 "        # Holds when this class was set up once on its database: its table is its own.",
                 "        self.assertEqual(self.first.pk, 1)",
-                f"        self.assertEqual(models.{table(number)}.objects.count(), 2)",
+                f"        self.assertEqual(models.{table(number)}.objects.count(), expect.ROWS())",
+                "        failing = os.environ.get('BENCH_FAIL', '').split(',')",
+                "        self.assertNotIn(f'{type(self).__name__}.{self._testMethodName}', failing)",
             ]
             for test in range(TESTS_PER_CLASS):
                 milliseconds = 2 + (number * 7 + test * 3) % 9
                 lines += ["", f"    def test_entry_{test:02d}(self):", f"        self.check({milliseconds})"]
             lines.append("")
         files[f"tests/test_ledgers_{module}.py"] = "\n".join(lines)
+        files[f"ledgers/expect_{module}.py"] = (
+            f'"""The rows each class of tests/test_ledgers_{module}.py makes."""\n\n\ndef ROWS():\n    return 2\n'
+        )
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

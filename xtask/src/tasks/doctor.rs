@@ -135,7 +135,7 @@ fn sqlite_templates(ctx: &Ctx) -> Option<Check> {
     if kept.is_empty() {
         return None;
     }
-    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    kept.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
     let shown: Vec<String> = kept.into_iter().map(|(_, text)| text).collect();
     Some(check("SQLite templates", CheckStatus::Ok, format!("{}: {}", dir.display(), shown.join("; ")), None))
 }
