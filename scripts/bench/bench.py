@@ -6,6 +6,7 @@ interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which buil
     python3 scripts/bench/bench.py migrations  # 168 migrations in 24 apps, about 10 s to migrate
     python3 scripts/bench/bench.py repo        # this repository's test-all, E2E included
     python3 scripts/bench/bench.py kiosk       # an adopted project's E2E, its servers by the xtask
+    python3 scripts/bench/bench.py sqlite      # the migration-heavy project on SQLite (in memory)
     python3 scripts/bench/bench.py inner       # the inner loop on the fine project: --only-changed,
                                                # watch, --last-failed, and a soundness check
 
@@ -330,6 +331,39 @@ def migrations():
         server.stop()
 
 
+def sqlite():
+    """The migration-heavy project on SQLite, its test databases in memory: the xtask with its kept
+    template (warm) and without (cold) against `pytest -n auto`, which migrates a database per worker
+    every run (in memory, `--reuse-db` keeps nothing)."""
+    project = ROOT / "target" / "bench-sqlite"
+    shutil.rmtree(project, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts/bench/generate_migrations.py"), str(project)], check=True)
+    env = {"BENCH_SQLITE": "1"}
+    templates = project / "target" / "xtask" / "sqlite"
+
+    def pytest(*args):
+        return [([str(PYTHON), "-m", "pytest", "-q", "-p", "no:randomly", *args], project,
+                 {**env, "XTASK_RUN_ID": run_id(), "XTASK_SUITE": "all"})]
+
+    def xtask(binary=XTASK):
+        return [([str(binary), "test-all", "--no-progress"], project, {**env, "XTASK_PYTHON": str(PYTHON), "CI": "true"})]
+
+    contenders = [
+        ("cargo xtask test-all (warm: template kept)", xtask),
+        ("cargo xtask test-all (cold: no template)", xtask, lambda: shutil.rmtree(templates, ignore_errors=True)),
+        ("pytest -n auto", lambda: pytest("-n", "auto")),
+    ]
+    if BEFORE:
+        contenders.append((BEFORE_NAME, lambda: xtask(BEFORE)))
+        timed(xtask(BEFORE), name=BEFORE_NAME)
+    timed(xtask())
+    samples = measure(contenders)
+    median = table("migration-heavy project on SQLite (168 migrations in 24 apps, 240 tests, in-memory test "
+                   "databases)", samples, "cargo xtask test-all (warm: template kept)")
+    print(f"\ntargets: warm xtask ÷ `pytest -n auto` = "
+          f"{median['cargo xtask test-all (warm: template kept)'] / median['pytest -n auto']:.2f}")
+
+
 # The servers of the kiosk's E2E suite, as a user adds them to what `cargo xtask init` wrote.
 KIOSK_SERVERS = """
 [[suite.server]]
@@ -572,4 +606,4 @@ def soundness(project, xtask):
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "generated"
     {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo, "kiosk": kiosk,
-     "inner": inner}[which]()
+     "inner": inner, "sqlite": sqlite}[which]()

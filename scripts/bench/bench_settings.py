@@ -1,6 +1,6 @@
 """The Django settings every generated benchmark project has: its database from DATABASE_URL (the
 benchmark's one server, for every contender), its test database named per run and session, so that
-`--reuse-db` can keep one and two runs never meet."""
+`--reuse-db` can keep one and two runs never meet. With BENCH_SQLITE set, SQLite instead."""
 
 TEMPLATE = '''import os
 from urllib.parse import parse_qs, urlsplit
@@ -22,6 +22,9 @@ DATABASES = {
         "TEST": {"NAME": _name},
     }
 }
+if os.environ.get("BENCH_SQLITE"):
+    # The same project on SQLite, its test database in memory (pytest-django's default).
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "bench.sqlite3"}}
 '''
 
 

@@ -29,6 +29,20 @@ pub(crate) struct DepsMap {
     /// What the files no test depends on hashed to when the map was last recorded (`unplaced`).
     #[serde(default)]
     unplaced: String,
+    /// Each test file as pytest last collected it: its hash then, and the ids in it (None: it
+    /// failed to collect).
+    #[serde(default)]
+    collected: BTreeMap<String, Collected>,
+    /// Whether `collected` comes from a collection of the whole tree (not one narrowed to files).
+    #[serde(default)]
+    collected_whole: bool,
+}
+
+/// A test file as a run collected it.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct Collected {
+    pub(crate) hash: String,
+    pub(crate) ids: Option<Vec<String>>,
 }
 
 /// Where a Playwright suite last ran.
@@ -42,6 +56,8 @@ pub(crate) struct SuiteRun {
 #[derive(Deserialize)]
 struct Noted {
     tests: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    collected: BTreeMap<String, Option<Vec<String>>>,
 }
 
 /// A file's content hash, or None when it cannot be read (deleted).
@@ -55,6 +71,12 @@ impl DepsMap {
             .ok()
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default()
+    }
+
+    /// The test files as pytest last collected them, by path relative to the root; None until a
+    /// collection of the whole tree was recorded.
+    pub(crate) fn collected(&self) -> Option<&BTreeMap<String, Collected>> {
+        (self.collected_whole && !self.collected.is_empty()).then_some(&self.collected)
     }
 
     /// A test's files with their recorded hashes; None for a test never mapped.
@@ -114,6 +136,7 @@ impl DepsMap {
         began: SystemTime,
         suites: &[(String, SuiteRun)],
         unplaced: &str,
+        whole: bool,
     ) -> anyhow::Result<usize> {
         let path = crate::layout::project_dir(root).join(FILE);
         let _lock = crate::services::lock::FileLock::acquire(
@@ -129,10 +152,15 @@ impl DepsMap {
             .collect();
         let mut hashes: BTreeMap<String, String> = BTreeMap::new();
         let mut mapped = 0;
+        let mut collected: BTreeMap<String, Collected> = BTreeMap::new();
         for entry in std::fs::read_dir(notes).into_iter().flatten().flatten() {
             for file in std::fs::read_dir(entry.path()).into_iter().flatten().flatten() {
                 let Ok(text) = std::fs::read_to_string(file.path()) else { continue };
                 let Ok(noted) = serde_json::from_str::<Noted>(&text) else { continue };
+                for (file, ids) in noted.collected {
+                    let hash = hash_as_of(&root.join(&file), began);
+                    collected.insert(file, Collected { hash, ids });
+                }
                 for (id, files) in noted.tests {
                     let hashed = files
                         .into_iter()
@@ -151,6 +179,15 @@ impl DepsMap {
             map.suites.insert(suite.clone(), run.clone());
         }
         map.unplaced = unplaced.to_owned();
+        // A whole collection replaces the record (files gone are gone); a narrowed one updates the
+        // files it collected.
+        if whole && !collected.is_empty() {
+            map.collected = collected;
+            map.collected_whole = true;
+        } else {
+            map.collected.extend(collected);
+        }
+        map.collected.retain(|file, _| root.join(file).is_file());
         map.files.clear();
         map.tests.clear();
         let mut index: BTreeMap<(String, String), usize> = BTreeMap::new();
@@ -222,7 +259,7 @@ mod tests {
         };
         noted("gw0", r#"{"tests": {"t::a": ["app/views.py", "app/money.py"], "t::b": ["app/money.py"]}}"#);
         let past = SystemTime::now() + std::time::Duration::from_secs(60);
-        assert_eq!(DepsMap::record(root.path(), &notes, past, &[], "u1").unwrap(), 2);
+        assert_eq!(DepsMap::record(root.path(), &notes, past, &[], "u1", true).unwrap(), 2);
         let map = DepsMap::load(root.path());
         let money = hash_of(&root.path().join("app/money.py")).unwrap();
         assert_eq!(map.files_of("t::b"), Some(vec![("app/money.py", money.as_str())]));
@@ -230,7 +267,7 @@ mod tests {
         std::fs::remove_dir_all(&notes).unwrap();
         noted("gw1", r#"{"tests": {"t::b": ["app/views.py"]}}"#);
         let before = SystemTime::now() - std::time::Duration::from_secs(60);
-        DepsMap::record(root.path(), &notes, before, &[], "u1").unwrap();
+        DepsMap::record(root.path(), &notes, before, &[], "u1", true).unwrap();
         let map = DepsMap::load(root.path());
         assert_eq!(map.files_of("t::a").unwrap().len(), 2);
         assert_eq!(map.files_of("t::b"), Some(vec![("app/views.py", "")]));
@@ -241,5 +278,40 @@ mod tests {
         assert!(map.fresh(root.path(), "u2").is_empty(), "something unplaced changed: every test is traced");
         std::fs::write(root.path().join("app/money.py"), "def cents(): return 1\n").unwrap();
         assert!(map.fresh(root.path(), "u1").is_empty(), "a file of t::a changed");
+    }
+
+    #[test]
+    fn a_whole_collection_replaces_the_record_and_a_narrowed_one_only_updates_its_files() {
+        let root = tempfile::tempdir().unwrap();
+        for file in ["tests/test_a.py", "tests/test_b.py"] {
+            std::fs::create_dir_all(root.path().join("tests")).unwrap();
+            std::fs::write(root.path().join(file), "def test(): pass\n").unwrap();
+        }
+        let notes = root.path().join("notes");
+        let noted = |json: &str| {
+            let _ = std::fs::remove_dir_all(&notes);
+            std::fs::create_dir_all(notes.join("backend")).unwrap();
+            std::fs::write(notes.join("backend").join("main.json"), json).unwrap();
+        };
+        let past = SystemTime::now() + std::time::Duration::from_secs(60);
+        // Narrowed first: nothing to choose files from yet.
+        noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test"]}}"#);
+        DepsMap::record(root.path(), &notes, past, &[], "u", false).unwrap();
+        assert!(DepsMap::load(root.path()).collected().is_none(), "only a whole collection can tell");
+        noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test"], "tests/test_b.py": null}}"#);
+        DepsMap::record(root.path(), &notes, past, &[], "u", true).unwrap();
+        let map = DepsMap::load(root.path());
+        let collected = map.collected().unwrap();
+        assert_eq!(collected["tests/test_a.py"].ids.as_deref(), Some(&["tests/test_a.py::test".to_owned()][..]));
+        assert_eq!(collected["tests/test_b.py"].ids, None, "failed to collect");
+        assert_eq!(collected["tests/test_a.py"].hash, hash_of(&root.path().join("tests/test_a.py")).unwrap());
+        // A narrowed run updates what it collected and keeps the rest; a file gone is forgotten.
+        std::fs::remove_file(root.path().join("tests/test_b.py")).unwrap();
+        noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test", "tests/test_a.py::new"]}}"#);
+        DepsMap::record(root.path(), &notes, past, &[], "u", false).unwrap();
+        let map = DepsMap::load(root.path());
+        let collected = map.collected().unwrap();
+        assert_eq!(collected.keys().collect::<Vec<_>>(), ["tests/test_a.py"]);
+        assert_eq!(collected["tests/test_a.py"].ids.as_ref().map(Vec::len), Some(2));
     }
 }

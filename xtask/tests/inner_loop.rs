@@ -142,6 +142,9 @@ fn only_changed_runs_what_a_change_can_reach_and_everything_it_cannot_place() {
     append(&project, "stock/views.py", "\n# reworded\n");
     let stock = ["test_stock::test_an_empty_stock_lists_nothing", "test_stock::test_the_stock_lists_items_with_vat"];
     assert_eq!(only_changed(&project), (0, stock.map(String::from).to_vec()));
+    // Only the file that holds them is collected: the others hold nothing to run and are unchanged.
+    let narrowed = run(&project, &["test-all", "--only-changed", "--dry-run"], &[]);
+    assert!(narrowed.stderr.contains("pytest: collects 1 test file(s) of 3"), "{}", narrowed.explain());
     // Committed, then changed again and committed without a run: still seen (hashes, not the diff).
     git(&project, &["commit", "-qam", "reword"]);
     append(&project, "stock/views.py", "# again\n");

@@ -62,6 +62,9 @@ def _watch_resolver():
 
 
 _fresh = set()
+# What this process collected, per file (relative to the root): the test ids in it, or None for a
+# file that could not be collected.
+_collected = {}
 
 
 def start(spec):
@@ -163,9 +166,23 @@ def _closure(start, graph, memo):
     return seen
 
 
+def collected(path, nodeid):
+    """A test collected from `path` (None: the file failed to collect), for the next run's choice of
+    files: a file whose recorded ids all stay out needs no collecting while it is unchanged."""
+    if _out is None:
+        return
+    relative = os.path.relpath(os.path.abspath(str(path)), _root)
+    ids = _collected.setdefault(relative, [])
+    if nodeid is None:
+        _collected[relative] = None
+    elif ids is not None:
+        ids.append(nodeid)
+
+
 def write(worker):
-    """This process's tests and the project files each depends on, relative to the root."""
-    if _out is None or not _tests:
+    """This process's tests and the project files each depends on, relative to the root, and what it
+    collected."""
+    if _out is None or not (_tests or _collected):
         return
     graph = _import_graph()
     memo = {}
@@ -179,5 +196,5 @@ def write(worker):
         tests[nodeid] = sorted(os.path.relpath(path, _root) for path in files)
     _out.mkdir(parents=True, exist_ok=True)
     temporary = _out / f".{worker}.json.{os.getpid()}"
-    temporary.write_text(json.dumps({"tests": tests}), encoding="utf-8")
+    temporary.write_text(json.dumps({"tests": tests, "collected": _collected}), encoding="utf-8")
     os.replace(temporary, _out / f"{worker}.json")

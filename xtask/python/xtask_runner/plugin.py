@@ -140,6 +140,12 @@ def pytest_collectreport(report):
     or its tests would be missing from a green run."""
     if _stream is not None and report.failed:
         _stream.emit("collecterror", nodeid=report.nodeid, message=first_line(report, last=True))
+    if report.failed and report.fspath:
+        _deps.collected(report.fspath, None)
+
+
+def pytest_itemcollected(item):
+    _deps.collected(item.path, item.nodeid)
 
 
 def pytest_runtest_logstart(nodeid, location):

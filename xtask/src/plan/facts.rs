@@ -126,6 +126,8 @@ pub(crate) struct Options {
     pub(crate) playwright_args: Vec<String>,
     /// What the inner loop's flags leave out (`--last-failed`).
     pub(crate) skip: Option<Skip>,
+    /// `watch`'s pytest sessions fork from a warm interpreter: one worker costs no start-up there.
+    pub(crate) warm: bool,
 }
 
 /// Known tests a run leaves out, and why the rest were chosen: a test it does not name (a new one)

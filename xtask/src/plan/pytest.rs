@@ -119,14 +119,13 @@ fn session(
     let recorded = recorded
         .filter(|_| !options.narrowed() && options.shard.is_none())
         .map(|all| Recorded { tests: all.iter().map(|r| r.tests).sum(), seconds: all.iter().map(|r| r.seconds).sum() });
-    // A `watch` cycle's known choice is sized by its own work: a few tests run in-process.
+    // A choice of files whose tests are all known is sized by its own work: a few run in-process.
     let collect = options.skip.as_ref().and_then(|skip| skip.collect.as_ref());
     let chosen = collect
         .and_then(|collect| collect.work)
         .filter(|_| options.passthrough.is_empty() && options.shard.is_none())
         .map(|(tests, seconds)| Recorded { tests: tests.max(1), seconds });
-    let per_worker =
-        if recorded.is_none() && chosen.is_some() { WARM_SECONDS_PER_WORKER } else { PYTEST_SECONDS_PER_WORKER };
+    let per_worker = if options.warm { WARM_SECONDS_PER_WORKER } else { PYTEST_SECONDS_PER_WORKER };
     let recorded = recorded.or(chosen);
     let (workers, workers_why) = pytest_workers(cpus, caps, recorded, options.workers, facts.plugins.xdist, per_worker);
 

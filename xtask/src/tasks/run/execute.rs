@@ -89,8 +89,11 @@ impl PreparedRun<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        // Narrowed to files (a `--` with paths, a choice of files) the collection records only those.
+        let options = self.options();
+        let whole = options.passthrough.is_empty() && options.skip.as_ref().is_none_or(|skip| skip.collect.is_none());
         if let Err(error) =
-            DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites, &self.deps_unplaced)
+            DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites, &self.deps_unplaced, whole)
         {
             self.reporter.handle(&Event::Note(format!("what the tests depend on was not recorded: {error:#}")));
         }

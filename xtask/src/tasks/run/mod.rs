@@ -71,6 +71,7 @@ pub(crate) fn options(args: &RunArgs) -> plan::Options {
         passthrough: args.passthrough.clone(),
         playwright_args: args.playwright_args.clone(),
         skip: None,
+        warm: false,
     }
 }
 
@@ -251,6 +252,6 @@ impl<'a> PreparedRun<'a> {
 
     /// The plan's options, with what the inner loop's flags leave out.
     pub(crate) fn options(&self) -> plan::Options {
-        plan::Options { skip: self.skip.clone(), ..options(&self.args) }
+        plan::Options { skip: self.skip.clone(), warm: self.warm.is_some(), ..options(&self.args) }
     }
 }

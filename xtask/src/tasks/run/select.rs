@@ -123,42 +123,64 @@ fn only_changed(inputs: &Inputs, reference: &str) -> anyhow::Result<Skip> {
 }
 
 /// A cycle of `watch`: what the files saved since the last cycle can affect, and what did not pass.
-/// Unless a change made every test run, pytest collects only the files of the tests chosen and the
-/// test files saved: the first cycle collected every file, so a test it does not know can only be
-/// in a file saved since (a new one, or one edited).
 pub(super) fn watch_cycle(inputs: &Inputs, changes: &Changes) -> anyhow::Result<Skip> {
-    let (mut skip, everything) = choose(inputs, changes, "since the last cycle", Since::Changes)?;
-    if !everything {
-        skip.collect = files_to_collect(inputs, changes, &skip);
-    }
-    Ok(skip)
+    choose(inputs, changes, "since the last cycle", Since::Changes).map(|(skip, _)| skip)
 }
 
-/// The absolute paths of the test files that hold what `skip` leaves in, and of the test files
-/// changed; None when a test's file cannot be found (pytest's root is elsewhere): collect everything.
-fn files_to_collect(inputs: &Inputs, changes: &Changes, skip: &Skip) -> Option<crate::plan::Collect> {
-    let backend = inputs.config.backend_dir(inputs.root);
-    let backend_prefix = prefix_of(inputs.root, &backend);
-    let mut files = BTreeSet::new();
-    let (mut tests, mut seconds, mut known) = (0u64, 0.0, true);
-    for id in inputs.durations.last().keys().filter(|id| id.contains("::") && !skip.ids.contains(*id)) {
-        let file = id.split("::").next().unwrap_or(id);
-        let path = [backend.join(file), inputs.root.join(file)].into_iter().find(|path| path.is_file())?;
-        files.insert(path);
-        tests += 1;
-        seconds += inputs.durations.get(id).unwrap_or_else(|| inputs.durations.unknown_weight());
-    }
-    let test_files: BTreeSet<&str> =
-        inputs.durations.last().keys().filter(|id| id.contains("::")).filter_map(|id| id.split("::").next()).collect();
-    for path in changes.all().filter(|path| path.starts_with(&backend_prefix) && path.ends_with(".py")) {
-        let within = &path[backend_prefix.len()..];
-        if is_test_file(path) || test_files.contains(within) || test_files.contains(path.as_str()) {
-            let absolute = inputs.root.join(path);
-            if absolute.is_file() {
-                // Its tests may be new: the work is not known.
-                known &= !changes.untracked.contains(path.as_str());
-                files.insert(absolute);
+/// The files pytest needs to collect for the choice in `skip`, when the records can tell (a whole
+/// collection was recorded): a test file is left uncollected only when it is unchanged since then,
+/// collected cleanly, and every test in it is left out. A test the records do not know can only be
+/// in a file that changed (its own module, or one it imports, which changes its tests' records) or
+/// in a new one, which is collected. None: collect everything.
+fn collection(inputs: &Inputs, changes: &Changes, skip: &Skip, map: &DepsMap) -> Option<crate::plan::Collect> {
+    let collected = map.collected()?;
+    let root = inputs.root;
+    let changed: BTreeSet<&str> = changes.all().map(String::as_str).collect();
+    let (mut files, mut tests, mut seconds, mut known) = (BTreeSet::new(), 0u64, 0.0, true);
+    let mut every_id: BTreeSet<&str> = BTreeSet::new();
+    for (file, record) in collected {
+        let Some(ids) = &record.ids else {
+            // It failed to collect: it is collected again, and fails again or not.
+            files.insert(root.join(file));
+            known = false;
+            continue;
+        };
+        every_id.extend(ids.iter().map(String::as_str));
+        let same = !record.hash.is_empty()
+            && !changed.contains(file.as_str())
+            && hash_of(&root.join(file)).as_deref() == Some(record.hash.as_str());
+        let chosen: Vec<&String> = ids.iter().filter(|id| !skip.ids.contains(*id)).collect();
+        if same && chosen.is_empty() {
+            continue;
+        }
+        files.insert(root.join(file));
+        known &= same;
+        for id in chosen {
+            tests += 1;
+            match inputs.durations.get(id) {
+                Some(duration) => seconds += duration,
+                None => known = false,
             }
+        }
+    }
+    // A test the history knows from a file the collection record does not hold: its file too.
+    let backend = inputs.config.backend_dir(root);
+    for id in inputs.durations.last().keys().filter(|id| id.contains("::") && !skip.ids.contains(*id)) {
+        if every_id.contains(id.as_str()) {
+            continue;
+        }
+        let file = id.split("::").next().unwrap_or(id);
+        if let Some(path) = [backend.join(file), root.join(file)].into_iter().find(|path| path.is_file()) {
+            files.insert(path);
+            known = false;
+        }
+    }
+    // A test file that is new, or was not a test file when the record was made.
+    let prefix = prefix_of(root, &backend);
+    for path in changes.all().filter(|path| path.starts_with(&prefix) && is_test_file(path)) {
+        if !collected.contains_key(path.as_str()) && root.join(path).is_file() {
+            files.insert(root.join(path));
+            known = false;
         }
     }
     Some(crate::plan::Collect { files: files.into_iter().collect(), work: known.then_some((tests, seconds)) })
@@ -196,6 +218,16 @@ fn choose(inputs: &Inputs, changes: &Changes, against: &str, since: Since) -> an
     ));
     let (why, everything) = pytest_choice(inputs, changes, &map, &passed, &mut skip.ids);
     skip.why.push(why);
+    if !everything {
+        skip.collect = collection(inputs, changes, &skip, &map);
+        if let Some(collect) = &skip.collect {
+            skip.why.push(format!(
+                "pytest: collects {} test file(s) of {} (the others hold no test to run and are unchanged)",
+                collect.files.len(),
+                map.collected().map_or(0, |collected| collected.len())
+            ));
+        }
+    }
     for facts in inputs.playwright {
         skip.why.push(playwright_choice(inputs, facts, changes, &map, &passed, &mut skip.ids, since)?);
     }
