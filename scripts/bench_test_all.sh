@@ -11,13 +11,17 @@
 #   4. this repository's test-all (E2E included) against `pytest -n auto` then `npx playwright test`.
 #   5. an adopted project (the kiosk fixture): `test-e2e --workers 2` against its servers by hand and
 #      `npx playwright test --workers 2`.
-# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk]   (all by default)
+#   6. the migration-heavy project on SQLite (in-memory test databases): the kept template against
+#      `pytest -n auto`.
+#   7. the inner loop on the fine project: --only-changed and watch against `pytest <the file>`,
+#      --last-failed against `pytest --lf -n auto`, and the soundness check of --only-changed.
+# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk|sqlite|inner]   (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --package xtask
 cargo xtask setup >/dev/null
-for part in "${@:-generated fine migrations repo kiosk}"; do
+for part in "${@:-generated fine migrations repo kiosk sqlite inner}"; do
     for which in $part; do
         python3 scripts/bench/bench.py "$which"
     done

@@ -39,6 +39,10 @@ pub(crate) enum Command {
     Watch(Watch),
     /// What CI runs: cargo fmt --check, clippy -D warnings, cargo test, then test-all with the ci profile.
     Ci(Ci),
+    /// Merge the reports of a CI run's shards (each a reports directory with its results.json): one
+    /// JUnit per suite, summary.md with the shards' balance, one timeline, a refreshed
+    /// xtask-durations.json; every test of the collection must have run in exactly one shard.
+    MergeReports(MergeReports),
     /// Prepare what the test commands need, when stale: the backend virtualenv (pinned requirements),
     /// the frontend's node modules and build, and a browser.
     Setup(Setup),
@@ -180,6 +184,16 @@ pub(crate) struct Watch {
     pub(crate) cold: bool,
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeReports {
+    /// Where the merged reports go (default: target/xtask/reports/merged).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<std::path::PathBuf>,
+    /// The shards' report directories, as CI's artifacts lay them out.
+    #[arg(required = true, value_name = "DIR")]
+    pub(crate) dirs: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -79,7 +79,6 @@ impl Durations {
         durations
     }
 
-    #[cfg(test)]
     pub(crate) fn from_pairs(pairs: &[(&str, f64)]) -> Durations {
         Durations {
             durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect(),
@@ -209,6 +208,17 @@ impl Durations {
         durations.last.clear();
         write(&root.join(COMMITTED), &durations)?;
         Ok(durations.durations.len())
+    }
+}
+
+impl Durations {
+    /// Written in the committed file's format (durations only) at `path`.
+    pub(crate) fn write_to(&self, path: &Path) -> anyhow::Result<()> {
+        let mut durations = self.clone();
+        durations.engines = None;
+        durations.last.clear();
+        durations.suites.clear();
+        write(path, &durations)
     }
 }
 

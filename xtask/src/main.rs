@@ -82,6 +82,7 @@ fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Res
         Builtin(TestAll(args)) => tasks::run::run_all(&ctx, args),
         Builtin(Stress(stress)) => stress.run(&ctx),
         Builtin(Watch(watch)) => watch.run(&ctx),
+        Builtin(MergeReports(merge)) => merge.run(&ctx),
         Builtin(Ci(ci)) => ci.run(&ctx),
         Builtin(Setup(setup)) => setup.run(&ctx),
         Builtin(Doctor(doctor)) => doctor.run(&ctx),

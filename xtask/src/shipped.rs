@@ -16,6 +16,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/db/isolation.py", include_str!("../python/xtask_runner/db/isolation.py")),
     ("xtask_runner/db/key.py", include_str!("../python/xtask_runner/db/key.py")),
     ("xtask_runner/db/servers.py", include_str!("../python/xtask_runner/db/servers.py")),
+    ("xtask_runner/db/sqlite.py", include_str!("../python/xtask_runner/db/sqlite.py")),
     ("xtask_runner/db/templates.py", include_str!("../python/xtask_runner/db/templates.py")),
     ("xtask_runner/deps.py", include_str!("../python/xtask_runner/deps.py")),
     ("xtask_runner/labels.py", include_str!("../python/xtask_runner/labels.py")),

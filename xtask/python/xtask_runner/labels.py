@@ -35,6 +35,10 @@ def _compile(text, what):
         raise pytest.UsageError(f"xtask.toml: {what} `{text}` is not a valid marker expression: {error}")
 
 
+# Under a shard, the suite of every test of the collection before the split (the last `select`'s).
+WHOLE = {}
+
+
 def _shard_part(labels, spec):
     """The ids of this shard, as the xtask splits them (one split for every runner and machine): the
     plugin asks its binary, with each suite's ids and the committed durations the spec carries."""
@@ -88,6 +92,9 @@ def select(items, spec):
         kept = [item for item in kept if labels[item.nodeid] in mine]
         labels = {test: label for test, label in labels.items() if label in mine}
     if spec.get("shard"):
+        # What the shards are cut from, for `merge-reports` to check that together they ran it all.
+        WHOLE.clear()
+        WHOLE.update(labels)
         mine = _shard_part(labels, spec)
         dropped.extend(item for item in kept if item.nodeid not in mine)
         kept = [item for item in kept if item.nodeid in mine]

@@ -171,7 +171,7 @@ def pytest_collection_modifyitems(session, config, items):
     global _labels
     if _spec is None:
         return
-    from xtask_runner.labels import select
+    from xtask_runner.labels import WHOLE, select
 
     labels, kept, dropped, excluded, unassigned = select(items, _spec)
     if unassigned and _spec.get("refuse_unassigned") and not _is_xdist_worker(config):
@@ -187,7 +187,7 @@ def pytest_collection_modifyitems(session, config, items):
     if out:
         temporary = f"{out}.{os.getpid()}"
         with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"labels": labels, "excluded": excluded}, handle)
+            json.dump({"labels": labels, "excluded": excluded, "whole": WHOLE if _spec.get("shard") else {}}, handle)
         os.replace(temporary, out)
 
 

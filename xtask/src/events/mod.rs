@@ -3,11 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub(crate) mod record;
 mod views;
+
+pub(crate) use self::record::{Merged, RunRecord, ShardBalance};
 
 pub(crate) use self::views::{Check, CheckStatus, PlanView, SessionView, SuiteView};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Outcome {
     Passed,
     /// Failed in its own body.
@@ -29,7 +32,7 @@ impl Outcome {
 }
 
 /// What a person needs to fix a test that did not pass, beyond its telling line.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FailureReport {
     /// The tool's own report of it (pytest's, Playwright's message and stack): its last 100 lines.
     pub(crate) details: Option<String>,
@@ -42,7 +45,7 @@ pub(crate) struct FailureReport {
 }
 
 /// One finished test, after its last attempt.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TestRecord {
     pub(crate) id: String,
     pub(crate) outcome: Outcome,
@@ -62,7 +65,7 @@ pub(crate) struct TestRecord {
 }
 
 /// A stretch of time on one lane of the run's timeline: a set-up step, a worker's start-up.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Span {
     pub(crate) lane: String,
     pub(crate) name: String,
@@ -76,7 +79,7 @@ pub(crate) fn now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum SuiteStatus {
     Passed,
     Failed,
@@ -95,7 +98,7 @@ pub(crate) enum SuiteStatus {
 
 /// The outcomes of a suite's tests so far, counted in one place: the runner's result, the plain
 /// progress lines and the bars all keep one of these.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SuiteStats {
     /// Tests expected (the runner's count once it said, else the plan's).
     pub(crate) total: u64,
@@ -151,7 +154,7 @@ impl SuiteStats {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SuiteResult {
     pub(crate) suite: String,
     pub(crate) status: SuiteStatus,
@@ -229,6 +232,8 @@ pub(crate) enum Event {
     Planned(Box<PlanView>),
     /// `doctor`: what it found.
     Checked(Vec<Check>),
+    /// `merge-reports`: the shards' results merged, for the report files and the terminal.
+    Merged(Box<Merged>),
     /// Something the user should know while the run prepares (setup, services, warnings).
     Note(String),
     RunStarted {
@@ -292,6 +297,9 @@ pub(crate) enum Event {
         spans: Vec<Span>,
         /// (start, end) of the run, seconds since the Unix epoch.
         window: (f64, f64),
+        /// `--shard K/N`, and every id of each suite's whole collection it was cut from (what
+        /// `merge-reports` checks the shards against).
+        shard: Option<(crate::shard::Shard, std::collections::BTreeMap<String, Vec<String>>)>,
     },
     /// `stress`: tests whose outcome differed between runs, with the runs (1-based) they failed in.
     StressFinished {

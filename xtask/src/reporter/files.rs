@@ -227,6 +227,12 @@ pub(crate) fn write_reports(
     Ok(written)
 }
 
+/// The run's results as `merge-reports` reads them back (`events::RunRecord`).
+pub(crate) fn write_record(dir: &Path, record: &crate::events::RunRecord) -> std::io::Result<()> {
+    let text = serde_json::to_string(record).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(crate::events::record::FILE), text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

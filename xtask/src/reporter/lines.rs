@@ -76,7 +76,11 @@ impl PlainLines {
             Event::SuiteFinished(result) => outln(&summary::suite_line(result, style)),
             Event::SuiteStarted { .. } => {}
             // Printed whole by the reporter.
-            Event::RunFinished { .. } | Event::StressFinished { .. } | Event::Planned(_) | Event::Checked(_) => {}
+            Event::RunFinished { .. }
+            | Event::StressFinished { .. }
+            | Event::Planned(_)
+            | Event::Checked(_)
+            | Event::Merged(_) => {}
         }
     }
 

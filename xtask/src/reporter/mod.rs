@@ -4,6 +4,7 @@
 mod files;
 mod junit;
 mod lines;
+mod merge;
 mod progress;
 mod screens;
 mod style;
@@ -103,6 +104,7 @@ impl Reporter {
             Event::StressFinished { runs, seeds, flaky, always_failing } => {
                 out!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
             }
+            Event::Merged(merged) => self.merged(merged),
             Event::RunFinished { .. } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();
@@ -119,7 +121,8 @@ impl Reporter {
     /// The reports of a run: its directories emptied, artifacts kept, the timeline, JUnit and
     /// summary.md, GitHub's outputs, and the summary on the terminal.
     fn run_finished(&mut self, event: &Event) {
-        let Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window } = event
+        let Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window, shard } =
+            event
         else {
             return;
         };
@@ -146,7 +149,19 @@ impl Reporter {
         if self.outputs.reports.is_some() || self.outputs.github || self.outputs.step_summary.is_some() {
             let markdown = files::summary_markdown(results, *unassigned, run_id);
             if let Some(dir) = &self.outputs.reports {
-                match files::write_reports(dir, &self.outputs.root, results, &markdown) {
+                let record = crate::events::RunRecord {
+                    format: crate::events::record::FORMAT,
+                    run_id: run_id.clone(),
+                    shard: shard.as_ref().map(|(shard, _)| [shard.index, shard.count]),
+                    whole: shard.as_ref().map(|(_, whole)| whole.clone()).unwrap_or_default(),
+                    wall: wall.as_secs_f64(),
+                    window: *window,
+                    spans: spans.clone(),
+                    results: results.clone(),
+                };
+                let written = files::write_reports(dir, &self.outputs.root, results, &markdown)
+                    .and_then(|_| files::write_record(dir, &record));
+                match written {
                     Ok(_) => extra.push(format!("reports: {}", dir.display())),
                     Err(error) => errln!("warning: cannot write the reports in {}: {error}", dir.display()),
                 }
@@ -155,6 +170,31 @@ impl Reporter {
         }
         let text = summary::render(results, *unassigned, *wall, &extra, log_dir, kept.as_deref(), self.style);
         out!("{}", crate::text::redact(&text));
+        let _ = std::io::stdout().flush();
+    }
+
+    /// `merge-reports`: the merged files written, the step summary appended, the table shown.
+    fn merged(&mut self, merged: &crate::events::Merged) {
+        let mut extra = Vec::new();
+        let markdown = files::summary_markdown(&merged.results, None, "merged") + &merge::balance_markdown(merged);
+        match files::write_reports(&merged.out, &merged.root, &merged.results, &markdown) {
+            Ok(_) => extra.push(format!("reports: {}", merged.out.display())),
+            Err(error) => errln!("warning: cannot write the reports in {}: {error}", merged.out.display()),
+        }
+        match timeline::write(&merged.out, "merged", &merged.results, &merged.spans, merged.window) {
+            Ok(written) => extra.push(format!("timeline: {}", written.html.display())),
+            Err(error) => errln!("warning: cannot write the timeline in {}: {error}", merged.out.display()),
+        }
+        if let Some((path, tests)) = &merged.durations {
+            extra.push(format!("durations: {} ({tests} tests; commit it, or upload it)", path.display()));
+        }
+        self.github(&merged.results, &markdown);
+        let wall = std::time::Duration::from_secs_f64(merged.shards.iter().map(|s| s.wall).fold(0.0, f64::max));
+        let text = summary::render(&merged.results, None, wall, &extra, &merged.out, None, self.style);
+        out!("{}", crate::text::redact(&text));
+        for line in merge::problem_lines(merged) {
+            errln!("{line}");
+        }
         let _ = std::io::stdout().flush();
     }
 

@@ -152,7 +152,11 @@ impl Bars {
                 let _ = self.multi.println(format!("{suite}: worker {worker} serves {detail}"));
             }
             // Printed whole by the reporter, past the bars.
-            Event::RunFinished { .. } | Event::StressFinished { .. } | Event::Planned(_) | Event::Checked(_) => {}
+            Event::RunFinished { .. }
+            | Event::StressFinished { .. }
+            | Event::Planned(_)
+            | Event::Checked(_)
+            | Event::Merged(_) => {}
         }
     }
 

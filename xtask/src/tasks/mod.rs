@@ -3,6 +3,7 @@
 pub(crate) mod ci;
 pub(crate) mod doctor;
 pub(crate) mod init;
+mod merge;
 pub(crate) mod run;
 pub(crate) mod setup;
 mod shard_split;

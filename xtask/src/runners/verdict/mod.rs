@@ -203,6 +203,39 @@ pub(crate) fn run_exit(results: &[SuiteResult], interrupted: bool, may_select_no
     ExitKind::Success
 }
 
+/// A suite merged from its shards (`merge-reports`): the worst of their statuses, in the order a
+/// run's exit ranks them (a broken or interrupted shard, then failures), passed only when a shard
+/// passed and none did worse; empty when every shard was.
+pub(crate) fn judge_merged(merged: &mut SuiteResult, parts: &[&SuiteResult]) {
+    merged.status = merged_status(parts);
+}
+
+fn merged_status(parts: &[&SuiteResult]) -> SuiteStatus {
+    let any = |status: SuiteStatus| parts.iter().any(|part| part.status == status);
+    for worst in [SuiteStatus::Broken, SuiteStatus::Interrupted, SuiteStatus::Errored, SuiteStatus::Failed] {
+        if any(worst) {
+            return worst;
+        }
+    }
+    if any(SuiteStatus::Passed) {
+        return SuiteStatus::Passed;
+    }
+    if parts.iter().all(|part| matches!(part.status, SuiteStatus::Empty { .. })) {
+        let optional = parts.iter().all(|part| part.status == SuiteStatus::Empty { optional: true });
+        return SuiteStatus::Empty { optional };
+    }
+    SuiteStatus::NotRun
+}
+
+/// `merge-reports`: a test run twice or by no shard fails the merge as a failing test does; else
+/// as one run over the shards' merged suites (a shard may hold none of a suite's tests).
+pub(crate) fn merge_exit(results: &[SuiteResult], unreconciled: bool) -> ExitKind {
+    match run_exit(results, false, true) {
+        ExitKind::Success if unreconciled => ExitKind::TestsFailed,
+        kind => kind,
+    }
+}
+
 /// `watch`: it ends only when interrupted (Ctrl-C, SIGTERM), after the cycle it was in; its cycles'
 /// results were each reported as they ended.
 pub(crate) fn watch_exit() -> ExitKind {

@@ -1,6 +1,7 @@
 //! Running a plan, as wiring: the run's first event, the dispatcher (`runners::dispatcher`), the
 //! results in the plan's order, the durations recorded, the run's last event.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::PreparedRun;
@@ -63,8 +64,37 @@ impl PreparedRun<'_> {
             excluded: (excluded > 0).then(|| (excluded, self.ctx.config.backend.exclude.clone().unwrap_or_default())),
             spans,
             window: (began, crate::events::now()),
+            shard: plan.shard.map(|shard| (shard, self.whole_collection(plan))),
         });
         Ok(results)
+    }
+
+    /// Under a shard, every id of each suite's whole collection: what the pytest sessions labelled
+    /// before the split, and each Playwright suite's listing.
+    fn whole_collection(&self, plan: &Plan) -> BTreeMap<String, Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Labelled {
+            #[serde(default)]
+            whole: BTreeMap<String, String>,
+        }
+        let mut whole: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for session in plan.sessions.iter().filter(|session| session.kind == crate::config::SuiteKind::Pytest) {
+            let path = self.run_dir.layout().labels(&session.name);
+            let Some(labelled) =
+                std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str::<Labelled>(&text).ok())
+            else {
+                continue;
+            };
+            for (id, suite) in labelled.whole {
+                whole.entry(suite).or_default().push(id);
+            }
+        }
+        for facts in self.playwright.iter().flat_map(|prepared| &prepared.suites) {
+            if let Some(listed) = &facts.listed {
+                whole.insert(facts.suite.clone(), listed.iter().map(|test| test.id.clone()).collect());
+            }
+        }
+        whole
     }
 }
 

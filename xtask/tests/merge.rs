@@ -1,0 +1,78 @@
+//! `merge-reports`: the reports of a CI run's shards, as their artifacts lay them out, into one:
+//! JUnit per suite, summary.md with the shards' balance, the refreshed durations; and a merge that
+//! finds a test run twice or by no shard fails, naming it.
+
+mod common;
+
+use std::path::Path;
+
+use common::{copy_tree, Project, Run};
+
+/// The testcase names of every JUnit file in `dir`.
+fn testcases(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|ext| ext == "xml") {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            names.extend(text.split("<testcase ").skip(1).map(|case| {
+                let name = case.split("name=\"").nth(1).unwrap_or_default();
+                name.split('"').next().unwrap_or_default().to_owned()
+            }));
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn the_shards_reports_merge_into_one_and_a_test_run_twice_or_by_no_shard_fails_the_merge() {
+    let project = Project::copy_of("mini");
+    let artifacts = tempfile::tempdir().unwrap();
+    let whole = project.run(&["test-all", "--profile", "ci"]);
+    assert_eq!(whole.code, 0, "{}", whole.explain());
+    let all = testcases(&project.path().join("target/xtask/reports"));
+    for shard in ["1/2", "2/2"] {
+        let run = project.run(&["test-all", "--profile", "ci", "--shard", shard]);
+        assert_eq!(run.code, 0, "{}", run.explain());
+        let dir = artifacts.path().join(format!("shard-{}", &shard[..1]));
+        copy_tree(&project.path().join("target/xtask/reports"), &dir);
+        assert!(dir.join("results.json").is_file(), "each shard writes its results");
+    }
+    let (one, two) = (artifacts.path().join("shard-1"), artifacts.path().join("shard-2"));
+    let out = artifacts.path().join("merged");
+    let merge = |dirs: &[&Path]| {
+        let mut args = vec!["merge-reports".to_owned(), "--out".to_owned(), out.display().to_string()];
+        args.extend(dirs.iter().map(|dir| dir.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Run::from(project.xtask(&args).output().unwrap())
+    };
+
+    let merged = merge(&[&one, &two]);
+    assert_eq!(merged.code, 0, "{}", merged.explain());
+    assert_eq!(testcases(&out), all, "the shards together: every test once, as the whole run");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("| shard 1/2 |") && summary.contains("| shard 2/2 |"), "{summary}");
+    assert!(out.join("timeline.html").is_file());
+    let durations: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("xtask-durations.json")).unwrap()).unwrap();
+    let measured = durations["durations"].as_object().unwrap();
+    assert!(measured.contains_key("tests/test_fast.py::test_fails_on_request"), "{durations}");
+
+    // The same shard twice: its tests ran twice, and the other shard's in none.
+    let doubled = merge(&[&one, &one]);
+    assert_eq!(doubled.code, 1, "{}", doubled.explain());
+    assert!(doubled.stderr.contains("ran in more than one shard (shard 1/2, shard 1/2)"), "{}", doubled.explain());
+    assert!(doubled.stderr.contains("ran in no shard"), "{}", doubled.explain());
+    // A shard missing: what it ran is named.
+    let alone = merge(&[&two]);
+    assert_eq!(alone.code, 1, "{}", alone.explain());
+    let named = alone.stderr.lines().filter(|line| line.contains("ran in no shard")).count();
+    assert!(named > 0, "{}", alone.explain());
+
+    // Not a shard's reports: one line, exit 2.
+    let empty = artifacts.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let refused = merge(&[&one, &empty]);
+    assert_eq!(refused.code, 2, "{}", refused.explain());
+    assert!(refused.stderr.contains("results.json"), "{}", refused.explain());
+}
