@@ -451,8 +451,9 @@ def inner():
     change to one test module's helper (`ledgers/expect_3.py`, read by the 200 tests of
     `tests/test_ledgers_3.py`): `test-all --only-changed` against the hand-typed `pytest` of that test
     file, and `watch`'s time from the save to its result line against the same; `--last-failed` with 3
-    failing tests against `pytest --lf -n auto`. Then the soundness check: for single-line mutations
-    of the project, every test a full run fails is among those `--only-changed` chose."""
+    failing tests against `pytest --lf -n auto`. Then the soundness check (SOUNDNESS=0 leaves it out):
+    for single-line mutations of the project, every test a full run fails is among those
+    `--only-changed` chose."""
     import threading
 
     project = ROOT / "target" / "bench-inner"
@@ -545,7 +546,8 @@ def inner():
         table("--last-failed with 3 failing tests (fine project)", samples, "cargo xtask test-all --last-failed")
         del xtask_env["BENCH_FAIL"]
         helper.write_text(original)
-        soundness(project, xtask)
+        if os.environ.get("SOUNDNESS", "1") != "0":
+            soundness(project, xtask)
     finally:
         server.stop()
 
