@@ -43,6 +43,10 @@ pub(crate) enum Command {
     /// JUnit per suite, summary.md with the shards' balance, one timeline, a refreshed
     /// xtask-durations.json; every test of the collection must have run in exactly one shard.
     MergeReports(MergeReports),
+    /// What the kept runs of this checkout show: target/xtask/reports/history.html and a table (the
+    /// slowest tests and suites, each suite's wall time over the runs, tests slower than their own
+    /// median, unstable tests).
+    Report(Report),
     /// Prepare what the test commands need, when stale: the backend virtualenv (pinned requirements),
     /// the frontend's node modules and build, and a browser.
     Setup(Setup),
@@ -184,6 +188,13 @@ pub(crate) struct Watch {
     pub(crate) cold: bool,
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Report {
+    /// A test is "slower" when its last run took more than this many times its own median.
+    #[arg(long, value_name = "RATIO", default_value_t = 2.0)]
+    pub(crate) slower: f64,
 }
 
 #[derive(Debug, Args)]

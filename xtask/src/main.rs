@@ -10,6 +10,7 @@ mod layout;
 mod plan;
 mod reporter;
 mod runners;
+mod runs;
 mod services;
 mod shard;
 mod shipped;
@@ -83,6 +84,7 @@ fn run(invocation: flags::Invocation, found: anyhow::Result<Ctx>) -> anyhow::Res
         Builtin(Stress(stress)) => stress.run(&ctx),
         Builtin(Watch(watch)) => watch.run(&ctx),
         Builtin(MergeReports(merge)) => merge.run(&ctx),
+        Builtin(Report(report)) => tasks::report(report, &ctx),
         Builtin(Ci(ci)) => ci.run(&ctx),
         Builtin(Setup(setup)) => setup.run(&ctx),
         Builtin(Doctor(doctor)) => doctor.run(&ctx),

@@ -76,3 +76,32 @@ fn the_shards_reports_merge_into_one_and_a_test_run_twice_or_by_no_shard_fails_t
     assert_eq!(refused.code, 2, "{}", refused.explain());
     assert!(refused.stderr.contains("results.json"), "{}", refused.explain());
 }
+
+#[test]
+fn report_shows_the_kept_runs_and_names_a_test_whose_outcome_changed() {
+    let project = Project::copy_of("mini");
+    let none = project.run(&["report"]);
+    assert_eq!(none.code, 0, "{}", none.explain());
+    assert!(none.stdout.contains("no run kept yet"), "{}", none.explain());
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().to_str().unwrap();
+    for fail in ["0", "1", "0"] {
+        let mut command = project.xtask(&["test", "fast"]);
+        command.env("FIXTURE_OUT", out);
+        if fail == "1" {
+            command.env("FIXTURE_FAIL", "1");
+        }
+        let run = Run::from(command.output().unwrap());
+        assert_eq!(run.code, if fail == "1" { 1 } else { 0 }, "{}", run.explain());
+    }
+    let report = project.run(&["report"]);
+    assert_eq!(report.code, 0, "{}", report.explain());
+    assert!(report.stdout.contains("3 kept run(s)"), "{}", report.stdout);
+    assert!(report.stdout.contains("unstable: 1"), "{}", report.stdout);
+    assert!(report.stdout.contains("1 of 3 runs  fast tests/test_fast.py::test_fails_on_request"), "{}", report.stdout);
+    let page = std::fs::read_to_string(project.path().join("target/xtask/reports/history.html")).unwrap();
+    assert!(page.contains("<h3>fast</h3><svg"), "a plot per suite");
+    assert!(page.contains("test_fails_on_request"));
+    let bad = project.run(&["report", "--slower", "0.5"]);
+    assert_eq!(bad.code, 2, "{}", bad.explain());
+}

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     // Guards over processes, servers, directories, environments.
     &["services"],
     // Recorded durations.
-    &["history", "deps"],
+    &["history", "deps", "runs"],
     // What will run where, as data.
     &["plan"],
     // Starting the plan's sessions and turning their streams into events.

@@ -6,7 +6,7 @@ use std::time::Duration;
 pub(crate) mod record;
 mod views;
 
-pub(crate) use self::record::{Merged, RunRecord, ShardBalance};
+pub(crate) use self::record::{FlakyTest, HistoryReport, Merged, RunRecord, ShardBalance, SlowerTest};
 
 pub(crate) use self::views::{Check, CheckStatus, PlanView, SessionView, SuiteView};
 
@@ -234,6 +234,8 @@ pub(crate) enum Event {
     Checked(Vec<Check>),
     /// `merge-reports`: the shards' results merged, for the report files and the terminal.
     Merged(Box<Merged>),
+    /// `report`: what the kept runs show, for history.html and the terminal.
+    History(Box<HistoryReport>),
     /// Something the user should know while the run prepares (setup, services, warnings).
     Note(String),
     RunStarted {

@@ -85,3 +85,41 @@ pub(crate) struct ShardBalance {
     pub(crate) realised: f64,
     pub(crate) wall: f64,
 }
+
+/// A suite's wall time in one kept run: (run id, start, wall seconds).
+pub(crate) type SuiteWall = (String, f64, f64);
+
+/// What `report` shows of the kept runs (`runs.rs`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HistoryReport {
+    pub(crate) runs: usize,
+    pub(crate) threshold: f64,
+    /// Where history.html goes.
+    pub(crate) out: std::path::PathBuf,
+    /// The last run's: (suite, id, seconds).
+    pub(crate) slowest_tests: Vec<(String, String, f64)>,
+    pub(crate) slowest_suites: Vec<(String, f64)>,
+    /// Per suite, each kept run it was in, oldest first.
+    pub(crate) suite_walls: Vec<(String, Vec<SuiteWall>)>,
+    pub(crate) slower: Vec<SlowerTest>,
+    pub(crate) flaky: Vec<FlakyTest>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SlowerTest {
+    pub(crate) suite: String,
+    pub(crate) id: String,
+    pub(crate) now: f64,
+    pub(crate) median: f64,
+    /// Earlier passing runs the median is of.
+    pub(crate) runs: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FlakyTest {
+    pub(crate) suite: String,
+    pub(crate) id: String,
+    /// Runs it failed in or passed only on a retry, of the runs it ran in.
+    pub(crate) unstable: usize,
+    pub(crate) ran: usize,
+}

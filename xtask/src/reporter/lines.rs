@@ -80,7 +80,8 @@ impl PlainLines {
             | Event::StressFinished { .. }
             | Event::Planned(_)
             | Event::Checked(_)
-            | Event::Merged(_) => {}
+            | Event::Merged(_)
+            | Event::History(_) => {}
         }
     }
 

@@ -2,6 +2,7 @@
 //! of `--dry-run`, the summary, the doctor's table and errors; and the report files.
 
 mod files;
+mod history;
 mod junit;
 mod lines;
 mod merge;
@@ -105,6 +106,20 @@ impl Reporter {
                 out!("{}", summary::render_stress(*runs, seeds, flaky, always_failing, self.style));
             }
             Event::Merged(merged) => self.merged(merged),
+            Event::History(report) => {
+                if report.runs == 0 {
+                    outln!("no run kept yet in this checkout: a test command records one (target/xtask/runs/)");
+                    return;
+                }
+                let path = report.out.join("history.html");
+                let written =
+                    std::fs::create_dir_all(&report.out).and_then(|()| std::fs::write(&path, history::html(report)));
+                out!("{}", history::text(report));
+                match written {
+                    Ok(()) => outln!("\nhistory: {}", path.display()),
+                    Err(error) => errln!("warning: cannot write {}: {error}", path.display()),
+                }
+            }
             Event::RunFinished { .. } => {
                 if let Some(bars) = self.bars.take() {
                     bars.finish();

@@ -156,7 +156,8 @@ impl Bars {
             | Event::StressFinished { .. }
             | Event::Planned(_)
             | Event::Checked(_)
-            | Event::Merged(_) => {}
+            | Event::Merged(_)
+            | Event::History(_) => {}
         }
     }
 

@@ -28,3 +28,14 @@ pub(crate) fn run_log_dir(root: &Path, run_id: &str) -> anyhow::Result<PathBuf> 
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// `report`: what the kept runs of this checkout show.
+pub(crate) fn report(flags: crate::flags::Report, ctx: &crate::config::Ctx) -> anyhow::Result<crate::exit::ExitKind> {
+    if !(flags.slower.is_finite() && flags.slower > 1.0) {
+        return Err(crate::exit::usage(format!("--slower {}: a ratio above 1, such as 2", flags.slower)));
+    }
+    let runs = crate::runs::load(&ctx.root);
+    let report = crate::runs::report(&runs, flags.slower, crate::layout::reports_dir(&ctx.root));
+    crate::reporter::Reporter::new(false).handle(&crate::events::Event::History(Box::new(report)));
+    Ok(crate::exit::ExitKind::Success)
+}

@@ -48,6 +48,16 @@ impl PreparedRun<'_> {
             Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
         }
         self.record_deps(plan, &results, began);
+        let entry = crate::runs::RunEntry::of(
+            self.run_id.as_ref(),
+            (began, crate::events::now()),
+            crate::plan::available_cpus(),
+            plan.shard.map(|shard| [shard.index, shard.count]),
+            &results,
+        );
+        if let Err(error) = entry.record(&self.ctx.root) {
+            self.reporter.handle(&Event::Note(format!("the run was not kept for `report`: {error:#}")));
+        }
         let unassigned = plan
             .catch_all
             .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
