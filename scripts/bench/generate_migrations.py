@@ -97,8 +97,13 @@ def migrations_of(app):
         '    Thing.objects.bulk_create([Thing(name=f"seed{n}", size=n) for n in range(200)])\n'
         "    # Reference data made and indexed by the server, as real data migrations do.\n"
         "    with schema_editor.connection.cursor() as cursor:\n"
-        f'        cursor.execute("INSERT INTO {label}_thing3 (name, size, extra2, extra3, extra4, extra5) "\n'
-        "                       \"SELECT md5(n::text), n % 97, '', '', '', '' FROM generate_series(1, 20000) n\")\n"
+        "        if schema_editor.connection.vendor == 'sqlite':\n"
+        "            cursor.execute(\"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) \"\n"
+        f'                           "INSERT INTO {label}_thing3 (name, size, extra2, extra3, extra4, extra5) "\n'
+        "                           \"SELECT hex(randomblob(16)), n % 97, '', '', '', '' FROM s\")\n"
+        "        else:\n"
+        f'            cursor.execute("INSERT INTO {label}_thing3 (name, size, extra2, extra3, extra4, extra5) "\n'
+        "                           \"SELECT md5(n::text), n % 97, '', '', '', '' FROM generate_series(1, 20000) n\")\n"
         f'        cursor.execute("CREATE INDEX {label}_t3_name ON {label}_thing3 (name)")\n'
         f'        cursor.execute("DELETE FROM {label}_thing3")\n\n\n'
     )
