@@ -43,7 +43,11 @@ pub(crate) fn html(report: &HistoryReport) -> String {
         "<!doctype html><meta charset=\"utf-8\"><title>xtask: test history</title><style>body{font:14px sans-serif;margin:2em}\
          table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:left}td.n{text-align:right}</style>",
     );
-    let _ = write!(page, "<h1>Test history</h1><p>{} kept run(s) of this checkout.</p>", report.runs);
+    let _ = write!(
+        page,
+        "<h1>Test history</h1><p>{} kept run(s) of this checkout; the last run's <a href=\"timeline.html\">timeline</a>.</p>",
+        report.runs
+    );
     page += "<h2>Wall time per suite over the runs</h2>";
     for (suite, walls) in &report.suite_walls {
         let _ = write!(page, "<h3>{}</h3>{}", escape(suite), plot(walls));
