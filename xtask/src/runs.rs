@@ -84,7 +84,7 @@ impl RunEntry {
             shard,
             suites: results
                 .iter()
-                .filter(|result| result.status != SuiteStatus::NotRun)
+                .filter(|result| result.status != SuiteStatus::NotRun && !result.tests.is_empty())
                 .map(|result| SuiteEntry {
                     name: result.suite.clone(),
                     passed: result.status == SuiteStatus::Passed,
@@ -144,13 +144,14 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-/// What the kept runs show: the slowest tests and suites of the last run, each suite's wall time
+/// What the kept runs show: the slowest tests and suites of the last run that ran any, each suite's wall time
 /// over the runs, the tests of the last run that took more than `threshold` × their own median over
 /// the earlier runs (at least 3 earlier passing runs, and 50 ms more), and the tests whose outcome
 /// changed between runs (failed in some and passed in others, or passed on a retry).
 pub(crate) fn report(runs: &[RunEntry], threshold: f64, out: PathBuf) -> HistoryReport {
     let mut report = HistoryReport { runs: runs.len(), threshold, out, ..HistoryReport::default() };
-    let Some(last) = runs.last() else { return report };
+    // The last run that ran a test (a `--last-failed` with nothing to re-run ran none).
+    let Some(last) = runs.iter().rev().find(|run| !run.tests.is_empty()) else { return report };
     let mut slowest: Vec<(String, String, f64)> =
         last.tests.iter().map(|(id, test)| (test.suite.clone(), id.clone(), test.seconds)).collect();
     slowest.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
@@ -166,7 +167,8 @@ pub(crate) fn report(runs: &[RunEntry], threshold: f64, out: PathBuf) -> History
         }
     }
     report.suite_walls = walls.into_iter().collect();
-    let earlier = &runs[..runs.len() - 1];
+    let at = runs.iter().rposition(|run| std::ptr::eq(run, last)).unwrap_or(runs.len() - 1);
+    let earlier = &runs[..at];
     for (id, test) in last.tests.iter().filter(|(_, test)| test.outcome == 'p') {
         let mut before: Vec<f64> = earlier
             .iter()

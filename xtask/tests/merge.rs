@@ -102,6 +102,29 @@ fn report_shows_the_kept_runs_and_names_a_test_whose_outcome_changed() {
     let page = std::fs::read_to_string(project.path().join("target/xtask/reports/history.html")).unwrap();
     assert!(page.contains("<h3>fast</h3><svg"), "a plot per suite");
     assert!(page.contains("test_fails_on_request"));
+    // In a real browser: the plot's line and a dot per run, the unstable test's row, saved as a picture.
+    let browser = ["/usr/bin/chromium-headless-shell", "/usr/bin/chromium", "/usr/bin/google-chrome"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .chain(std::env::var_os("XTASK_CHROMIUM").map(std::path::PathBuf::from))
+        .find(|path| path.is_file())
+        .expect("a Chromium (the E2E tests' own set-up installs one)");
+    let screenshot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("history.png");
+    let looked = std::process::Command::new("node")
+        .arg(common::repo_root().join("xtask/tests/js/look_at_history.cjs"))
+        .arg(common::node_modules("kiosk/web"))
+        .arg(&browser)
+        .arg(project.path().join("target/xtask/reports/history.html"))
+        .arg(&screenshot)
+        .output()
+        .unwrap();
+    assert!(looked.status.success(), "{}", String::from_utf8_lossy(&looked.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&looked.stdout).unwrap();
+    assert_eq!((seen["plots"].as_u64(), seen["dots"].as_u64()), (Some(1), Some(3)), "{seen}");
+    assert_eq!(seen["unstable"], 2, "a header and the one unstable test: {seen}");
+    assert!(seen["text"].as_str().unwrap().contains("1 of 3 (33 %)"), "{seen}");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 1000);
+
     let bad = project.run(&["report", "--slower", "0.5"]);
     assert_eq!(bad.code, 2, "{}", bad.explain());
 }
