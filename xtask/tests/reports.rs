@@ -187,7 +187,11 @@ fn each_run_replaces_the_last_runs_reports_whole() {
     let mut files: Vec<String> =
         std::fs::read_dir(&reports).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     files.sort();
-    assert_eq!(files, ["fast.xml", "summary.md", "timeline.html", "trace.json"], "an earlier run's report stayed");
+    assert_eq!(
+        files,
+        ["fast.xml", "results.json", "summary.md", "timeline.html", "trace.json"],
+        "an earlier run's report stayed"
+    );
     // A run that fails in its set-up (exit 3) leaves none of the last run's reports for CI to upload.
     let unreachable =
         run(&project, &["test", "fast", "--profile", "ci", "--db-url", "postgresql://127.0.0.1:1/x"], &[]);
