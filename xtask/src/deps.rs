@@ -73,6 +73,15 @@ impl DepsMap {
             .unwrap_or_default()
     }
 
+    /// What the files no test depends on hash to now, and the tests whose records still hold (not
+    /// traced again): what a run (or a `watch` cycle) starts from.
+    pub(crate) fn standing(root: &Path, backend_dir: &Path) -> (String, BTreeSet<String>) {
+        let map = DepsMap::load(root);
+        let unplaced = map.unplaced(root, backend_dir);
+        let fresh = map.fresh(root, &unplaced);
+        (unplaced, fresh)
+    }
+
     /// The test files as pytest last collected them, by path relative to the root; None until a
     /// collection of the whole tree was recorded.
     pub(crate) fn collected(&self) -> Option<&BTreeMap<String, Collected>> {

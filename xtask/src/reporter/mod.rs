@@ -51,6 +51,19 @@ pub(crate) struct Outputs {
     pub(crate) step_summary: Option<PathBuf>,
 }
 
+impl Outputs {
+    /// Report files in `reports` (when given), and GitHub's outputs as the environment asks for them
+    /// (annotations under GITHUB_ACTIONS=true, the step summary wherever GITHUB_STEP_SUMMARY names one).
+    pub(crate) fn from_env(root: &std::path::Path, reports: Option<PathBuf>) -> Outputs {
+        Outputs {
+            root: root.to_owned(),
+            reports,
+            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from),
+        }
+    }
+}
+
 /// The event as every output receives it: the text a runner passed on (notes, a worker's server)
 /// with the secrets of URLs taken out.
 fn redacted(event: &Event) -> Cow<'_, Event> {

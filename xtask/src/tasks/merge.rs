@@ -33,13 +33,7 @@ impl flags::MergeReports {
             &merged.results,
             !merged.twice.is_empty() || !merged.missing.is_empty(),
         );
-        let outputs = Outputs {
-            root: ctx.root.clone(),
-            reports: None,
-            github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
-            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from),
-        };
-        Reporter::with_outputs(false, outputs).handle(&Event::Merged(Box::new(merged)));
+        Reporter::with_outputs(false, Outputs::from_env(&ctx.root, None)).handle(&Event::Merged(Box::new(merged)));
         Ok(kind)
     }
 }

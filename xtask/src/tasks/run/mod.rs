@@ -157,9 +157,7 @@ impl<'a> PreparedRun<'a> {
         let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
         // What each test depends on: the records that still hold are not traced again.
-        let deps = crate::deps::DepsMap::load(&ctx.root);
-        let deps_unplaced = deps.unplaced(&ctx.root, &backend_dir);
-        let deps_fresh = deps.fresh(&ctx.root, &deps_unplaced);
+        let (deps_unplaced, deps_fresh) = crate::deps::DepsMap::standing(&ctx.root, &backend_dir);
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,

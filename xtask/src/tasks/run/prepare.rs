@@ -12,12 +12,7 @@ use crate::services::{python, sweep};
 
 /// The reporter of a run: bars or lines, and the report files its profile asks for.
 pub(super) fn open_reporter(ctx: &Ctx, args: &RunArgs, behaviour: &Behaviour) -> Reporter {
-    let outputs = Outputs {
-        root: ctx.root.clone(),
-        reports: behaviour.junit.then(|| crate::layout::reports_dir(&ctx.root)),
-        github: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
-        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty()).map(PathBuf::from),
-    };
+    let outputs = Outputs::from_env(&ctx.root, behaviour.junit.then(|| crate::layout::reports_dir(&ctx.root)));
     let mut reporter = Reporter::with_outputs(reporter::wants_bars(behaviour.progress && !args.no_progress), outputs);
     if !args.dry_run {
         reporter.clear_reports();
