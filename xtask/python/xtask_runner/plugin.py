@@ -130,6 +130,18 @@ def pytest_runtest_protocol(item, nextitem):
             _deps.end(item.nodeid)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """A session-scoped fixture's set-up is not the test's time: the timer stops while it runs."""
+    if fixturedef.scope != "session" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    from xtask_runner.timeout import paused
+
+    with paused():
+        yield
+
+
 def _timeout_for(nodeid):
     timeouts = (_spec or {}).get("timeouts") or {}
     return timeouts.get((_labels or {}).get(nodeid, ""), (_spec or {}).get("timeout"))

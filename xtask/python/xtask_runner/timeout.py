@@ -33,8 +33,14 @@ class _Watchdog:
         self._armed = None
         threading.Thread(target=self._watch, name="xtask-timeout", daemon=True).start()
 
-    def arm(self, nodeid, seconds):
-        self._armed = (time.monotonic() + seconds + 10, nodeid, seconds)
+    def arm(self, nodeid, seconds, left=None):
+        """`left`: what is left of the test's `seconds` (all of them when it starts)."""
+        self._armed = (time.monotonic() + (seconds if left is None else left) + 10, nodeid, seconds)
+
+    def armed(self):
+        """The test under the watchdog now, if any."""
+        armed = self._armed
+        return None if armed is None else armed[1]
 
     def disarm(self):
         self._armed = None
@@ -50,6 +56,8 @@ class _Watchdog:
 _watchdog = None
 # The test under a timer now (its seconds), for the one SIGALRM handler of the process.
 _current = [None]
+# Whether a session fixture's set-up stopped that timer (`paused`).
+_paused = [False]
 
 
 def _on_alarm(signum, frame):
@@ -76,3 +84,28 @@ def limited(nodeid, seconds):
         signal.setitimer(signal.ITIMER_REAL, 0)
         _current[0] = None
         _watchdog.disarm()
+
+
+@contextlib.contextmanager
+def paused():
+    """Stops the running test's timer for the body (a session-scoped fixture's set-up: the database
+    template, a server the whole session shares) and starts it again with what was left. That cost is
+    the session's, not the test's that happens to come first: counting it failed a 1-second test
+    whose worker built the template. Without a timer running, the body runs as it is."""
+    seconds = _current[0]
+    if seconds is None or _paused[0]:
+        # No timer, or one already stopped by the session fixture that asked for this one.
+        yield
+        return
+    nodeid = _watchdog.armed()
+    left, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+    _watchdog.disarm()
+    _paused[0] = True
+    try:
+        yield
+    finally:
+        _paused[0] = False
+        if _current[0] is seconds:
+            # Never 0: that would clear the timer instead of firing it.
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001))
+            _watchdog.arm(nodeid, seconds, left)
