@@ -58,14 +58,16 @@ def collection(rng):
     return ids, suites, weights
 
 
-def simulate(seed, workers, crash=False):
+def simulate(seed, workers, crash=False, by_durations=()):
+    """One run; `by_durations`: the suites that opted out of collection order."""
     rng = random.Random(seed)
     ids, suites, weights = collection(rng)
     caps = {"unit": 8, "api": 4, "capped": 1, "slow": 2}
     spec = {
-        "suites": [{"name": name, "cap": cap, "group": None, "order": "collection"} for name, cap in caps.items()],
+        "suites": [{"name": name, "cap": cap, "group": None, "order": "durations" if name in by_durations else "collection"} for name, cap in caps.items()],
         # Recorded durations are estimates: the real ones differ by up to a factor of two; some unknown.
         "durations": {test: weight for test, weight in weights.items() if rng.random() < 0.9},
+        "refuse_unassigned": False,
     }
     logged = []
     scheduler = Scheduler(None, logged.append, spec, lambda: suites, lambda unassigned: None, numnodes=workers)

@@ -10,20 +10,21 @@ from xtask_runner.scheduler.units import unit_key
 SEEDS = range(400)
 
 
-def check(seed, workers, crash=False):
-    ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash)
+def check(seed, workers, crash=False, by_durations=()):
+    ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash, by_durations)
     ran = sorted(i for node in nodes for i in node.ran)
     lost = 1 if crash else 0
     assert len(ran) + lost == len(ids) and len(set(ran)) == len(ran), f"seed {seed}: tests lost or run twice"
-    assert not scheduler.remaining and not scheduler.free, f"seed {seed}: the run ended with tests not handed out"
+    assert not scheduler.ranges and not scheduler.first, f"seed {seed}: the run ended with tests not handed out"
     # Order is given up only when a worker died and nobody else can take its tests in order.
     assert not scheduler.forced or crash, f"seed {seed}: tests out of order with every worker alive"
     if not scheduler.forced:
         for node in nodes:
-            assert node.ran == sorted(node.ran), f"seed {seed}: {node.gateway.id} left collection order: {node.ran}"
+            ordered = [i for i in node.ran if scheduler.suite_of[i] not in by_durations]
+            assert ordered == sorted(ordered), f"seed {seed}: {node.gateway.id} left collection order: {ordered}"
             # Each class once: the tests of one scope on a worker are consecutive on it.
             seen, previous = set(), None
-            for index in node.ran:
+            for index in ordered:
                 scope = unit_key(ids[index], None)
                 if scope != previous:
                     assert scope not in seen, f"seed {seed}: {scope} entered twice on {node.gateway.id}"
@@ -39,7 +40,7 @@ def capped_bound(scheduler, actual, workers):
     for index, seconds in actual.items():
         suite = scheduler.suite_of[index]
         work[suite] = work.get(suite, 0.0) + seconds
-    return max(seconds / min(scheduler.caps[suite], workers) for suite, seconds in work.items())
+    return max(seconds / min(scheduler.caps.limit[suite], workers) for suite, seconds in work.items())
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 4])
@@ -62,6 +63,18 @@ def test_every_promise_holds_on_random_collections(workers):
             assert max(finished.values()) <= ideal + slack + 1e-9, (seed, max(finished.values()), ideal, slack)
     # Caps relaxed only where every worker waited on one another: rare.
     assert relaxed <= 10, f"{relaxed} of 100 runs relaxed a cap"
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_a_suite_run_by_durations_first_leaves_the_others_in_order_and_capped(workers):
+    # Failed before (255 of 1,200 runs): a unit of the opted-out suite, anywhere in the collection,
+    # counted as the worker's last test in order, so the worker could no longer take its own range;
+    # those tests went out of order and past the caps.
+    for seed in SEEDS:
+        if seed % 3 != workers - 2:
+            continue
+        scheduler, _, _ = check(seed, workers, by_durations={"slow"})
+        assert not scheduler.forced, f"seed {seed}: {scheduler.forced} blocks out of collection order"
 
 
 def test_units_are_read_from_ids_whatever_their_parameters_hold():
