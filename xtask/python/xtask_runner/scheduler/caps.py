@@ -61,10 +61,7 @@ class Caps:
     def reaches(self, suite: Optional[str], index: int, node: Node) -> bool:
         """Whether a worker other than `node` holding `suite` was given nothing past `index` yet (and
         is not stopping), so it can still take that test in order."""
-        return any(
-            self._last[other] < index and not getattr(other, "shutting_down", False)
-            for other in self.holders(suite, node)
-        )
+        return any(self._last[other] < index and not other.shutting_down for other in self.holders(suite, node))
 
     def admission(self, node: Node, suite_of: Sequence[Optional[str]], past_caps: bool = False) -> "Admission":
         """The caps' view of one block being made for `node` (`past_caps`: no cap holds)."""
