@@ -8,7 +8,7 @@
 //! uncommitted), for the changes made since.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -75,11 +75,9 @@ impl DepsMap {
 
     /// What the files no test depends on hash to now, and the tests whose records still hold (not
     /// traced again): what a run (or a `watch` cycle) starts from.
-    pub(crate) fn standing(root: &Path, backend_dir: &Path) -> (String, BTreeSet<String>) {
+    pub(crate) fn standing(root: &Path, backend_dir: &Path) -> BTreeSet<String> {
         let map = DepsMap::load(root);
-        let unplaced = map.unplaced(root, backend_dir);
-        let fresh = map.fresh(root, &unplaced);
-        (unplaced, fresh)
+        map.fresh(root, &map.unplaced(root, backend_dir))
     }
 
     /// The test files as pytest last collected them, by path relative to the root; None until a
@@ -125,9 +123,23 @@ impl DepsMap {
     /// A hash of every file under `dir` that no test depends on and that could change what tests run
     /// (Python modules and the test configuration), skipping what tools write.
     pub(crate) fn unplaced(&self, root: &Path, dir: &Path) -> String {
+        self.unplaced_as_of(root, dir, None)
+    }
+
+    /// `unplaced`, or "" (which no run matches) when one of those files, or a directory holding
+    /// them, changed after `began`: then what the run's tests saw is not what the hash would say.
+    fn unplaced_as_of(&self, root: &Path, dir: &Path, began: Option<SystemTime>) -> String {
         let known = self.known_files();
         let mut files = Vec::new();
-        collect_unplaced(root, dir, &known, &mut files);
+        let mut dirs = Vec::new();
+        collect_unplaced(root, dir, &known, &mut files, &mut dirs);
+        if let Some(began) = began {
+            let changed =
+                |path: &Path| std::fs::metadata(path).and_then(|meta| meta.modified()).map_or(true, |at| at > began);
+            if dirs.iter().any(|dir| changed(dir)) || files.iter().any(|file| changed(&root.join(file))) {
+                return String::new();
+            }
+        }
         files.sort();
         let mut bytes = Vec::new();
         for path in files {
@@ -138,13 +150,15 @@ impl DepsMap {
     }
 
     /// Merges what a run's processes noted (`notes`: their files) and where its Playwright suites
-    /// ran; files changed after `began` get no hash. How many tests were mapped.
+    /// ran; files changed after `began` get no hash. The files under `dir` that no test depends on
+    /// are hashed as the new record places them, so that the next run finds its tests fresh. How
+    /// many tests were mapped.
     pub(crate) fn record(
         root: &Path,
         notes: &Path,
         began: SystemTime,
         suites: &[(String, SuiteRun)],
-        unplaced: &str,
+        dir: &Path,
         whole: bool,
     ) -> anyhow::Result<usize> {
         let path = crate::layout::project_dir(root).join(FILE);
@@ -187,7 +201,6 @@ impl DepsMap {
         for (suite, run) in suites {
             map.suites.insert(suite.clone(), run.clone());
         }
-        map.unplaced = unplaced.to_owned();
         // A whole collection replaces the record (files gone are gone); a narrowed one updates the
         // files it collected.
         if whole && !collected.is_empty() {
@@ -212,12 +225,15 @@ impl DepsMap {
                 .collect();
             map.tests.insert(id, indices);
         }
+        // Hashed against the files this record places: what it places no longer counts as unplaced.
+        map.unplaced = map.unplaced_as_of(root, dir, Some(began));
         crate::services::write_atomically(&path, &serde_json::to_string(&map)?)?;
         Ok(mapped)
     }
 }
 
-fn collect_unplaced(root: &Path, dir: &Path, known: &BTreeSet<&str>, into: &mut Vec<String>) {
+fn collect_unplaced(root: &Path, dir: &Path, known: &BTreeSet<&str>, into: &mut Vec<String>, dirs: &mut Vec<PathBuf>) {
+    dirs.push(dir.to_path_buf());
     const SKIPPED: [&str; 8] =
         ["target", ".venv", "venv", "node_modules", "__pycache__", ".git", ".pytest_cache", "media"];
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -225,7 +241,7 @@ fn collect_unplaced(root: &Path, dir: &Path, known: &BTreeSet<&str>, into: &mut 
         let name = entry.file_name().to_string_lossy().into_owned();
         if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
             if !SKIPPED.contains(&name.as_str()) {
-                collect_unplaced(root, &path, known, into);
+                collect_unplaced(root, &path, known, into, dirs);
             }
             continue;
         }
@@ -261,14 +277,15 @@ mod tests {
         };
         write("app/views.py", "def view(): pass\n");
         write("app/money.py", "def cents(): pass\n");
-        let notes = root.path().join("notes");
+        let run_dir = tempfile::tempdir().unwrap();
+        let notes = run_dir.path().join("notes");
         let noted = |worker: &str, json: &str| {
             std::fs::create_dir_all(notes.join("backend")).unwrap();
             std::fs::write(notes.join("backend").join(format!("{worker}.json")), json).unwrap();
         };
         noted("gw0", r#"{"tests": {"t::a": ["app/views.py", "app/money.py"], "t::b": ["app/money.py"]}}"#);
         let past = SystemTime::now() + std::time::Duration::from_secs(60);
-        assert_eq!(DepsMap::record(root.path(), &notes, past, &[], "u1", true).unwrap(), 2);
+        assert_eq!(DepsMap::record(root.path(), &notes, past, &[], root.path(), true).unwrap(), 2);
         let map = DepsMap::load(root.path());
         let money = hash_of(&root.path().join("app/money.py")).unwrap();
         assert_eq!(map.files_of("t::b"), Some(vec![("app/money.py", money.as_str())]));
@@ -276,17 +293,44 @@ mod tests {
         std::fs::remove_dir_all(&notes).unwrap();
         noted("gw1", r#"{"tests": {"t::b": ["app/views.py"]}}"#);
         let before = SystemTime::now() - std::time::Duration::from_secs(60);
-        DepsMap::record(root.path(), &notes, before, &[], "u1", true).unwrap();
+        // The directories were made before that run (a file created in one changes its time).
+        for dir in [root.path().to_path_buf(), root.path().join("app")] {
+            let two_minutes_ago = SystemTime::now() - std::time::Duration::from_secs(120);
+            std::fs::File::open(&dir).unwrap().set_modified(two_minutes_ago).unwrap();
+        }
+        DepsMap::record(root.path(), &notes, before, &[], root.path(), true).unwrap();
         let map = DepsMap::load(root.path());
+        let unplaced = map.unplaced(root.path(), root.path());
         assert_eq!(map.files_of("t::a").unwrap().len(), 2);
         assert_eq!(map.files_of("t::b"), Some(vec![("app/views.py", "")]));
         assert_eq!(map.files_of("t::new"), None);
         assert_eq!(map.known_files().into_iter().collect::<Vec<_>>(), ["app/money.py", "app/views.py"]);
         // t::a's files are as recorded: fresh, not traced again; t::b's view has no hash: traced.
-        assert_eq!(map.fresh(root.path(), "u1").into_iter().collect::<Vec<_>>(), ["t::a"]);
+        assert_eq!(map.fresh(root.path(), &unplaced).into_iter().collect::<Vec<_>>(), ["t::a"]);
         assert!(map.fresh(root.path(), "u2").is_empty(), "something unplaced changed: every test is traced");
         std::fs::write(root.path().join("app/money.py"), "def cents(): return 1\n").unwrap();
-        assert!(map.fresh(root.path(), "u1").is_empty(), "a file of t::a changed");
+        assert!(map.fresh(root.path(), &unplaced).is_empty(), "a file of t::a changed");
+    }
+
+    #[test]
+    fn the_first_record_makes_the_next_runs_tests_fresh_unless_an_unplaced_file_changed_during_the_run() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("app")).unwrap();
+        std::fs::write(root.path().join("app/views.py"), "def view(): pass\n").unwrap();
+        std::fs::write(root.path().join("app/settings.py"), "DEBUG = False\n").unwrap();
+        let run_dir = tempfile::tempdir().unwrap();
+        let notes = run_dir.path().join("notes");
+        std::fs::create_dir_all(notes.join("backend")).unwrap();
+        std::fs::write(notes.join("backend/gw0.json"), r#"{"tests": {"t::a": ["app/views.py"]}}"#).unwrap();
+        // The first run: no map yet, so every file was unplaced when it began.
+        let began = SystemTime::now() + std::time::Duration::from_secs(60);
+        DepsMap::record(root.path(), &notes, began, &[], root.path(), true).unwrap();
+        let fresh = DepsMap::standing(root.path(), root.path());
+        assert_eq!(fresh.into_iter().collect::<Vec<_>>(), ["t::a"], "the second run need not trace t::a again");
+        // The settings (unplaced) were saved while a run went on: its record cannot vouch for them.
+        let began = SystemTime::now() - std::time::Duration::from_secs(60);
+        DepsMap::record(root.path(), &notes, began, &[], root.path(), true).unwrap();
+        assert!(DepsMap::standing(root.path(), root.path()).is_empty());
     }
 
     #[test]
@@ -296,7 +340,8 @@ mod tests {
             std::fs::create_dir_all(root.path().join("tests")).unwrap();
             std::fs::write(root.path().join(file), "def test(): pass\n").unwrap();
         }
-        let notes = root.path().join("notes");
+        let run_dir = tempfile::tempdir().unwrap();
+        let notes = run_dir.path().join("notes");
         let noted = |json: &str| {
             let _ = std::fs::remove_dir_all(&notes);
             std::fs::create_dir_all(notes.join("backend")).unwrap();
@@ -305,10 +350,10 @@ mod tests {
         let past = SystemTime::now() + std::time::Duration::from_secs(60);
         // Narrowed first: nothing to choose files from yet.
         noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test"]}}"#);
-        DepsMap::record(root.path(), &notes, past, &[], "u", false).unwrap();
+        DepsMap::record(root.path(), &notes, past, &[], root.path(), false).unwrap();
         assert!(DepsMap::load(root.path()).collected().is_none(), "only a whole collection can tell");
         noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test"], "tests/test_b.py": null}}"#);
-        DepsMap::record(root.path(), &notes, past, &[], "u", true).unwrap();
+        DepsMap::record(root.path(), &notes, past, &[], root.path(), true).unwrap();
         let map = DepsMap::load(root.path());
         let collected = map.collected().unwrap();
         assert_eq!(collected["tests/test_a.py"].ids.as_deref(), Some(&["tests/test_a.py::test".to_owned()][..]));
@@ -317,7 +362,7 @@ mod tests {
         // A narrowed run updates what it collected and keeps the rest; a file gone is forgotten.
         std::fs::remove_file(root.path().join("tests/test_b.py")).unwrap();
         noted(r#"{"tests": {}, "collected": {"tests/test_a.py": ["tests/test_a.py::test", "tests/test_a.py::new"]}}"#);
-        DepsMap::record(root.path(), &notes, past, &[], "u", false).unwrap();
+        DepsMap::record(root.path(), &notes, past, &[], root.path(), false).unwrap();
         let map = DepsMap::load(root.path());
         let collected = map.collected().unwrap();
         assert_eq!(collected.keys().collect::<Vec<_>>(), ["tests/test_a.py"]);

@@ -133,7 +133,7 @@ impl PreparedRun<'_> {
         let options = self.options();
         let whole = options.passthrough.is_empty() && options.skip.as_ref().is_none_or(|skip| skip.collect.is_none());
         if let Err(error) =
-            DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites, &self.deps_unplaced, whole)
+            DepsMap::record(&self.ctx.root, &self.run_dir.layout().deps(), began, &suites, &self.backend_dir, whole)
         {
             self.reporter.handle(&Event::Note(format!("what the tests depend on was not recorded: {error:#}")));
         }

@@ -93,9 +93,7 @@ pub(crate) struct PreparedRun<'a> {
     playwright: Option<playwright::Prepared>,
     /// What `--last-failed` or `--only-changed` leaves out, chosen once.
     skip: Option<plan::Skip>,
-    /// What the files no test depends on hashed to as the run began, and the tests whose record of
-    /// what they depend on still holds (`deps.rs`).
-    deps_unplaced: String,
+    /// The tests whose record of what they depend on still holds (`deps.rs`): not traced again.
     deps_fresh: std::collections::BTreeSet<String>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
@@ -157,7 +155,7 @@ impl<'a> PreparedRun<'a> {
         let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
         // What each test depends on: the records that still hold are not traced again.
-        let (deps_unplaced, deps_fresh) = crate::deps::DepsMap::standing(&ctx.root, &backend_dir);
+        let deps_fresh = crate::deps::DepsMap::standing(&ctx.root, &backend_dir);
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,
@@ -167,7 +165,6 @@ impl<'a> PreparedRun<'a> {
         })?;
         Ok(PreparedRun {
             skip,
-            deps_unplaced,
             deps_fresh,
             ctx,
             selection,

@@ -104,7 +104,7 @@ impl PreparedRun<'_> {
         // The cycle's start: a file saved after it is hashed as unknown in what its tests depend on.
         self.began = crate::events::now();
         self.durations = crate::history::Durations::load(&self.ctx.root);
-        (self.deps_unplaced, self.deps_fresh) = crate::deps::DepsMap::standing(&self.ctx.root, &self.backend_dir);
+        self.deps_fresh = crate::deps::DepsMap::standing(&self.ctx.root, &self.backend_dir);
         let inputs = select::Inputs {
             args: &self.args,
             durations: &self.durations,
