@@ -193,7 +193,10 @@ impl Durations {
         for test in results.iter().flat_map(|result| &result.tests).filter(|test| test.outcome == Outcome::Passed) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
         }
-        for result in results.iter().filter(|r| complete && r.status == SuiteStatus::Passed) {
+        // A suite that passed, or an optional one (test-all's catch-all) that rightly had no test.
+        let sized =
+            |status: &SuiteStatus| matches!(status, SuiteStatus::Passed | SuiteStatus::Empty { optional: true });
+        for result in results.iter().filter(|r| complete && sized(&r.status)) {
             let seconds = result.tests.iter().map(|t| t.duration.as_secs_f64()).sum();
             history.suites.insert(result.suite.clone(), Recorded { tests: result.tests.len() as u64, seconds });
         }
@@ -300,12 +303,20 @@ mod tests {
         let mut red = SuiteResult::new("red", 2, 1, root.path().to_owned());
         red.status = SuiteStatus::Failed;
         red.tests = vec![test("c", Outcome::Passed, 500), test("d", Outcome::Failed, 1)];
-        Durations::record(root.path(), &[green, red], true, true, None).unwrap();
+        // test-all's catch-all, empty as it should be: a complete run of it (the sizing of a session
+        // holding it reads every suite's record, and found none before).
+        let mut unassigned = SuiteResult::new("unassigned", 2, 1, root.path().to_owned());
+        unassigned.status = SuiteStatus::Empty { optional: true };
+        let mut missing = SuiteResult::new("missing", 2, 1, root.path().to_owned());
+        missing.status = SuiteStatus::Empty { optional: false };
+        Durations::record(root.path(), &[green, red, unassigned, missing], true, true, None).unwrap();
         let history = Durations::load(root.path());
         assert_eq!((history.get("a"), history.get("c")), (Some(0.25), Some(0.5)));
         assert_eq!((history.get("b"), history.get("d")), (None, None), "a skip or a failure times nothing");
         assert_eq!(history.suite("green"), Some(Recorded { tests: 2, seconds: 0.251 }));
         assert_eq!(history.suite("red"), None, "a failing suite's size is not its work");
+        assert_eq!(history.suite("unassigned"), Some(Recorded { tests: 0, seconds: 0.0 }));
+        assert_eq!(history.suite("missing"), None, "a suite that lost its tests is no size to plan by");
     }
 
     #[test]
