@@ -4,41 +4,65 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{copy_tree, Project, Run};
 
-/// The testcase names of every JUnit file in `dir`.
+/// The testcase names of one JUnit file's text.
+fn names_in(text: &str) -> Vec<String> {
+    text.split("<testcase ")
+        .skip(1)
+        .map(|case| {
+            let name = case.split("name=\"").nth(1).unwrap_or_default();
+            name.split('"').next().unwrap_or_default().to_owned()
+        })
+        .collect()
+}
+
+/// The testcase names of every JUnit file in `dir`, sorted.
 fn testcases(dir: &Path) -> Vec<String> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         if entry.path().extension().is_some_and(|ext| ext == "xml") {
-            let text = std::fs::read_to_string(entry.path()).unwrap();
-            names.extend(text.split("<testcase ").skip(1).map(|case| {
-                let name = case.split("name=\"").nth(1).unwrap_or_default();
-                name.split('"').next().unwrap_or_default().to_owned()
-            }));
+            names.extend(names_in(&std::fs::read_to_string(entry.path()).unwrap()));
         }
     }
     names.sort();
     names
 }
 
+/// The testcase names of one suite's JUnit file in `dir` (none when the suite wrote none), sorted.
+fn testcases_of(dir: &Path, suite: &str) -> Vec<String> {
+    let mut names = names_in(&std::fs::read_to_string(dir.join(format!("{suite}.xml"))).unwrap_or_default());
+    names.sort();
+    names
+}
+
 #[test]
-fn the_shards_reports_merge_into_one_and_a_test_run_twice_or_by_no_shard_fails_the_merge() {
+fn four_shards_merge_into_test_alls_testcases_once_each_and_a_test_run_twice_or_by_no_shard_fails_the_merge() {
     let project = Project::copy_of("mini");
     let artifacts = tempfile::tempdir().unwrap();
-    let whole = project.run(&["test-all", "--profile", "ci"]);
+    let out_dir = tempfile::tempdir().unwrap();
+    // One test got slow since the committed durations were measured: 0.6 s now.
+    let shard_run = |args: &[&str]| {
+        let mut command = project.xtask(args);
+        command.env("FIXTURE_SLEEP", "0.6").env("FIXTURE_OUT", out_dir.path());
+        Run::from(command.output().unwrap())
+    };
+    let whole = shard_run(&["test-all", "--profile", "ci"]);
     assert_eq!(whole.code, 0, "{}", whole.explain());
     let all = testcases(&project.path().join("target/xtask/reports"));
-    for shard in ["1/2", "2/2"] {
-        let run = project.run(&["test-all", "--profile", "ci", "--shard", shard]);
+    let mut dirs = Vec::new();
+    for k in 1..=4 {
+        let shard = format!("{k}/4");
+        let run = shard_run(&["test-all", "--profile", "ci", "--shard", &shard]);
         assert_eq!(run.code, 0, "{}", run.explain());
-        let dir = artifacts.path().join(format!("shard-{}", &shard[..1]));
+        // As CI's artifacts lay them out: shards/reports-K/reports.
+        let dir = artifacts.path().join(format!("reports-{k}/reports"));
         copy_tree(&project.path().join("target/xtask/reports"), &dir);
         assert!(dir.join("results.json").is_file(), "each shard writes its results");
+        dirs.push(dir);
     }
-    let (one, two) = (artifacts.path().join("shard-1"), artifacts.path().join("shard-2"));
     let out = artifacts.path().join("merged");
     let merge = |dirs: &[&Path]| {
         let mut args = vec!["merge-reports".to_owned(), "--out".to_owned(), out.display().to_string()];
@@ -46,25 +70,34 @@ fn the_shards_reports_merge_into_one_and_a_test_run_twice_or_by_no_shard_fails_t
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Run::from(project.xtask(&args).output().unwrap())
     };
+    let every: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
 
-    let merged = merge(&[&one, &two]);
+    let merged = merge(&every);
     assert_eq!(merged.code, 0, "{}", merged.explain());
-    assert_eq!(testcases(&out), all, "the shards together: every test once, as the whole run");
+    assert_eq!(testcases(&out), all, "the four shards together: every test once, as the whole run");
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
-    assert!(summary.contains("| shard 1/2 |") && summary.contains("| shard 2/2 |"), "{summary}");
+    for k in 1..=4 {
+        assert!(summary.contains(&format!("| shard {k}/4 |")), "{summary}");
+    }
     assert!(out.join("timeline.html").is_file());
-    let durations: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("xtask-durations.json")).unwrap()).unwrap();
-    let measured = durations["durations"].as_object().unwrap();
-    assert!(measured.contains_key("tests/test_fast.py::test_fails_on_request"), "{durations}");
+    // Every merged JUnit file has Surefire's shape, as CI tools read it.
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/surefire.xsd");
+    let mut validated = 0;
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|ext| ext == "xml") {
+            common::validate_surefire(&schema, &entry.path());
+            validated += 1;
+        }
+    }
+    assert!(validated >= 3, "a JUnit file per suite (fast, db, unassigned): {validated}");
 
-    // The same shard twice: its tests ran twice, and the other shard's in none.
-    let doubled = merge(&[&one, &one]);
+    // The same shard twice: its tests ran twice, and the others' in none.
+    let doubled = merge(&[every[0], every[0], every[1], every[2]]);
     assert_eq!(doubled.code, 1, "{}", doubled.explain());
-    assert!(doubled.stderr.contains("ran in more than one shard (shard 1/2, shard 1/2)"), "{}", doubled.explain());
+    assert!(doubled.stderr.contains("ran in more than one shard (shard 1/4, shard 1/4)"), "{}", doubled.explain());
     assert!(doubled.stderr.contains("ran in no shard"), "{}", doubled.explain());
     // A shard missing: what it ran is named.
-    let alone = merge(&[&two]);
+    let alone = merge(&every[1..]);
     assert_eq!(alone.code, 1, "{}", alone.explain());
     let named = alone.stderr.lines().filter(|line| line.contains("ran in no shard")).count();
     assert!(named > 0, "{}", alone.explain());
@@ -72,9 +105,37 @@ fn the_shards_reports_merge_into_one_and_a_test_run_twice_or_by_no_shard_fails_t
     // Not a shard's reports: one line, exit 2.
     let empty = artifacts.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let refused = merge(&[&one, &empty]);
+    let refused = merge(&[every[0], &empty]);
     assert_eq!(refused.code, 2, "{}", refused.explain());
     assert!(refused.stderr.contains("results.json"), "{}", refused.explain());
+
+    // The refreshed durations, committed, re-balance the shards: the test that got slow keeps a
+    // shard of the db suite to itself, where the committed durations had put others beside it.
+    let slow = "test_sleeps_on_request";
+    let beside_slow = |dir: &Path| -> Option<Vec<String>> {
+        let names = testcases_of(dir, "db");
+        names.iter().any(|name| name == slow).then_some(names)
+    };
+    let before: Vec<Vec<String>> = dirs.iter().filter_map(|dir| beside_slow(dir)).collect();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(before[0].len() > 1, "the committed durations put other db tests beside it: {before:?}");
+    let merged = merge(&every);
+    assert_eq!(merged.code, 0, "{}", merged.explain());
+    let refreshed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("xtask-durations.json")).unwrap()).unwrap();
+    let measured = refreshed["durations"].as_object().unwrap();
+    let slow_id = "tests/test_db.py::test_sleeps_on_request";
+    assert!(measured[slow_id].as_f64().unwrap() >= 0.6, "{refreshed}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("with the refreshed durations the same collection would split as"), "{summary}");
+    std::fs::copy(out.join("xtask-durations.json"), project.path().join("xtask-durations.json")).unwrap();
+    let mut after = Vec::new();
+    for k in 1..=4 {
+        let run = shard_run(&["test", "db", "--profile", "ci", "--shard", &format!("{k}/4")]);
+        assert_eq!(run.code, 0, "{}", run.explain());
+        after.extend(beside_slow(&project.path().join("target/xtask/reports")));
+    }
+    assert_eq!(after, vec![vec![slow.to_owned()]], "alone in its shard once the refreshed durations are committed");
 }
 
 #[test]

@@ -201,25 +201,6 @@ fn each_run_replaces_the_last_runs_reports_whole() {
     assert!(left.is_empty(), "the last run's reports are still there as this run's: {left:?}");
 }
 
-/// `xmlschema` (PyPI), installed once per target dir beside the tests with the backend environment's
-/// pip (a bare machine's `python3` may have none): the validator of the JUnit test.
-fn xmlschema_path() -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xmlschema");
-    if !dir.join("xmlschema").is_dir() {
-        let staging = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let status = std::process::Command::new(common::backend_python())
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
-            .arg(staging.path())
-            .arg("xmlschema>=3,<5")
-            .status()
-            .unwrap();
-        assert!(status.success(), "pip could not install xmlschema");
-        // Another test process may have won the race: either copy is complete.
-        let _ = std::fs::rename(staging.keep(), &dir);
-    }
-    dir
-}
-
 #[test]
 fn junit_of_every_outcome_validates_against_the_surefire_shape_and_carries_each_message() {
     let project = Project::copy_of("mini");
@@ -255,14 +236,8 @@ def test_expected_failure():
     assert_eq!(result.code, 1, "{}", result.explain());
     let junit_path = project.path().join("target/xtask/reports/fast.xml");
     let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit/surefire.xsd");
-    let check = std::process::Command::new(common::backend_python())
-        .env("PYTHONPATH", xmlschema_path())
-        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
-        .args([&schema, &junit_path])
-        .output()
-        .unwrap();
+    common::validate_surefire(&schema, &junit_path);
     let junit = std::fs::read_to_string(&junit_path).unwrap();
-    assert!(check.status.success(), "{}\n{junit}", String::from_utf8_lossy(&check.stderr));
 
     let case = |name: &str| {
         let at = junit.find(&format!("<testcase name=\"{name}\"")).unwrap_or_else(|| panic!("{name}: {junit}"));

@@ -475,3 +475,34 @@ pub fn trace(project: &Path) -> Vec<(String, String, String, f64, f64)> {
         })
         .collect()
 }
+
+/// `xmlschema` (PyPI), installed once per target dir beside the tests with the backend environment's
+/// pip (a bare machine's `python3` may have none): the validator of the JUnit tests.
+fn xmlschema_path() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("xmlschema");
+    if !dir.join("xmlschema").is_dir() {
+        let staging = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let status = Command::new(backend_python())
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input", "--target"])
+            .arg(staging.path())
+            .arg("xmlschema>=3,<5")
+            .status()
+            .unwrap();
+        assert!(status.success(), "pip could not install xmlschema");
+        // Another test process may have won the race: either copy is complete.
+        let _ = std::fs::rename(staging.keep(), &dir);
+    }
+    dir
+}
+
+/// Fails the test, quoting the validator and the file, unless `junit` is valid against `schema`.
+pub fn validate_surefire(schema: &Path, junit: &Path) {
+    let check = Command::new(backend_python())
+        .env("PYTHONPATH", xmlschema_path())
+        .args(["-c", "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])"])
+        .args([schema, junit])
+        .output()
+        .unwrap();
+    let text = std::fs::read_to_string(junit).unwrap_or_default();
+    assert!(check.status.success(), "{}: {}\n{text}", junit.display(), String::from_utf8_lossy(&check.stderr));
+}
