@@ -86,6 +86,13 @@ impl DepsMap {
         (self.collected_whole && !self.collected.is_empty()).then_some(&self.collected)
     }
 
+    /// The test files of the last whole collection that collected cleanly, with their tests (in no
+    /// particular order); None until a whole collection was recorded.
+    pub(crate) fn test_files(&self) -> Option<Vec<(String, Vec<String>)>> {
+        let collected = self.collected()?;
+        Some(collected.iter().filter_map(|(file, record)| Some((file.clone(), record.ids.clone()?))).collect())
+    }
+
     /// A test's files with their recorded hashes; None for a test never mapped.
     pub(crate) fn files_of(&self, id: &str) -> Option<Vec<(&str, &str)>> {
         let indices = self.tests.get(id)?;

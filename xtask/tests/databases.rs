@@ -128,6 +128,116 @@ fn with_a_kept_template_the_controller_clones_for_each_worker_and_no_used_clone_
     assert_eq!(stress.code, 0, "{}", stress.explain());
 }
 
+/// A second PostgreSQL alias for the ledger fixture, which holds Django's own apps only (the books'
+/// data migration writes through the default alias), and a module whose tests use both
+/// (pytest-django sets up only the aliases that tests ask for).
+const ARCHIVE_ALIAS: &str = r#"
+DATABASES["archive"] = {**DATABASES["default"], "NAME": "ledger_archive"}
+
+
+class ArchiveRouter:
+    def allow_migrate(self, db, app_label, **hints):
+        return db == "default" or app_label in ("auth", "contenttypes")
+
+
+DATABASE_ROUTERS = [ArchiveRouter()]
+"#;
+const ARCHIVE_TESTS: &str = r#"import pytest
+from django.contrib.auth.models import User
+from django.db import connections
+from django.test import TestCase
+
+pytestmark = pytest.mark.notes
+
+
+class TestArchive(TestCase):
+    databases = {"default", "archive"}
+
+    def test_each_alias_has_a_database_of_its_own(self):
+        names = {alias: connections[alias].settings_dict["NAME"] for alias in ("default", "archive")}
+        assert names["default"] != names["archive"], names
+        User.objects.db_manager("archive").create_user("archivist")
+        assert User.objects.using("archive").count() == 1
+        assert User.objects.using("default").count() == 0
+"#;
+
+#[test]
+fn a_warm_run_finds_every_alias_cloned_ahead_and_shows_each_process_start_up_in_phases() {
+    let project = Project::bare_copy_of("ledger");
+    project.edit("ledger_site/settings.py", |text| text + ARCHIVE_ALIAS);
+    // Every worker collects every file, so that each needs both aliases (with shares of the files,
+    // a worker without the archive's module never asks for its database).
+    project.edit("xtask.toml", |text| text.replace("[backend]\n", "[backend]\ncollect = \"all\"\n"));
+    std::fs::write(project.path().join("tests/test_archive.py"), ARCHIVE_TESTS).unwrap();
+    // Cold: the controller builds `default`'s template; a worker builds the archive's, which the
+    // controller could not know this run's tests use.
+    let (first, migrated) = test_all(&project, &[]);
+    assert_eq!((first.code, migrated), (0, 1), "{}", first.explain());
+    // Warm: both templates are kept; the workers take 3 s after their collection, by which time the
+    // controller has cloned both aliases for both workers.
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::from(
+        project
+            .xtask(&["test-all", "--workers", "2"])
+            .env("FIXTURE_OUT", out.path())
+            .env("FIXTURE_COLLECT_SLEEP", "3")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert_eq!(migrations(out.path()), 0, "the kept templates were used");
+    let trace = common::trace(project.path());
+    let mut clones: Vec<(String, &str)> = trace
+        .iter()
+        .filter(|(name, ..)| name.starts_with("clone xtask_tpl_ledger_"))
+        .map(|(name, _, lane, ..)| {
+            let database = name.rsplit(' ').next().unwrap();
+            let alias = if database.contains("_archive_") { "archive" } else { "default" };
+            (format!("{alias} {}", database.rsplit('_').next().unwrap()), lane.as_str())
+        })
+        .collect();
+    clones.sort();
+    assert_eq!(
+        clones,
+        [
+            ("archive gw0".to_owned(), "template"),
+            ("archive gw1".to_owned(), "template"),
+            ("default gw0".to_owned(), "template"),
+            ("default gw1".to_owned(), "template")
+        ],
+        "every alias of every worker cloned by the controller, once"
+    );
+    let mut taken: Vec<&str> =
+        trace.iter().filter(|(name, ..)| name.starts_with("take ")).map(|(_, _, lane, ..)| lane.as_str()).collect();
+    taken.sort();
+    assert_eq!(taken, ["gw0 set-up", "gw0 set-up", "gw1 set-up", "gw1 set-up"], "each worker took its two");
+
+    // Each process's start-up, phase by phase, one after another on its lane.
+    let phases = |lane: &str| -> Vec<(&str, f64, f64)> {
+        let mut found: Vec<(&str, f64, f64)> = trace
+            .iter()
+            .filter(|(_, category, on, ..)| category == "set-up" && on == lane)
+            .map(|(name, _, _, start, stop)| (name.as_str(), *start, *stop))
+            .collect();
+        found.sort_by(|a, b| a.1.total_cmp(&b.1));
+        found
+    };
+    for lane in ["gw0", "gw1"] {
+        let found = phases(lane);
+        let names: Vec<&str> = found.iter().map(|(name, ..)| *name).collect();
+        assert_eq!(
+            names,
+            ["interpreter and plugins", "conftests and django.setup()", "configure", "collection"],
+            "{lane}: {found:?}"
+        );
+        for pair in found.windows(2) {
+            assert!(pair[0].2 <= pair[1].1 + 1.0, "{lane}: phases overlap: {found:?}");
+        }
+    }
+    let controller: Vec<&str> = phases("controller").iter().map(|(name, ..)| *name).collect();
+    assert_eq!(controller, ["interpreter and plugins", "conftests and django.setup()", "configure"]);
+}
+
 #[test]
 fn the_database_set_up_is_a_set_up_span_and_never_a_test_duration() {
     let project = Project::bare_copy_of("ledger");

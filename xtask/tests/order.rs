@@ -59,3 +59,75 @@ fn runs_with_recorded_durations_stay_green_in_collection_order_with_each_class_s
         }
     }
 }
+
+/// A test module for the ledger that leaves `imported-<worker>-<name>-<unique>` in FIXTURE_OUT when
+/// a process imports it: which worker collected which file.
+fn add_module(project: &Project, name: &str, tests: usize) {
+    let mut body = String::from(
+        "import os\nimport uuid\n\nimport pytest\n\npytestmark = pytest.mark.notes\n\nif os.environ.get(\"FIXTURE_OUT\"):\n",
+    );
+    body += &format!(
+        "    worker = os.environ.get(\"PYTEST_XDIST_WORKER\", \"main\")\n    open(os.path.join(os.environ[\"FIXTURE_OUT\"], \
+         f\"imported-{{worker}}-{name}-{{uuid.uuid4().hex[:8]}}\"), \"w\").close()\n"
+    );
+    for test in 0..tests {
+        body += &format!("\n\ndef test_{test}():\n    assert {test} >= 0\n");
+    }
+    std::fs::write(project.path().join(format!("tests/{name}.py")), body).unwrap();
+}
+
+/// Which workers imported each added module, from the marks of one run.
+fn importers(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let parts: Vec<&str> = name.splitn(4, '-').collect();
+        if parts.len() == 4 && parts[0] == "imported" {
+            seen.entry(parts[2].to_owned()).or_default().push(parts[1].to_owned());
+        }
+    }
+    for workers in seen.values_mut() {
+        workers.sort();
+    }
+    seen
+}
+
+#[test]
+fn once_a_collection_is_recorded_each_worker_collects_its_share_and_every_test_still_runs_once() {
+    let project = Project::bare_copy_of("ledger");
+    for module in 0..4 {
+        add_module(&project, &format!("test_extra_{module}"), 5);
+    }
+    let run = |what: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let result =
+            Run::from(project.xtask(&["test-all", "--workers", "2"]).env("FIXTURE_OUT", out.path()).output().unwrap());
+        assert_eq!(result.code, 0, "{what}: {}", result.explain());
+        let twice: Vec<_> = set_ups(out.path()).into_iter().filter(|(_, n)| *n > 1).collect();
+        assert!(twice.is_empty(), "{what}: set up more than once on one worker: {twice:?}");
+        let reconciled = result.stdout.lines().find(|line| line.starts_with("reconciled: ")).unwrap().to_owned();
+        (reconciled, importers(out.path()))
+    };
+    // The first run: nothing recorded yet, so every worker collects every file.
+    let (reconciled, imported) = run("first run");
+    assert_eq!(reconciled, "reconciled: 120 of 120 planned tests reported an outcome");
+    assert!(imported.values().all(|workers| workers == &["gw0", "gw1"]), "{imported:?}");
+    let plan = project.run(&["test-all", "--workers", "2", "--dry-run"]);
+    assert!(plan.stdout.contains("collect:  each worker collects its share of the last collection's 9 test files"));
+
+    // Now each worker imports its own range and the others' last files only.
+    let (reconciled, imported) = run("second run");
+    assert_eq!(reconciled, "reconciled: 120 of 120 planned tests reported an outcome");
+    let imports: usize = imported.values().map(Vec::len).sum();
+    assert!(imports < 2 * 4 && imported.values().any(|workers| workers.len() == 1), "{imported:?}");
+
+    // A new test file (every worker collects it) and one gone.
+    add_module(&project, "test_extra_new", 3);
+    std::fs::remove_file(project.path().join("tests/test_extra_1.py")).unwrap();
+    let (reconciled, imported) = run("a file added, one deleted");
+    assert_eq!(reconciled, "reconciled: 118 of 118 planned tests reported an outcome");
+    assert_eq!(imported["test_extra_new"], ["gw0", "gw1"], "a file the record does not know: every worker");
+    assert!(!imported.contains_key("test_extra_1"));
+    let (reconciled, _) = run("and again, with those recorded");
+    assert_eq!(reconciled, "reconciled: 118 of 118 planned tests reported an outcome");
+}

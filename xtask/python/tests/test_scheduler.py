@@ -10,8 +10,8 @@ from xtask_runner.scheduler.units import unit_key
 SEEDS = range(400)
 
 
-def check(seed, workers, crash=False, by_durations=()):
-    ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash, by_durations)
+def check(seed, workers, crash=False, by_durations=(), partitioned=False):
+    ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash, by_durations, partitioned)
     ran = sorted(i for node in nodes for i in node.ran)
     lost = 1 if crash else 0
     assert len(ran) + lost == len(ids) and len(set(ran)) == len(ran), f"seed {seed}: tests lost or run twice"
@@ -63,6 +63,29 @@ def test_every_promise_holds_on_random_collections(workers):
             assert max(finished.values()) <= ideal + slack + 1e-9, (seed, max(finished.values()), ideal, slack)
     # Caps relaxed only where every worker waited on one another: rare.
     assert relaxed <= 10, f"{relaxed} of 100 runs relaxed a cap"
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_workers_that_collected_shares_of_the_files_run_every_test_once_in_their_own_order(workers):
+    # Each worker collects its own range of files and the last third of the others' (a new file:
+    # every worker); it is sent only what it collected, in its own order, and a replacement for a
+    # crashed one collects everything.
+    took_over = 0
+    for seed in SEEDS:
+        if seed % 3 != workers - 2:
+            continue
+        crash = seed % 10 == 7
+        ids, nodes, scheduler, finished, actual = simulate(seed, workers, crash, (), True)
+        for node in nodes:
+            collected = set(node.collection)
+            assert all(ids[i] in collected for i in node.ran), f"seed {seed}: {node.gateway.id} ran what it did not collect"
+            own = {
+                scheduler.partition["files"][i]
+                for i in scheduler.partition["own"].get(node.gateway.id, [])
+            }
+            took_over += any(ids[i].split("::", 1)[0] not in own for i in node.ran)
+        check(seed, workers, crash=crash, partitioned=True)
+    assert took_over, "a worker that ran dry never took over another's tests"
 
 
 @pytest.mark.parametrize("workers", [2, 3, 4])

@@ -57,9 +57,28 @@ def test_what_lies_below_a_workers_last_test_is_never_given_to_it_unless_nothing
     a, b = Worker("a"), Worker("b")
     ranges = Ranges(range(4), [0, 1, 2, 3], [1.0] * 4, [a, b])
     assert ranges.take(b, 3, {a, b}, everything()) == []
-    assert ranges.stranded([3]) and not ranges.stranded([-1, 3])
+    assert ranges.stranded([(3, None)]) and not ranges.stranded([(-1, None), (3, None)])
     # Out of order, when nothing else can take them: its own range first.
     assert ranges.take(b, 3, {a, b}, everything(), any_order=True) == [2]
+
+
+def test_a_worker_that_collected_a_share_of_the_files_is_offered_only_what_it_has():
+    a, b = Worker("a"), Worker("b")
+    # Six tests in three classes; b collected the last two classes only.
+    ranges = Ranges(range(6), [0, 0, 1, 1, 2, 2], [1.0] * 6, [a, b])
+    has_b = {2, 3, 4, 5}
+    assert [(run.start, run.stop, run.owner) for run in ranges.runs_above(-1, {a, b})] == [(0, 2, a), (2, 6, b)]
+    runs = ranges.runs_above(-1, {a, b}, has={0, 1, 4, 5})
+    assert [(run.start, run.stop, run.owner) for run in runs] == [(0, 2, a), (4, 6, b)], "a gap breaks a run"
+    assert not ranges.done_with(-1, has_b) and ranges.done_with(5, has_b)
+    # b ran dry and a is still at its first test: b takes over the upper half of what a has left, of
+    # what b collected (the class 2..3), never test 0 or 1.
+    ranges.remaining = [0, 1, 2, 3]
+    ranges.owner = {0: a, 1: a, 2: a, 3: a}
+    assert ranges.take(b, 5, {a, b}, everything(), any_order=True, has=has_b) == [2, 3]
+    # A test nobody left can take in order (a passed it, b did not collect it) is stranded.
+    ranges.remaining = [1]
+    assert ranges.stranded([(2, None), (-1, has_b)]) and not ranges.stranded([(0, None), (-1, has_b)])
 
 
 def test_a_dead_workers_range_is_anyones():
@@ -103,6 +122,19 @@ def test_a_capped_unit_is_passed_over_only_when_its_holder_can_still_take_it():
     assert caps.admission(b, suite_of).check([3, 4]) is Verdict.WAIT
     assert caps.admission(b, suite_of).check([5]) is Verdict.TAKE
     assert caps.admission(b, suite_of, past_caps=True).check([3, 4]) is Verdict.TAKE
+
+
+def test_a_capped_unit_is_not_passed_over_to_a_holder_that_did_not_collect_it():
+    a, b = Worker("a"), Worker("b")
+    # The workers collected shares of the files: a has tests 0..2 only.
+    caps = Caps({"db": 1}, {a: 0, b: -1}, {a: {0, 1, 2}, b: None})
+    for node in (a, b):
+        caps.add_node(node)
+    caps.hold(a, ["db"])
+    suite_of = ["db", "db", "db", "db", "db"]
+    assert caps.admission(b, suite_of).check([1, 2]) is Verdict.PASS_OVER
+    # a could never take 3 and 4: b waits for the cap instead of leaving them to nobody.
+    assert caps.admission(b, suite_of).check([3, 4]) is Verdict.WAIT
 
 
 def test_a_block_never_holds_itself_back():

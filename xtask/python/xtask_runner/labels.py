@@ -125,6 +125,14 @@ def _ignored_dirs(config):
     return _ignored
 
 
-def ignored(collection_path, config):
-    """Whether a path lies in one of XTASK_IGNORE's directories."""
-    return any(collection_path == d or d in collection_path.parents for d in _ignored_dirs(config))
+def ignored(collection_path, config, spec=None):
+    """Whether a path lies in one of XTASK_IGNORE's directories, or is a test file of another xdist
+    worker's share (`spec`'s partition)."""
+    if any(collection_path == d or d in collection_path.parents for d in _ignored_dirs(config)):
+        return True
+    workerinput = getattr(config, "workerinput", None)
+    if spec is None or not spec.get("partition") or workerinput is None:
+        return False
+    from xtask_runner.scheduler.partition import left_out
+
+    return left_out(str(collection_path), spec["root"], spec["partition"], workerinput.get("workerid"))

@@ -16,7 +16,8 @@ process without xdist:
   `collecterror` (a module that could not be collected);
 - `start` and `test` (one per test: its suite, worker, outcome, start and stop, and what a person
   needs to fix it), `timeout` (a test that ignored its timeout, from `timeout`);
-- `span` (a worker's start-up and collection, a template built), `unreachable` (the database server
+- `span` (a process's start-up: interpreter and plugins, conftests and `django.setup()`, configure,
+  collection (`startup`); a template built or cloned), `unreachable` (the database server
   the tests cannot reach, from `session_setup`), and `finished` (the plugin's own cost, why the
   session stopped early when it did, and the threads and processes it leaves running).
 The Rust side (`runners/stream.rs`) knows exactly these kinds; tidy checks that both lists agree.
@@ -33,9 +34,11 @@ from xtask_runner import deps as _deps
 from xtask_runner.contract import ENV, line, read_spec
 from xtask_runner.outcomes import first_line
 from xtask_runner.probes import engines as _engines
+from xtask_runner.probes import lingering, stopped
 
-# Isolation, templates and set-up accounting in every test process.
-pytest_plugins = ["xtask_runner.session_setup"]
+# Isolation, templates and set-up accounting, and the start-up's marks, in every test process (imported
+# here only through this list: a module imported first could not have its asserts rewritten).
+pytest_plugins = ["xtask_runner.session_setup", "xtask_runner.startup"]
 
 _spec = None
 _stream = None
@@ -81,6 +84,12 @@ def pytest_configure(config):
 
 
 def pytest_sessionstart(session):
+    if _stream is not None and getattr(session.config.option, "dist", "no") != "no":
+        # The xdist controller's own start-up: what it pays before its workers exist.
+        from xtask_runner.startup import phases
+
+        for name, start, stop in phases():
+            _stream.emit("span", lane="controller", name=name, start=start, stop=stop)
     if _stream is not None:
         engines = _engines()
         if engines is not None:
@@ -170,10 +179,11 @@ def pytest_runtest_logstart(nodeid, location):
 
 def pytest_ignore_collect(collection_path, config):
     """The xtask's own crate (its fixture projects are Django projects too) and cargo's target dir
-    are never the project's tests (XTASK_IGNORE), unless the project lives inside them."""
+    are never the project's tests (XTASK_IGNORE), unless the project lives inside them; and an xdist
+    worker leaves the test files of the others' shares to them (`scheduler.partition`)."""
     from xtask_runner.labels import ignored
 
-    return True if ignored(collection_path, config) else None
+    return True if ignored(collection_path, config, _spec) else None
 
 
 @pytest.hookimpl(trylast=True)
@@ -196,6 +206,10 @@ def pytest_collection_modifyitems(session, config, items):
     _labels = labels
     _excluded[:] = excluded
     out = _spec.get("labels")
+    if out and _spec.get("partition") and _is_xdist_worker(config):
+        from xtask_runner.scheduler.partition import share_labels
+
+        out = share_labels(out, config.workerinput.get("workerid"))
     if out:
         temporary = f"{out}.{os.getpid()}"
         with open(temporary, "w", encoding="utf-8") as handle:
@@ -242,7 +256,18 @@ def _send_planned(excluded):
     _stream.emit("planned", suites=planned, excluded=excluded)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session):
+    if _is_xdist_worker(session.config):
+        # Before xdist tells the controller that this worker collected: the controller reads it then.
+        from xtask_runner.startup import write
+
+        write((_spec or {}).get("labels"), os.environ.get("PYTEST_XDIST_WORKER", ""))
+    elif _stream is not None:
+        from xtask_runner.startup import phases
+
+        for name, start, stop in phases():
+            _stream.emit("span", lane="main", name=name, start=start, stop=stop)
     if not _is_xdist_worker(session.config) and _spec is not None and _labels is not None:
         _send_planned(_excluded_by_suite(_excluded))
     out = ENV.get("INIT_OUT")
@@ -257,12 +282,18 @@ def pytest_xdist_node_collection_finished(node, ids):
     global _labels
     if _stream is None:
         return
-    _stream.emit(
-        "span", lane=node.gateway.id, name="start-up and collection", start=_session_start, stop=time.time()
-    )
+    lane = node.gateway.id
+    from xtask_runner.startup import read
+
+    phases = read((_spec or {}).get("labels"), lane)
+    if phases:
+        for name, start, stop in phases:
+            _stream.emit("span", lane=lane, name=name, start=start, stop=stop)
+    else:
+        _stream.emit("span", lane=lane, name="start-up and collection", start=_session_start, stop=time.time())
     if _spec is None or _planned_sent:
         return
-    written = _read_labels()
+    written = _scheduler.shares.labelled(lane) if _spec.get("partition") and _scheduler else _read_labels()
     if written is None:
         # The workers failed before labelling (their collection raised): pytest reports why.
         return
@@ -338,12 +369,6 @@ def _emit_test(report, state, stop):
     )
 
 
-def _lingering():
-    from xtask_runner.probes import lingering
-
-    return lingering()
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
     """The session's end (after xdist shut its workers down), with its cost and what it leaves
@@ -359,7 +384,7 @@ def pytest_sessionfinish(session, exitstatus):
                 forced=_scheduler.forced,
             )
         _stream.emit(
-            "finished", cost=cost, stopped=_stopped(session), lingering=_lingering()
+            "finished", cost=cost, stopped=stopped(session, _exit_reason), lingering=lingering()
         )
         _stream.close()
 
@@ -371,19 +396,3 @@ def pytest_keyboard_interrupt(excinfo):
     """pytest calls this for `pytest.exit(reason)` too: the reason is what the run must say."""
     if isinstance(excinfo.value, pytest.exit.Exception):
         _exit_reason.append(str(excinfo.value.msg))
-
-
-def _stopped(session):
-    """Why the session stopped before running every test, when it did: `-x`/`--maxfail`, or
-    `pytest.exit()` (in this process, or in a worker, as xdist reports it)."""
-    if _exit_reason:
-        return f"pytest.exit() stopped the session: {_exit_reason[0]}"
-    reason = session.shouldfail or session.shouldstop
-    dsession = session.config.pluginmanager.get_plugin("dsession")
-    reason = reason or getattr(dsession, "shouldstop", None)
-    if not reason:
-        return None
-    maxfail = getattr(session.config.option, "maxfail", 0)
-    if maxfail and "stopping after" in str(reason):
-        return "stopped after the first failure (-x)" if maxfail == 1 else f"stopped after {maxfail} failures (--maxfail)"
-    return str(reason) if isinstance(reason, str) else None

@@ -1,6 +1,7 @@
 """What `cargo xtask`'s pytest plugin (`plugin`) tells of a session beyond its tests: the project as
 `cargo xtask init` sees it (its markers and the tests each selects, its settings and engines), and
-what a session leaves running as it ends (which would keep its process from exiting).
+what a session leaves running as it ends (which would keep its process from exiting), and why it
+stopped early when it did.
 """
 import json
 import os
@@ -71,3 +72,19 @@ def lingering():
             continue
         left.append(f"process {entry} ({command[:80]})")
     return left
+
+
+def stopped(session, exit_reasons):
+    """Why the session stopped before running every test, when it did: `-x`/`--maxfail`, or
+    `pytest.exit()` (its reasons, `exit_reasons`, in this process; or in a worker, as xdist reports it)."""
+    if exit_reasons:
+        return f"pytest.exit() stopped the session: {exit_reasons[0]}"
+    reason = session.shouldfail or session.shouldstop
+    dsession = session.config.pluginmanager.get_plugin("dsession")
+    reason = reason or getattr(dsession, "shouldstop", None)
+    if not reason:
+        return None
+    maxfail = getattr(session.config.option, "maxfail", 0)
+    if maxfail and "stopping after" in str(reason):
+        return "stopped after the first failure (-x)" if maxfail == 1 else f"stopped after {maxfail} failures (--maxfail)"
+    return str(reason) if isinstance(reason, str) else None

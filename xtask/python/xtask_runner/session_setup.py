@@ -10,7 +10,7 @@ import time
 import pytest
 
 from xtask_runner.contract import ENV, line
-from xtask_runner.db import isolation, templates
+from xtask_runner.db import early, isolation, templates
 
 # Outermost session-scoped fixtures set up since the last report: [name, start, stop].
 _outer = []
@@ -70,7 +70,7 @@ def start_early_template(config, emit, session_spec):
 
     workers = config.option.numprocesses
     threading.Thread(
-        target=templates.prepare_early,
+        target=early.prepare_early,
         args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0, session_spec),
         name="xtask-template",
         daemon=True,

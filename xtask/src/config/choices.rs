@@ -27,6 +27,18 @@ pub(crate) enum Migrate {
     PerWorker,
 }
 
+/// Which test files each xdist worker collects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Collect {
+    /// Its share, once a run recorded the whole collection: the files it owns and the last part of
+    /// the others' (what it may take over), so that no worker imports every test module.
+    #[default]
+    Share,
+    /// Every file, as pytest-xdist's workers do (for a project whose hooks need the whole collection).
+    All,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum DatabaseKind {

@@ -15,7 +15,7 @@ mod profile;
 mod servers;
 mod suite;
 
-pub(crate) use self::choices::{DatabaseKind, Isolation, Migrate, Order, SuiteKind, Unassigned};
+pub(crate) use self::choices::{Collect, DatabaseKind, Isolation, Migrate, Order, SuiteKind, Unassigned};
 pub(crate) use self::markers::check_marker_expression;
 pub(crate) use self::profile::{Behaviour, Profile};
 pub(crate) use self::servers::Server;
@@ -107,6 +107,10 @@ pub(crate) struct Backend {
     /// worker; `per-worker`: every worker migrates its own database, as pytest-django does.
     #[serde(default)]
     pub(crate) migrate: Migrate,
+    /// `share`: once a run recorded the whole collection, each xdist worker collects only its
+    /// share of the test files; `all`: every worker collects every file.
+    #[serde(default)]
+    pub(crate) collect: Collect,
 }
 
 #[derive(Debug, Clone, Deserialize)]

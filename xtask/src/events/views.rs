@@ -31,6 +31,8 @@ pub(crate) struct SessionView {
     pub(crate) alone_because: Option<String>,
     pub(crate) workers: u32,
     pub(crate) workers_why: String,
+    /// How the workers share the collection, when they do.
+    pub(crate) collection: Option<String>,
     /// The test databases' base name.
     pub(crate) test_database: String,
     pub(crate) log: PathBuf,

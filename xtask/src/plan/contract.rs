@@ -49,6 +49,22 @@ crate::wire::wire_struct! {
         pub(super) deps_fresh: Vec<&'a str>,
         /// The repository's root: the files a test depends on are noted relative to it.
         pub(super) root: PathBuf,
+        /// Which test files each xdist worker collects (absent: every worker collects every file).
+        pub(super) partition: Option<PartitionSpec<'a>>,
+    }
+}
+
+crate::wire::wire_struct! {
+    /// The workers' shares of the test files (`plan::partition`): a worker it does not name, and a
+    /// file it does not list, are collected as ever.
+    #[derive(Debug, Serialize)]
+    pub(crate) struct PartitionSpec<'a> {
+        /// The known test files, relative to the root, in collection order.
+        pub(super) files: Vec<&'a str>,
+        /// Per worker (`gw0`, ...): the indices of the files it owns, its range.
+        pub(super) own: &'a BTreeMap<String, Vec<usize>>,
+        /// Per worker: the indices of the files it collects (its range and the others' tails).
+        pub(super) collect: &'a BTreeMap<String, Vec<usize>>,
     }
 }
 
@@ -148,6 +164,7 @@ pub(crate) fn contract_shapes() -> Vec<(&'static str, &'static str, &'static [cr
     vec![
         ("session", "SessionSpec", SessionSpec::FIELDS),
         ("", "SuiteSpec", SuiteSpec::FIELDS),
+        ("", "PartitionSpec", PartitionSpec::FIELDS),
         ("database", "DatabaseSpec", DatabaseSpec::FIELDS),
         ("server", "ServerSpec", ServerSpec::FIELDS),
         ("", "ServerInstanceSpec", ServerInstanceSpec::FIELDS),

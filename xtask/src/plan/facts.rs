@@ -48,6 +48,9 @@ pub(crate) struct Facts<'a> {
     pub(crate) xtask_bin: &'a Path,
     /// Tests whose record of what they depend on still holds (`deps.rs`): not traced again.
     pub(crate) deps_fresh: &'a std::collections::BTreeSet<String>,
+    /// The test files of the last whole collection with their tests (`deps.rs`), relative to the
+    /// root: what the workers share the collection by.
+    pub(crate) test_files: Option<&'a [(String, Vec<String>)]>,
 }
 
 /// What every Playwright session of a run shares.

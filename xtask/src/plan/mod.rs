@@ -5,6 +5,7 @@
 
 pub(crate) mod contract;
 mod facts;
+mod partition;
 mod playwright;
 mod pytest;
 pub(crate) mod servers;
@@ -101,6 +102,8 @@ pub(crate) struct SessionPlan {
     pub(crate) server_run: Option<servers::ServerRun>,
     /// The run chose none of its tests (`--last-failed` found none to re-run): nothing is started.
     pub(crate) selects_nothing: bool,
+    /// How the workers share the collection, when they do (for the plan's view).
+    pub(crate) collection: Option<String>,
 }
 
 impl SessionPlan {

@@ -99,6 +99,7 @@ pub(super) fn session(
         servers,
         server_run,
         selects_nothing: chosen.as_ref().is_some_and(|(locations, _)| locations.is_empty()),
+        collection: None,
         name,
     }
 }

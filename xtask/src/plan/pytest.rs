@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use super::contract::{isolation_env, to_json, SessionSpec, SuiteSpec};
+use super::contract::{isolation_env, to_json, PartitionSpec, SessionSpec, SuiteSpec};
 use super::workers::{pytest_workers, Budget, Recorded, PYTEST_SECONDS_PER_WORKER, WARM_SECONDS_PER_WORKER};
-use super::{watchdog, Facts, Group, Options, SessionPlan, SuiteSlot};
-use crate::config::{Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
+use super::{partition, watchdog, Facts, Group, Options, SessionPlan, SuiteSlot};
+use crate::config::{Collect, Config, Order, Suite, SuiteKind, Unassigned, UNASSIGNED};
 use crate::shipped::PLUGIN_MODULE;
 
 /// The shared session's name (`XTASK_SUITE`, part of its test database names).
@@ -164,7 +164,15 @@ fn session(
     // The session imports while the private server starts; its first test waits for this file.
     let ready = facts.layout.database_ready();
     env.push((crate::wire::env::DB_READY.to_owned(), ready.display().to_string()));
-    let spec = session_spec(config, options, facts, all, &mine, catch_all, &name);
+    let shares = shares(config, options, facts, &mine, own_args, workers);
+    let collection = shares.as_ref().map(|shares| {
+        let (most, of) = shares.largest_share();
+        format!(
+            "each worker collects its share of the last collection's {of} test files (at most {most}: its own range and \
+             the last third of the others'); a new file every worker ([backend] collect = \"all\" turns it off)"
+        )
+    });
+    let spec = session_spec(config, options, facts, all, &mine, catch_all, &name, shares.as_ref());
     let watchdog = watchdog(config, options, facts, &mine);
     SessionPlan {
         kind: SuiteKind::Pytest,
@@ -189,11 +197,46 @@ fn session(
         servers: Vec::new(),
         server_run: None,
         selects_nothing: collect.is_some_and(|collect| collect.files.is_empty()),
+        collection,
         name,
     }
 }
 
+/// How the workers share the test files, when they can: several xdist workers, a whole collection
+/// recorded, nothing that narrows or splits the collection (paths after `--`, `--shard`, a choice of
+/// files), no suite that opted out of collection order, and `[backend] collect` not `all`.
+fn shares(
+    config: &Config,
+    options: &Options,
+    facts: &Facts,
+    mine: &[SuiteSlot],
+    own_args: &[String],
+    workers: u32,
+) -> Option<partition::Partition> {
+    let eligible = facts.plugins.xdist
+        && workers > 1
+        && config.backend.collect == Collect::Share
+        && options.shard.is_none()
+        && options.passthrough.is_empty()
+        && own_args.is_empty()
+        && options.skip.as_ref().is_none_or(|skip| skip.collect.is_none())
+        && mine.iter().all(|slot| slot.order == Order::Collection);
+    if !eligible {
+        return None;
+    }
+    let files = facts.test_files?;
+    let known: Vec<f64> = files.iter().flat_map(|(_, ids)| ids).filter_map(|id| facts.durations.get(id)).collect();
+    // A test never timed counts as a typical one.
+    let typical = if known.is_empty() { 1.0 } else { known.iter().sum::<f64>() / known.len() as f64 };
+    let weighted: Vec<(String, f64)> = files
+        .iter()
+        .map(|(file, ids)| (file.clone(), ids.iter().map(|id| facts.durations.get(id).unwrap_or(typical)).sum()))
+        .collect();
+    partition::partition(&weighted, workers)
+}
+
 /// What the shipped plugin reads of this session (`XTASK_PLAN`).
+#[allow(clippy::too_many_arguments)]
 fn session_spec(
     config: &Config,
     options: &Options,
@@ -202,6 +245,7 @@ fn session_spec(
     mine: &[SuiteSlot],
     catch_all: Option<Unassigned>,
     name: &str,
+    shares: Option<&partition::Partition>,
 ) -> String {
     let spec = SessionSpec {
         suites: all
@@ -235,6 +279,11 @@ fn session_spec(
         deps_dir: Some(facts.layout.deps().join(name)),
         deps_fresh: facts.deps_fresh.iter().map(String::as_str).collect(),
         root: facts.root.to_owned(),
+        partition: shares.map(|shares| PartitionSpec {
+            files: shares.files.iter().map(String::as_str).collect(),
+            own: &shares.own,
+            collect: &shares.collect,
+        }),
     };
     to_json(&spec)
 }

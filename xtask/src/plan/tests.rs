@@ -65,6 +65,7 @@ fn facts<'a>(durations: &'a Durations, cpus: usize, plugins: Plugins) -> Facts<'
         ignore: "/repo/xtask:/repo/target",
         xtask_bin: Path::new("/repo/target/debug/xtask"),
         deps_fresh: &NO_TESTS,
+        test_files: None,
     }
 }
 

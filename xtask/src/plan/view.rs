@@ -31,6 +31,7 @@ impl Plan {
                 alone_because: session.alone_because.clone(),
                 workers: session.workers,
                 workers_why: session.workers_why.clone(),
+                collection: session.collection.clone(),
                 test_database: session.test_database.clone(),
                 log: session.log.clone(),
                 command: std::iter::once(session.program.display().to_string())

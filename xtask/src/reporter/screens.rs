@@ -68,6 +68,9 @@ pub(crate) fn render_plan(plan: &PlanView) -> String {
                 };
                 let _ = writeln!(out, "  suite:    {}: {claims}{cap}{group}{order}", suite.name);
             }
+            if let Some(collection) = &session.collection {
+                let _ = writeln!(out, "  collect:  {collection}");
+            }
             let _ = writeln!(out, "  database: {} (pytest-django adds _gwN per worker)", session.test_database);
             let _ = writeln!(
                 out,

@@ -6,8 +6,8 @@ server; every process clones it (`CREATE DATABASE ... TEMPLATE`, one at a time).
 under a test database's name and renamed only once complete, so a half-made one is never used; it is
 kept on the server for later runs, and the older ones of a project (beyond the two used last) are
 dropped. The xdist controller builds it while its workers start, then clones it once per worker
-under the name that worker will ask for (`prepare_early`): a worker that finds its clone made for
-this run adopts it, so the clones, one at a time, overlap the workers' start-up and collection.
+under the name that worker will ask for (`db.early`): a worker that finds its clone made for this
+run adopts it, so the clones, one at a time, overlap the workers' start-up and collection.
 
 SQLite's template is a file (`db.sqlite`).
 
@@ -15,7 +15,6 @@ Also a command, for E2E set-ups: `python -m xtask_runner.db.templates clone NAME
 it when missing) into NAME, with the settings of DJANGO_SETTINGS_MODULE.
 """
 import hashlib
-import os
 import sys
 import time
 
@@ -131,19 +130,6 @@ def _clone(cursor, template, name, server_version, spec):
         pass
 
 
-def _preclone(cursor, template, name, server_version, spec):
-    """The controller's clone for a worker: made only where nothing by that name exists (a worker
-    that got the lock first made its own and may be using it), and marked for this run."""
-    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-    if cursor.fetchone():
-        return
-    started = time.time()
-    _clone(cursor, template, name, server_version, spec)
-    mark = f"xtask clone for a worker: preclone={template} run={spec.get('run')}"
-    cursor.execute(f"COMMENT ON DATABASE {_quote(name)} IS %s", [mark])
-    spans.append([f"clone {template} as {name}", started, time.time()])
-
-
 def _adopt(cursor, name, template, spec):
     """A clone the controller made for this worker in this run, of this very template: taken as it
     is, its mark removed so that no later session (`stress` runs several) takes it again."""
@@ -151,6 +137,15 @@ def _adopt(cursor, name, template, spec):
     if fields.get("preclone") != template or fields.get("run") != str(spec.get("run")):
         return False
     cursor.execute(f"COMMENT ON DATABASE {_quote(name)} IS NULL")
+    return True
+
+
+def _take_ahead(cursor, name, template, spec):
+    """`_adopt`, booked as a set-up span when it took the controller's clone."""
+    started = time.time()
+    if not _adopt(cursor, name, template, spec):
+        return False
+    spans.append([f"take {name} (cloned ahead from {template})", started, time.time()])
     return True
 
 
@@ -166,7 +161,7 @@ def clone_from_template(creation, original, verbosity, serialize):
         if template not in known or fresh:
             _build(creation, original, cursor, template, known, name, verbosity, fresh)
         # The controller may have made it while this worker waited for the lock.
-        if _adopt(cursor, name, template, spec):
+        if _take_ahead(cursor, name, template, spec):
             return
         started = time.time()
         cursor.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
@@ -175,7 +170,7 @@ def clone_from_template(creation, original, verbosity, serialize):
 
     # A clone the controller made for this worker needs no lock: the controller marks it only once
     # it is complete, and no other process takes a clone marked for another worker's name.
-    _under_lock(creation, clone, unlocked=lambda cursor, template: _adopt(cursor, name, template, spec))
+    _under_lock(creation, clone, unlocked=lambda cursor, template: _take_ahead(cursor, name, template, spec))
     connection.close()
     settings.DATABASES[connection.alias]["NAME"] = name
     connection.settings_dict["NAME"] = name
@@ -183,62 +178,6 @@ def clone_from_template(creation, original, verbosity, serialize):
         connection._test_serialized_contents = creation.serialize_db_to_string()
     connection.ensure_connection()
     return name
-
-
-def prepare_early(unblocked, emit, workers, names):
-    """In the xdist controller, while its workers start and collect: waits for the run's server,
-    builds the default alias's template (when missing) and clones it for each of the `workers`
-    (`<test name>_gwN`, as pytest-django names them; the names are the session spec's), so that no
-    worker waits for `migrate` or a clone after its collection. A failure here is left to the workers,
-    which do it themselves."""
-    from django.db import connections
-
-    ready = ENV.get("DB_READY")
-    deadline = time.time() + 120
-    while ready and not os.path.exists(ready):
-        if time.time() > deadline:
-            return
-        time.sleep(0.02)
-    connection = connections["default"]
-    base = ENV.get("TEST_DATABASE")
-    if connection.vendor != "postgresql" or not base or _original is None:
-        return
-    db = connection.settings_dict
-    test = db.setdefault("TEST", {})
-    before = (db.get("NAME"), test.get("NAME"))
-    # Built under a name the run records and drops, renamed once complete.
-    test["NAME"] = names.template_building
-
-    def build(cursor, template, server_version, known, fresh):
-        if template not in known or fresh:
-            _build(connection.creation, _original, cursor, template, known, test["NAME"], 0, fresh)
-
-    def preclone(worker):
-        def then(cursor, template, server_version, known, fresh):
-            # pytest-django's name for the worker's database: the test name, or `test_` + NAME.
-            name = f"{before[1] or 'test_' + str(before[0])}{names.worker_suffix}{worker}"
-            _preclone(cursor, template, name, server_version, load_spec())
-
-        return then
-
-    try:
-        with unblocked():
-            _under_lock(connection.creation, build)
-            # One clone per turn of the lock: a worker that is ready first is never kept waiting
-            # for all of them.
-            for worker in range(workers):
-                _under_lock(connection.creation, preclone(worker))
-    except Exception:  # noqa: BLE001 - the workers meet the same problem, and report it per test
-        pass
-    finally:
-        connection.close()
-        db["NAME"], test["NAME"] = before
-        from django.conf import settings
-
-        settings.DATABASES["default"]["NAME"] = before[0]
-    for name, start, stop in spans:
-        emit("span", lane="template", name=name, start=start, stop=stop)
-    spans.clear()
 
 
 def _fields_of(cursor, name):

@@ -14,7 +14,10 @@ strategies, each in its module with its own tests:
   over the upper half of the range with the most work left above its last test;
 - `caps.Caps`: a suite's `max_workers`, how many workers hold its tests at once;
 - `durations.DurationsFirst`: suites that opted out (`order = "durations"`) run first, longest first,
-  one unit at a time.
+  one unit at a time;
+- `partition`: when the workers collected different shares of the test files (the spec's
+  `partition`), one merged collection that each worker's own is a subsequence of; each worker owns
+  the range of its own files and takes over only what it collected.
 """
 import collections
 import time
@@ -22,6 +25,7 @@ from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Seque
 
 import pytest
 
+from xtask_runner.scheduler import partition as partitioned
 from xtask_runner.scheduler.caps import Caps, free_for
 from xtask_runner.scheduler.durations import DurationsFirst
 from xtask_runner.scheduler.ranges import Ranges
@@ -57,6 +61,14 @@ class Scheduler:
         self.catch_all: Optional[str] = spec.get("catch_all")
         self.refuse_unassigned: bool = spec["refuse_unassigned"]
         self.node2collection: Dict[Node, List[str]] = {}
+        # The workers collected shares of the test files (None: each the whole collection). Then a
+        # worker's collection index differs from the merged collection's: `node2global` maps one
+        # way, `node2local` the other, and `node2has` holds what a worker can be sent.
+        self.partition: Optional[Mapping[str, Any]] = spec.get("partition")
+        self.shares = partitioned.Shares(spec.get("labels") or "", numnodes) if self.partition else None
+        self.node2global: Dict[Node, List[Optional[int]]] = {}
+        self.node2local: Dict[Node, Dict[int, int]] = {}
+        self.node2has: Dict[Node, Optional[set]] = {}
         # Per worker: what it was handed and has not finished (in its order), and the highest
         # collection index of the tests that keep collection order it was handed.
         self.node2pending: Dict[Node, collections.deque] = {}
@@ -66,7 +78,7 @@ class Scheduler:
         self.unit_of: List[int] = []
         self.weight: List[float] = []
         # The three strategies (see the module's text).
-        self.caps = Caps({suite["name"]: suite["cap"] for suite in spec["suites"]}, self.node2last)
+        self.caps = Caps({suite["name"]: suite["cap"] for suite in spec["suites"]}, self.node2last, self.node2has)
         self.first = DurationsFirst({suite["name"] for suite in spec["suites"] if suite["order"] == "durations"})
         self.ranges = Ranges()
         # What the plugin reports of its own cost (`finished` event).
@@ -104,6 +116,11 @@ class Scheduler:
 
     def add_node_collection(self, node: Node, collection: Sequence[str]) -> None:
         if self.collection_is_completed and self.collection is not None:
+            if self.partition:
+                # A replacement for a crashed worker collected every file: it can take any test.
+                self.node2collection[node] = list(collection)
+                self._map(node)
+                return
             # A replacement for a crashed worker: it must have collected the same tests.
             if list(collection) != self.collection:
                 from xdist.report import report_collection_diff
@@ -114,7 +131,7 @@ class Scheduler:
 
     def mark_test_complete(self, node: Node, item_index: int, duration: Optional[float] = None) -> None:
         started = time.perf_counter()
-        self._forget(node, item_index)
+        self._forget(node, self._global(node, item_index))
         self._fill()
         self.seconds += time.perf_counter() - started
 
@@ -123,6 +140,7 @@ class Scheduler:
         self._fill()
 
     def remove_pending_tests_from_node(self, node: Node, indices: Sequence[int]) -> None:
+        indices = [self._global(node, index) for index in indices]
         for index in indices:
             self._forget(node, index)
         self._give_back(indices)
@@ -131,6 +149,7 @@ class Scheduler:
     def remove_node(self, node: Node) -> Optional[str]:
         pending = list(self.node2pending.pop(node))
         self.node2last.pop(node, None)
+        self.node2has.pop(node, None)
         self.caps.remove_node(node)
         crashed = None
         if pending:
@@ -155,7 +174,11 @@ class Scheduler:
             self._fill()
             return
         collections_ = list(self.node2collection.values())
-        if any(collection != collections_[0] for collection in collections_[1:]):
+        if self.partition:
+            self.collection = partitioned.merge(collections_, self.partition["files"])
+            for node in self.node2collection:
+                self._map(node)
+        elif any(collection != collections_[0] for collection in collections_[1:]):
             from xdist.report import report_collection_diff
 
             for node, collection in list(self.node2collection.items())[1:]:
@@ -166,7 +189,8 @@ class Scheduler:
                         report=pytest.CollectReport(nodeid=node.gateway.id, outcome="failed", longrepr=message, result=[])
                     )
             return
-        self.collection = collections_[0]
+        else:
+            self.collection = collections_[0]
         self._plan()
         if self.refuse_unassigned:
             unassigned = [test for test, suite in zip(self.collection, self.suite_of) if suite == self.catch_all]
@@ -182,7 +206,34 @@ class Scheduler:
         )
         self.suite_of, self.unit_of, self.weight = suites, units, weights
         self.ranges = Ranges(ordered, units, weights, list(self.node2pending))
+        if self.partition:
+            # Each worker's range is the files it owns (it collected them); a new file is anyone's.
+            owner_of = partitioned.owners(self.partition)
+            by_name = {node.gateway.id: node for node in self.node2pending}
+            self.ranges.owner = {
+                index: by_name.get(owner_of.get(partitioned.file_of(self.collection[index]), ""))
+                for index in ordered
+            }
         self.first.plan(free)
+
+    # --- a worker's collection against the merged one -------------------------------------------
+
+    def _map(self, node):
+        index = {test: position for position, test in enumerate(self.collection)}
+        global_of = partitioned.positions(self.node2collection[node], index)
+        if not partitioned.increasing(global_of):
+            self.log(f"xtask scheduler: {node.gateway.id} collected in an order the others do not share")
+        self.node2global[node] = global_of
+        self.node2local[node] = {g: local for local, g in enumerate(global_of) if g is not None}
+        self.node2has[node] = set(self.node2local[node])
+
+    def _global(self, node, index):
+        global_of = self.node2global.get(node)
+        return index if global_of is None else global_of[index]
+
+    def _local(self, node, index):
+        local_of = self.node2local.get(node)
+        return index if local_of is None else local_of[index]
 
     def _forget(self, node, index):
         pending = self.node2pending.get(node)
@@ -207,7 +258,9 @@ class Scheduler:
         """The next block of ordered tests for `node` (see `Ranges.take`), the caps kept unless
         `past_caps`."""
         admission = self.caps.admission(node, self.suite_of, past_caps)
-        return self.ranges.take(node, self.node2last[node], self.node2pending, admission, any_order)
+        return self.ranges.take(
+            node, self.node2last[node], self.node2pending, admission, any_order, self.node2has.get(node)
+        )
 
     def _free_unit(self, node):
         return self.first.take(free_for(self.caps, node, self.suite_of))
@@ -221,7 +274,7 @@ class Scheduler:
         if ordered:
             self.node2last[node] = max(self.node2last[node], max(ordered))
         self.blocks += 1
-        node.send_runtest_some(indices)
+        node.send_runtest_some([self._local(node, index) for index in indices])
 
     def _fill(self, unstall=True):
         if self.collection is None:
@@ -243,7 +296,7 @@ class Scheduler:
         for node in live:
             if not self._done_with(node):
                 continue
-            if self.ranges.stranded([self.node2last[n] for n in live]):
+            if self.ranges.stranded([(self.node2last[n], self.node2has.get(n)) for n in live]):
                 # Tests no worker can take in order any more: run them out of order rather than lose them.
                 block = self._block(node, past_caps=True, any_order=True)
                 if block:
@@ -272,4 +325,4 @@ class Scheduler:
         """Nothing is left that this worker could take: it runs what it has, then stops."""
         if self.first:
             return False
-        return self.ranges.done_with(self.node2last[node])
+        return self.ranges.done_with(self.node2last[node], self.node2has.get(node))

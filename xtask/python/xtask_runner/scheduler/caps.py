@@ -3,7 +3,7 @@ hold a suite's tests at once (queued or running), and whether a worker may take 
 without one more worker holding a capped suite than it allows.
 """
 import enum
-from typing import Callable, Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Set
+from typing import Callable, Container, Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Set
 
 Node = Hashable
 
@@ -21,10 +21,17 @@ class Verdict(enum.Enum):
 class Caps:
     """The suites' caps (`None` or 0: none) and what each worker holds of each suite."""
 
-    def __init__(self, limits: Mapping[str, Optional[int]], last: Mapping[Node, int]) -> None:
+    def __init__(
+        self,
+        limits: Mapping[str, Optional[int]],
+        last: Mapping[Node, int],
+        has: Optional[Mapping[Node, Optional[Container[int]]]] = None,
+    ) -> None:
         self.limit = dict(limits)
-        # The highest collection index each worker was given (the scheduler's, read here).
+        # The highest collection index each worker was given, and what each collected when the
+        # workers' collections differ (the scheduler's, read here).
         self._last = last
+        self._has = has if has is not None else {}
         self._held: Dict[Node, Dict[Optional[str], int]] = {}
 
     def add_node(self, node: Node) -> None:
@@ -60,8 +67,15 @@ class Caps:
 
     def reaches(self, suite: Optional[str], index: int, node: Node) -> bool:
         """Whether a worker other than `node` holding `suite` was given nothing past `index` yet (and
-        is not stopping), so it can still take that test in order."""
-        return any(self._last[other] < index and not other.shutting_down for other in self.holders(suite, node))
+        is not stopping), and collected that test, so it can still take it in order."""
+        return any(
+            self._last[other] < index and not other.shutting_down and self._collected(other, index)
+            for other in self.holders(suite, node)
+        )
+
+    def _collected(self, node: Node, index: int) -> bool:
+        has = self._has.get(node)
+        return has is None or index in has
 
     def admission(self, node: Node, suite_of: Sequence[Optional[str]], past_caps: bool = False) -> "Admission":
         """The caps' view of one block being made for `node` (`past_caps`: no cap holds)."""

@@ -4,7 +4,7 @@ takes it in blocks of half of what is left of it, and, its range used up, takes 
 the range with the most work left after its last test, so that what it runs stays increasing.
 """
 import bisect
-from typing import Container, Dict, Hashable, List, Optional, Sequence
+from typing import Container, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from xtask_runner.scheduler.caps import Admission, Verdict
 from xtask_runner.scheduler.units import cut_ranges, units_from
@@ -47,32 +47,57 @@ class Ranges:
         """A test taken back from a worker: anyone may take it in order (its owner is kept, if any)."""
         bisect.insort(self.remaining, index)
 
-    def done_with(self, last: int) -> bool:
-        """Nothing is left that a worker whose last test was `last` could take in order."""
-        return not self.remaining or self.remaining[-1] < last
-
-    def stranded(self, lasts: Sequence[int]) -> bool:
-        """Tests are left that no worker can take in order any more (every one went past the first)."""
-        return bool(self.remaining) and all(self.remaining[0] < last for last in lasts)
-
-    def runs_above(self, last: int, live: Container[Node], any_order: bool = False) -> List[Run]:
-        """The tests a worker whose last test was `last` may still take, as runs of one owner (an
-        owner not in `live` died: its tests are anyone's). `any_order`: all of them, when nobody
-        can take them in order any more."""
+    def done_with(self, last: int, has: Optional[Container[int]] = None) -> bool:
+        """Nothing is left that a worker whose last test was `last` could take in order (of what it
+        `has` collected, when the workers' collections differ)."""
+        if has is None:
+            return not self.remaining or self.remaining[-1] < last
         first = bisect.bisect_right(self.remaining, last)
-        if any_order and first == len(self.remaining):
-            first = 0
+        return not any(index in has for index in self.remaining[first:])
+
+    def stranded(self, workers: Sequence[Tuple[int, Optional[Container[int]]]]) -> bool:
+        """Tests are left that no worker can take in order any more: every worker went past them, or
+        did not collect them. `workers`: each one's last test and what it has (None: everything)."""
+        if not self.remaining:
+            return False
+        if all(has is None for _, has in workers):
+            return all(self.remaining[0] < last for last, _ in workers)
+        return any(
+            all(index <= last or (has is not None and index not in has) for last, has in workers)
+            for index in self.remaining
+        )
+
+    def runs_above(
+        self, last: int, live: Container[Node], any_order: bool = False, has: Optional[Container[int]] = None
+    ) -> List[Run]:
+        """The tests a worker whose last test was `last` may still take, as runs of one owner (an
+        owner not in `live` died: its tests are anyone's), skipping what it did not collect (`has`,
+        when the workers' collections differ). `any_order`: all of them, when nobody can take them
+        in order any more."""
+        first = bisect.bisect_right(self.remaining, last)
+        runs = self._runs(first, live, has)
+        if any_order and not runs:
+            runs = self._runs(0, live, has)
+        return runs
+
+    def _runs(self, first: int, live: Container[Node], has: Optional[Container[int]]) -> List[Run]:
         runs: List[Run] = []
+        # A test the worker cannot take breaks a run: a run's positions are all its to take.
+        broken = True
         for position in range(first, len(self.remaining)):
             index = self.remaining[position]
+            if has is not None and index not in has:
+                broken = True
+                continue
             owner = self.owner.get(index)
             if owner is not None and owner not in live:
                 owner = None
-            if runs and runs[-1].owner is owner:
+            if runs and not broken and runs[-1].owner is owner:
                 runs[-1].stop = position + 1
                 runs[-1].work += self.weight[index]
             else:
                 runs.append(Run(position, position + 1, owner, self.weight[index]))
+            broken = False
         return runs
 
     def _claim(self, node: Node, runs: List[Run]) -> Run:
@@ -97,12 +122,20 @@ class Ranges:
             self.owner[index] = node
         return Run(split, victim.stop, node, sum(self.weight[i] for i in self.remaining[split : victim.stop]))
 
-    def take(self, node: Node, last: int, live: Container[Node], admission: Admission, any_order: bool = False) -> List[int]:
+    def take(
+        self,
+        node: Node,
+        last: int,
+        live: Container[Node],
+        admission: Admission,
+        any_order: bool = False,
+        has: Optional[Container[int]] = None,
+    ) -> List[int]:
         """The next block for `node` (collection indices, increasing), removed from what is left:
         whole units from the front of the run it claims, about half of that run's work. A unit the
         caps pass over is left to nobody's range; one the caps hold back ends the block (or, first,
-        makes the worker wait: no block)."""
-        runs = self.runs_above(last, live, any_order)
+        makes the worker wait: no block). Only what the worker `has` collected, when that differs."""
+        runs = self.runs_above(last, live, any_order, has)
         if not runs:
             return []
         run = self._claim(node, runs)

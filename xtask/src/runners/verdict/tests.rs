@@ -52,6 +52,7 @@ fn plan(kind: SuiteKind, name: &str, suites: &[(&str, bool)]) -> SessionPlan {
         servers: Vec::new(),
         server_run: None,
         selects_nothing: false,
+        collection: None,
     }
 }
 

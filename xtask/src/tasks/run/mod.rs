@@ -95,6 +95,8 @@ pub(crate) struct PreparedRun<'a> {
     skip: Option<plan::Skip>,
     /// The tests whose record of what they depend on still holds (`deps.rs`): not traced again.
     deps_fresh: std::collections::BTreeSet<String>,
+    /// The test files of the last whole collection and their tests (`deps.rs`): the workers' shares.
+    test_files: Option<Vec<(String, Vec<String>)>>,
     /// `DATABASE_URL` for the tests; None leaves the caller's environment as it is.
     database_url: Option<String>,
     database_text: String,
@@ -155,7 +157,9 @@ impl<'a> PreparedRun<'a> {
         let frontend = preparing.map(|preparing| preparing.finish(&mut |event| reporter.handle(&event))).transpose()?;
         let database_url = database.url().map(str::to_owned).or(database_url);
         // What each test depends on: the records that still hold are not traced again.
-        let deps_fresh = crate::deps::DepsMap::standing(&ctx.root, &backend_dir);
+        let deps = crate::deps::DepsMap::load(&ctx.root);
+        let deps_fresh = deps.fresh(&ctx.root, &deps.unplaced(&ctx.root, &backend_dir));
+        let test_files = deps.test_files();
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,
@@ -166,6 +170,7 @@ impl<'a> PreparedRun<'a> {
         Ok(PreparedRun {
             skip,
             deps_fresh,
+            test_files,
             ctx,
             selection,
             behaviour,
@@ -236,6 +241,7 @@ impl<'a> PreparedRun<'a> {
             ignore: &self.ignore,
             xtask_bin: &self.xtask_bin,
             deps_fresh: &self.deps_fresh,
+            test_files: self.test_files.as_deref(),
             slow_after: self.behaviour.slow_after,
             timeout: match self.args.timeout {
                 Some(seconds) => (seconds, true),

@@ -1,0 +1,99 @@
+"""Where a test process's start-up goes, for the timeline of `cargo xtask` (shipped beside its pytest
+plugin, `plugin`): the interpreter with pytest and its plugins, the initial conftests with
+`django.setup()`, the configure hooks, and the collection, each a span of its own. An xdist worker
+writes its phases to a file beside the labels as its collection ends (before xdist tells the
+controller), and the controller turns them into spans of that worker's lane; the controller and a
+process without xdist emit their own. Its hooks only take the marks (a plugin the `plugin` loads).
+"""
+import json
+import os
+import time
+from typing import Dict, List, Optional
+
+import pytest
+
+_imported = time.time()
+# Marks of this process: when the initial conftests began and ended, when the collection did.
+marks: Dict[str, float] = {}
+
+
+def process_started() -> float:
+    """When this process started, from /proc (clock ticks since boot), else when this module was
+    imported."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        since_boot = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        started = time.time() - (time.clock_gettime(time.CLOCK_BOOTTIME) - since_boot)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _imported
+    return started if 0 < _imported - started < 600 else _imported
+
+
+def mark(name: str) -> None:
+    marks.setdefault(name, time.time())
+
+
+def phases() -> List[List]:
+    """The start-up's spans so far, as [name, start, stop], skipping what did not happen."""
+    steps = [
+        ("interpreter and plugins", process_started(), marks.get("conftests")),
+        ("conftests and django.setup()", marks.get("conftests"), marks.get("configure")),
+        # Until the collection begins; the xdist controller, which collects nothing, until its session starts.
+        ("configure", marks.get("configure"), marks.get("collection") or marks.get("sessionstart")),
+        ("collection", marks.get("collection"), marks.get("collected")),
+    ]
+    return [[name, start, stop] for name, start, stop in steps if start is not None and stop is not None and stop >= start]
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    mark("conftests")
+    yield
+    mark("configure")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    mark("sessionstart")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_collection(session):
+    mark("collection")
+    yield
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session):
+    mark("collected")
+
+
+def _path(labels: str, worker: str) -> str:
+    return f"{labels}.{worker}.startup"
+
+
+def write(labels: Optional[str], worker: str) -> None:
+    """A worker's phases, for the controller (written whole, then renamed into place)."""
+    if not labels:
+        return
+    path = _path(labels, worker)
+    temporary = f"{path}.{os.getpid()}"
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(phases(), handle)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def read(labels: Optional[str], worker: str) -> Optional[List[List]]:
+    """What a worker wrote (None when it wrote nothing: the controller then books one span)."""
+    if not labels:
+        return None
+    try:
+        with open(_path(labels, worker), encoding="utf-8") as handle:
+            spans = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return [span for span in spans if isinstance(span, list) and len(span) == 3]
