@@ -15,13 +15,18 @@
 #      `pytest -n auto`.
 #   7. the inner loop on the fine project: --only-changed and watch against `pytest <the file>`,
 #      --last-failed against `pytest --lf -n auto`, and the soundness check of --only-changed.
-# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk|sqlite|inner]   (all by default)
+#   8. sqlite500: the measured SQLite shape (480 tests in 40 modules, 49 migrations), warm test-all
+#      against `pytest -n auto`.
+#   9. aliases: two PostgreSQL aliases, both templates kept: each worker's first test after its
+#      collection, and the warm run against `pytest -n auto`.
+# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk|sqlite|inner|sqlite500|aliases]
+#        (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --package xtask
 cargo xtask setup >/dev/null
-for part in "${@:-generated fine migrations repo kiosk sqlite inner}"; do
+for part in "${@:-generated fine migrations repo kiosk sqlite inner sqlite500 aliases}"; do
     for which in $part; do
         python3 scripts/bench/bench.py "$which"
     done

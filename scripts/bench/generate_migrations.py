@@ -1,22 +1,50 @@
 """Writes a migration-heavy Django test project for the benchmark (not a test):
-`python3 generate_migrations.py DIR`.
+`python3 generate_migrations.py DIR [--shape migrations|sqlite500|aliases]`.
 
-The shape where the database set-up dominates a run: 24 apps with 7 migrations each (168 in all:
-models created, fields added and altered, foreign keys across apps, a data migration per app), about
-10 s to migrate on a 2-CPU machine, and 240 quick database tests in 12 `TestCase` classes. PostgreSQL
-from DATABASE_URL; the test database's name from XTASK_RUN_ID, so that `--reuse-db` can keep one.
+- `migrations` (default), the shape where the database set-up dominates a run: 24 apps with 7
+  migrations each (168 in all: models created, fields added and altered, foreign keys across apps, a
+  data migration per app), about 10 s to migrate on a 2-CPU machine, and 240 quick database tests in
+  12 `TestCase` classes.
+- `sqlite500`, the shape of a real SQLite project that was measured: 7 apps (49 migrations, about 2 s
+  to migrate), 480 tests in 40 modules, each module about 60 ms to import (its dependencies) and each
+  test about 30 ms of work; run with BENCH_SQLITE=1.
+- `aliases`: the `migrations` project with a second PostgreSQL alias (`archive`) that half of the test
+  classes use beside `default`.
+PostgreSQL from DATABASE_URL; the test database's name from XTASK_RUN_ID, so that `--reuse-db` can keep
+one.
 """
 import sys
 from pathlib import Path
 
 from bench_settings import settings
 
-APPS = 24
+SHAPES = {
+    # apps, test classes, tests per class, ms to import a test module, ms of work per test, seed rows, aliases
+    "migrations": (24, 12, 20, 0, 0, 20000, False),
+    "sqlite500": (7, 40, 12, 60, 30, 2000, False),
+    "aliases": (24, 12, 20, 0, 0, 20000, True),
+}
+SHAPE = sys.argv[sys.argv.index("--shape") + 1] if "--shape" in sys.argv else "migrations"
+APPS, CLASSES, TESTS_PER_CLASS, IMPORT_MS, TEST_MS, SEED_ROWS, ALIASES = SHAPES[SHAPE]
 MODELS = 10
-CLASSES = 12
-TESTS_PER_CLASS = 20
 
 SETTINGS = settings("migr", '["django.contrib.contenttypes", "django.contrib.auth"] + [f"app{n:02d}" for n in range(%d)]' % APPS)
+if ALIASES:
+    SETTINGS += """
+if "archive" not in DATABASES and not os.environ.get("BENCH_SQLITE"):
+    # A second database: the same server, its own name and test database.
+    DATABASES["archive"] = {**DATABASES["default"], "TEST": {"NAME": _name + "_archive"}}
+"""
+
+BURN = '''import time
+
+
+def burn(milliseconds):
+    """Keeps one CPU busy for `milliseconds` of process time: a test's own work, or an import's."""
+    end = time.process_time() + milliseconds / 1000
+    while time.process_time() < end:
+        pass
+'''
 
 XTASK_TOML = '''# The benchmark's migration-heavy project (scripts/bench/generate_migrations.py).
 project = "migr"
@@ -98,15 +126,16 @@ def migrations_of(app):
         "    # Reference data made and indexed by the server, as real data migrations do.\n"
         "    with schema_editor.connection.cursor() as cursor:\n"
         "        if schema_editor.connection.vendor == 'sqlite':\n"
-        "            cursor.execute(\"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000) \"\n"
+        "            cursor.execute(\"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %(rows)d) \"\n"
         f'                           "INSERT INTO {label}_thing3 (name, size, extra2, extra3, extra4, extra5) "\n'
         "                           \"SELECT hex(randomblob(16)), n % 97, '', '', '', '' FROM s\")\n"
         "        else:\n"
         f'            cursor.execute("INSERT INTO {label}_thing3 (name, size, extra2, extra3, extra4, extra5) "\n'
-        "                           \"SELECT md5(n::text), n % 97, '', '', '', '' FROM generate_series(1, 20000) n\")\n"
+        "                           \"SELECT md5(n::text), n % 97, '', '', '', '' FROM generate_series(1, %(rows)d) n\")\n"
         f'        cursor.execute("CREATE INDEX {label}_t3_name ON {label}_thing3 (name)")\n'
         f'        cursor.execute("DELETE FROM {label}_thing3")\n\n\n'
     )
+    seed = seed.replace("%(rows)d", str(SEED_ROWS))
     out = {}
     for name, body in files.items():
         prefix = header + (seed if name == "0007_seed.py" else touch if name in ("0002_step.py", "0004_step.py") else "")
@@ -150,18 +179,26 @@ def main():
         files[f"{label}/migrations/__init__.py"] = ""
         for name, text in migrations_of(app).items():
             files[f"{label}/migrations/{name}"] = text
+    files["migrproj/burn.py"] = BURN
     for number in range(CLASSES):
         app = f"app{number * 2 % APPS:02d}"
         lines = [
             "import pytest",
             "from django.test import TestCase",
             "",
+            "from migrproj.burn import burn",
             f"from {app}.models import Thing0, Thing2",
             "",
             "pytestmark = pytest.mark.records",
+            # What importing a real test module's dependencies costs.
+            f"burn({IMPORT_MS})" if IMPORT_MS else "",
             "",
             "",
             f"class TestRecords{number:02d}(TestCase):",
+        ]
+        if ALIASES and number % 2:
+            lines.append('    databases = {"default", "archive"}')
+        lines += [
             "    @classmethod",
             "    def setUpTestData(cls):",
             "        cls.thing = Thing0.objects.create(name='first', size=1)",
@@ -173,15 +210,17 @@ def main():
                 f"        Thing0.objects.create(name='n{test}', size={test})",
                 "        self.assertEqual(Thing2.objects.filter(name__startswith='seed').count(), 200)",
                 "        self.assertEqual(Thing0.objects.count(), 2)",
-                "",
             ]
+            if TEST_MS:
+                lines.append(f"        burn({TEST_MS})")
+            lines.append("")
         files[f"tests/test_records_{number:02d}.py"] = "\n".join(lines)
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     migrations = sum(1 for name in files if "/migrations/0" in name)
-    print(f"wrote {root}: {APPS} apps, {migrations} migrations, {CLASSES * TESTS_PER_CLASS} tests")
+    print(f"wrote {root} ({SHAPE}): {APPS} apps, {migrations} migrations, {CLASSES * TESTS_PER_CLASS} tests")
 
 
 if __name__ == "__main__":
