@@ -236,6 +236,22 @@ fn a_warm_run_finds_every_alias_cloned_ahead_and_shows_each_process_start_up_in_
     }
     let controller: Vec<&str> = phases("controller").iter().map(|(name, ..)| *name).collect();
     assert_eq!(controller, ["interpreter and plugins", "conftests and django.setup()", "configure"]);
+
+    // In one process without xdist, a thread clones both while the tests are collected.
+    let run = Run::from(project.xtask(&["test-all", "--workers", "1"]).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.explain());
+    let trace = common::trace(project.path());
+    let mut ahead: Vec<(&str, &str)> = trace
+        .iter()
+        .filter(|(name, ..)| name.starts_with("clone xtask_tpl_ledger_") || name.starts_with("take "))
+        .map(|(name, _, lane, ..)| (if name.contains("_archive") { "archive" } else { "default" }, lane.as_str()))
+        .collect();
+    ahead.sort();
+    assert_eq!(
+        ahead,
+        [("archive", "main set-up"), ("archive", "template"), ("default", "main set-up"), ("default", "template")],
+        "cloned on the thread, taken by the process"
+    );
 }
 
 #[test]

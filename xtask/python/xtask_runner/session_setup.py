@@ -12,7 +12,8 @@ import pytest
 from xtask_runner.contract import ENV, line
 from xtask_runner.db import early, isolation, templates
 
-# Outermost session-scoped fixtures set up since the last report: [name, start, stop].
+# Outermost session-scoped fixtures set up since the last report, and the wait for the databases
+# prepared while collecting: [what, start, stop].
 _outer = []
 _depth = 0
 # What isolation changed in this process: (alias, what the settings named).
@@ -55,26 +56,60 @@ def pytest_sessionstart(session):
         templates.install()
 
 
+# The thread that prepares this process's own test databases while it collects (no xdist): joined
+# before anything of the session is set up.
+_early = None
+
+
 def start_early_template(config, emit, session_spec):
-    """The xdist controller builds the template while its workers start (see db.templates), under
-    the names the session's spec gives."""
+    """The templates built and cloned while the tests are collected (see db.early): by the xdist
+    controller for its workers, or by a thread of a process without xdist for itself, under the names
+    the session's spec gives."""
+    global _early
     spec = isolation.load_spec()
     if spec is None or session_spec is None or spec.get("migrate") != "once" or _settings() is None:
-        return
-    if getattr(config.option, "dist", "no") == "no" or not getattr(config.option, "numprocesses", None):
         return
     blocker = _blocker(config)
     if blocker is None:
         return
     import threading
 
-    workers = config.option.numprocesses
-    threading.Thread(
+    workers = getattr(config.option, "numprocesses", None)
+    in_process = getattr(config.option, "dist", "no") == "no" or not workers
+    if in_process:
+        suffixes = [""]
+    else:
+        suffixes = [f"{session_spec['worker_suffix']}{n}" for n in range(workers if isinstance(workers, int) else 0)]
+    thread = threading.Thread(
         target=early.prepare_early,
-        args=(blocker.unblock, emit, workers if isinstance(workers, int) else 0, session_spec),
+        args=(blocker.unblock, emit, suffixes, session_spec),
         name="xtask-template",
         daemon=True,
-    ).start()
+    )
+    thread.start()
+    if in_process:
+        _early = thread
+
+
+def _join_early():
+    """This process's own databases prepared ahead are ready before its session sets anything up.
+    The wait is the session's set-up, as a session fixture's is: not under the first test's timer,
+    nor in its duration."""
+    global _early
+    if _early is None:
+        return
+    from xtask_runner.timeout import paused
+
+    start = time.time()
+    with paused():
+        _early.join()
+    _early = None
+    _outer.append(["databases prepared while collecting", start, time.time()])
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _join_early()
 
 
 def _blocker(config):
@@ -107,12 +142,13 @@ def pytest_fixture_setup(fixturedef, request):
     if fixturedef.scope != "session":
         yield
         return
+    _join_early()
     _depth += 1
     start = time.time()
     outcome = yield
     _depth -= 1
     if _depth == 0:
-        _outer.append([fixturedef.argname, start, time.time()])
+        _outer.append([f"session fixture {fixturedef.argname}", start, time.time()])
     error = outcome.excinfo[1] if outcome.excinfo else None
     if isinstance(error, templates.DatabaseUnreachable):
         _unreachable(str(error))
@@ -128,7 +164,7 @@ def pytest_runtest_makereport(item, call):
     report.xtask_setup = {
         "seconds": sum(stop - start for _, start, stop in _outer),
         "until": max(stop for _, _, stop in _outer) if _outer else None,
-        "spans": [[f"session fixture {name}", start, stop] for name, start, stop in _outer]
+        "spans": [[name, start, stop] for name, start, stop in _outer]
         + [list(span) for span in templates.spans],
     }
     _outer.clear()

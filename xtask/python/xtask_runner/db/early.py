@@ -26,10 +26,10 @@ def _preclone(cursor, template, name, server_version, spec):
     spans.append([f"clone {template} as {name}", started, time.time()])
 
 
-def _worker_name(db, alias_test, suffix, worker):
-    """pytest-django's name for a worker's test database of an alias: its TEST NAME (the isolation's
-    per-run name), else `test_` + NAME, then xdist's suffix."""
-    return f"{alias_test or 'test_' + str(db.get('NAME'))}{suffix}{worker}"
+def _worker_name(db, alias_test, suffix):
+    """pytest-django's name for a process's test database of an alias: its TEST NAME (the isolation's
+    per-run name), else `test_` + NAME, then the xdist worker's suffix (`_gw0`; none without xdist)."""
+    return f"{alias_test or 'test_' + str(db.get('NAME'))}{suffix}"
 
 
 def _early_aliases(connections):
@@ -44,25 +44,25 @@ def _early_aliases(connections):
     return sorted(aliases, key=lambda alias: alias != "default")
 
 
-def prepare_early(unblocked, emit, workers, names):
-    """In the xdist controller, while its workers start and collect: waits for the run's server, then
-    for every PostgreSQL alias builds its template (`default`'s when missing; another alias's only
-    when a run before built it, since the controller cannot tell whether this run's tests use it) and
-    clones it for each of the `workers` (`<test name>_gwN`, as pytest-django names them; the names are
-    the session spec's), so that no worker waits for `migrate` or a clone after its collection. A
-    failure here is left to the workers, which do it themselves; what was not prepared, and why, is a
-    span of the `template` lane."""
+def prepare_early(unblocked, emit, suffixes, names):
+    """In the xdist controller while its workers start and collect (or on a thread of a process
+    without xdist while it collects): waits for the run's server, then for every PostgreSQL alias
+    builds its template (`default`'s when missing; another alias's only when a run before built it,
+    since nothing tells whether this run's tests use it) and clones it for each process, by the
+    suffix pytest-django gives its test databases (`_gw0`, ...; "" without xdist), so that no process
+    waits for `migrate` or a clone after its collection. A failure here is left to the processes,
+    which do it themselves; what was not prepared, and why, is a span of the `template` lane."""
     from django.db import connections
 
+    aliases = _early_aliases(connections)
+    if not aliases or not ENV.get("TEST_DATABASE") or templates._original is None:
+        return
     ready = ENV.get("DB_READY")
     deadline = time.time() + 120
     while ready and not os.path.exists(ready):
         if time.time() > deadline:
             return
         time.sleep(0.02)
-    if not ENV.get("TEST_DATABASE") or templates._original is None:
-        return
-    aliases = _early_aliases(connections)
     # Each alias's settings as they were, restored at the end: the controller runs no test.
     saved = {}
     prepared = {}
@@ -73,10 +73,10 @@ def prepare_early(unblocked, emit, workers, names):
                 prepared[alias] = _early_template(connections[alias], alias, names, saved)
             # One clone per turn of the lock, worker by worker: a worker that is ready first is never
             # kept waiting for all of them.
-            for worker in range(workers):
+            for suffix in suffixes:
                 for alias in aliases:
                     if prepared.get(alias):
-                        _early_clone(connections[alias], saved[alias], names, worker)
+                        _early_clone(connections[alias], saved[alias], suffix)
     except Exception as error:  # noqa: BLE001 - the workers meet the same problem, and report it per test
         spans.append([f"no clones made ahead: {type(error).__name__}: {str(error).strip()[:200]}", started, time.time()])
     finally:
@@ -115,9 +115,9 @@ def _early_template(connection, alias, names, saved):
     return bool(there and there[0])
 
 
-def _early_clone(connection, before, names, worker):
+def _early_clone(connection, before, suffix):
     def then(cursor, template, server_version, known, fresh):
-        name = _worker_name(connection.settings_dict, before[1], names.worker_suffix, worker)
+        name = _worker_name(connection.settings_dict, before[1], suffix)
         _preclone(cursor, template, name, server_version, load_spec())
 
     _under_lock(connection.creation, then)
