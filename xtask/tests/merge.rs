@@ -189,3 +189,30 @@ fn report_shows_the_kept_runs_and_names_a_test_whose_outcome_changed() {
     let bad = project.run(&["report", "--slower", "0.5"]);
     assert_eq!(bad.code, 2, "{}", bad.explain());
 }
+
+#[test]
+fn report_flags_a_test_that_got_three_times_slower_than_its_own_median() {
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    // The sleeping test takes 0.2 s three times, then 0.6 s: three times its own median.
+    for seconds in ["0.2", "0.2", "0.2", "0.6"] {
+        let mut command = project.xtask(&["test", "db"]);
+        command.env("FIXTURE_SLEEP", seconds).env("FIXTURE_OUT", out.path());
+        let run = Run::from(command.output().unwrap());
+        assert_eq!(run.code, 0, "{}", run.explain());
+    }
+    let report = project.run(&["report"]);
+    assert_eq!(report.code, 0, "{}", report.explain());
+    assert!(report.stdout.contains("slower than their own median (× 2.0): 1"), "{}", report.stdout);
+    let line = report
+        .stdout
+        .lines()
+        .find(|line| line.contains("test_sleeps_on_request") && line.contains(", median "))
+        .unwrap_or_default();
+    assert!(line.contains("median 0.2") && line.contains("over 3 runs"), "{}", report.stdout);
+    let page = std::fs::read_to_string(project.path().join("target/xtask/reports/history.html")).unwrap();
+    assert!(page.contains("test_sleeps_on_request"), "the page names it too");
+    // A threshold above the change: nothing flagged.
+    let lenient = project.run(&["report", "--slower", "4"]);
+    assert!(lenient.stdout.contains("slower than their own median (× 4.0): 0"), "{}", lenient.stdout);
+}
