@@ -24,9 +24,22 @@ pub(crate) struct Durations {
     /// The database engines of the Django settings in the last run that said (this machine only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     engines: Option<Vec<String>>,
+    /// How long a pytest process of the backend took to start before it could collect, in the last
+    /// run that said (this machine only): what one more worker costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    startup: Option<f64>,
     /// Each test's last outcome in this checkout (this machine only): what `--last-failed` re-runs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     last: BTreeMap<String, Last>,
+}
+
+/// What a run learned of the backend besides its tests' results.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    /// The Django settings' database engines.
+    pub(crate) engines: Option<Vec<String>>,
+    /// How long a pytest process took to start before it could collect.
+    pub(crate) startup: Option<f64>,
 }
 
 /// A test's last outcome, as `--last-failed` reads it.
@@ -75,6 +88,7 @@ impl Durations {
         durations.durations.extend(history.durations);
         durations.suites.extend(history.suites);
         durations.engines = history.engines;
+        durations.startup = history.startup;
         durations.last = history.last;
         durations
     }
@@ -84,6 +98,7 @@ impl Durations {
             durations: pairs.iter().map(|(id, secs)| ((*id).to_owned(), *secs)).collect(),
             suites: BTreeMap::new(),
             engines: None,
+            startup: None,
             last: BTreeMap::new(),
         }
     }
@@ -98,9 +113,19 @@ impl Durations {
         self.engines.as_deref()
     }
 
+    /// How long a pytest process of the backend took to start, as the last run measured it.
+    pub(crate) fn startup(&self) -> Option<f64> {
+        self.startup
+    }
+
     #[cfg(test)]
     pub(crate) fn record_suite(&mut self, name: &str, tests: u64, seconds: f64) {
         self.suites.insert(name.to_owned(), Recorded { tests, seconds });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn record_startup(&mut self, seconds: f64) {
+        self.startup = Some(seconds);
     }
 
     /// Every recorded test duration (the shipped pytest plugin orders and shards by them).
@@ -164,7 +189,7 @@ impl Durations {
         results: &[SuiteResult],
         complete: bool,
         measured: bool,
-        engines: Option<Vec<String>>,
+        learned: Learned,
     ) -> anyhow::Result<Option<String>> {
         let path = crate::layout::history_file(root);
         // Read, add, replace: under a lock, or two runs at once would each drop the other's entries.
@@ -187,8 +212,11 @@ impl Durations {
             write(&path, &history)?;
             return Ok(replaced);
         }
-        if engines.is_some() {
-            history.engines = engines;
+        if learned.engines.is_some() {
+            history.engines = learned.engines;
+        }
+        if learned.startup.is_some() {
+            history.startup = learned.startup;
         }
         for test in results.iter().flat_map(|result| &result.tests).filter(|test| test.outcome == Outcome::Passed) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
@@ -309,7 +337,8 @@ mod tests {
         unassigned.status = SuiteStatus::Empty { optional: true };
         let mut missing = SuiteResult::new("missing", 2, 1, root.path().to_owned());
         missing.status = SuiteStatus::Empty { optional: false };
-        Durations::record(root.path(), &[green, red, unassigned, missing], true, true, None).unwrap();
+        let learned = Learned { engines: None, startup: Some(0.8) };
+        Durations::record(root.path(), &[green, red, unassigned, missing], true, true, learned).unwrap();
         let history = Durations::load(root.path());
         assert_eq!((history.get("a"), history.get("c")), (Some(0.25), Some(0.5)));
         assert_eq!((history.get("b"), history.get("d")), (None, None), "a skip or a failure times nothing");
@@ -317,6 +346,7 @@ mod tests {
         assert_eq!(history.suite("red"), None, "a failing suite's size is not its work");
         assert_eq!(history.suite("unassigned"), Some(Recorded { tests: 0, seconds: 0.0 }));
         assert_eq!(history.suite("missing"), None, "a suite that lost its tests is no size to plan by");
+        assert_eq!(history.startup(), Some(0.8), "what one more process costs, for the next sizing");
     }
 
     #[test]

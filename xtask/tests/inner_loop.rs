@@ -142,6 +142,9 @@ fn only_changed_runs_what_a_change_can_reach_and_everything_it_cannot_place() {
     append(&project, "stock/views.py", "\n# reworded\n");
     let stock = ["test_stock::test_an_empty_stock_lists_nothing", "test_stock::test_the_stock_lists_items_with_vat"];
     assert_eq!(only_changed(&project), (0, stock.map(String::from).to_vec()));
+    // The timeline says what was chosen and why, as the plan did.
+    let timeline = std::fs::read_to_string(project.path().join("target/xtask/reports/timeline.html")).unwrap();
+    assert!(timeline.contains("<li>--only-changed: 1 file(s) changed against HEAD: stock/views.py</li>"), "{timeline}");
     // Only the file that holds them is collected: the others hold nothing to run and are unchanged.
     let narrowed = run(&project, &["test-all", "--only-changed", "--dry-run"], &[]);
     assert!(narrowed.stderr.contains("pytest: collects 1 test file(s) of 3"), "{}", narrowed.explain());
@@ -320,6 +323,10 @@ fn watch_reruns_what_a_save_reaches_on_a_warm_interpreter_and_ends_cleanly_on_si
     assert!(cycle.contains("changed since the last cycle: stock/views.py"), "{cycle}");
     assert!(cycle.contains("xtask: 2 passed, 0 failed"), "{cycle}");
     assert!(cycle.contains("on 1 worker"), "a small choice runs in the forked child itself: {cycle}");
+    // The cycle's timeline says what it chose, and what the warm interpreter saved it.
+    let timeline = std::fs::read_to_string(project.path().join("target/xtask/reports/timeline.html")).unwrap();
+    assert!(timeline.contains("changed since the last cycle: stock/views.py"), "{timeline}");
+    assert!(timeline.contains("pytest forked from the warm interpreter: "), "{timeline}");
 
     // A save that breaks a test: the module's two tests, and the failure with its detail.
     project.edit("billing/views.py", |text| text.replace("url = \"/stock/\"", "url = \"/stock/?paid=1\""));

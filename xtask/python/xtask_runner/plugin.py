@@ -375,7 +375,9 @@ def pytest_sessionfinish(session, exitstatus):
     running that would keep the process from exiting."""
     _deps.write(os.environ.get("PYTEST_XDIST_WORKER", "main"))
     if _stream is not None and not _is_xdist_worker(session.config):
-        cost = {"tests": _cost["tests"], "plugin_seconds": round(_cost["seconds"], 6)}
+        from xtask_runner.startup import cost as startup_cost
+
+        cost = {"tests": _cost["tests"], "plugin_seconds": round(_cost["seconds"], 6), **startup_cost()}
         if _scheduler is not None:
             cost.update(
                 scheduler_seconds=round(_scheduler.seconds, 6),

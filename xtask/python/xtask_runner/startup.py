@@ -69,6 +69,19 @@ def pytest_collection_finish(session):
     mark("collected")
 
 
+def before_collection() -> Optional[float]:
+    """Seconds from this process's start to its collection (the xdist controller, which collects
+    nothing: to its session's start); None before either."""
+    until = marks.get("collection") or marks.get("sessionstart")
+    return None if until is None else max(until - process_started(), 0.0)
+
+
+def cost() -> Dict[str, float]:
+    """The start-up's part of the session's cost (`finished` event): what one more process costs."""
+    seconds = before_collection()
+    return {} if seconds is None else {"startup": round(seconds, 3)}
+
+
 def _path(labels: str, worker: str) -> str:
     return f"{labels}.{worker}.startup"
 

@@ -302,6 +302,9 @@ pub(crate) enum Event {
         /// `--shard K/N`, and every id of each suite's whole collection it was cut from (what
         /// `merge-reports` checks the shards against).
         shard: Option<(crate::shard::Shard, std::collections::BTreeMap<String, Vec<String>>)>,
+        /// What the run chose to run and why (`--last-failed`, `--only-changed`, a `watch` cycle),
+        /// and what the warm interpreter saved it: the timeline's header says it.
+        chosen: Vec<String>,
     },
     /// `stress`: tests whose outcome differed between runs, with the runs (1-based) they failed in.
     StressFinished {

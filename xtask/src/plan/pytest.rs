@@ -125,8 +125,8 @@ fn session(
         .and_then(|collect| collect.work)
         .filter(|_| options.passthrough.is_empty() && options.shard.is_none())
         .map(|(tests, seconds)| Recorded { tests: tests.max(1), seconds });
-    let per_worker = if options.warm { WARM_SECONDS_PER_WORKER } else { PYTEST_SECONDS_PER_WORKER };
     let recorded = recorded.or(chosen);
+    let per_worker = seconds_per_worker(options, facts);
     let (workers, workers_why) = pytest_workers(cpus, caps, recorded, options.workers, facts.plugins.xdist, per_worker);
 
     // `-m ""` overrides a `-m` in the project's addopts: the suites of xtask.toml decide.
@@ -165,13 +165,7 @@ fn session(
     let ready = facts.layout.database_ready();
     env.push((crate::wire::env::DB_READY.to_owned(), ready.display().to_string()));
     let shares = shares(config, options, facts, &mine, own_args, workers);
-    let collection = shares.as_ref().map(|shares| {
-        let (most, of) = shares.largest_share();
-        format!(
-            "each worker collects its share of the last collection's {of} test files (at most {most}: its own range and \
-             the last third of the others'); a new file every worker ([backend] collect = \"all\" turns it off)"
-        )
-    });
+    let collection = shares.as_ref().map(describe_shares);
     let spec = session_spec(config, options, facts, all, &mine, catch_all, &name, shares.as_ref());
     let watchdog = watchdog(config, options, facts, &mine);
     SessionPlan {
@@ -200,6 +194,25 @@ fn session(
         collection,
         name,
     }
+}
+
+/// The recorded work worth one more worker: one more process pays its start-up before it collects
+/// (the xdist controller starts before its workers), worth it for twice that in work; a `watch`
+/// cycle's forked session pays nothing for its first.
+fn seconds_per_worker(options: &Options, facts: &Facts) -> f64 {
+    if options.warm {
+        return WARM_SECONDS_PER_WORKER;
+    }
+    PYTEST_SECONDS_PER_WORKER.max(2.0 * facts.durations.startup().unwrap_or(0.0))
+}
+
+/// The plan's line for the workers' shares of the collection.
+fn describe_shares(shares: &partition::Partition) -> String {
+    let (most, of) = shares.largest_share();
+    format!(
+        "each worker collects its share of the last collection's {of} test files (at most {most}: its own range and \
+         the last third of the others'); a new file every worker ([backend] collect = \"all\" turns it off)"
+    )
 }
 
 /// How the workers share the test files, when they can: several xdist workers, a whole collection

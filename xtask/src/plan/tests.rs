@@ -165,6 +165,19 @@ fn workers_fit_the_machine_and_the_recorded_work() {
         build(&config("run"), &Selection::Named(vec!["unit".into()]), &args, &facts(&short, 2, PLUGINS)).unwrap();
     assert_eq!(plan.sessions[0].workers, 3, "--workers wins");
 
+    // 2.4 s of work: two workers by the rule of a second each; but a process that took 1.3 s to
+    // start (the xdist controller starts before its workers) makes a second one cost more than it
+    // saves: in-process.
+    let mut slow_start = Durations::default();
+    slow_start.record_suite("unit", 240, 2.4);
+    let named = Selection::Named(vec!["unit".into()]);
+    let plan = build(&config("run"), &named, &Options::default(), &facts(&slow_start, 2, PLUGINS)).unwrap();
+    assert_eq!(plan.sessions[0].workers, 2, "{}", plan.sessions[0].workers_why);
+    slow_start.record_startup(1.3);
+    let plan = build(&config("run"), &named, &Options::default(), &facts(&slow_start, 2, PLUGINS)).unwrap();
+    assert_eq!(plan.sessions[0].workers, 1, "{}", plan.sessions[0].workers_why);
+    assert!(plan.sessions[0].workers_why.contains("2.4 s of recorded work / 2.6 s per worker"));
+
     let no_xdist = Plugins { xdist: false, ..PLUGINS };
     let plan = build(&config("run"), &Selection::All, &Options::default(), &facts(&short, 8, no_xdist)).unwrap();
     assert_eq!(plan.sessions[0].workers, 1);

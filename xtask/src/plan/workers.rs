@@ -3,7 +3,10 @@
 
 pub(crate) use crate::history::Recorded;
 
-/// Recorded work below which another worker costs more (start-up, database set-up) than it saves.
+/// Recorded work below which another worker costs more (start-up, database set-up) than it saves;
+/// at least, since the plan uses twice the start-up the last run measured when that is more (the
+/// xdist controller starts before its workers do: a second process pays for itself only when half
+/// the work outweighs that start-up).
 pub(crate) const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
 pub(crate) const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
 /// The same for a `watch` cycle forked from the warm interpreter: one worker runs there with no
@@ -122,7 +125,7 @@ pub(crate) fn choose_workers(
     };
     if let Some((seconds, per_worker)) = work {
         let by_work = ((seconds / per_worker).floor() as u32).max(1);
-        formula += &format!(", {seconds:.1} s of recorded work / {per_worker:.0} s per worker");
+        formula += &format!(", {seconds:.1} s of recorded work / {per_worker:.1} s per worker");
         if by_work < workers {
             workers = by_work;
             limit = "the recorded durations (more workers would cost more start-up than they save)".to_owned();

@@ -149,8 +149,19 @@ impl Reporter {
     /// The reports of a run: its directories emptied, artifacts kept, the timeline, JUnit and
     /// summary.md, GitHub's outputs, and the summary on the terminal.
     fn run_finished(&mut self, event: &Event) {
-        let Event::RunFinished { results, unassigned, log_dir, kept, run_id, wall, excluded, spans, window, shard } =
-            event
+        let Event::RunFinished {
+            results,
+            unassigned,
+            log_dir,
+            kept,
+            run_id,
+            wall,
+            excluded,
+            spans,
+            window,
+            shard,
+            chosen,
+        } = event
         else {
             return;
         };
@@ -163,7 +174,7 @@ impl Reporter {
         let timeline_dir = crate::layout::reports_dir(&self.outputs.root);
         // Screenshots and traces of failed browser tests, kept with the reports.
         let results = &files::keep_artifacts(&timeline_dir, results);
-        match timeline::write(&timeline_dir, run_id, results, spans, *window) {
+        match timeline::write(&timeline_dir, run_id, results, spans, *window, chosen) {
             Ok(written) => {
                 extra.push(format!(
                     "timeline: {} (utilisation {:.0}%)",
@@ -209,7 +220,7 @@ impl Reporter {
             Ok(_) => extra.push(format!("reports: {}", merged.out.display())),
             Err(error) => errln!("warning: cannot write the reports in {}: {error}", merged.out.display()),
         }
-        match timeline::write(&merged.out, "merged", &merged.results, &merged.spans, merged.window) {
+        match timeline::write(&merged.out, "merged", &merged.results, &merged.spans, merged.window, &[]) {
             Ok(written) => extra.push(format!("timeline: {}", written.html.display())),
             Err(error) => errln!("warning: cannot write the timeline in {}: {error}", merged.out.display()),
         }

@@ -108,6 +108,7 @@ pub(crate) fn write(
     results: &[SuiteResult],
     spans: &[Span],
     window: (f64, f64),
+    chosen: &[String],
 ) -> std::io::Result<Written> {
     std::fs::create_dir_all(dir)?;
     let bars = bars(results, spans);
@@ -142,7 +143,15 @@ pub(crate) fn write(
         scale.wall
     );
     let html_path = dir.join("timeline.html");
-    std::fs::write(&html_path, page(run_id, &title, &sub, &legend(&suites), &svg, height))?;
+    // What the run chose and why, when it chose (the inner loop): a list under the header.
+    let chosen = if chosen.is_empty() {
+        String::new()
+    } else {
+        let items: String = chosen.iter().map(|line| format!("<li>{}</li>", xml(line))).collect();
+        format!("<ul class=\"chosen\">{items}</ul>")
+    };
+    let header = Header { title: &title, sub: &sub, chosen: &chosen, legend: &legend(&suites) };
+    std::fs::write(&html_path, page(run_id, &header, &svg, height))?;
 
     let trace_path = dir.join("trace.json");
     std::fs::write(&trace_path, trace(&bars, &lanes, scale.origin))?;
@@ -224,7 +233,16 @@ fn legend(suites: &[String]) -> String {
     legend
 }
 
-fn page(run_id: &str, title: &str, sub: &str, legend: &str, svg: &str, height: f64) -> String {
+/// The page's text above the picture.
+struct Header<'a> {
+    title: &'a str,
+    sub: &'a str,
+    chosen: &'a str,
+    legend: &'a str,
+}
+
+fn page(run_id: &str, header: &Header, svg: &str, height: f64) -> String {
+    let Header { title, sub, chosen, legend } = header;
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>xtask run {run_id}</title><style>\
          body{{font:13px system-ui,sans-serif;margin:16px;color:#222}} h1{{font-size:16px;margin:0 0 4px}}\
@@ -232,7 +250,7 @@ fn page(run_id: &str, title: &str, sub: &str, legend: &str, svg: &str, height: f
          .legend i.failed{{border:2px solid #d62728;width:8px;height:8px}} .lane{{fill:#f4f5f7}} .grid{{stroke:#ddd}}\
          .tick{{font-size:10px;fill:#777;text-anchor:middle}} .name{{font-size:11px}} .dim{{fill:#888}}\
          </style></head><body><h1>{title}</h1>\
-         <div class=\"sub\">{sub}</div>\
+         <div class=\"sub\">{sub}</div>{chosen}\
          <div class=\"legend\">{legend}</div>\
          <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{:.0}\" height=\"{height:.0}\">{svg}</svg></body></html>\n",
         LEFT + WIDTH + 20.0,
@@ -300,7 +318,7 @@ mod tests {
         result.tests =
             vec![test("a.py::t<1>", "gw0", 100.0, Outcome::Passed), test("a.py::t2", "gw1", 101.0, Outcome::Failed)];
         let spans = [Span { lane: "postgres".into(), name: "private server start".into(), start: 99.0, stop: 99.5 }];
-        let written = write(dir.path(), "ab12cd34", &[result], &spans, (99.0, 102.0)).unwrap();
+        let written = write(dir.path(), "ab12cd34", &[result], &spans, (99.0, 102.0), &[]).unwrap();
         // Two worker lanes, one second busy each, over three seconds.
         assert!((written.utilisation - 1.0 / 3.0).abs() < 1e-9, "{}", written.utilisation);
         let html = std::fs::read_to_string(&written.html).unwrap();
@@ -316,5 +334,20 @@ mod tests {
             .map(|e| e["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["private server start", "a.py::t<1>", "a.py::t2"]);
+    }
+
+    #[test]
+    fn what_the_run_chose_is_listed_under_the_header_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let chosen = ["--only-changed against HEAD: 2 tests of <app/views.py> & what failed last".to_owned()];
+        write(dir.path(), "ab12cd34", &[], &[], (1.0, 2.0), &chosen).unwrap();
+        let html = std::fs::read_to_string(dir.path().join("timeline.html")).unwrap();
+        assert!(
+            html.contains("<ul class=\"chosen\"><li>--only-changed against HEAD: 2 tests of &lt;app/views.py&gt; &amp; what failed last</li></ul>"),
+            "{html}"
+        );
+        write(dir.path(), "ab12cd34", &[], &[], (1.0, 2.0), &[]).unwrap();
+        let html = std::fs::read_to_string(dir.path().join("timeline.html")).unwrap();
+        assert!(!html.contains("class=\"chosen\""), "a full run chose nothing: no list");
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct Dispatched {
     pub(crate) spans: Vec<Span>,
     /// The database engines of the Django settings, as the last pytest session said.
     pub(crate) engines: Option<Vec<String>>,
+    /// How long a pytest process took to start, as the last pytest session said.
+    pub(crate) startup: Option<f64>,
     /// Tests left out by `[backend] exclude`.
     pub(crate) excluded: u64,
     /// What ended the run that is not a failure of its tests (its kind is the exit code).
@@ -63,7 +65,14 @@ impl<'p> Dispatcher<'p> {
             browsers: of_kind(SuiteKind::Playwright).collect(),
             starting: None,
             running: Vec::new(),
-            done: Dispatched { results: Vec::new(), spans: Vec::new(), engines: None, excluded: 0, fault: None },
+            done: Dispatched {
+                results: Vec::new(),
+                spans: Vec::new(),
+                engines: None,
+                startup: None,
+                excluded: 0,
+                fault: None,
+            },
             last_heartbeat: Instant::now(),
             warm: None,
         }
@@ -209,6 +218,9 @@ impl<'p> Dispatcher<'p> {
     fn absorb(&mut self, verdict: SessionVerdict, emit: &mut dyn FnMut(Event)) -> bool {
         if let Some(engines) = verdict.engines {
             self.done.engines = Some(engines);
+        }
+        if let Some(startup) = verdict.startup {
+            self.done.startup = Some(startup);
         }
         if let Some(fault) = verdict.fault {
             self.done.fault = Some(fault);

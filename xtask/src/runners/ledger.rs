@@ -77,6 +77,8 @@ pub(crate) struct Ledger {
     /// Set by the driver: a server the session needs died while it ran, and how.
     pub(super) server_died: Option<String>,
     pub(super) engines: Option<Vec<String>>,
+    /// How long the session's first process took to start, as the plugin measured it.
+    pub(super) startup: Option<f64>,
     pub(super) excluded: u64,
     pub(super) spans: Vec<Span>,
 }
@@ -111,6 +113,7 @@ impl Ledger {
             lingered: None,
             server_died: None,
             engines: None,
+            startup: None,
             excluded: 0,
             spans: Vec::new(),
         }
@@ -205,6 +208,7 @@ impl Ledger {
             // Only the listing pass lists; a run's stream holding such a line is a mistake somewhere.
             StreamEvent::Listed(listed) => self.unplanned.push(format!("{} (listed during a run)", listed.id)),
             StreamEvent::Finished(FinishedLine { cost, stopped, lingering }) => {
+                self.startup = cost.as_ref().and_then(|cost| cost.startup);
                 if let Some(cost) = cost.filter(|cost| cost.tests > 0) {
                     emit(Event::Note(format!("{}: {}", plan.name, cost.describe())));
                 }

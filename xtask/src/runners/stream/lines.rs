@@ -172,6 +172,10 @@ wire_struct! {
         pub(crate) relaxed: u64,
         #[serde(default)]
         pub(crate) forced: u64,
+        /// Seconds from the process's start to its collection (the xdist controller's: to its
+        /// session's start), what one more process costs before it can collect.
+        #[serde(default)]
+        pub(crate) startup: Option<f64>,
     }
 }
 

@@ -34,6 +34,7 @@ fn verdict_of(mut ledger: Ledger, fault: Option<Fault>, excluded: bool) -> Sessi
         results: ledger.suites.into_iter().map(|tally| tally.result).collect(),
         spans: ledger.spans,
         engines: ledger.engines,
+        startup: ledger.startup,
         fault,
     }
 }

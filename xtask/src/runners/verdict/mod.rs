@@ -69,6 +69,8 @@ pub(crate) struct SessionVerdict {
     /// Tests left out by `[backend] exclude`.
     pub(crate) excluded: u64,
     pub(crate) engines: Option<Vec<String>>,
+    /// How long the session's first process took to start (the plugin's measure).
+    pub(crate) startup: Option<f64>,
     pub(crate) fault: Option<Fault>,
 }
 
@@ -115,6 +117,7 @@ pub(crate) fn servers_failed(plan: &SessionPlan, message: &str) -> SessionVerdic
         spans: Vec::new(),
         excluded: 0,
         engines: None,
+        startup: None,
         fault: None,
     }
 }
@@ -137,6 +140,7 @@ pub(crate) fn nothing_selected(plan: &SessionPlan) -> SessionVerdict {
         spans: Vec::new(),
         excluded: 0,
         engines: None,
+        startup: None,
         fault: None,
     }
 }

@@ -8,7 +8,7 @@ use super::PreparedRun;
 use crate::config::UNASSIGNED;
 use crate::deps::{DepsMap, SuiteRun};
 use crate::events::{Event, SuiteResult};
-use crate::history::Durations;
+use crate::history::{Durations, Learned};
 use crate::plan::Plan;
 use crate::runners::Dispatcher;
 use crate::signals;
@@ -42,7 +42,8 @@ impl PreparedRun<'_> {
         // A run cut short measured nothing worth keeping, but what it left unfinished is kept.
         let measured = !signals::interrupted();
         let complete = plan.shard.is_none() && !self.options().narrowed();
-        match Durations::record(&self.ctx.root, &results, complete, measured, dispatched.engines) {
+        let learned = Learned { engines: dispatched.engines, startup: dispatched.startup };
+        match Durations::record(&self.ctx.root, &results, complete, measured, learned) {
             Ok(None) => {}
             Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
             Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
@@ -75,8 +76,21 @@ impl PreparedRun<'_> {
             spans,
             window: (began, crate::events::now()),
             shard: plan.shard.map(|shard| (shard, self.whole_collection(plan))),
+            chosen: self.chosen(),
         });
         Ok(results)
+    }
+
+    /// What this run chose and why, and what the warm interpreter saved it (for the timeline).
+    fn chosen(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.skip.iter().flat_map(|skip| skip.why.iter().cloned()).collect();
+        if let Some(parent) = &self.warm {
+            lines.push(format!(
+                "pytest forked from the warm interpreter: {} module(s) imported once, in {:.2} s, which this run did not pay",
+                parent.preloaded, parent.started_in
+            ));
+        }
+        lines
     }
 
     /// Under a shard, every id of each suite's whole collection: what the pytest sessions labelled
