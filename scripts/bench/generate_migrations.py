@@ -117,12 +117,15 @@ def migrations_of(app):
     header = "from django.db import migrations, models\n\n\n"
     touch = (
         "def touch(apps, schema_editor):\n"
-        f'    apps.get_model("{label}", "Thing0").objects.filter(size__lt=0).update(size=0)\n\n\n'
+        # Through the alias being migrated, as a data migration must be for a project of several databases.
+        f'    apps.get_model("{label}", "Thing0").objects.using(schema_editor.connection.alias)'
+        ".filter(size__lt=0).update(size=0)\n\n\n"
     )
     seed = (
         "def seed(apps, schema_editor):\n"
         f'    Thing = apps.get_model("{label}", "Thing2")\n'
-        '    Thing.objects.bulk_create([Thing(name=f"seed{n}", size=n) for n in range(200)])\n'
+        '    Thing.objects.using(schema_editor.connection.alias).bulk_create('
+        '[Thing(name=f"seed{n}", size=n) for n in range(200)])\n'
         "    # Reference data made and indexed by the server, as real data migrations do.\n"
         "    with schema_editor.connection.cursor() as cursor:\n"
         "        if schema_editor.connection.vendor == 'sqlite':\n"
