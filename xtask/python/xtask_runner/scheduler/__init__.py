@@ -69,6 +69,8 @@ class Scheduler:
         self.node2global: Dict[Node, List[Optional[int]]] = {}
         self.node2local: Dict[Node, Dict[int, int]] = {}
         self.node2has: Dict[Node, Optional[set]] = {}
+        # The merged collection's index of each test id, made once.
+        self._index: Optional[Dict[str, int]] = None
         # Per worker: what it was handed and has not finished (in its order), and the highest
         # collection index of the tests that keep collection order it was handed.
         self.node2pending: Dict[Node, collections.deque] = {}
@@ -219,8 +221,9 @@ class Scheduler:
     # --- a worker's collection against the merged one -------------------------------------------
 
     def _map(self, node):
-        index = {test: position for position, test in enumerate(self.collection)}
-        global_of = partitioned.positions(self.node2collection[node], index)
+        if self._index is None:
+            self._index = {test: position for position, test in enumerate(self.collection)}
+        global_of = partitioned.positions(self.node2collection[node], self._index)
         if not partitioned.increasing(global_of):
             self.log(f"xtask scheduler: {node.gateway.id} collected in an order the others do not share")
         self.node2global[node] = global_of
