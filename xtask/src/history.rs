@@ -215,8 +215,9 @@ impl Durations {
         if learned.engines.is_some() {
             history.engines = learned.engines;
         }
-        if learned.startup.is_some() {
-            history.startup = learned.startup;
+        if let Some(measured) = learned.startup {
+            // Halfway to each new measure: one run on a busy machine does not swing the sizing.
+            history.startup = Some(history.startup.map_or(measured, |before| (before + measured) / 2.0));
         }
         for test in results.iter().flat_map(|result| &result.tests).filter(|test| test.outcome == Outcome::Passed) {
             history.durations.insert(test.id.clone(), (test.duration.as_secs_f64() * 1000.0).round() / 1000.0);
@@ -347,6 +348,9 @@ mod tests {
         assert_eq!(history.suite("unassigned"), Some(Recorded { tests: 0, seconds: 0.0 }));
         assert_eq!(history.suite("missing"), None, "a suite that lost its tests is no size to plan by");
         assert_eq!(history.startup(), Some(0.8), "what one more process costs, for the next sizing");
+        let busy = Learned { engines: None, startup: Some(2.0) };
+        Durations::record(root.path(), &[], true, true, busy).unwrap();
+        assert_eq!(Durations::load(root.path()).startup(), Some(1.4), "halfway to a measure on a busy machine");
     }
 
     #[test]
