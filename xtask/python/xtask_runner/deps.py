@@ -1,10 +1,14 @@
 """What each test depends on, recorded for `cargo xtask --only-changed`, shipped beside its pytest
 plugin (`plugin` loads it when the session's spec names `deps_dir`).
 
-While a test runs (its set-up, call and teardown), a trace function notes the file of every Python
+While a test's set-up, call and teardown run, the C profiler that backs `cProfile` notes every Python
 *function* that executes (module and class bodies are import-time code, left out: a test that only
-triggers an import does not depend on what it imported), in every thread, and the module of every
-view Django's URL resolver hands a request to (a declarative view runs no function of its own). At
+triggers an import does not depend on what it imported); threads the test starts are followed by a
+trace function; and the module of every view Django's URL resolver hands a request to is noted (a
+declarative view runs no function of its own). pytest's own work between those phases (reports,
+xdist's messages, logging) is not watched: it is not the project's, and it was most of the cost of
+a trace. A test during which something else took the profile hook (a profiler, a debugger) is left
+unmapped, so `--only-changed` always runs it. At
 the session's end each noted file is closed over the static imports of the project's loaded modules
 (a function reads the constants and classes its module imports), and the project's files of each
 test (those under the repository's root, outside any virtualenv) are written to
@@ -17,6 +21,8 @@ import os
 import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 _CO_OPTIMIZED = 0x1
 _seen = set()
@@ -67,9 +73,11 @@ _fresh = set()
 _collected = {}
 
 
-def start(spec):
+def start(spec, plugins):
     """Turns recording on for this process; the tests whose record still holds are not traced."""
     global _root, _out, _fresh
+    if plugins.get_plugin("xtask-deps") is None:
+        plugins.register(_Phases(), "xtask-deps")
     _root = str(Path(spec["root"]).resolve())
     _out = Path(spec["deps_dir"])
     _fresh = set(spec.get("deps_fresh") or [])
@@ -84,22 +92,70 @@ def enabled():
 
 
 def begin():
-    """Starts noting for one test; False when another tracer (coverage, a debugger) holds the hook:
-    the test then stays unmapped, and `--only-changed` always runs it."""
-    if sys.gettrace() is not None:
+    """Starts noting for one test; False when another tracer or profiler (coverage, a debugger)
+    holds the hooks: the test then stays unmapped, and `--only-changed` always runs it."""
+    global _noting, _spoiled
+    if sys.gettrace() is not None or sys.getprofile() is not None:
         return False
     _seen.clear()
     _watch_resolver()
-    sys.settrace(_tracer)
     threading.settrace(_tracer)
+    _noting, _spoiled = True, False
     return True
 
 
 def end(nodeid):
-    sys.settrace(None)
+    global _noting
     threading.settrace(None)
-    _tests[nodeid] = set(_seen)
+    if not _spoiled:
+        _tests[nodeid] = set(_seen)
     _seen.clear()
+    _noting = False
+
+
+_noting = False
+# Something took the profile hook during the test's phases: its record would be short.
+_spoiled = False
+_profiler = None
+
+
+def _phase():
+    """One phase of a noted test (set-up, call, teardown) under the profiler; what it ran is noted."""
+    global _profiler, _spoiled
+    if not _noting or sys.getprofile() is not None:
+        yield
+        return
+    if _profiler is None:
+        import _lsprof
+
+        _profiler = _lsprof.Profiler(subcalls=False, builtins=False)
+    _profiler.enable(subcalls=False, builtins=False)
+    try:
+        yield
+    finally:
+        _spoiled = _spoiled or sys.getprofile() is not _profiler
+        _profiler.disable()
+        for entry in _profiler.getstats():
+            code = entry.code
+            if not isinstance(code, str) and code.co_flags & _CO_OPTIMIZED:
+                _add(code.co_filename)
+        _profiler.clear()
+
+
+class _Phases:
+    """Outermost around each phase, so that the project's own hooks in it are watched too."""
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        yield from _phase()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item):
+        yield from _phase()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        yield from _phase()
 
 
 def _project_file(path):

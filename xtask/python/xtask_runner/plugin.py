@@ -74,7 +74,7 @@ def pytest_configure(config):
     if path:
         _spec = read_spec("session", path)
         if _spec.get("deps_dir") and not config.option.collectonly:
-            _deps.start(_spec)
+            _deps.start(_spec, config.pluginmanager)
     events = ENV.get("EVENTS")
     if events and not _is_xdist_worker(config):
         from xtask_runner.outcomes import Outcomes
