@@ -19,14 +19,16 @@
 #      against `pytest -n auto`.
 #   9. aliases: two PostgreSQL aliases, both templates kept: each worker's first test after its
 #      collection, and the warm run against `pytest -n auto`.
-# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk|sqlite|inner|sqlite500|aliases]
+#  10. record: what recording the dependency map costs a full run (every test traced against the
+#      records holding), on the fine, generated and this repository's backend suites.
+# Usage: bash scripts/bench_test_all.sh [generated|fine|migrations|repo|kiosk|sqlite|inner|sqlite500|aliases|record]
 #        (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --quiet --package xtask
 cargo xtask setup >/dev/null
-for part in "${@:-generated fine migrations repo kiosk sqlite inner sqlite500 aliases}"; do
+for part in "${@:-generated fine migrations repo kiosk sqlite inner sqlite500 aliases record}"; do
     for which in $part; do
         python3 scripts/bench/bench.py "$which"
     done

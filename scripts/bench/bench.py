@@ -9,6 +9,7 @@ interleaved, median of ROUNDS. Run through scripts/bench_test_all.sh, which buil
     python3 scripts/bench/bench.py sqlite      # the migration-heavy project on SQLite (in memory)
     python3 scripts/bench/bench.py inner       # the inner loop on the fine project: --only-changed,
                                                # watch, --last-failed, and a soundness check
+    python3 scripts/bench/bench.py record      # what recording the dependency map costs a full run
 
 Every xtask figure is of a run with recorded history: each round is preceded by an untimed run of
 the xtask (so the first measured run is a second run), and the xtask must pass every time.
@@ -568,6 +569,52 @@ def kiosk():
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def record():
+    """What recording the dependency map costs (`--only-changed`): a full run with every test traced
+    (the record's hash of the files no test depends on blanked, so that no test's record holds, as on
+    the first run of a checkout) against the same run with the records holding (nothing traced), on
+    the fine-grained project (the worst case: short tests that are mostly Python calls into Django),
+    the generated legacy project and this repository's backend suites. XTASK_BEFORE adds the build
+    before, every test traced."""
+    server = Server()
+    try:
+        fine_project, legacy = ROOT / "target" / "bench-record-fine", ROOT / "target" / "bench-record-legacy"
+        for project, generator in ((fine_project, "generate_fine.py"), (legacy, "generate_project.py")):
+            shutil.rmtree(project, ignore_errors=True)
+            subprocess.run([sys.executable, str(ROOT / "scripts/bench" / generator), str(project)], check=True)
+        projects = [
+            ("fine-grained project (1,600 tests of 2-10 ms)", fine_project, ["test-all"]),
+            ("generated legacy project (540 tests)", legacy, ["test-all"]),
+            ("this repository's backend suites (226 tests)", ROOT,
+             ["test", "unit", "api", "processing", "postgres", "smoke"]),
+        ]
+        for title, project, args in projects:
+            def forget(project=project):
+                path = project / "target" / "xtask" / "deps.json"
+                record = json.loads(path.read_text())
+                record["unplaced"] = ""
+                path.write_text(json.dumps(record))
+
+            def run(binary, args=args, project=project):
+                return [([str(binary), *args, "--no-progress", "--db-url", server.url], project,
+                         {"XTASK_PYTHON": str(PYTHON), "CI": "true"})]
+
+            contenders = [
+                ("every test traced", lambda run=run: run(XTASK), forget),
+                ("records holding (nothing traced)", lambda run=run: run(XTASK)),
+            ]
+            if BEFORE:
+                contenders.append((BEFORE_NAME + ", every test traced", lambda run=run: run(BEFORE), forget))
+            timed(run(XTASK))
+            timed(run(XTASK))
+            median = table(f"recording the map on a full run: {title}", measure(contenders),
+                           "records holding (nothing traced)")
+            cost = median["every test traced"] / median["records holding (nothing traced)"] - 1
+            print(f"\nrecording costs {cost * 100:.0f} % of the run's wall time here (goal ≤ 15 %)")
+    finally:
+        server.stop()
+
+
 def git_checkout(project):
     """Makes the generated project a git checkout of its own (`--only-changed` compares with HEAD)."""
     (project / ".gitignore").write_text("target/\n.pytest_cache/\n__pycache__/\n")
@@ -752,4 +799,4 @@ def soundness(project, xtask):
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "generated"
     {"generated": generated, "fine": fine, "migrations": migrations, "repo": repo, "kiosk": kiosk,
-     "inner": inner, "sqlite": sqlite, "sqlite500": sqlite500, "aliases": aliases}[which]()
+     "inner": inner, "record": record, "sqlite": sqlite, "sqlite500": sqlite500, "aliases": aliases}[which]()
