@@ -99,6 +99,33 @@ fn the_template_is_kept_between_runs_and_rebuilt_exactly_when_what_migrate_makes
 }
 
 #[test]
+fn the_kept_cluster_holds_only_the_wal_it_starts_from_and_starts_from_it() {
+    let project = Project::bare_copy_of("ledger");
+    // A migration that fills several WAL segments, as a large schema's build does: the server
+    // checkpoints them, and recycles some ahead for writing, none of which the next run needs.
+    let switches = "INSERT INTO books_filler VALUES (1); SELECT pg_switch_wal();".repeat(6);
+    std::fs::write(
+        project.path().join("books/migrations/0003_filler.py"),
+        format!(
+            "from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    \
+             dependencies = [(\"books\", \"0002_house_account\")]\n    \
+             operations = [migrations.RunSQL(\"CREATE TABLE books_filler (n int); {switches}\")]\n"
+        ),
+    )
+    .unwrap();
+    let (run, migrated) = test_all(&project, &[]);
+    assert_eq!((run.code, migrated), (0, 1), "{}", run.explain());
+    let segments = std::fs::read_dir(project.path().join("target/xtask/pgdata/data/pg_wal"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.len() == 24)
+        .count();
+    assert!((1..=2).contains(&segments), "the kept cluster holds {segments} WAL segments");
+    let (again, migrated) = test_all(&project, &[]);
+    assert_eq!((again.code, migrated), (0, 0), "the next run starts from it and migrates nothing: {}", again.explain());
+}
+
+#[test]
 fn with_a_kept_template_the_controller_clones_for_each_worker_and_no_used_clone_is_taken_again() {
     let project = Project::bare_copy_of("ledger");
     let (first, migrated) = test_all(&project, &[]);

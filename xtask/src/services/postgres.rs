@@ -214,7 +214,9 @@ impl PrivateServer {
             "datname NOT LIKE 'xtask\\_tpl\\_%' AND datname NOT IN ('postgres', 'template0', 'template1')",
         );
         drop(self.server.take());
-        match snapshot.save(&self.dir.join("data"), &templates) {
+        // `pg_controldata` tells what WAL the saved cluster still needs (a save is rare: after a build).
+        let controldata = find_bindir().map(|bindir| bindir.join("pg_controldata"));
+        match snapshot.save(&self.dir.join("data"), &templates, controldata.as_deref()) {
             Ok(()) => Ok(None),
             Err(error) if crate::exit::kind_of(&error) == crate::exit::ExitKind::Interrupted => Err(error),
             Err(error) => Ok(Some(format!(
