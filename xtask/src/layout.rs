@@ -101,7 +101,59 @@ impl TestDatabases {
 
 /// The directory of a run's private PostgreSQL server: data, socket and log.
 pub(crate) fn server_dir(run_id: &str) -> PathBuf {
-    temp_root().join(format!("xtask-pg-{run_id}"))
+    SERVER_ROOT.get().cloned().unwrap_or_else(temp_root).join(format!("xtask-pg-{run_id}"))
+}
+
+/// A memory filesystem: a private server's cluster there is copied in, cloned and migrated with no
+/// disk under it (on a virtual machine's disk, copying a kept cluster of 3,000 files took 2.7 s;
+/// here 0.2 s, and a clone 0.03 s instead of 0.8 s).
+const MEMORY_ROOT: &str = "/dev/shm";
+const GIB: u64 = 1 << 30;
+static SERVER_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Decides, once per run, where its private server's directory goes: in memory (`/dev/shm`) when
+/// TMPDIR is not set (a user who sets it says where temporary files go) and the memory filesystem
+/// has room for 1 GiB and four times the kept cluster (the run's databases grow beside it); else
+/// the temp dir. Where it went is the plan's line about the server.
+pub(crate) fn choose_server_root(kept_bytes: u64) {
+    SERVER_ROOT.get_or_init(|| {
+        let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty());
+        let memory = Path::new(MEMORY_ROOT);
+        match in_memory(tmpdir_set, writable_free_bytes(memory), kept_bytes) {
+            true => memory.to_owned(),
+            false => temp_root(),
+        }
+    });
+}
+
+fn in_memory(tmpdir_set: bool, memory_free: Option<u64>, kept_bytes: u64) -> bool {
+    !tmpdir_set && memory_free.is_some_and(|free| free >= GIB.saturating_add(kept_bytes.saturating_mul(4)))
+}
+
+/// The bytes free for this user on the filesystem of `dir`, a directory this user may write to.
+fn writable_free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `path` is a NUL-terminated string that outlives both calls; `stats` is written by
+    // statvfs before it is read.
+    unsafe {
+        if libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) != 0 {
+            return None;
+        }
+        let mut stats: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(path.as_ptr(), &mut stats) != 0 {
+            return None;
+        }
+        Some(stats.f_bavail.saturating_mul(stats.f_frsize))
+    }
+}
+
+/// Every place a run's private server directory may be: where a sweep of a dead run looks.
+pub(crate) fn server_dirs(run_id: &str) -> Vec<PathBuf> {
+    let name = format!("xtask-pg-{run_id}");
+    let mut dirs = vec![temp_root().join(&name), Path::new(MEMORY_ROOT).join(&name)];
+    dirs.dedup();
+    dirs
 }
 
 /// The private directory of one run, `<temp>/xtask-<run id>`.
@@ -247,6 +299,17 @@ pub(crate) fn history_file(root: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_private_server_goes_in_memory_only_with_room_and_no_tmpdir_set() {
+        let kept = 300 << 20;
+        assert!(in_memory(false, Some(2 * GIB + 200 * (1 << 20)), kept), "1 GiB + 4 x 300 MiB fit");
+        assert!(!in_memory(false, Some(2 * GIB), kept), "not room for four times the kept cluster");
+        assert!(!in_memory(false, Some(64 << 20), 0), "a container's 64 MiB /dev/shm");
+        assert!(!in_memory(false, None, 0), "no /dev/shm, or not writable");
+        assert!(!in_memory(true, Some(100 * GIB), 0), "TMPDIR set says where temporary files go");
+    }
+
     use super::*;
 
     #[test]

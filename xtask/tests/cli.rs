@@ -118,6 +118,7 @@ fn test_all_runs_every_collected_test_exactly_once() {
     }
     let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-{run_id}")));
     let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-pg-{run_id}")));
+    let _ = std::fs::remove_dir_all(Path::new("/dev/shm").join(format!("xtask-pg-{run_id}")));
     assert!(ran.values().all(|&times| times == 1), "tests ran more than once: {ran:?}");
     assert_eq!(ran.keys().cloned().collect::<Vec<_>>(), {
         let mut e = expected.clone();
@@ -309,6 +310,43 @@ fn the_next_run_sweeps_what_a_killed_run_left_and_nothing_else() {
     send_signal(live.id(), libc::SIGINT);
     assert_eq!(live.wait().unwrap().code(), Some(130));
     assert_eq!(leftovers_in(temp.path(), &live_id), Vec::<String>::new());
+}
+
+#[test]
+fn a_private_server_kept_in_memory_is_swept_when_its_run_was_killed() {
+    // Without TMPDIR, the private server's directory goes to /dev/shm when it has room (this
+    // machine's has): copying the kept cluster in and cloning there touch no disk.
+    let project = Project::copy_of("mini");
+    let out = tempfile::tempdir().unwrap();
+    let mut child = project
+        .xtask(&["test", "db"])
+        .env_remove("TMPDIR")
+        .env("FIXTURE_OUT", out.path())
+        .env("FIXTURE_SLEEP", "120")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = || {
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
+    };
+    common::wait_for("a test to be running", std::time::Duration::from_secs(90), || marker().is_some());
+    let id = marker().unwrap();
+    let in_memory = Path::new("/dev/shm").join(format!("xtask-pg-{id}"));
+    assert!(in_memory.join("data/PG_VERSION").is_file(), "the server's cluster is in memory");
+    assert!(!Path::new("/tmp").join(format!("xtask-pg-{id}")).exists(), "and not in the temp dir");
+    send_signal(child.id(), libc::SIGKILL);
+    child.wait().unwrap();
+    let left = leftovers(&id);
+    assert!(left.iter().any(|l| l.contains("postgres")), "a server is left: {left:?}");
+
+    let next = Run::from(project.xtask(&["test", "fast"]).env_remove("TMPDIR").output().unwrap());
+    assert_eq!(next.code, 0, "{}", next.explain());
+    assert!(next.stderr.contains(&format!("swept what run {id} left")), "{}", next.explain());
+    assert_eq!(leftovers(&id), Vec::<String>::new(), "server, directory in memory and tests all gone");
 }
 
 #[test]

@@ -142,9 +142,12 @@ impl PrivateServer {
         };
         loop {
             if !restored {
+                // WAL in segments of 1 MB, not 16: the kept cluster holds one or two of them
+                // (`pg_snapshot::prune_wal`), and every run copies it.
                 let initdb = duct::cmd!(
                     bindir.join("initdb"),
                     "--no-sync",
+                    "--wal-segsize=1",
                     "--auth=trust",
                     "--username=postgres",
                     "--encoding=UTF8",

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::layout::{server_dir, temp_root, RunId, RunLayout};
+use crate::layout::{server_dirs, temp_root, RunId, RunLayout};
 use crate::services::process::{children_of, kill_run_processes, start_time};
 use crate::services::rundir;
 use crate::services::{euid, is_root, lookup_user, psql};
@@ -103,14 +103,15 @@ pub(crate) fn sweep() -> (Vec<Swept>, Vec<(PathBuf, String)>) {
 fn sweep_run(run_id: &RunId, run_dir: &RunLayout, keep: bool) -> Swept {
     // Tests first: they hold connections to the server.
     let processes = kill_run_processes(run_id).len();
-    let server_dir = server_dir(run_id);
-    // The private server's directory belongs to this user, or (as root) to the user it runs as.
+    // The private server's directory (in memory or in the temp dir) belongs to this user, or (as
+    // root) to the user it runs as.
     let mut owners = vec![euid()];
     if is_root() {
         owners.extend(lookup_user("postgres").map(|(uid, _)| uid));
     }
-    let trusted_server = rundir::check_private_dir(&server_dir, &owners).is_ok();
-    let server = if trusted_server { stop_orphan_server(&server_dir) } else { None };
+    let trusted: Vec<PathBuf> =
+        server_dirs(run_id).into_iter().filter(|dir| rundir::check_private_dir(dir, &owners).is_ok()).collect();
+    let server = trusted.iter().find_map(|dir| stop_orphan_server(dir));
     let databases = match rundir::recorded_database(run_dir) {
         Some((url, names)) => psql::drop_recorded(&url, &names),
         None => Ok(0),
@@ -118,8 +119,8 @@ fn sweep_run(run_id: &RunId, run_dir: &RunLayout, keep: bool) -> Swept {
     if keep {
         let _ = fs::remove_file(run_dir.owner());
     } else {
-        if trusted_server {
-            let _ = fs::remove_dir_all(&server_dir);
+        for dir in &trusted {
+            let _ = fs::remove_dir_all(dir);
         }
         let _ = fs::remove_dir_all(run_dir.root());
     }

@@ -289,7 +289,9 @@ pub fn leftovers(run_id: &str) -> Vec<String> {
 /// `leftovers` of a run made with TMPDIR=`temp`.
 pub fn leftovers_in(temp: &Path, run_id: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for dir in [temp.join(format!("xtask-{run_id}")), temp.join(format!("xtask-pg-{run_id}"))] {
+    // The private server's directory is in memory (/dev/shm) unless TMPDIR was set.
+    let memory = Path::new("/dev/shm").join(format!("xtask-pg-{run_id}"));
+    for dir in [temp.join(format!("xtask-{run_id}")), temp.join(format!("xtask-pg-{run_id}")), memory] {
         if dir.exists() {
             found.push(dir.display().to_string());
         }
