@@ -203,7 +203,8 @@ fn a_full_temp_disk_is_named_and_the_log_the_message_names_is_kept() {
     assert!(line.contains(&format!("no space left on the disk of {}", disk.0.path().display())), "{line}");
     let log = line.rsplit("(log: ").next().unwrap().trim_end_matches(')');
     let text = std::fs::read_to_string(log).unwrap_or_else(|e| panic!("the log it names, {log}: {e}"));
-    assert!(text.contains("No space left on device"), "{text}");
+    // ENOSPC, or a short write, which PostgreSQL reports with the hint only.
+    assert!(text.contains("No space left on device") || text.contains("Check free disk space"), "{text}");
     drop(disk);
 }
 

@@ -320,7 +320,8 @@ fn failed_start(what: &str, log: &Path, dir: &Path, log_dir: &Path) -> anyhow::E
         Ok(_) => kept,
         Err(_) => log.to_owned(),
     };
-    let cause = if text.contains("No space left on device") {
+    // A short write is reported without the errno's text, with the hint only.
+    let cause = if text.contains("No space left on device") || text.contains("Check free disk space") {
         format!(
             "no space left on the disk of {}: free some, or point TMPDIR at a disk with room",
             dir.parent().unwrap_or(dir).display()
