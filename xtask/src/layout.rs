@@ -112,12 +112,13 @@ const GIB: u64 = 1 << 30;
 static SERVER_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 /// Decides, once per run, where its private server's directory goes: in memory (`/dev/shm`) when
-/// TMPDIR is not set (a user who sets it says where temporary files go) and the memory filesystem
-/// has room for 1 GiB and four times the kept cluster (the run's databases grow beside it); else
-/// the temp dir. Where it went is the plan's line about the server.
-pub(crate) fn choose_server_root(kept_bytes: u64) {
+/// TMPDIR is not set (a user who sets it says where temporary files go), the run's directories are
+/// not kept (`--keep-artifacts`: a kept cluster would hold memory until the machine restarts) and
+/// the memory filesystem has room for 1 GiB and four times the kept cluster (the run's databases
+/// grow beside it); else the temp dir. Where it went is the plan's line about the server.
+pub(crate) fn choose_server_root(kept_bytes: u64, keep_artifacts: bool) {
     SERVER_ROOT.get_or_init(|| {
-        let tmpdir_set = std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty());
+        let tmpdir_set = keep_artifacts || std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty());
         let memory = Path::new(MEMORY_ROOT);
         match in_memory(tmpdir_set, writable_free_bytes(memory), kept_bytes) {
             true => memory.to_owned(),

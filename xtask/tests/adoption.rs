@@ -80,7 +80,7 @@ fn a_legacy_project_is_adopted_with_init_and_every_test_runs_once() {
     assert_eq!(run.code, 0, "{}", run.explain());
     let run_id = run.run_id();
     let ran = reported(&run_id);
-    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-{run_id}")));
+    common::remove_kept(&run_id);
     let expected = collected(&project);
     assert_eq!(expected.len(), 21, "{expected:?}");
     assert!(ran.values().all(|&times| times == 1), "some ran twice: {ran:?}");

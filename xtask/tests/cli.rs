@@ -116,9 +116,7 @@ fn test_all_runs_every_collected_test_exactly_once() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-{run_id}")));
-    let _ = std::fs::remove_dir_all(Path::new("/tmp").join(format!("xtask-pg-{run_id}")));
-    let _ = std::fs::remove_dir_all(Path::new("/dev/shm").join(format!("xtask-pg-{run_id}")));
+    common::remove_kept(&run_id);
     assert!(ran.values().all(|&times| times == 1), "tests ran more than once: {ran:?}");
     assert_eq!(ran.keys().cloned().collect::<Vec<_>>(), {
         let mut e = expected.clone();

@@ -31,7 +31,7 @@ fn ran(project: &Project, args: &[&str], env: &[(&str, &str)]) -> (Run, Vec<Stri
             }
         }
     }
-    let _ = std::fs::remove_dir_all(events.parent().unwrap());
+    common::remove_kept(&run.run_id());
     ids.sort();
     (run, ids)
 }

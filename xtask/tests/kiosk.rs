@@ -231,7 +231,7 @@ fn shards_list_each_suite_with_its_own_config_and_together_run_every_test_once()
                 }
             }
         }
-        std::fs::remove_dir_all(events.parent().unwrap()).unwrap();
+        common::remove_kept(&run.run_id());
     }
     assert_eq!(ran.len(), 11, "every test of both configs: {ran:?}");
     assert!(ran.values().all(|count| *count == 1), "a test ran twice: {ran:?}");

@@ -286,6 +286,15 @@ pub fn leftovers(run_id: &str) -> Vec<String> {
     leftovers_in(Path::new("/tmp"), run_id)
 }
 
+/// Removes what a run made with `--keep-artifacts` kept: its directory and its server's.
+pub fn remove_kept(run_id: &str) {
+    for dir in
+        [format!("/tmp/xtask-{run_id}"), format!("/tmp/xtask-pg-{run_id}"), format!("/dev/shm/xtask-pg-{run_id}")]
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// `leftovers` of a run made with TMPDIR=`temp`.
 pub fn leftovers_in(temp: &Path, run_id: &str) -> Vec<String> {
     let mut found = Vec::new();

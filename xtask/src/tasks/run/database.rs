@@ -30,7 +30,8 @@ pub(super) fn decide_database(
     let private = || {
         // The kept cluster and what the run adds beside it: where the server goes depends on it.
         let kept = crate::services::pg_snapshot::Snapshot::of(&ctx.root).templates().unwrap_or_default();
-        crate::layout::choose_server_root(kept.iter().map(|template| template.bytes).sum::<u64>() + (64 << 20));
+        let bytes = kept.iter().map(|template| template.bytes).sum::<u64>() + (64 << 20);
+        crate::layout::choose_server_root(bytes, args.keep_artifacts);
         let dir = crate::layout::server_dir(run_id);
         (Some(postgres::private_url(&dir)), dir)
     };
