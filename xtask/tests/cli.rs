@@ -315,24 +315,7 @@ fn a_private_server_kept_in_memory_is_swept_when_its_run_was_killed() {
     // Without TMPDIR, the private server's directory goes to /dev/shm when it has room (this
     // machine's has): copying the kept cluster in and cloning there touch no disk.
     let project = Project::copy_of("mini");
-    let out = tempfile::tempdir().unwrap();
-    let mut child = project
-        .xtask(&["test", "db"])
-        .env_remove("TMPDIR")
-        .env("FIXTURE_OUT", out.path())
-        .env("FIXTURE_SLEEP", "120")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let marker = || {
-        std::fs::read_dir(out.path())
-            .unwrap()
-            .flatten()
-            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
-    };
-    common::wait_for("a test to be running", std::time::Duration::from_secs(90), || marker().is_some());
-    let id = marker().unwrap();
+    let (mut child, _out, id) = common::start_with_a_sleeping_test(project.xtask(&["test", "db"]).env_remove("TMPDIR"));
     let in_memory = Path::new("/dev/shm").join(format!("xtask-pg-{id}"));
     assert!(in_memory.join("data/PG_VERSION").is_file(), "the server's cluster is in memory");
     assert!(!Path::new("/tmp").join(format!("xtask-pg-{id}")).exists(), "and not in the temp dir");

@@ -185,24 +185,7 @@ impl Project {
     /// Starts the xtask with its sleeping-on-request test asleep (FIXTURE_SLEEP) and returns once
     /// that test runs: the child, the fixture's output dir and the run id the test wrote there.
     pub fn start_with_a_sleeping_test(&self, args: &[&str]) -> (std::process::Child, tempfile::TempDir, String) {
-        let out = tempfile::tempdir().unwrap();
-        let child = self
-            .xtask(args)
-            .env("FIXTURE_OUT", out.path())
-            .env("FIXTURE_SLEEP", "120")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let marker = || {
-            std::fs::read_dir(out.path())
-                .unwrap()
-                .flatten()
-                .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
-        };
-        wait_for("a test to be running", Duration::from_secs(90), || marker().is_some());
-        let run_id = marker().unwrap();
-        (child, out, run_id)
+        start_with_a_sleeping_test(&mut self.xtask(args))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -284,6 +267,27 @@ impl Run {
 /// Everything of a run still on the machine: its temp dirs, and processes that carry its id.
 pub fn leftovers(run_id: &str) -> Vec<String> {
     leftovers_in(Path::new("/tmp"), run_id)
+}
+
+/// `Project::start_with_a_sleeping_test` for a command made by the caller (its environment adjusted).
+pub fn start_with_a_sleeping_test(command: &mut Command) -> (std::process::Child, tempfile::TempDir, String) {
+    let out = tempfile::tempdir().unwrap();
+    let child = command
+        .env("FIXTURE_OUT", out.path())
+        .env("FIXTURE_SLEEP", "120")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = || {
+        std::fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .find_map(|e| e.file_name().to_string_lossy().strip_prefix("sleeping-").map(str::to_owned))
+    };
+    wait_for("a test to be running", Duration::from_secs(90), || marker().is_some());
+    let run_id = marker().unwrap();
+    (child, out, run_id)
 }
 
 /// Removes what a run made with `--keep-artifacts` kept: its directory and its server's.
