@@ -118,17 +118,18 @@ static SERVER_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 /// grow beside it); else the temp dir. Where it went is the plan's line about the server.
 pub(crate) fn choose_server_root(kept_bytes: u64, keep_artifacts: bool) {
     SERVER_ROOT.get_or_init(|| {
-        let tmpdir_set = keep_artifacts || std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty());
+        let disk_asked = keep_artifacts || std::env::var_os("TMPDIR").is_some_and(|dir| !dir.is_empty());
         let memory = Path::new(MEMORY_ROOT);
-        match in_memory(tmpdir_set, writable_free_bytes(memory), kept_bytes) {
+        match in_memory(disk_asked, writable_free_bytes(memory), kept_bytes) {
             true => memory.to_owned(),
             false => temp_root(),
         }
     });
 }
 
-fn in_memory(tmpdir_set: bool, memory_free: Option<u64>, kept_bytes: u64) -> bool {
-    !tmpdir_set && memory_free.is_some_and(|free| free >= GIB.saturating_add(kept_bytes.saturating_mul(4)))
+/// `disk_asked`: TMPDIR set, or the run kept (`--keep-artifacts`).
+fn in_memory(disk_asked: bool, memory_free: Option<u64>, kept_bytes: u64) -> bool {
+    !disk_asked && memory_free.is_some_and(|free| free >= GIB.saturating_add(kept_bytes.saturating_mul(4)))
 }
 
 /// The bytes free for this user on the filesystem of `dir`, a directory this user may write to.
@@ -300,6 +301,7 @@ pub(crate) fn history_file(root: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn the_private_server_goes_in_memory_only_with_room_and_no_tmpdir_set() {
@@ -308,10 +310,8 @@ mod tests {
         assert!(!in_memory(false, Some(2 * GIB), kept), "not room for four times the kept cluster");
         assert!(!in_memory(false, Some(64 << 20), 0), "a container's 64 MiB /dev/shm");
         assert!(!in_memory(false, None, 0), "no /dev/shm, or not writable");
-        assert!(!in_memory(true, Some(100 * GIB), 0), "TMPDIR set says where temporary files go");
+        assert!(!in_memory(true, Some(100 * GIB), 0), "TMPDIR set, or a kept run: on the disk");
     }
-
-    use super::*;
 
     #[test]
     fn run_directories_are_told_by_name() {

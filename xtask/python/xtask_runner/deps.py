@@ -8,10 +8,11 @@ trace function; and the module of every view Django's URL resolver hands a reque
 declarative view runs no function of its own). pytest's own work between those phases (reports,
 xdist's messages, logging) is not watched: it is not the project's, and it was most of the cost of
 a trace. A test during which something else took the profile hook (a profiler, a debugger) is left
-unmapped, so `--only-changed` always runs it. At
-the session's end each noted file is closed over the static imports of the project's loaded modules
-(a function reads the constants and classes its module imports), and the project's files of each
-test (those under the repository's root, outside any virtualenv) are written to
+unmapped, so `--only-changed` always runs it.
+
+At the session's end each noted file is closed over the static imports of the project's loaded
+modules (a function reads the constants and classes its module imports), and the project's files of
+each test (those under the repository's root, outside any virtualenv) are written to
 `deps_dir/<worker>.json` as paths relative to the root. The xtask merges them with each file's
 content hash into `target/xtask/deps.json`.
 """
