@@ -50,3 +50,26 @@ def test_a_workers_phases_reach_the_controller_through_a_file(tmp_path, monkeypa
     assert startup.read(labels, "gw1") == startup.phases()
     assert startup.read(labels, "gw0") is None, "a worker that wrote nothing: the controller books one span"
     assert not list(tmp_path.glob("*.startup.*")), "no temporary file left"
+
+
+def test_start_up_is_frozen_out_of_the_collectors_reach_and_the_tests_garbage_is_not(tmp_path):
+    # Inside the session: what was imported and collected is frozen; a cycle a test makes is still
+    # collected (its weak reference dies), so pytest can still report what it leaves unraisable.
+    (tmp_path / "test_heap.py").write_text(
+        "import gc, weakref\n"
+        "class Node:\n"
+        "    pass\n"
+        "def test_frozen():\n"
+        "    assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "def test_cycles_of_a_test_are_collected():\n"
+        "    node = Node(); node.me = node; ref = weakref.ref(node); del node\n"
+        "    gc.collect()\n"
+        "    assert ref() is None\n"
+    )
+    package_root = Path(startup.__file__).parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "xtask_runner.startup", "test_heap.py"],
+        cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(package_root)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 passed" in out.stdout

@@ -3,8 +3,10 @@ plugin, `plugin`): the interpreter with pytest and its plugins, the initial conf
 `django.setup()`, the configure hooks, and the collection, each a span of its own. An xdist worker
 writes its phases to a file beside the labels as its collection ends (before xdist tells the
 controller), and the controller turns them into spans of that worker's lane; the controller and a
-process without xdist emit their own. Its hooks only take the marks (a plugin the `plugin` loads).
+process without xdist emit their own. Its hooks take the marks (a plugin the `plugin` loads), and
+freeze what the start-up left on the heap (`_freeze`).
 """
+import gc
 import json
 import os
 import time
@@ -56,6 +58,7 @@ def pytest_load_initial_conftests(early_config, parser, args):
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
     mark("sessionstart")
+    _freeze()
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -67,6 +70,17 @@ def pytest_collection(session):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_finish(session):
     mark("collected")
+    _freeze()
+
+
+def _freeze() -> None:
+    """What start-up imported and collected (the packages, Django, the test items: most of the
+    process's objects; the xdist controller's at its session's start) moves out of the garbage
+    collector's reach. It lives until the end anyway; left in reach, each full collection walks all
+    of it again, and pytest runs five as the session ends (to report what the tests left
+    unraisable), the interpreter one more at its exit: 0.3 s of each session's end on the fine
+    benchmark project. Garbage the tests make is still collected, and reported."""
+    gc.freeze()
 
 
 def before_collection() -> Optional[float]:
