@@ -319,6 +319,62 @@ fn the_database_set_up_is_a_set_up_span_and_never_a_test_duration() {
 }
 
 #[test]
+fn on_a_given_server_the_xtask_clones_the_last_template_ahead_and_each_process_takes_its_clone() {
+    let server = TestServer::start();
+    let project = Project::bare_copy_of("ledger");
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 1), "the first run builds the template: {}", run.explain());
+    // What the processes cloned themselves, and what the xtask cloned ahead (the `template` lane).
+    let clones = || {
+        let trace = common::trace(project.path());
+        let by_python: Vec<String> = trace
+            .iter()
+            .filter(|(name, ..)| name.starts_with("clone xtask_tpl_"))
+            .map(|(name, ..)| name.clone())
+            .collect();
+        let ahead: Vec<String> = trace
+            .iter()
+            .filter(|(name, _, lane, ..)| lane == "template" && name.contains("ahead by the xtask"))
+            .map(|(name, ..)| name.clone())
+            .collect();
+        let taken = trace.iter().filter(|(name, ..)| name.starts_with("take test_ledger_")).count();
+        (by_python, ahead, taken)
+    };
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 0), "{}", run.explain());
+    let (by_python, ahead, taken) = clones();
+    assert_eq!(by_python, Vec::<String>::new(), "no process had to clone");
+    assert_eq!(ahead.len(), 1, "{ahead:?}");
+    assert!(ahead[0].starts_with("cloned ahead by the xtask: xtask_tpl_ledger_"), "{ahead:?}");
+    assert!(ahead[0].contains("_gw0, ") && ahead[0].ends_with("_gw1"), "{ahead:?}");
+    assert_eq!(taken, 2, "each worker took its clone");
+    // One process without xdist asks for the base name, and takes it as well.
+    let out = tempfile::tempdir().unwrap();
+    let one = Run::from(
+        project
+            .xtask(&["test-all", "--workers", "1", "--db-url", &server.url()])
+            .env("FIXTURE_OUT", out.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(one.code, 0, "{}", one.explain());
+    let (by_python, ahead, taken) = clones();
+    assert_eq!((by_python.len(), ahead.len(), taken), (0, 1, 1), "{ahead:?}");
+    assert!(!ahead[0].contains("_gw"), "{ahead:?}");
+    // A guess gone stale: the template the xtask clones is the old one; the processes drop its
+    // clones, build the new template and clone that. The tests compare the currency, so a stale
+    // clone would fail them.
+    project
+        .edit("ledger_site/settings.py", |text| text.replace("LEDGER_CURRENCY = \"EUR\"", "LEDGER_CURRENCY = \"CHF\""));
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 1), "{}", run.explain());
+    let (by_python, ahead, _) = clones();
+    assert_eq!((by_python.len(), ahead.len()), (2, 1), "the stale clones made again: {by_python:?}");
+    let left = server.psql("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'").unwrap();
+    assert_eq!(left.trim(), "", "the run's clones are all dropped");
+}
+
+#[test]
 fn two_runs_at_once_on_one_server_share_one_template_and_never_meet() {
     let server = TestServer::start();
     let project = Project::bare_copy_of("ledger");

@@ -10,15 +10,20 @@ import time
 from xtask_runner.contract import ENV
 from xtask_runner.db import templates
 from xtask_runner.db.isolation import load_spec
-from xtask_runner.db.templates import _build, _clone, _quote, _under_lock, spans
+from xtask_runner.db.templates import _build, _clone, _fields, _quote, _under_lock, spans
 
 
 def _preclone(cursor, template, name, server_version, spec):
     """The controller's clone for a worker: made only where nothing by that name exists (a worker
-    that got the lock first made its own and may be using it), and marked for this run."""
-    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-    if cursor.fetchone():
-        return
+    that got the lock first made its own and may be using it), and marked for this run. A clone the
+    xtask made ahead of another template (its guess of the template gone stale) is made again."""
+    cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
+    row = cursor.fetchone()
+    if row:
+        fields = _fields(row[0])
+        if fields.get("preclone") in (None, template) or fields.get("run") != str(spec.get("run")):
+            return
+        cursor.execute(f"DROP DATABASE IF EXISTS {_quote(name)} WITH (FORCE)")
     started = time.time()
     _clone(cursor, template, name, server_version, spec)
     mark = f"xtask clone for a worker: preclone={template} run={spec.get('run')}"

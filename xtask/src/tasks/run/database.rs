@@ -84,3 +84,66 @@ impl Steps<'_> {
         })
     }
 }
+
+/// The clones `psql::clone_ahead` makes on a given server while the pytest sessions start: joined
+/// when dropped, so that no clone lands after the run dropped its databases.
+pub(super) struct CloneAhead {
+    thread: Option<std::thread::JoinHandle<crate::events::Span>>,
+}
+
+impl CloneAhead {
+    /// Starts the clones for every pytest session of `plan` (the names its processes will ask for),
+    /// when the run's server is a given one and its templates are the xtask's.
+    pub(super) fn start(
+        ctx: &Ctx,
+        args: &RunArgs,
+        server: Option<&ExternalServer>,
+        plan: &crate::plan::Plan,
+        run_id: &str,
+    ) -> CloneAhead {
+        let backend = &ctx.config.backend;
+        let templates = backend.migrate == crate::config::Migrate::Once
+            && backend.isolation == crate::config::Isolation::Xtask
+            && !args.fresh_db;
+        let names: Vec<String> = plan
+            .sessions
+            .iter()
+            .filter(|session| session.kind == crate::config::SuiteKind::Pytest && !session.selects_nothing)
+            .flat_map(|session| {
+                let names = crate::layout::TestDatabases { base: session.test_database.clone() };
+                match session.workers {
+                    0 => Vec::new(),
+                    1 => vec![names.base.clone()],
+                    workers => (0..workers).map(|worker| names.pytest_worker(worker)).collect(),
+                }
+            })
+            .collect();
+        let (Some(server), true, false) = (server, templates, names.is_empty()) else {
+            return CloneAhead { thread: None };
+        };
+        let (url, project, settings, run) =
+            (server.url().to_owned(), ctx.config.project.clone(), backend.settings.clone(), run_id.to_owned());
+        let thread = std::thread::spawn(move || {
+            let start = crate::events::now();
+            let name = match psql::clone_ahead(&url, &project, settings.as_deref(), &run, &names) {
+                Ok(template) => format!("cloned ahead by the xtask: {template} as {}", names.join(", ")),
+                Err(why) => format!("no clone ahead by the xtask: {why}"),
+            };
+            crate::events::Span { lane: "template".to_owned(), name, start, stop: crate::events::now() }
+        });
+        CloneAhead { thread: Some(thread) }
+    }
+
+    /// Its span for the timeline, once its clones are made.
+    pub(super) fn finish(mut self) -> Option<crate::events::Span> {
+        self.thread.take().and_then(|thread| thread.join().ok())
+    }
+}
+
+impl Drop for CloneAhead {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -29,6 +29,13 @@ impl PreparedRun<'_> {
             let names: Vec<String> = plan.sessions.iter().flat_map(|session| session.database_names()).collect();
             self.run_dir.record_database(server.url(), &names)?;
         }
+        let ahead = super::database::CloneAhead::start(
+            self.ctx,
+            &self.args,
+            self.database.external(),
+            plan,
+            self.run_id.as_ref(),
+        );
         let reporter = &mut self.reporter;
         let dispatched = Dispatcher::new(plan, self.behaviour.fail_fast)
             .warm(self.warm.as_ref())
@@ -64,6 +71,7 @@ impl PreparedRun<'_> {
             .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
         let excluded = dispatched.excluded;
         let mut spans = std::mem::take(&mut self.setup_spans);
+        spans.extend(ahead.finish());
         spans.extend(dispatched.spans);
         self.reporter.handle(&Event::RunFinished {
             run_id: self.run_id.to_string(),
