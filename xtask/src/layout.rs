@@ -196,6 +196,11 @@ impl RunLayout {
         self.scratch().join("database-ready")
     }
 
+    /// Where `watch`'s warm interpreter listens for the xdist workers of the sessions it forked.
+    pub(crate) fn warm_socket(&self) -> PathBuf {
+        self.root.join("warm.sock")
+    }
+
     /// The shipped pytest plugin, on the sessions' PYTHONPATH.
     pub(crate) fn plugin_dir(&self) -> PathBuf {
         self.root.join("py")

@@ -35,6 +35,7 @@ const PYTHON_PACKAGE: &[(&str, &str)] = &[
     ("xtask_runner/startup.py", include_str!("../python/xtask_runner/startup.py")),
     ("xtask_runner/timeout.py", include_str!("../python/xtask_runner/timeout.py")),
     ("xtask_runner/warm.py", include_str!("../python/xtask_runner/warm.py")),
+    ("xtask_runner/warm_launch.py", include_str!("../python/xtask_runner/warm_launch.py")),
 ];
 
 /// The module `-p` loads.

@@ -133,6 +133,8 @@ environment! {
     ROOT = "XTASK_ROOT",
     /// The xtask's own binary, which the shipped plugin asks for a shard's tests.
     BIN = "XTASK_BIN",
+    /// `watch`'s warm interpreter listens there: a forked session's xdist workers are forked too.
+    WARM_SOCKET = "XTASK_WARM_SOCKET",
     /// The run's PostgreSQL server.
     DATABASE_URL = "DATABASE_URL",
     /// A server's own Django settings module, which the shipped `xtask_runner.server_settings` wraps.

@@ -83,3 +83,61 @@ def test_each_fork_imports_the_project_fresh_and_reports_its_exit(tmp_path):
         parent.stdin.close()
         parent.wait(timeout=30)
     assert parent.returncode == 0
+
+
+def test_the_xdist_workers_of_a_forked_session_are_forked_by_the_parent_and_see_edits(tmp_path):
+    tests = tmp_path / "proj"
+    tests.mkdir()
+    (tests / "helper.py").write_text("ANSWER = 1\n")
+    out = tmp_path / "parents"
+    # Each test says which process its worker's parent is: the warm parent forked it, or a launcher
+    # started it cold.
+    (tests / "test_it.py").write_text(textwrap.dedent(f"""
+        import os
+        import helper
+
+        def record():
+            with open({str(out)!r}, "a") as handle:
+                handle.write(f"{{os.environ['PYTEST_XDIST_WORKER']}} {{os.getppid()}} {{helper.ANSWER}}\\n")
+
+        def test_one():
+            record()
+
+        def test_two():
+            record()
+    """))
+    socket_path = tmp_path / "warm.sock"
+    env = dict(os.environ, PYTHONPATH=PACKAGE_DIR, XTASK_WARM_SOCKET=str(socket_path))
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "xtask_runner.warm"], cwd=tests, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    try:
+        ready = json.loads(parent.stdout.readline())
+        assert ready["workers"] is True, ready
+        argv = ["-q", "-p", "no:cacheprovider", "-p", "xtask_runner.startup", "-p", "xdist", "-n", "2",
+                "--dist", "each", "test_it.py"]
+
+        def run(log):
+            request = {"argv": argv, "env": {}, "cwd": str(tests), "log": str(log)}
+            forked = _ask(parent, {"run": request})
+            ended = json.loads(parent.stdout.readline())
+            assert ended["pid"] == forked["pid"]
+            return ended
+
+        first = run(tmp_path / "one.log")
+        assert first["code"] == 0, (tmp_path / "one.log").read_text()
+        (tests / "helper.py").write_text("ANSWER = 2\n")
+        second = run(tmp_path / "two.log")
+        assert second["code"] == 0, (tmp_path / "two.log").read_text()
+        records = [line.split() for line in out.read_text().splitlines()]
+        # Two workers, each running both tests, in each of the two sessions.
+        assert sorted(worker for worker, _, _ in records) == ["gw0"] * 4 + ["gw1"] * 4, records
+        assert {int(ppid) for _, ppid, _ in records} == {parent.pid}, records
+        assert [answer for _, _, answer in records] == ["1"] * 4 + ["2"] * 4, "each session imports the project fresh"
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=30)
+    assert parent.returncode == 0
+    # Every worker ended with its session: none is left as the parent's child.
+    assert subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True).stdout == b""

@@ -4,11 +4,14 @@ plugin, `plugin`): the interpreter with pytest and its plugins, the initial conf
 writes its phases to a file beside the labels as its collection ends (before xdist tells the
 controller), and the controller turns them into spans of that worker's lane; the controller and a
 process without xdist emit their own. Its hooks take the marks (a plugin the `plugin` loads), and
-freeze what the start-up left on the heap (`_freeze`).
+freeze what the start-up left on the heap (`_freeze`). In a session `watch` forked from its warm
+interpreter, the xdist workers start from that interpreter too (`warm_workers`).
 """
 import gc
 import json
 import os
+import shlex
+import sys
 import time
 from typing import Dict, List, Optional
 
@@ -53,6 +56,26 @@ def pytest_load_initial_conftests(early_config, parser, args):
     mark("conftests")
     yield
     mark("configure")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    warm_workers(config)
+
+
+def warm_workers(config) -> None:
+    """Under `watch`'s warm interpreter (its socket in XTASK_WARM_SOCKET), the xdist controller
+    starts each `popen` worker through `warm_launch.py`, which has the warm parent fork it: the
+    worker skips the interpreter's start and the imports of pytest, its plugins and Django."""
+    from xtask_runner.contract import ENV
+
+    path = ENV.get("WARM_SOCKET")
+    specs = getattr(config.option, "tx", None)
+    if not path or not specs or hasattr(config, "workerinput") or not os.path.exists(path):
+        return
+    launcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm_launch.py")
+    python = shlex.join([sys.executable, "-S", "-E", launcher, path])
+    config.option.tx = [f"popen//python={python}" if spec == "popen" else spec for spec in specs]
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -177,6 +177,10 @@ fn workers_fit_the_machine_and_the_recorded_work() {
     let plan = build(&config("run"), &named, &Options::default(), &facts(&slow_start, 2, PLUGINS)).unwrap();
     assert_eq!(plan.sessions[0].workers, 1, "{}", plan.sessions[0].workers_why);
     assert!(plan.sessions[0].workers_why.contains("2.4 s of recorded work / 2.6 s per worker"));
+    // A `watch` cycle forks its workers from the warm interpreter: the cold start-up is not theirs.
+    let warm = Options { warm: true, ..Options::default() };
+    let plan = build(&config("run"), &named, &warm, &facts(&slow_start, 2, PLUGINS)).unwrap();
+    assert_eq!(plan.sessions[0].workers, 2, "{}", plan.sessions[0].workers_why);
 
     let no_xdist = Plugins { xdist: false, ..PLUGINS };
     let plan = build(&config("run"), &Selection::All, &Options::default(), &facts(&short, 8, no_xdist)).unwrap();

@@ -9,10 +9,12 @@ pub(crate) use crate::history::Recorded;
 /// the work outweighs that start-up).
 pub(crate) const PYTEST_SECONDS_PER_WORKER: f64 = 1.0;
 pub(crate) const PLAYWRIGHT_SECONDS_PER_WORKER: f64 = 3.0;
-/// The same for a `watch` cycle forked from the warm interpreter: one worker runs there with no
-/// start-up at all, while each further worker starts cold (interpreter, Django, collection: 1-2 s;
-/// on the fine benchmark project, 200 tests of 4-5 s ran 0.4 s faster on two workers than on one).
-pub(crate) const WARM_SECONDS_PER_WORKER: f64 = 2.5;
+/// The same for a `watch` cycle forked from the warm interpreter, whose xdist workers are forked
+/// from it too (`warm_launch.py`): a worker's first test comes 0.3-0.4 s after the in-process one's
+/// would (its project imports, collection and clone), whatever the cold start-up; on the fine
+/// benchmark project, 200 tests of 2.6 s ran from the save to the result line in 2.9 s on two
+/// workers and in 3.7 s on one.
+pub(crate) const WARM_SECONDS_PER_WORKER: f64 = 1.0;
 
 /// The CPUs each side of the run may fill.
 #[derive(Debug, Clone)]

@@ -79,9 +79,11 @@ impl PreparedRun<'_> {
         if !self.wants_pytest || !self.python.exists() {
             return Ok(());
         }
+        let layout = self.run_dir.layout();
         let env = vec![
-            ("PYTHONPATH".to_owned(), crate::plan::python_path(&self.run_dir.layout().plugin_dir())),
+            ("PYTHONPATH".to_owned(), crate::plan::python_path(&layout.plugin_dir())),
             ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
+            (crate::wire::env::WARM_SOCKET.to_owned(), layout.warm_socket().display().to_string()),
         ];
         let learned = warm::learned_file(&self.ctx.root);
         let parent =
