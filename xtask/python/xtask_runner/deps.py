@@ -243,14 +243,19 @@ def write(worker):
         return
     graph = _import_graph()
     memo = {}
-    tests = {}
-    for nodeid, seen in _tests.items():
-        files = set()
-        for path in seen:
-            path = os.path.abspath(path)
-            if _project_file(path):
-                files |= _closure(path, graph, memo)
-        tests[nodeid] = sorted(os.path.relpath(path, _root) for path in files)
+    # Each noted path's project files, relative to the root, worked out once: the tests of a
+    # session note mostly the same few hundred paths (Django's, pytest's), thousands of times.
+    reached = {}
+
+    def files_of(noted):
+        files = reached.get(noted)
+        if files is None:
+            path = os.path.abspath(noted)
+            closure = _closure(path, graph, memo) if _project_file(path) else ()
+            files = reached[noted] = frozenset(os.path.relpath(file, _root) for file in closure)
+        return files
+
+    tests = {nodeid: sorted(set().union(*map(files_of, seen))) for nodeid, seen in _tests.items()}
     _out.mkdir(parents=True, exist_ok=True)
     temporary = _out / f".{worker}.json.{os.getpid()}"
     temporary.write_text(json.dumps({"tests": tests, "collected": _collected}), encoding="utf-8")
