@@ -361,6 +361,19 @@ fn on_a_given_server_the_xtask_clones_the_last_template_ahead_and_each_process_t
     let (by_python, ahead, taken) = clones();
     assert_eq!((by_python.len(), ahead.len(), taken), (0, 1, 1), "{ahead:?}");
     assert!(!ahead[0].contains("_gw"), "{ahead:?}");
+    // A run that repeats its sessions under its names (`stress`, a `watch` cycle) finds its clones of
+    // the time before there: they are made again ahead, and taken.
+    let stress = Run::from(
+        project
+            .xtask(&["stress", "--runs", "2", "--workers", "2", "--db-url", &server.url()])
+            .env("FIXTURE_OUT", out.path())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(stress.code, 0, "{}", stress.explain());
+    let (by_python, ahead, taken) = clones();
+    assert_eq!((by_python.len(), taken), (0, 2), "{ahead:?}");
+    assert!(ahead[0].starts_with("cloned ahead by the xtask: "), "{ahead:?}");
     // A guess gone stale: the template the xtask clones is the old one; the processes drop its
     // clones, build the new template and clone that. The tests compare the currency, so a stale
     // clone would fail them.

@@ -38,6 +38,7 @@ import sys
 import sysconfig
 import time
 import traceback
+import types
 
 from xtask_runner.contract import ENV
 
@@ -182,7 +183,10 @@ def _worker(request, fds):
         argv = list(request["argv"])
         source = argv[argv.index("-c") + 1]
         sys.argv = ["-c", *argv[argv.index("-c") + 2 :]]
-        exec(compile(source, "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
+        # As `python -c` has it: a `__main__` of no file (not this module, run as the parent's).
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main
+        exec(compile(source, "<string>", "exec"), main.__dict__)
         code = 0
     except SystemExit as error:
         code = error.code if isinstance(error.code, int) else (0 if error.code is None else 1)

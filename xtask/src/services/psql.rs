@@ -103,7 +103,12 @@ pub(crate) fn clone_ahead(
     let clones: String = names
         .iter()
         .map(|name| {
-            format!("CREATE DATABASE \"{name}\" TEMPLATE :\"template\";\nCOMMENT ON DATABASE \"{name}\" IS :'mark';\n")
+            // A name of this run's still there is a cycle's before (`watch`, `stress`): none of this
+            // run's processes is using it now.
+            format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE);\nCREATE DATABASE \"{name}\" TEMPLATE :\"template\";\n\
+                 COMMENT ON DATABASE \"{name}\" IS :'mark';\n"
+            )
         })
         .collect();
     let script = format!(
