@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::{select, PreparedRun};
 use crate::config::Ctx;
@@ -147,6 +147,13 @@ impl Snapshot {
         Snapshot { files }
     }
 
+    /// How long ago the newest of `changes` was written (none for a removed file: it was just seen).
+    fn quiet_since(&self, changes: &Changes) -> Duration {
+        let newest = changes.all().map(|path| self.files.get(path).map(|(modified, _)| *modified));
+        let newest: Option<SystemTime> = newest.collect::<Option<Vec<_>>>().and_then(|times| times.into_iter().max());
+        newest.and_then(|time| SystemTime::now().duration_since(time).ok()).unwrap_or(Duration::ZERO)
+    }
+
     /// What differs from `before`: changed or removed files, and new ones.
     pub(super) fn changes_since(&self, before: &Snapshot) -> Changes {
         let mut changes = Changes::default();
@@ -203,27 +210,32 @@ fn walk(root: &Path) -> Vec<String> {
 }
 
 /// Waits until something changed since `before` and then stayed quiet for `debounce`; None on Ctrl-C.
+/// Quiet is counted from the newest modification time among the changed files (a removed file's
+/// from when it was seen gone), so a save seen late is not made to wait the whole debounce again.
 fn wait_for_saves(root: &Path, before: &Snapshot, debounce: Duration) -> Option<(Changes, Snapshot)> {
-    let mut seen: Option<(Snapshot, Instant)> = None;
+    let poll = POLL.min(debounce.max(Duration::from_millis(20)));
+    let mut seen: Option<Snapshot> = None;
     loop {
         if signals::interrupted() {
             return None;
         }
-        std::thread::sleep(POLL.min(debounce.max(Duration::from_millis(20))));
         let now = Snapshot::take(root);
         let changes = now.changes_since(before);
         if changes.all().next().is_none() {
             // Saved and put back: nothing to run.
             seen = None;
+            std::thread::sleep(poll);
             continue;
         }
-        match &seen {
-            Some((last, since)) if last.files == now.files && since.elapsed() >= debounce => {
-                return Some((changes, now))
-            }
-            Some((last, _)) if last.files == now.files => {}
-            _ => seen = Some((now, Instant::now())),
+        if seen.as_ref().is_some_and(|last| last.files == now.files) {
+            return Some((changes, now));
         }
+        let quiet = now.quiet_since(&changes);
+        if quiet >= debounce {
+            return Some((changes, now));
+        }
+        std::thread::sleep(debounce - quiet);
+        seen = Some(now);
     }
 }
 
@@ -248,6 +260,31 @@ mod tests {
         let changes = Snapshot::take(root).changes_since(&before);
         assert_eq!(changes.changed.iter().collect::<Vec<_>>(), ["edited.py", "removed.py"]);
         assert_eq!(changes.untracked.iter().collect::<Vec<_>>(), ["new.py"]);
+    }
+
+    #[test]
+    fn quiet_counts_from_the_newest_save_and_a_removal_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("old.py"), "a = 1\n").unwrap();
+        std::fs::write(root.join("gone.py"), "b = 1\n").unwrap();
+        let before = Snapshot::take(root);
+        let saved_at = |path: &str, ago: u64| {
+            let file = std::fs::File::options().write(true).open(root.join(path)).unwrap();
+            file.set_modified(SystemTime::now() - Duration::from_secs(ago)).unwrap();
+        };
+        std::fs::write(root.join("old.py"), "a = 2\n").unwrap();
+        saved_at("old.py", 30);
+        std::fs::write(root.join("new.py"), "c = 1\n").unwrap();
+        saved_at("new.py", 20);
+        let now = Snapshot::take(root);
+        let quiet = now.quiet_since(&now.changes_since(&before));
+        assert!(quiet >= Duration::from_secs(20) && quiet < Duration::from_secs(30), "{quiet:?}");
+        // A save seen late starts its cycle at once; a removal waits the whole debounce.
+        assert!(wait_for_saves(root, &before, Duration::from_secs(10)).is_some());
+        std::fs::remove_file(root.join("gone.py")).unwrap();
+        let now = Snapshot::take(root);
+        assert_eq!(now.quiet_since(&now.changes_since(&before)), Duration::ZERO);
     }
 
     #[test]
