@@ -136,12 +136,12 @@ impl<'a> PreparedRun<'a> {
         let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
         let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
         let python = steps.backend_interpreter(ctx)?;
-        let plugins = if python.exists() {
-            pytest::probe_plugins(&python)?
-        } else {
-            // What the set-up would install: the runner's own needs at least.
-            Plan::assumed_plugins()
-        };
+        // Which plugins the interpreter has: asked on a thread (an interpreter's start, 0.1 s) while
+        // the rest is prepared.
+        let probe = python.exists().then(|| {
+            let python = python.clone();
+            std::thread::spawn(move || pytest::probe_plugins(&python))
+        });
         let backend_dir = ctx.config.backend_dir(&ctx.root);
         let preparing = match playwright_suites.is_empty() {
             true => None,
@@ -160,6 +160,11 @@ impl<'a> PreparedRun<'a> {
         let deps = crate::deps::DepsMap::load(&ctx.root);
         let deps_fresh = deps.fresh(&ctx.root, &deps.unplaced(&ctx.root, &backend_dir));
         let test_files = deps.test_files();
+        let plugins = match probe {
+            Some(probe) => probe.join().map_err(|_| anyhow::anyhow!("the probe of the pytest plugins failed"))??,
+            // What the set-up would install: the runner's own needs at least.
+            None => Plan::assumed_plugins(),
+        };
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,
