@@ -97,8 +97,14 @@ def _preload_file(path):
 
 
 def _first_imports():
-    """pytest, every installed pytest plugin, Django: what every session imports first."""
+    """pytest, every installed pytest plugin, Django: what every session imports first; and the
+    platform's description, which each xdist worker reports (it runs `uname -p`: once here, then
+    never again in a forked worker)."""
+    import platform
+
     import pytest  # noqa: F401
+
+    platform.platform()
 
     try:
         from importlib.metadata import entry_points
