@@ -388,6 +388,44 @@ fn on_a_given_server_the_xtask_clones_the_last_template_ahead_and_each_process_t
 }
 
 #[test]
+fn on_a_given_server_every_alias_is_cloned_ahead_by_the_xtask() {
+    let server = TestServer::start();
+    let project = Project::bare_copy_of("ledger");
+    project.edit("ledger_site/settings.py", |text| text + ARCHIVE_ALIAS);
+    project.edit("xtask.toml", |text| text.replace("[backend]\n", "[backend]\ncollect = \"all\"\n"));
+    std::fs::write(project.path().join("tests/test_archive.py"), ARCHIVE_TESTS).unwrap();
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 1), "{}", run.explain());
+    let (run, migrated) = test_all(&project, &["--db-url", &server.url()]);
+    assert_eq!((run.code, migrated), (0, 0), "{}", run.explain());
+    let trace = common::trace(project.path());
+    let by_python: Vec<&str> = trace
+        .iter()
+        .filter(|(name, ..)| name.starts_with("clone xtask_tpl_"))
+        .map(|(name, ..)| name.as_str())
+        .collect();
+    assert_eq!(by_python, Vec::<&str>::new(), "no process had to clone");
+    let ahead: Vec<&str> = trace
+        .iter()
+        .filter(|(name, _, lane, ..)| lane == "template" && name.starts_with("cloned ahead by the xtask: "))
+        .map(|(name, ..)| name.as_str())
+        .collect();
+    assert_eq!(ahead.len(), 1, "{ahead:?}");
+    assert_eq!(ahead[0].matches("xtask_tpl_ledger_").count(), 2, "both aliases' templates: {ahead:?}");
+    let mut taken: Vec<(&str, &str)> = trace
+        .iter()
+        .filter(|(name, ..)| name.starts_with("take "))
+        .map(|(name, _, lane, ..)| (if name.contains("_archive") { "archive" } else { "default" }, lane.as_str()))
+        .collect();
+    taken.sort();
+    assert_eq!(
+        taken,
+        [("archive", "gw0 set-up"), ("archive", "gw1 set-up"), ("default", "gw0 set-up"), ("default", "gw1 set-up")],
+        "each worker took both of its clones"
+    );
+}
+
+#[test]
 fn two_runs_at_once_on_one_server_share_one_template_and_never_meet() {
     let server = TestServer::start();
     let project = Project::bare_copy_of("ledger");

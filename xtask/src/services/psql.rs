@@ -80,61 +80,74 @@ pub(crate) fn drop_where(url: &str, condition: &str) -> Result<usize, String> {
     Ok(out.trim().parse().unwrap_or(0))
 }
 
-/// On a given server, before the pytest session starts: clones the template a run of `project`
-/// used last (of the `default` alias, and of `settings` when known) under each of `names`, marked
-/// for `run` exactly as the xdist controller marks the clones it makes ahead (`db/early.py`), so
-/// that each process takes its clone as it is. A clone of a server's disk takes a while (0.4 s on
-/// the fine benchmark project) and the interpreter's start-up is that time spent anyway.
+/// On a given server, before the pytest session starts: for every alias of `project` with a
+/// template there (of `settings` when known), clones the one a run used last under the name each
+/// process will ask for, marked for `run` exactly as the xdist controller marks the clones it makes
+/// ahead (`db/early.py`), so that each process takes its clone as it is. A clone of a server's disk
+/// takes a while (0.4 s on the fine benchmark project), and the interpreters' start-up is that time
+/// spent anyway.
 ///
-/// It holds the project's template lock (the plugin's `_lock_id`, computed by the server), only if
-/// free: a run that builds or clones meanwhile is not waited for. A guess gone stale (the content
-/// key changed) is dropped by the process that finds it and cloned again, as any clone made for
-/// another template. The template cloned, or why nothing was.
+/// `processes`: each process's base name (the session's) and suffix (`_gw0`; "" in-process), in
+/// the order they start; an alias's name is the plugin's (`isolation.test_name`), and an alias whose
+/// name the plugin would shorten by a hash is left to the processes. A name of this run's still
+/// there is a cycle's before (`watch`, `stress`), which none of this run's processes uses now: it is
+/// replaced. It holds the project's template lock (the plugin's `_lock_id`, computed by the server),
+/// only if free: a run that builds or clones meanwhile is not waited for. A guess gone stale (the
+/// content key changed) is dropped by the process that finds it and cloned again, as any clone made
+/// for another template. The templates cloned, or why nothing was.
 pub(crate) fn clone_ahead(
     url: &str,
     project: &str,
     settings: Option<&str>,
     run: &str,
-    names: &[String],
+    processes: &[(String, String)],
 ) -> Result<String, String> {
-    if names.is_empty() || !names.iter().all(|name| is_safe_name(name)) {
+    if processes.is_empty() || !processes.iter().all(|(base, suffix)| is_safe_name(&format!("{base}{suffix}"))) {
         return Err("no name to clone under".to_owned());
     }
-    let clones: String = names
+    let values: Vec<String> = processes
         .iter()
-        .map(|name| {
-            // A name of this run's still there is a cycle's before (`watch`, `stress`): none of this
-            // run's processes is using it now.
-            format!(
-                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE);\nCREATE DATABASE \"{name}\" TEMPLATE :\"template\";\n\
-                 COMMENT ON DATABASE \"{name}\" IS :'mark';\n"
-            )
-        })
+        .enumerate()
+        .map(|(order, (base, suffix))| format!("({order}, '{base}', '{suffix}')"))
         .collect();
+    // Per alias, the template used last; per process, its name (the plugin's rule for an alias).
+    let clones = format!(
+        "kept AS (SELECT datname, shobj_description(oid, 'pg_database') AS fields FROM pg_database \
+           WHERE starts_with(datname, 'xtask_tpl_' || :'project' || '_')), \
+         last AS (SELECT DISTINCT ON (alias) substring(fields from ' alias=([^ ]+)') AS alias, datname AS template \
+           FROM kept WHERE substring(fields from ' alias=([^ ]+)') IS NOT NULL \
+           AND (:'settings' = '' OR position(' settings=' || :'settings' || ' ' in fields) > 0) \
+           ORDER BY alias, coalesce(substring(fields from ' used=([0-9]+)')::bigint, 0) DESC), \
+         named AS (SELECT last.*, process.position, process.suffix, process.base || CASE WHEN alias = 'default' \
+           THEN '' ELSE '_' || regexp_replace(lower(alias), '[^a-z0-9_]', '_', 'g') END AS stem \
+           FROM last CROSS JOIN (VALUES {values}) AS process(position, base, suffix)), \
+         clones AS (SELECT template, stem || suffix AS name, position, alias FROM named \
+           WHERE alias = 'default' OR length(stem) <= 56)",
+        values = values.join(", ")
+    );
     let script = format!(
         "SELECT pg_try_advisory_lock(('x' || left(encode(sha256(convert_to('xtask-templates:' || :'project', \
          'UTF8')), 'hex'), 16))::bit(64)::bigint) AS locked \\gset\n\
          \\if :locked\n\
-         SELECT datname AS template FROM pg_database \
-         WHERE starts_with(datname, 'xtask_tpl_' || :'project' || '_') \
-         AND shobj_description(oid, 'pg_database') LIKE '% alias=default %' \
-         AND (:'settings' = '' OR position(' settings=' || :'settings' || ' ' in shobj_description(oid, 'pg_database')) > 0) \
-         ORDER BY coalesce(substring(shobj_description(oid, 'pg_database') from ' used=([0-9]+)')::bigint, 0) DESC \
-         LIMIT 1 \\gset\n\
-         \\set mark 'xtask clone for a worker: preclone=' :template ' run=' :run\n\
-         {clones}\
-         \\echo :template\n\
+         WITH {clones} \
+         SELECT coalesce(string_agg(DISTINCT template, ', '), '') FROM clones;\n\
+         WITH {clones} \
+         SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', name), \
+           format('CREATE DATABASE %I TEMPLATE %I', name, template), \
+           format('COMMENT ON DATABASE %I IS %L', name, 'xtask clone for a worker: preclone=' || template || ' run=' || :'run') \
+           FROM clones ORDER BY position, alias <> 'default', alias \\gexec\n\
          \\else\n\
-         \\echo\n\
-         \\endif\n"
+         \\echo -\n\
+         \\endif\n",
     );
     let variables = [("project", project), ("settings", settings.unwrap_or("")), ("run", run)]
         .map(|(name, value)| format!("{name}={value}"));
     let args: Vec<&str> = variables.iter().flat_map(|pair| ["-v", pair.as_str()]).chain(["-f", "-"]).collect();
     let out = run_psql(url, &args, Some(&script))?;
-    match out.trim() {
-        "" => Err("another run holds the project's template lock".to_owned()),
-        template => Ok(template.to_owned()),
+    match out.lines().next().unwrap_or("").trim() {
+        "-" => Err("another run holds the project's template lock".to_owned()),
+        "" => Err("no template of this project on the server yet".to_owned()),
+        templates => Ok(templates.to_owned()),
     }
 }
 

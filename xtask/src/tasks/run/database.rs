@@ -92,8 +92,8 @@ pub(super) struct CloneAhead {
 }
 
 impl CloneAhead {
-    /// Starts the clones for every pytest session of `plan` (the names its processes will ask for),
-    /// when the run's server is a given one and its templates are the xtask's.
+    /// Starts the clones for every process of every pytest session of `plan`, of every alias, when
+    /// the run's server is a given one and its templates are the xtask's.
     pub(super) fn start(
         ctx: &Ctx,
         args: &RunArgs,
@@ -105,28 +105,36 @@ impl CloneAhead {
         let templates = backend.migrate == crate::config::Migrate::Once
             && backend.isolation == crate::config::Isolation::Xtask
             && !args.fresh_db;
-        let names: Vec<String> = plan
+        // Each process's base name and suffix, as pytest-django will ask (`_gwN`; none in-process).
+        let processes: Vec<(String, String)> = plan
             .sessions
             .iter()
             .filter(|session| session.kind == crate::config::SuiteKind::Pytest && !session.selects_nothing)
             .flat_map(|session| {
-                let names = crate::layout::TestDatabases { base: session.test_database.clone() };
+                let base = session.test_database.clone();
                 match session.workers {
                     0 => Vec::new(),
-                    1 => vec![names.base.clone()],
-                    workers => (0..workers).map(|worker| names.pytest_worker(worker)).collect(),
+                    1 => vec![(base, String::new())],
+                    workers => (0..workers)
+                        .map(|worker| {
+                            (base.clone(), format!("{}{worker}", crate::layout::TestDatabases::PYTEST_WORKER))
+                        })
+                        .collect(),
                 }
             })
             .collect();
-        let (Some(server), true, false) = (server, templates, names.is_empty()) else {
+        let (Some(server), true, false) = (server, templates, processes.is_empty()) else {
             return CloneAhead { thread: None };
         };
         let (url, project, settings, run) =
             (server.url().to_owned(), ctx.config.project.clone(), backend.settings.clone(), run_id.to_owned());
         let thread = std::thread::spawn(move || {
             let start = crate::events::now();
-            let name = match psql::clone_ahead(&url, &project, settings.as_deref(), &run, &names) {
-                Ok(template) => format!("cloned ahead by the xtask: {template} as {}", names.join(", ")),
+            let name = match psql::clone_ahead(&url, &project, settings.as_deref(), &run, &processes) {
+                Ok(templates) => {
+                    let names: Vec<String> = processes.iter().map(|(base, suffix)| format!("{base}{suffix}")).collect();
+                    format!("cloned ahead by the xtask: {templates} for {}", names.join(", "))
+                }
                 Err(why) => format!("no clone ahead by the xtask: {why}"),
             };
             crate::events::Span { lane: "template".to_owned(), name, start, stop: crate::events::now() }
