@@ -1,5 +1,6 @@
 //! Running a plan, as wiring: the run's first event, the dispatcher (`runners::dispatcher`), the
-//! results in the plan's order, the durations recorded, the run's last event.
+//! results in the plan's order, the run's last event, then what the next run reads recorded (the
+//! durations, what each test depended on, the run for `report`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -46,26 +47,6 @@ impl PreparedRun<'_> {
         let mut results = dispatched.results;
         let order: Vec<&str> = plan.suites().map(|slot| slot.name.as_str()).collect();
         results.sort_by_key(|r| order.iter().position(|name| *name == r.suite));
-        // A run cut short measured nothing worth keeping, but what it left unfinished is kept.
-        let measured = !signals::interrupted();
-        let complete = plan.shard.is_none() && !self.options().narrowed();
-        let learned = Learned { engines: dispatched.engines, startup: dispatched.startup };
-        match Durations::record(&self.ctx.root, &results, complete, measured, learned) {
-            Ok(None) => {}
-            Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
-            Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
-        }
-        self.record_deps(plan, &results, began);
-        let entry = crate::runs::RunEntry::of(
-            self.run_id.as_ref(),
-            (began, crate::events::now()),
-            crate::plan::available_cpus(),
-            plan.shard.map(|shard| [shard.index, shard.count]),
-            &results,
-        );
-        if let Err(error) = entry.record(&self.ctx.root) {
-            self.reporter.handle(&Event::Note(format!("the run was not kept for `report`: {error:#}")));
-        }
         let unassigned = plan
             .catch_all
             .map(|_| results.iter().find(|r| r.suite == UNASSIGNED).map_or(0, |r| r.planned.unwrap_or(r.stats.total)));
@@ -86,6 +67,27 @@ impl PreparedRun<'_> {
             shard: plan.shard.map(|shard| (shard, self.whole_collection(plan))),
             chosen: self.chosen(),
         });
+        // Recorded once the result is out: the next run (a `watch` cycle's next) reads them, not this one's.
+        // A run cut short measured nothing worth keeping, but what it left unfinished is kept.
+        let measured = !signals::interrupted();
+        let complete = plan.shard.is_none() && !self.options().narrowed();
+        let learned = Learned { engines: dispatched.engines, startup: dispatched.startup };
+        match Durations::record(&self.ctx.root, &results, complete, measured, learned) {
+            Ok(None) => {}
+            Ok(Some(replaced)) => self.reporter.handle(&Event::Note(format!("warning: {replaced}"))),
+            Err(error) => self.reporter.handle(&Event::Note(format!("durations not recorded: {error:#}"))),
+        }
+        self.record_deps(plan, &results, began);
+        let entry = crate::runs::RunEntry::of(
+            self.run_id.as_ref(),
+            (began, crate::events::now()),
+            crate::plan::available_cpus(),
+            plan.shard.map(|shard| [shard.index, shard.count]),
+            &results,
+        );
+        if let Err(error) = entry.record(&self.ctx.root) {
+            self.reporter.handle(&Event::Note(format!("the run was not kept for `report`: {error:#}")));
+        }
         Ok(results)
     }
 
