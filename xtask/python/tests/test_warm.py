@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import types
 
 from xtask_runner import warm
@@ -141,3 +142,60 @@ def test_the_xdist_workers_of_a_forked_session_are_forked_by_the_parent_and_see_
     assert parent.returncode == 0
     # Every worker ended with its session: none is left as the parent's child.
     assert subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True).stdout == b""
+
+
+def test_a_worker_whose_launcher_is_killed_is_killed_too(tmp_path):
+    tests = tmp_path / "proj"
+    tests.mkdir()
+    pid_file = tmp_path / "worker.pid"
+    (tests / "test_slow.py").write_text(textwrap.dedent(f"""
+        import os, time
+
+        def test_slow():
+            with open({str(pid_file)!r}, "w") as handle:
+                handle.write(str(os.getpid()))
+            time.sleep(120)
+    """))
+    env = dict(os.environ, PYTHONPATH=PACKAGE_DIR, XTASK_WARM_SOCKET=str(tmp_path / "warm.sock"))
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "xtask_runner.warm"], cwd=tests, env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    try:
+        assert json.loads(parent.stdout.readline())["workers"] is True
+        argv = ["-q", "-p", "no:cacheprovider", "-p", "xtask_runner.startup", "-p", "xdist", "-n", "1",
+                "--max-worker-restart", "0", "test_slow.py"]
+        session = _ask(parent, {"run": {"argv": argv, "env": {}, "cwd": str(tests), "log": str(tmp_path / "log")}})
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, (tmp_path / "log").read_text()
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+        assert _parent_of(worker) == parent.pid, "forked by the warm parent"
+        launchers = subprocess.run(["pgrep", "-P", str(session["pid"]), "-f", "warm_launch"], capture_output=True,
+                                   text=True).stdout.split()
+        assert len(launchers) == 1, launchers
+        os.kill(int(launchers[0]), 9)
+        deadline = time.monotonic() + 30
+        while _alive(worker):
+            assert time.monotonic() < deadline, "the worker outlived its launcher"
+            time.sleep(0.05)
+        # The session goes on without it (xdist reports the worker down) and ends.
+        ended = json.loads(parent.stdout.readline())
+        assert ended["pid"] == session["pid"], ended
+    finally:
+        parent.stdin.close()
+        parent.wait(timeout=30)
+
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -241,10 +241,16 @@ class _Parent:
         self.pending = b""
         # The third-party modules this parent has imported, once known.
         self.third = None
+        # The workers not reaped yet, and their launchers' connections.
+        self.workers = {}
 
     def serve(self):
         while True:
             for key, _ in self.selector.select():
+                # An event of this batch for what an earlier one of it unregistered (its descriptor
+                # number possibly reused since) is stale.
+                if self.selector.get_map().get(key.fd) is not key:
+                    continue
                 kind, *what = key.data
                 if kind == "stdin" and not self._read():
                     return
@@ -333,23 +339,34 @@ class _Parent:
             conn.send(json.dumps({"pid": pid}).encode())
         except OSError:
             pass
+        self.workers[pid] = conn
         self.selector.register(os.pidfd_open(pid), selectors.EVENT_READ, ("worker", pid, conn))
         self.selector.register(conn, selectors.EVENT_READ, ("launcher", pid))
+
+    def _unwatch(self, fileobj):
+        try:
+            self.selector.unregister(fileobj)
+        except (KeyError, ValueError):
+            pass
 
     def _reap_worker(self, pidfd, pid, conn):
         self.selector.unregister(pidfd)
         os.close(pidfd)
         ended = _ended(pid)
+        self.workers.pop(pid, None)
+        self._unwatch(conn)
         try:
-            self.selector.unregister(conn)
             conn.send(json.dumps(ended).encode())
-        except (OSError, KeyError, ValueError):
+        except OSError:
             pass
         conn.close()
 
     def _launcher_gone(self, conn, pid):
-        # Nothing else comes from a launcher: it ended (xdist killed it), so its worker must too.
-        self.selector.unregister(conn)
+        # Nothing else comes from a launcher: it ended (xdist killed it), so its worker must too;
+        # unless that worker was reaped already (its pid may be another process's by now).
+        if self.workers.pop(pid, None) is None:
+            return
+        self._unwatch(conn)
         try:
             os.kill(pid, 9)
         except OSError:
