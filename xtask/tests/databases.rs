@@ -29,6 +29,17 @@ fn test_all(project: &Project, extra: &[&str]) -> (Run, usize) {
     (run, migrations(out.path()))
 }
 
+/// The spans of `trace` whose names start with one of `prefixes`, as (alias, lane), sorted.
+fn by_alias<'t>(trace: &'t [(String, String, String, f64, f64)], prefixes: &[&str]) -> Vec<(&'static str, &'t str)> {
+    let mut found: Vec<(&'static str, &str)> = trace
+        .iter()
+        .filter(|(name, ..)| prefixes.iter().any(|prefix| name.starts_with(prefix)))
+        .map(|(name, _, lane, ..)| (if name.contains("_archive") { "archive" } else { "default" }, lane.as_str()))
+        .collect();
+    found.sort();
+    found
+}
+
 #[test]
 fn settings_that_ignore_the_xtask_are_isolated_with_no_edit_and_the_plan_says_so() {
     let project = Project::bare_copy_of("ledger");
@@ -268,14 +279,8 @@ fn a_warm_run_finds_every_alias_cloned_ahead_and_shows_each_process_start_up_in_
     let run = Run::from(project.xtask(&["test-all", "--workers", "1"]).output().unwrap());
     assert_eq!(run.code, 0, "{}", run.explain());
     let trace = common::trace(project.path());
-    let mut ahead: Vec<(&str, &str)> = trace
-        .iter()
-        .filter(|(name, ..)| name.starts_with("clone xtask_tpl_ledger_") || name.starts_with("take "))
-        .map(|(name, _, lane, ..)| (if name.contains("_archive") { "archive" } else { "default" }, lane.as_str()))
-        .collect();
-    ahead.sort();
     assert_eq!(
-        ahead,
+        by_alias(&trace, &["clone xtask_tpl_ledger_", "take "]),
         [("archive", "main set-up"), ("archive", "template"), ("default", "main set-up"), ("default", "template")],
         "cloned on the thread, taken by the process"
     );
@@ -412,14 +417,8 @@ fn on_a_given_server_every_alias_is_cloned_ahead_by_the_xtask() {
         .collect();
     assert_eq!(ahead.len(), 1, "{ahead:?}");
     assert_eq!(ahead[0].matches("xtask_tpl_ledger_").count(), 2, "both aliases' templates: {ahead:?}");
-    let mut taken: Vec<(&str, &str)> = trace
-        .iter()
-        .filter(|(name, ..)| name.starts_with("take "))
-        .map(|(name, _, lane, ..)| (if name.contains("_archive") { "archive" } else { "default" }, lane.as_str()))
-        .collect();
-    taken.sort();
     assert_eq!(
-        taken,
+        by_alias(&trace, &["take "]),
         [("archive", "gw0 set-up"), ("archive", "gw1 set-up"), ("default", "gw0 set-up"), ("default", "gw1 set-up")],
         "each worker took both of its clones"
     );
