@@ -215,8 +215,13 @@ def _ended(pid):
 
 
 def _listen(path):
-    """The socket the launchers reach the parent by, or None (the workers then start cold)."""
+    """The socket the launchers reach the parent by, or None (the workers then start cold): also on
+    a kernel without pidfds, where the parent waits for each session and could answer no launcher."""
     if not path or len(path.encode()) > 100:
+        return None
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
         return None
     try:
         if os.path.exists(path):
