@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::{send_signal, Project, Run};
@@ -247,13 +248,17 @@ fn nth_cycle(lines: &[String], n: usize, ends: &str) -> Option<Vec<String>> {
 
 impl Watching {
     fn start(project: &Project) -> Watching {
+        Watching::start_with(project, &[], &[])
+    }
+
+    fn start_with(project: &Project, args: &[&str], env: &[(&str, &Path)]) -> Watching {
         use std::io::BufRead;
-        let mut child = project
-            .xtask(&["watch", "--no-progress", "--debounce-ms", "50"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut command = project.xtask(&[&["watch", "--no-progress", "--debounce-ms", "50"], args].concat());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child =
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let gather = |stream: Box<dyn std::io::Read + Send>| {
             let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let into = lines.clone();
@@ -349,4 +354,58 @@ fn watch_reruns_what_a_save_reaches_on_a_warm_interpreter_and_ends_cleanly_on_si
     assert_eq!(status.code(), Some(130));
     let left = processes_naming(project.path());
     assert!(left.is_empty(), "the warm interpreter and its children are gone: {left:?}");
+}
+
+/// A test module that writes, per test, its xdist worker and the command line of its process's
+/// grandparent: the warm interpreter's parent (the xtask) when the warm interpreter forked the
+/// worker, the warm interpreter itself when a forked session started the worker cold.
+const LINEAGE_TESTS: &str = r#"import os
+
+import pytest
+
+pytestmark = pytest.mark.web
+
+
+def _parent_of(pid):
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_lineage(n):
+    with open(f"/proc/{_parent_of(os.getppid())}/cmdline", "rb") as handle:
+        grandparent = handle.read().replace(b"\0", b" ").decode()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(os.path.join(os.environ["LINEAGE_OUT"], f"{n}"), "w", encoding="utf-8") as handle:
+        handle.write(f"{worker} {grandparent}")
+"#;
+
+#[test]
+fn a_watch_cycle_on_two_workers_has_them_forked_from_the_warm_interpreter() {
+    let project = Project::bare_copy_of("depot");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "depot"]);
+    let out = tempfile::tempdir().unwrap();
+    // New since HEAD: the first cycle runs the module, on two workers.
+    std::fs::write(project.path().join("tests/test_lineage.py"), LINEAGE_TESTS).unwrap();
+    let watching = Watching::start_with(&project, &["--workers", "2"], &[("LINEAGE_OUT", out.path())]);
+    let started = watching.cycle(1);
+    assert!(started.contains("each cycle's xdist workers are forked from it too"), "{started}");
+    assert!(started.contains(" passed, 0 failed"), "{started}");
+    let timeline = std::fs::read_to_string(project.path().join("target/xtask/reports/timeline.html")).unwrap();
+    assert!(timeline.contains("pytest and its xdist workers forked from the warm interpreter"), "{timeline}");
+    let records: Vec<String> =
+        (0..4).map(|n| std::fs::read_to_string(out.path().join(n.to_string())).unwrap()).collect();
+    for record in &records {
+        let (worker, grandparent) = record.split_once(' ').unwrap();
+        assert!(worker.starts_with("gw"), "{records:?}");
+        assert!(!grandparent.contains("xtask_runner.warm"), "a worker started cold by the session: {records:?}");
+        assert!(grandparent.contains("watch"), "the worker's parent is the warm interpreter: {records:?}");
+    }
+    let mut child = watching.child;
+    send_signal(child.id(), libc::SIGINT);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let left = processes_naming(project.path());
+    assert!(left.is_empty(), "the warm interpreter, its session and workers are gone: {left:?}");
 }

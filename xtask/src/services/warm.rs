@@ -30,6 +30,8 @@ struct Answer {
     #[serde(default)]
     preloaded: Option<u64>,
     #[serde(default)]
+    workers: Option<bool>,
+    #[serde(default)]
     pid: Option<i32>,
     #[serde(default)]
     code: Option<i32>,
@@ -51,6 +53,8 @@ pub(crate) struct WarmParent {
     /// How long its imports took, and how many modules it preloaded.
     pub(crate) started_in: f64,
     pub(crate) preloaded: u64,
+    /// Whether it forks the xdist workers of the sessions it forked too (it listens for them).
+    pub(crate) forks_workers: bool,
 }
 
 /// What a forked session asks of the parent.
@@ -98,14 +102,22 @@ impl WarmParent {
             }
         });
         let shared = Arc::new(Shared { stdin: Mutex::new(child.stdin.take()), answers: Mutex::new(answers) });
-        let mut parent = WarmParent { child, shared, learned: learned.to_owned(), started_in: 0.0, preloaded: 0 };
+        let mut parent = WarmParent {
+            child,
+            shared,
+            learned: learned.to_owned(),
+            started_in: 0.0,
+            preloaded: 0,
+            forks_workers: false,
+        };
         let began = Instant::now();
         loop {
             let answer = parent.shared.answers.lock().expect("answers").recv_timeout(Duration::from_millis(200));
             match answer {
-                Ok(Answer { ready: Some(seconds), preloaded, .. }) => {
+                Ok(Answer { ready: Some(seconds), preloaded, workers, .. }) => {
                     parent.started_in = seconds;
                     parent.preloaded = preloaded.unwrap_or(0);
+                    parent.forks_workers = workers.unwrap_or(false);
                     return Ok(parent);
                 }
                 Ok(_) => {}

@@ -65,7 +65,7 @@ impl PreparedRun<'_> {
             spans,
             window: (began, crate::events::now()),
             shard: plan.shard.map(|shard| (shard, self.whole_collection(plan))),
-            chosen: self.chosen(),
+            chosen: self.chosen(plan),
         });
         // Recorded once the result is out: the next run (a `watch` cycle's next) reads them, not this one's.
         // A run cut short measured nothing worth keeping, but what it left unfinished is kept.
@@ -92,11 +92,13 @@ impl PreparedRun<'_> {
     }
 
     /// What this run chose and why, and what the warm interpreter saved it (for the timeline).
-    fn chosen(&self) -> Vec<String> {
+    fn chosen(&self, plan: &Plan) -> Vec<String> {
         let mut lines: Vec<String> = self.skip.iter().flat_map(|skip| skip.why.iter().cloned()).collect();
         if let Some(parent) = &self.warm {
+            let xdist = plan.sessions.iter().any(|s| s.kind == crate::config::SuiteKind::Pytest && s.workers > 1);
+            let what = if xdist && parent.forks_workers { "pytest and its xdist workers" } else { "pytest" };
             lines.push(format!(
-                "pytest forked from the warm interpreter: {} module(s) imported once, in {:.2} s, which this run did not pay",
+                "{what} forked from the warm interpreter: {} module(s) imported once, in {:.2} s, which this run did not pay",
                 parent.preloaded, parent.started_in
             ));
         }

@@ -88,8 +88,9 @@ impl PreparedRun<'_> {
         let learned = warm::learned_file(&self.ctx.root);
         let parent =
             WarmParent::start(&self.python, &self.backend_dir, &env, &learned, &self.log_dir.join("warm.log"))?;
+        let workers = if parent.forks_workers { "; each cycle's xdist workers are forked from it too" } else { "" };
         self.reporter.handle(&Event::Note(format!(
-            "warm interpreter ready: {} module(s) imported once in {:.2} s, which no cycle pays again",
+            "warm interpreter ready: {} module(s) imported once in {:.2} s, which no cycle pays again{workers}",
             parent.preloaded, parent.started_in
         )));
         self.warm = Some(parent);
