@@ -122,6 +122,15 @@ fn append(project: &Project, file: &str, text: &str) {
 }
 
 /// The short names (`file::test`) of what `test-all --only-changed` ran, and its exit code.
+/// The depot fixture, committed in a git checkout of its own (`--only-changed` compares with HEAD).
+fn depot_in_git() -> Project {
+    let project = Project::bare_copy_of("depot");
+    git(&project, &["init", "-q"]);
+    git(&project, &["add", "-A"]);
+    git(&project, &["commit", "-q", "-m", "depot"]);
+    project
+}
+
 fn only_changed(project: &Project) -> (i32, Vec<String>) {
     let (run, ids) = ran(project, &["test-all", "--only-changed"], &[]);
     assert!(matches!(run.code, 0 | 1), "{}", run.explain());
@@ -131,10 +140,7 @@ fn only_changed(project: &Project) -> (i32, Vec<String>) {
 
 #[test]
 fn only_changed_runs_what_a_change_can_reach_and_everything_it_cannot_place() {
-    let project = Project::bare_copy_of("depot");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "-A"]);
-    git(&project, &["commit", "-q", "-m", "depot"]);
+    let project = depot_in_git();
     let first = run(&project, &["test-all"], &[]);
     assert_eq!(first.code, 0, "{}", first.explain());
     assert_eq!(only_changed(&project), (0, vec![]), "nothing changed: nothing runs");
@@ -310,10 +316,7 @@ fn processes_naming(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn watch_reruns_what_a_save_reaches_on_a_warm_interpreter_and_ends_cleanly_on_sigint() {
-    let project = Project::bare_copy_of("depot");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "-A"]);
-    git(&project, &["commit", "-q", "-m", "depot"]);
+    let project = depot_in_git();
     let first = run(&project, &["test-all"], &[]);
     assert_eq!(first.code, 0, "{}", first.explain());
 
@@ -382,10 +385,7 @@ def test_lineage(n):
 
 #[test]
 fn a_watch_cycle_on_two_workers_has_them_forked_from_the_warm_interpreter() {
-    let project = Project::bare_copy_of("depot");
-    git(&project, &["init", "-q"]);
-    git(&project, &["add", "-A"]);
-    git(&project, &["commit", "-q", "-m", "depot"]);
+    let project = depot_in_git();
     let out = tempfile::tempdir().unwrap();
     // New since HEAD: the first cycle runs the module, on two workers.
     std::fs::write(project.path().join("tests/test_lineage.py"), LINEAGE_TESTS).unwrap();
