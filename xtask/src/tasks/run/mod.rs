@@ -136,12 +136,7 @@ impl<'a> PreparedRun<'a> {
         let log_dir = if args.dry_run { run_dir.layout().scratch() } else { super::run_log_dir(&ctx.root, &run_id)? };
         let mut steps = Steps { args: &args, log_dir: &log_dir, spans: &mut spans, reporter: &mut reporter };
         let python = steps.backend_interpreter(ctx)?;
-        // Which plugins the interpreter has: asked on a thread (an interpreter's start, 0.1 s) while
-        // the rest is prepared.
-        let probe = python.exists().then(|| {
-            let python = python.clone();
-            std::thread::spawn(move || pytest::probe_plugins(&python))
-        });
+        let probe = PluginProbe::start(&python);
         let backend_dir = ctx.config.backend_dir(&ctx.root);
         let preparing = match playwright_suites.is_empty() {
             true => None,
@@ -160,11 +155,7 @@ impl<'a> PreparedRun<'a> {
         let deps = crate::deps::DepsMap::load(&ctx.root);
         let deps_fresh = deps.fresh(&ctx.root, &deps.unplaced(&ctx.root, &backend_dir));
         let test_files = deps.test_files();
-        let plugins = match probe {
-            Some(probe) => probe.join().map_err(|_| anyhow::anyhow!("the probe of the pytest plugins failed"))??,
-            // What the set-up would install: the runner's own needs at least.
-            None => Plan::assumed_plugins(),
-        };
+        let plugins = probe.finish()?;
         let skip = select::skip(&select::Inputs {
             args: &args,
             durations: &durations,
@@ -259,5 +250,33 @@ impl<'a> PreparedRun<'a> {
     /// The plan's options, with what the inner loop's flags leave out.
     pub(crate) fn options(&self) -> plan::Options {
         plan::Options { skip: self.skip.clone(), warm: self.warm.is_some(), ..options(&self.args) }
+    }
+}
+
+/// Which plugins the interpreter has, asked on a thread (an interpreter's start, 0.1 s) while the
+/// rest of the run is prepared; joined when dropped, so that a run that ends early on an error
+/// never leaves that interpreter running.
+struct PluginProbe(Option<std::thread::JoinHandle<anyhow::Result<crate::plan::Plugins>>>);
+
+impl PluginProbe {
+    fn start(python: &std::path::Path) -> PluginProbe {
+        let python = python.to_owned();
+        PluginProbe(python.exists().then(|| std::thread::spawn(move || pytest::probe_plugins(&python))))
+    }
+
+    fn finish(mut self) -> anyhow::Result<crate::plan::Plugins> {
+        match self.0.take() {
+            Some(probe) => probe.join().map_err(|_| anyhow::anyhow!("the probe of the pytest plugins failed"))?,
+            // What the set-up would install: the runner's own needs at least.
+            None => Ok(Plan::assumed_plugins()),
+        }
+    }
+}
+
+impl Drop for PluginProbe {
+    fn drop(&mut self) {
+        if let Some(probe) = self.0.take() {
+            let _ = probe.join();
+        }
     }
 }
