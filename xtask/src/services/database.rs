@@ -14,6 +14,7 @@ use anyhow::Context;
 use crate::events::Span;
 use crate::exit::environment;
 use crate::layout::server_dir;
+use crate::services::background::Background;
 use crate::services::pg_snapshot::Snapshot;
 use crate::services::postgres::{private_url, PrivateServer};
 use crate::services::psql::ExternalServer;
@@ -157,31 +158,22 @@ impl RunDatabase {
 /// then stops as it goes.
 pub(crate) struct Starting {
     url: String,
-    thread: Option<std::thread::JoinHandle<anyhow::Result<PrivateServer>>>,
+    thread: Background<anyhow::Result<PrivateServer>>,
 }
 
 impl Starting {
     pub(crate) fn spawn(run_id: &str, keep: bool, snapshot: Option<Snapshot>, log_dir: &Path) -> Starting {
         let id = run_id.to_owned();
         let log_dir = log_dir.to_owned();
-        let thread = std::thread::spawn(move || PrivateServer::start(&id, keep, snapshot, &log_dir));
-        Starting { url: private_url(&server_dir(run_id)), thread: Some(thread) }
+        let thread = Background::spawn(move || PrivateServer::start(&id, keep, snapshot, &log_dir));
+        Starting { url: private_url(&server_dir(run_id)), thread }
     }
 
     fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|thread| thread.is_finished())
+        self.thread.is_finished()
     }
 
-    fn join(mut self) -> anyhow::Result<PrivateServer> {
-        let thread = self.thread.take().expect("joined once");
-        thread.join().unwrap_or_else(|_| Err(environment("the thread starting PostgreSQL panicked")))
-    }
-}
-
-impl Drop for Starting {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    fn join(self) -> anyhow::Result<PrivateServer> {
+        self.thread.join().unwrap_or_else(|| Err(environment("the thread starting PostgreSQL panicked")))
     }
 }

@@ -1,5 +1,6 @@
 //! Things a run needs and must always tear down. Each is a guard whose `Drop` cleans up.
 
+pub(crate) mod background;
 pub(crate) mod browsers;
 pub(crate) mod database;
 pub(crate) mod frontend;

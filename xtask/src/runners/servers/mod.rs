@@ -16,6 +16,7 @@ use anyhow::Context;
 use crate::events::{now, Span};
 use crate::exit::{environment, interrupted};
 use crate::plan::servers::{ServerPlan, ServerRun};
+use crate::services::background::Background;
 use crate::services::http::{free_port, status};
 use crate::services::process::{logged, run_logged, ChildGroup};
 use crate::signals;
@@ -324,28 +325,19 @@ fn playwright_env(servers: &Servers, plans: &[ServerPlan]) -> Vec<(String, Strin
 /// `start` on a thread of its own, beside the rest of the run. Dropped unjoined, it waits for the
 /// thread, whose servers then stop as they go.
 pub(crate) struct Starting {
-    thread: Option<std::thread::JoinHandle<anyhow::Result<Servers>>>,
+    thread: Background<anyhow::Result<Servers>>,
 }
 
 impl Starting {
     pub(crate) fn spawn(session: String, plans: Vec<ServerPlan>, context: ServerRun) -> Starting {
-        Starting { thread: Some(std::thread::spawn(move || start(&session, &plans, &context))) }
+        Starting { thread: Background::spawn(move || start(&session, &plans, &context)) }
     }
 
     pub(crate) fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|thread| thread.is_finished())
+        self.thread.is_finished()
     }
 
-    pub(crate) fn join(mut self) -> anyhow::Result<Servers> {
-        let thread = self.thread.take().expect("joined once");
-        thread.join().unwrap_or_else(|_| Err(environment("the thread starting the servers panicked")))
-    }
-}
-
-impl Drop for Starting {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub(crate) fn join(self) -> anyhow::Result<Servers> {
+        self.thread.join().unwrap_or_else(|| Err(environment("the thread starting the servers panicked")))
     }
 }

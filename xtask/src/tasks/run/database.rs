@@ -5,6 +5,7 @@ use crate::config::Ctx;
 use crate::config::DatabaseKind;
 use crate::flags::RunArgs;
 use crate::history::Durations;
+use crate::services::background::Background;
 use crate::services::database::{Server, Starting};
 use crate::services::psql::ExternalServer;
 use crate::services::rundir::RunDir;
@@ -88,7 +89,7 @@ impl Steps<'_> {
 /// The clones `psql::clone_ahead` makes on a given server while the pytest sessions start: joined
 /// when dropped, so that no clone lands after the run dropped its databases.
 pub(super) struct CloneAhead {
-    thread: Option<std::thread::JoinHandle<crate::events::Span>>,
+    thread: Option<Background<crate::events::Span>>,
 }
 
 impl CloneAhead {
@@ -128,7 +129,7 @@ impl CloneAhead {
         };
         let (url, project, settings, run) =
             (server.url().to_owned(), ctx.config.project.clone(), backend.settings.clone(), run_id.to_owned());
-        let thread = std::thread::spawn(move || {
+        let thread = Background::spawn(move || {
             let start = crate::events::now();
             let name = match psql::clone_ahead(&url, &project, settings.as_deref(), &run, &processes) {
                 Ok(templates) => {
@@ -143,15 +144,7 @@ impl CloneAhead {
     }
 
     /// Its span for the timeline, once its clones are made.
-    pub(super) fn finish(mut self) -> Option<crate::events::Span> {
-        self.thread.take().and_then(|thread| thread.join().ok())
-    }
-}
-
-impl Drop for CloneAhead {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub(super) fn finish(self) -> Option<crate::events::Span> {
+        self.thread.and_then(Background::join)
     }
 }

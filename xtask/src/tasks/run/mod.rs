@@ -14,6 +14,7 @@ use crate::layout::RunId;
 use crate::plan::{self, BrowserFacts, Facts, Plan, Plugins, Selection};
 use crate::reporter::Reporter;
 use crate::runners::pytest;
+use crate::services::background::Background;
 use crate::services::database::RunDatabase;
 use crate::services::rundir::RunDir;
 use crate::signals;
@@ -254,29 +255,23 @@ impl<'a> PreparedRun<'a> {
 }
 
 /// Which plugins the interpreter has, asked on a thread (an interpreter's start, 0.1 s) while the
-/// rest of the run is prepared; joined when dropped, so that a run that ends early on an error
-/// never leaves that interpreter running.
-struct PluginProbe(Option<std::thread::JoinHandle<anyhow::Result<crate::plan::Plugins>>>);
+/// rest of the run is prepared; a guard, so that a run that ends early on an error never leaves
+/// that interpreter running.
+struct PluginProbe(Option<Background<anyhow::Result<Plugins>>>);
 
 impl PluginProbe {
     fn start(python: &std::path::Path) -> PluginProbe {
         let python = python.to_owned();
-        PluginProbe(python.exists().then(|| std::thread::spawn(move || pytest::probe_plugins(&python))))
+        PluginProbe(python.exists().then(|| Background::spawn(move || pytest::probe_plugins(&python))))
     }
 
-    fn finish(mut self) -> anyhow::Result<crate::plan::Plugins> {
-        match self.0.take() {
-            Some(probe) => probe.join().map_err(|_| anyhow::anyhow!("the probe of the pytest plugins failed"))?,
+    fn finish(self) -> anyhow::Result<Plugins> {
+        match self.0 {
+            Some(probe) => {
+                probe.join().unwrap_or_else(|| Err(anyhow::anyhow!("the probe of the pytest plugins failed")))
+            }
             // What the set-up would install: the runner's own needs at least.
             None => Ok(Plan::assumed_plugins()),
-        }
-    }
-}
-
-impl Drop for PluginProbe {
-    fn drop(&mut self) {
-        if let Some(probe) = self.0.take() {
-            let _ = probe.join();
         }
     }
 }
