@@ -125,6 +125,14 @@ pub(crate) fn start(session: &str, plans: &[ServerPlan], context: &ServerRun) ->
     }
 }
 
+/// Whether a server's last lines say another process took its port first (the lost race the caller
+/// retries): the system's words, and Django's `runserver`'s own.
+fn port_taken(tail: &str) -> bool {
+    ["Address already in use", "address already in use", "EADDRINUSE", "That port is already in use"]
+        .iter()
+        .any(|words| tail.contains(words))
+}
+
 /// The set-up commands of a server that is no Django one (or of a project that isolates itself):
 /// run every time, in order, before any server starts; the first that fails is an environment error.
 fn plain_setup(session: &str, plan: &ServerPlan, context: &ServerRun, spans: &mut Vec<Span>) -> anyhow::Result<()> {
@@ -267,12 +275,7 @@ fn wait_ready(servers: &mut Servers, plans: &[ServerPlan]) -> Result<(), Failure
             if let Ok(Some(exit)) = instance.child.try_wait() {
                 let tail = last_lines(&instance.log);
                 let message = format!("server {} exited before it was ready ({exit}){tail}", instance.label);
-                let taken = ["Address already in use", "EADDRINUSE", "address already in use"];
-                return Err(if taken.iter().any(|word| tail.contains(word)) {
-                    Failure::PortTaken(message)
-                } else {
-                    Failure::Other(message)
-                });
+                return Err(if port_taken(&tail) { Failure::PortTaken(message) } else { Failure::Other(message) });
             }
             if matches!(status(&instance.ready, Duration::from_secs(2)), Ok(code) if code < 500) {
                 ready[index] = true;
@@ -339,5 +342,19 @@ impl Starting {
 
     pub(crate) fn join(self) -> anyhow::Result<Servers> {
         self.thread.join().unwrap_or_else(|| Err(environment("the thread starting the servers panicked")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_taken;
+
+    #[test]
+    fn a_port_taken_first_is_told_in_the_systems_words_and_djangos() {
+        assert!(port_taken("OSError: [Errno 98] Address already in use"));
+        assert!(port_taken("Error: listen EADDRINUSE: address already in use 127.0.0.1:4173"));
+        // `manage.py runserver`, which catches the error and says it its own way.
+        assert!(port_taken("Performing system checks...\n\nError: That port is already in use.\n"));
+        assert!(!port_taken("ModuleNotFoundError: No module named 'gunicorn'"));
     }
 }
